@@ -15,7 +15,7 @@ namespace autosplit {
 // H=W=R=S=1, C = reduction length, K = output features, E*F = rows (batch*M).
 struct GemmGeometry {
     int64_t H = 1, W = 1;  // input spatial size including padding (as the accelerator sees it)
-    int64_t R = 1, S = 1;  // kernel (dilated extent)
+    int64_t R = 1, S = 1;  // kernel taps (dilation spreads them but does not add MACs)
     int64_t C = 1;         // input channels per group (reduction depth = R*S*C)
     int64_t K = 1;         // output channels per group
     int64_t E = 1, F = 1;  // output spatial size
@@ -92,5 +92,17 @@ struct EdgeMemory {
     int64_t peakActivationBits = 0;
 };
 EdgeMemory edgeMemory(const Graph& g, int position, const BitAssignment& bits);
+
+// Lifetime of every non-weight tensor over the schedule: live at steps [start, end]
+// (start -1 for graph inputs; end = last consumer, or the last step for graph outputs).
+// The activation working set of the prefix [0, n] is max over i <= n of the tensors live at i:
+// a prefix sees the same lifetimes as the whole schedule up to its end.
+struct TensorLifetime {
+    int tensor = -1;
+    int start = -1;
+    int end = -1;
+    int64_t elements = 0;
+};
+std::vector<TensorLifetime> tensorLifetimes(const Graph& g);
 
 }  // namespace autosplit

@@ -1,0 +1,36 @@
+#include "model_loading.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace autosplit::cli {
+
+LoadedModel loadModel(ArgReader& args, bool quiet) {
+    ImportOptions opts;
+    for (const auto& binding : args.values("--input")) {
+        auto [name, dims] = parseInputBinding(binding);
+        opts.inputShapes[name] = dims;
+    }
+    const auto positional = args.positionals();
+    if (positional.size() != 1) throw UsageError{"expected exactly one MODEL.onnx"};
+    const std::string& path = positional.front();
+    LoadedModel m;
+    const auto t0 = std::chrono::steady_clock::now();
+    m.graph = importOnnx(path, opts, &m.import);
+    const auto t1 = std::chrono::steady_clock::now();
+    m.optimize = optimize(m.graph);
+    const auto t2 = std::chrono::steady_clock::now();
+    m.importMs = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    m.optimizeMs = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    if (!quiet)
+        for (const auto& w : m.import.warnings) std::cerr << "warning: " << w << "\n";
+    return m;
+}
+
+std::string shapeString(const std::vector<int64_t>& shape) {
+    std::string s;
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+    return s.empty() ? "scalar" : s;
+}
+
+}  // namespace autosplit::cli

@@ -1,0 +1,26 @@
+// Shared by the CLI commands: import + optimize a model from command-line options, printing
+// import warnings to stderr.
+#pragma once
+
+#include "command.h"
+
+#include "autosplit/graph.h"
+#include "autosplit/onnx_import.h"
+#include "autosplit/passes.h"
+
+namespace autosplit::cli {
+
+struct LoadedModel {
+    Graph graph;
+    ImportReport import;
+    OptimizeReport optimize;
+    double importMs = 0, optimizeMs = 0;
+};
+
+// Reads every --input NAME=DIMS from `args`, then the single positional MODEL.onnx (so call it
+// after reading all other options), imports and optimizes the model.
+LoadedModel loadModel(ArgReader& args, bool quiet = false);
+
+std::string shapeString(const std::vector<int64_t>& shape);
+
+}  // namespace autosplit::cli
