@@ -4,6 +4,7 @@
 #include "autosplit/onnx_import.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -216,33 +217,72 @@ std::optional<TensorData> evalConstant(const Graph& g, const Node& n) {
             }
         return d;
     }
-    if (op == "Slice" && a.shape.size() == 1) {
+    if (op == "Slice") {
         std::vector<int64_t> starts, ends, axes, steps;
-        if (g.opsetVersion < 10 || !in(1)) {
+        if (g.opsetVersion < 10) {
             starts = n.attrInts("starts");
             ends = n.attrInts("ends");
             axes = n.attrInts("axes");
         } else {
-            if (!in(2)) return std::nullopt;
+            if (!in(1) || !in(2)) return std::nullopt;
             starts = in(1)->ints;
             ends = in(2)->ints;
             if (in(3)) axes = in(3)->ints;
             if (in(4)) steps = in(4)->ints;
         }
-        if (starts.size() != 1 || ends.size() != 1) return std::nullopt;
-        const int64_t dim = a.shape[0];
-        const int64_t step = steps.empty() ? 1 : steps[0];
-        if (step == 0) return std::nullopt;
-        auto clampIdx = [&](int64_t v, bool isEnd) {
-            if (v < 0) v += dim;
-            if (step > 0) return std::clamp<int64_t>(v, 0, dim);
-            return std::clamp<int64_t>(v, -1, dim - 1) + (isEnd ? 0 : 0);
-        };
-        const int64_t s = clampIdx(starts[0], false), e = clampIdx(ends[0], true);
-        std::vector<double> vals;
-        for (int64_t i = s; step > 0 ? i < e : i > e; i += step) vals.push_back(at(a, i));
-        TensorData d = makeLike(a.dtype, {static_cast<int64_t>(vals.size())});
-        for (size_t i = 0; i < vals.size(); ++i) setAt(d, static_cast<int64_t>(i), vals[i]);
+        const auto rank = static_cast<int64_t>(a.shape.size());
+        if (starts.size() != ends.size() || rank == 0) return std::nullopt;
+        if (axes.empty())
+            for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+        if (steps.empty()) steps.assign(starts.size(), 1);
+        if (axes.size() != starts.size() || steps.size() != starts.size()) return std::nullopt;
+        std::vector<int64_t> first(rank, 0), step(rank, 1), count = a.shape;
+        for (size_t i = 0; i < starts.size(); ++i) {
+            const int64_t ax = normAxis(axes[i], rank);
+            if (ax < 0 || ax >= rank || steps[i] == 0) return std::nullopt;
+            const int64_t dim = a.shape[ax];
+            auto clampIdx = [&](int64_t v) {
+                if (v < 0) v += dim;
+                return steps[i] > 0 ? std::clamp<int64_t>(v, 0, dim) : std::clamp<int64_t>(v, -1, dim - 1);
+            };
+            const int64_t st = clampIdx(starts[i]), en = clampIdx(ends[i]);
+            first[ax] = st;
+            step[ax] = steps[i];
+            count[ax] = steps[i] > 0 ? std::max<int64_t>(0, (en - st + steps[i] - 1) / steps[i])
+                                     : std::max<int64_t>(0, (st - en - steps[i] - 1) / -steps[i]);
+        }
+        TensorData d = makeLike(a.dtype, count);
+        std::vector<int64_t> inStride(rank, 1);
+        for (int64_t i = rank - 1; i > 0; --i) inStride[i - 1] = inStride[i] * a.shape[i];
+        for (int64_t flat = 0; flat < d.elementCount(); ++flat) {
+            int64_t rem = flat, src = 0;
+            for (int64_t ax = rank - 1; ax >= 0; --ax) {
+                const int64_t c = rem % count[ax];
+                rem /= count[ax];
+                src += (first[ax] + c * step[ax]) * inStride[ax];
+            }
+            setAt(d, flat, at(a, src));
+        }
+        return d;
+    }
+    if (op == "Transpose") {
+        const auto rank = static_cast<int64_t>(a.shape.size());
+        std::vector<int64_t> perm = n.attrInts("perm");
+        if (perm.empty())
+            for (int64_t i = rank - 1; i >= 0; --i) perm.push_back(i);
+        if (static_cast<int64_t>(perm.size()) != rank) return std::nullopt;
+        std::vector<int64_t> shape(rank), inStride(rank, 1);
+        for (int64_t i = rank - 1; i > 0; --i) inStride[i - 1] = inStride[i] * a.shape[i];
+        for (int64_t i = 0; i < rank; ++i) shape[i] = a.shape[perm[i]];
+        TensorData d = makeLike(a.dtype, shape);
+        for (int64_t flat = 0; flat < d.elementCount(); ++flat) {
+            int64_t rem = flat, src = 0;
+            for (int64_t ax = rank - 1; ax >= 0; --ax) {
+                src += (rem % shape[ax]) * inStride[perm[ax]];
+                rem /= shape[ax];
+            }
+            setAt(d, flat, at(a, src));
+        }
         return d;
     }
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
@@ -342,6 +382,118 @@ int foldConstants(Graph& g) {
     return folded;
 }
 
+namespace {
+
+// Rewrites producer p (Conv, ConvTranspose or Gemm, no fused activation) so that it computes
+// y' = y * scale[c] + shift[c] along its output channels. Returns false (graph untouched)
+// when the layer's form does not allow it.
+bool foldChannelAffine(Graph& g, int pi, const std::vector<float>& scale, const std::vector<float>& shift) {
+    Node& p = g.nodes[pi];
+    const bool conv = p.op == "Conv", convT = p.op == "ConvTranspose", gemm = p.op == "Gemm";
+    if ((!conv && !convT && !gemm) || !p.activation.isNone() || !isDefaultDomain(p)) return false;
+    const TensorData* w = weightOf(g, p, 1);
+    if (!w || !w->isFloat()) return false;
+    const auto C = static_cast<int64_t>(scale.size());
+    const TensorData* b = weightOf(g, p, 2);
+    if (p.inputs.size() > 2 && p.inputs[2] >= 0 && !b) return false;  // bias computed at run time
+    TensorData nw = *w;
+    std::vector<float> bias(C, 0.f);
+    if (conv) {
+        if (nw.shape.empty() || nw.shape[0] != C) return false;
+        const int64_t per = nw.elementCount() / C;
+        for (int64_t k = 0; k < C; ++k)
+            for (int64_t j = 0; j < per; ++j) nw.floats[k * per + j] *= scale[k];
+        if (b) {
+            if (b->elementCount() != C) return false;
+            bias = b->floats;
+        }
+    } else if (convT) {
+        const int64_t group = p.attrInt("group", 1);
+        if (nw.shape.size() < 2 || nw.shape[1] * group != C || nw.shape[0] % group) return false;
+        const int64_t cin = nw.shape[0], coutg = nw.shape[1];
+        const int64_t spatial = nw.elementCount() / (cin * coutg);
+        for (int64_t ci = 0; ci < cin; ++ci) {
+            const int64_t grp = ci / (cin / group);
+            for (int64_t j = 0; j < coutg; ++j)
+                for (int64_t q = 0; q < spatial; ++q) nw.floats[(ci * coutg + j) * spatial + q] *= scale[grp * coutg + j];
+        }
+        if (b) {
+            if (b->elementCount() != C) return false;
+            bias = b->floats;
+        }
+    } else {  // Gemm: Y = alpha * A' * B' + beta * C, features along B's output axis
+        if (nw.shape.size() != 2) return false;
+        const bool transB = p.attrInt("transB", 0) != 0;
+        const int64_t N = transB ? nw.shape[0] : nw.shape[1], K = transB ? nw.shape[1] : nw.shape[0];
+        if (N != C) return false;
+        const float alpha = p.attrFloat("alpha", 1.f), gbeta = p.attrFloat("beta", 1.f);
+        if (b) {
+            if (b->elementCount() == C) bias = b->floats;
+            else if (b->elementCount() == 1) std::fill(bias.begin(), bias.end(), b->floats[0]);
+            else return false;  // a 2-D bias C
+            for (auto& v : bias) v *= gbeta;
+        }
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t nIdx = 0; nIdx < N; ++nIdx) {
+                float& v = transB ? nw.floats[nIdx * K + k] : nw.floats[k * N + nIdx];
+                v *= alpha * scale[nIdx];
+            }
+        p.attrs["alpha"].value = 1.f;
+        p.attrs["beta"].value = 1.f;
+    }
+    for (int64_t c = 0; c < C; ++c) bias[c] = bias[c] * scale[c] + shift[c];
+
+    auto newWeight = [&](const std::string& base, TensorData d) {
+        std::string name = base;
+        for (int k = 1; g.findTensor(name) >= 0; ++k) name = base + "_" + std::to_string(k);
+        Tensor t;
+        t.name = name;
+        t.dtype = d.dtype;
+        t.shape = d.shape;
+        t.shapeKnown = true;
+        t.data = std::make_shared<const TensorData>(std::move(d));
+        return g.addTensor(std::move(t));
+    };
+    const int wId = newWeight(p.name + "/W_folded", std::move(nw));
+    const int bId = newWeight(p.name + "/B_folded", TensorData{DType::Float32, {C}, bias, {}});
+    Node& q = g.nodes[pi];
+    q.inputs[1] = wId;
+    if (q.inputs.size() < 3) q.inputs.resize(3, -1);
+    q.inputs[2] = bId;
+    return true;
+}
+
+// The producer of node n's input `slot` when it is a foldable layer whose output only n reads.
+int foldableProducer(const Graph& g, const Node& n, size_t slot, const std::vector<bool>& dead) {
+    if (slot >= n.inputs.size() || n.inputs[slot] < 0) return -1;
+    const Tensor& x = g.tensors[n.inputs[slot]];
+    if (x.producer < 0 || dead[x.producer] || x.consumers.size() != 1 || x.isGraphOutput) return -1;
+    return x.producer;
+}
+
+// Output channels of a Conv/ConvTranspose/Gemm layer, or -1.
+int64_t outputChannels(const Graph& g, const Node& p) {
+    const Tensor& y = g.tensors[p.outputs[0]];
+    if (!y.shapeKnown || y.shape.size() < 2) return -1;
+    return p.op == "Gemm" ? y.shape.back() : y.shape[1];
+}
+
+// A constant that broadcasts along the output channels only (scalar, [C], [C,1,1], [1,C,1,1]...):
+// returns it expanded to C values.
+std::optional<std::vector<float>> perChannel(const TensorData* c, int64_t C, size_t outRank, bool channelsLast) {
+    if (!c || !c->isFloat()) return std::nullopt;
+    if (c->elementCount() == 1) return std::vector<float>(static_cast<size_t>(C), c->floats[0]);
+    if (c->elementCount() != C || c->shape.size() > outRank) return std::nullopt;
+    const size_t channelAxis = channelsLast ? outRank - 1 : 1;
+    for (size_t i = 0; i < c->shape.size(); ++i) {
+        const size_t outAxis = outRank - c->shape.size() + i;
+        if (outAxis != channelAxis && c->shape[i] != 1) return std::nullopt;
+    }
+    return c->floats;
+}
+
+}  // namespace
+
 int foldBatchNorm(Graph& g) {
     std::vector<bool> dead(g.nodes.size(), false);
     int folded = 0;
@@ -352,92 +504,23 @@ int foldBatchNorm(Graph& g) {
                 return t >= 0 && !g.tensors[t].consumers.empty();
             }))
             continue;  // training-mode outputs in use
-        const int x = bn.inputs[0];
-        const int pi = g.tensors[x].producer;
-        if (pi < 0 || dead[pi] || g.tensors[x].consumers.size() != 1 || g.tensors[x].isGraphOutput) continue;
-        Node& p = g.nodes[pi];
-        if (!p.activation.isNone() || !isDefaultDomain(p)) continue;
-        const bool conv = p.op == "Conv", convT = p.op == "ConvTranspose", gemm = p.op == "Gemm";
-        if (!conv && !convT && !gemm) continue;
-        const TensorData *scale = weightOf(g, bn, 1), *beta = weightOf(g, bn, 2), *mean = weightOf(g, bn, 3),
-                         *var = weightOf(g, bn, 4), *w = weightOf(g, p, 1);
-        if (!scale || !beta || !mean || !var || !w || !w->isFloat() || !scale->isFloat()) continue;
-        const int64_t C = scale->elementCount();
+        const int pi = foldableProducer(g, bn, 0, dead);
+        if (pi < 0) continue;
+        const TensorData *gamma = weightOf(g, bn, 1), *beta = weightOf(g, bn, 2), *mean = weightOf(g, bn, 3),
+                         *var = weightOf(g, bn, 4);
+        if (!gamma || !beta || !mean || !var || !gamma->isFloat()) continue;
+        const int64_t C = gamma->elementCount();
         if (beta->elementCount() != C || mean->elementCount() != C || var->elementCount() != C) continue;
         const float eps = bn.attrFloat("epsilon", 1e-5f);
-        std::vector<float> s(C), shift(C);
+        std::vector<float> scale(C), shift(C);
         for (int64_t c = 0; c < C; ++c) {
-            s[c] = scale->floats[c] / std::sqrt(var->floats[c] + eps);
-            shift[c] = beta->floats[c] - mean->floats[c] * s[c];
+            scale[c] = gamma->floats[c] / std::sqrt(var->floats[c] + eps);
+            shift[c] = beta->floats[c] - mean->floats[c] * scale[c];
         }
-        TensorData nw = *w;
-        std::vector<float> bias(C, 0.f);
-        const TensorData* b = weightOf(g, p, 2);
-        if (p.inputs.size() > 2 && p.inputs[2] >= 0 && !b) continue;  // bias computed at run time
-        if (conv) {
-            if (nw.shape.empty() || nw.shape[0] != C) continue;
-            const int64_t per = nw.elementCount() / C;
-            for (int64_t k = 0; k < C; ++k)
-                for (int64_t j = 0; j < per; ++j) nw.floats[k * per + j] *= s[k];
-            if (b) {
-                if (b->elementCount() != C) continue;
-                bias = b->floats;
-            }
-        } else if (convT) {
-            const int64_t group = p.attrInt("group", 1);
-            if (nw.shape.size() < 2 || nw.shape[1] * group != C) continue;
-            const int64_t cin = nw.shape[0], coutg = nw.shape[1];
-            const int64_t spatial = nw.elementCount() / (cin * coutg);
-            for (int64_t ci = 0; ci < cin; ++ci) {
-                const int64_t grp = ci / (cin / group);
-                for (int64_t j = 0; j < coutg; ++j)
-                    for (int64_t q = 0; q < spatial; ++q) nw.floats[(ci * coutg + j) * spatial + q] *= s[grp * coutg + j];
-            }
-            if (b) {
-                if (b->elementCount() != C) continue;
-                bias = b->floats;
-            }
-        } else {  // Gemm: Y = alpha * A' * B' + beta * C, features along B's output axis
-            if (nw.shape.size() != 2) continue;
-            const bool transB = p.attrInt("transB", 0) != 0;
-            const int64_t N = transB ? nw.shape[0] : nw.shape[1], K = transB ? nw.shape[1] : nw.shape[0];
-            if (N != C) continue;
-            const float alpha = p.attrFloat("alpha", 1.f), gbeta = p.attrFloat("beta", 1.f);
-            for (int64_t k = 0; k < K; ++k)
-                for (int64_t nIdx = 0; nIdx < N; ++nIdx) {
-                    float& v = transB ? nw.floats[nIdx * K + k] : nw.floats[k * N + nIdx];
-                    v *= alpha * s[nIdx];
-                }
-            if (b) {
-                if (b->elementCount() == C) bias = b->floats;
-                else if (b->elementCount() == 1) std::fill(bias.begin(), bias.end(), b->floats[0]);
-                else continue;  // a 2-D bias C: leave the BN alone
-                for (auto& v : bias) v *= gbeta;
-            }
-            p.attrs["alpha"].value = 1.f;
-            p.attrs["beta"].value = 1.f;
-        }
-        for (int64_t c = 0; c < C; ++c) bias[c] = bias[c] * s[c] + shift[c];
-
-        auto newWeight = [&](const std::string& base, TensorData d) {
-            std::string name = base;
-            for (int k = 1; g.findTensor(name) >= 0; ++k) name = base + "_" + std::to_string(k);
-            Tensor t;
-            t.name = name;
-            t.dtype = d.dtype;
-            t.shape = d.shape;
-            t.shapeKnown = true;
-            t.data = std::make_shared<const TensorData>(std::move(d));
-            return g.addTensor(std::move(t));
-        };
-        const int wId = newWeight(p.name + "/W_bnfolded", std::move(nw));
-        const int bId = newWeight(p.name + "/B_bnfolded", TensorData{DType::Float32, {C}, bias, {}});
-        Node& producer = g.nodes[pi];  // addTensor does not move nodes; re-fetch for clarity
-        producer.inputs[1] = wId;
-        if (producer.inputs.size() < 3) producer.inputs.resize(3, -1);
-        producer.inputs[2] = bId;
-        producer.outputs[0] = g.nodes[bi].outputs[0];
-        producer.fusedFrom.push_back(g.nodes[bi].name);
+        if (!foldChannelAffine(g, pi, scale, shift)) continue;
+        g.nodes[pi].activation = g.nodes[bi].activation;  // act(bn(conv(x))) == act(conv'(x))
+        g.nodes[pi].outputs[0] = g.nodes[bi].outputs[0];
+        g.nodes[pi].fusedFrom.push_back(g.nodes[bi].name);
         dead[bi] = true;
         ++folded;
     }
@@ -445,11 +528,142 @@ int foldBatchNorm(Graph& g) {
     return folded;
 }
 
+int foldAffine(Graph& g) {
+    std::vector<bool> dead(g.nodes.size(), false);
+    int folded = 0;
+    for (size_t mi = 0; mi < g.nodes.size(); ++mi) {
+        const Node& m = g.nodes[mi];
+        if (!isDefaultDomain(m) || (m.op != "Mul" && m.op != "Add" && m.op != "Sub") || m.inputs.size() != 2) continue;
+        // The layer output may be either operand of Mul/Add; Sub only as the minuend.
+        for (size_t slot = 0; slot < 2; ++slot) {
+            if (m.op == "Sub" && slot == 1) break;
+            const int pi = foldableProducer(g, m, slot, dead);
+            if (pi < 0) continue;
+            const Node& p = g.nodes[pi];
+            if (p.op != "Conv" && p.op != "ConvTranspose" && p.op != "Gemm") continue;
+            const int64_t C = outputChannels(g, p);
+            const Tensor& y = g.tensors[p.outputs[0]];
+            const Tensor& out = g.tensors[m.outputs[0]];
+            if (C <= 0 || !out.shapeKnown || out.shape != y.shape) continue;  // must not broadcast the layer output
+            auto c = perChannel(weightOf(g, m, 1 - slot), C, y.shape.size(), p.op == "Gemm");
+            if (!c) continue;
+            std::vector<float> scale(C, 1.f), shift(C, 0.f);
+            if (m.op == "Mul") scale = *c;
+            else if (m.op == "Add") shift = *c;
+            else
+                for (int64_t k = 0; k < C; ++k) shift[k] = -(*c)[k];
+            if (!foldChannelAffine(g, pi, scale, shift)) continue;
+            g.nodes[pi].activation = g.nodes[mi].activation;  // an activation fused into the Mul/Add moves along
+            g.nodes[pi].outputs[0] = g.nodes[mi].outputs[0];
+            g.nodes[pi].fusedFrom.push_back(g.nodes[mi].name);
+            dead[mi] = true;
+            ++folded;
+            break;
+        }
+    }
+    if (folded) eraseDead(g, dead);
+    return folded;
+}
+
+namespace {
+
+bool nearly(float a, float b) { return std::fabs(a - b) <= 1e-5f * std::max(1.f, std::fabs(b)); }
+
+// The node consuming tensor t when it is the only consumer; -1 otherwise.
+int soleConsumer(const Graph& g, int t) {
+    const Tensor& tt = g.tensors[t];
+    return tt.consumers.size() == 1 && !tt.isGraphOutput ? tt.consumers[0] : -1;
+}
+
+// Other operand of a binary node given one operand tensor; -1 if t is not an operand.
+int otherOperand(const Node& n, int t) {
+    if (n.inputs.size() != 2) return -1;
+    return n.inputs[0] == t ? n.inputs[1] : n.inputs[1] == t ? n.inputs[0] : -1;
+}
+
+// x * relu6(x + 3) / 6, the decomposed HardSwish of Paddle and older PyTorch exports:
+// Add(x,3) -> Clip(0,6) -> Div(.,6) | Mul(.,1/6) -> Mul(x,.), the last two in either order.
+// Returns the four node indices, the one producing the result last.
+std::optional<std::array<int, 4>> matchHardSwish(const Graph& g, int addIdx) {
+    const Node& add = g.nodes[addIdx];
+    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) return std::nullopt;
+    for (int slot = 0; slot < 2; ++slot) {
+        const int x = add.inputs[slot];
+        if (x < 0 || g.tensors[x].isWeight()) continue;
+        auto three = scalarInput(g, add, 1 - slot);
+        if (!three || !nearly(*three, 3.f) || g.tensors[x].consumers.size() != 2) continue;
+        const int clipIdx = soleConsumer(g, add.outputs[0]);
+        if (clipIdx < 0 || g.nodes[clipIdx].op != "Clip") continue;
+        const Node& clip = g.nodes[clipIdx];
+        float lo = clip.attrFloat("min", -1e30f), hi = clip.attrFloat("max", 1e30f);
+        if (clip.inputs.size() > 1 && clip.inputs[1] >= 0) lo = scalarInput(g, clip, 1).value_or(-1e30f);
+        if (clip.inputs.size() > 2 && clip.inputs[2] >= 0) hi = scalarInput(g, clip, 2).value_or(1e30f);
+        if (!nearly(lo, 0.f) || !nearly(hi, 6.f)) continue;
+        // Then, in either order, a scale by 1/6 and the product with x.
+        auto isSixth = [&](int idx, int operand) {
+            const Node& d = g.nodes[idx];
+            if (d.inputs.size() != 2) return false;
+            const int slotOf = d.inputs[0] == operand ? 1 : d.inputs[1] == operand ? 0 : -1;
+            if (slotOf < 0) return false;
+            auto k = scalarInput(g, d, static_cast<size_t>(slotOf));
+            return k && ((d.op == "Div" && slotOf == 1 && nearly(*k, 6.f)) || (d.op == "Mul" && nearly(*k, 1.f / 6.f)));
+        };
+        auto isTimesX = [&](int idx, int operand) {
+            return g.nodes[idx].op == "Mul" && otherOperand(g.nodes[idx], operand) == x;
+        };
+        const int first = soleConsumer(g, clip.outputs[0]);
+        if (first < 0 || g.nodes[first].outputs.size() != 1) continue;
+        const int second = soleConsumer(g, g.nodes[first].outputs[0]);
+        if (second < 0) continue;
+        int divIdx = -1, mulIdx = -1;
+        if (isSixth(first, clip.outputs[0]) && isTimesX(second, g.nodes[first].outputs[0])) {
+            divIdx = first;
+            mulIdx = second;
+        } else if (isTimesX(first, clip.outputs[0]) && isSixth(second, g.nodes[first].outputs[0])) {
+            mulIdx = first;
+            divIdx = second;
+        } else continue;
+        const auto& xc = g.tensors[x].consumers;
+        if (!((xc[0] == addIdx && xc[1] == mulIdx) || (xc[1] == addIdx && xc[0] == mulIdx))) continue;
+        // The pattern's result is the output of whichever node comes last.
+        const int lastIdx = g.nodes[mulIdx].outputs[0] == g.nodes[second].outputs[0] ? mulIdx : divIdx;
+        return std::array<int, 4>{addIdx, clipIdx, lastIdx == mulIdx ? divIdx : mulIdx, lastIdx};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 int fuseActivations(Graph& g) {
     static const std::set<std::string> producers = {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Sub", "Mul",
                                                     "BatchNormalization", "AveragePool", "GlobalAveragePool"};
     std::vector<bool> dead(g.nodes.size(), false);
     int fused = 0;
+    auto fusableProducer = [&](int x) -> int {
+        const int pi = g.tensors[x].producer;
+        if (pi < 0 || dead[pi] || g.tensors[x].isGraphOutput) return -1;
+        const Node& p = g.nodes[pi];
+        if (!producers.count(p.op) || !isDefaultDomain(p) || !p.activation.isNone() || p.outputs.size() != 1) return -1;
+        return pi;
+    };
+    // Multi-node patterns first, so their pieces are not fused one by one.
+    for (size_t ai = 0; ai < g.nodes.size(); ++ai) {
+        if (dead[ai] || !isDefaultDomain(g.nodes[ai])) continue;
+        auto m = matchHardSwish(g, static_cast<int>(ai));
+        if (!m || std::any_of(m->begin(), m->end(), [&](int i) { return dead[i]; })) continue;
+        const int x = g.nodes[ai].inputs[0] >= 0 && !g.tensors[g.nodes[ai].inputs[0]].isWeight() ? g.nodes[ai].inputs[0]
+                                                                                                  : g.nodes[ai].inputs[1];
+        const int pi = fusableProducer(x);
+        if (pi < 0) continue;
+        Node& p = g.nodes[pi];
+        p.activation.kind = Activation::Kind::HardSwish;
+        p.outputs[0] = g.nodes[(*m)[3]].outputs[0];
+        for (int i : *m) {
+            p.fusedFrom.push_back(g.nodes[i].name);
+            dead[i] = true;
+        }
+        ++fused;
+    }
     for (size_t ai = 0; ai < g.nodes.size(); ++ai) {
         if (dead[ai]) continue;
         const Node& a = g.nodes[ai];
@@ -552,7 +766,9 @@ OptimizeReport optimize(Graph& g) {
             for (const auto& t : g.tensors) unknown = unknown || (!t.shapeKnown && !t.isWeight());
             if (unknown) reinferShapes(g);
         }
-        changes += step("fold-batchnorm", foldBatchNorm);
+        // Chains (Conv -> Mul -> Add) fold one link per call: finish them before fusing
+        // activations, which would otherwise land on the Add and block the rest of the chain.
+        while (const int n = step("fold-batchnorm", foldBatchNorm) + step("fold-affine", foldAffine)) changes += n;
         changes += step("fuse-activations", fuseActivations);
         if (!changes) break;
     }

@@ -13,6 +13,7 @@ int removeIdentities(Graph& g);          // Identity, Dropout (inference), no-op
 int foldConstants(Graph& g);             // Shape/Gather/Concat/... on constant or known-shape inputs
 int foldBatchNorm(Graph& g);             // BatchNormalization after Conv/ConvTranspose/Gemm (and lone BN
                                          // on known channels stays as is)
+int foldAffine(Graph& g);               // Mul/Add/Sub by a per-channel constant after Conv/ConvTranspose/Gemm
 int fuseActivations(Graph& g);           // Relu, Clip, LeakyRelu, HardSigmoid, HardSwish,
                                          // x*sigmoid(x), x*hardsigmoid(x) into the producer
 
