@@ -1,0 +1,352 @@
+// Conv (1-D..3-D, groups, depthwise, dilations, pads, strides, auto_pad) and ConvTranspose.
+// 1-D and 2-D run as 3-D with unit leading spatial dims. Conv = tiled im2col + GEMM with the
+// bias and fused activation applied per tile; depthwise runs a direct loop per channel.
+#include "exec_internal.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace autosplit::exec {
+
+namespace {
+
+struct Geom {
+    int nsp = 0;  // spatial dims in the model (1..3)
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
+    int64_t pb[3] = {0, 0, 0}, pe[3] = {0, 0, 0}, out[3] = {1, 1, 1};
+    int64_t inSize() const { return in[0] * in[1] * in[2]; }
+    int64_t outSize() const { return out[0] * out[1] * out[2]; }
+    int64_t kSize() const { return k[0] * k[1] * k[2]; }
+};
+
+std::string checkConv(const Graph& g, const Node& n) {
+    for (int t : n.inputs)
+        if (t >= 0 && !isFloating(g.tensors[t].dtype)) return "only float tensors are supported";
+    if (n.inputs.size() < 2 || n.inputs[1] < 0) return "weight input is missing";
+    const Tensor& w = g.tensors[n.inputs[1]];
+    const size_t rank = w.isWeight() ? w.data->shape.size() : w.shape.size();
+    if (rank != 0 && (rank < 3 || rank > 5)) return std::to_string(rank) + "-D weights (only 1-D to 3-D kernels)";
+    const std::string ap = n.attrString("auto_pad", "NOTSET");
+    if (ap != "NOTSET" && ap != "VALID" && ap != "SAME_UPPER" && ap != "SAME_LOWER") return "auto_pad " + ap;
+    return {};
+}
+
+// Reads the spatial attributes common to Conv and ConvTranspose into g (k must be set).
+void readSpatialAttrs(const KernelContext& c, Geom& g) {
+    const int off = 3 - g.nsp;
+    auto fill = [&](const char* name, int64_t* dst, int64_t def) {
+        auto v = c.node.attrInts(name);
+        if (!v.empty() && static_cast<int>(v.size()) != g.nsp) c.fail(std::string(name) + " has the wrong length");
+        for (int i = 0; i < g.nsp; ++i) dst[off + i] = v.empty() ? def : v[i];
+    };
+    fill("strides", g.s, 1);
+    fill("dilations", g.d, 1);
+    auto pads = c.node.attrInts("pads");
+    if (!pads.empty() && static_cast<int>(pads.size()) != 2 * g.nsp) c.fail("pads has the wrong length");
+    for (int i = 0; i < g.nsp; ++i) {
+        g.pb[off + i] = pads.empty() ? 0 : pads[i];
+        g.pe[off + i] = pads.empty() ? 0 : pads[g.nsp + i];
+    }
+    auto ks = c.node.attrInts("kernel_shape");
+    if (!ks.empty()) {
+        if (static_cast<int>(ks.size()) != g.nsp) c.fail("kernel_shape has the wrong length");
+        for (int i = 0; i < g.nsp; ++i)
+            if (ks[i] != g.k[off + i]) c.fail("kernel_shape does not match the weight shape");
+    }
+    for (int i = 0; i < 3; ++i)
+        if (g.s[i] < 1 || g.d[i] < 1) c.fail("strides and dilations must be positive");
+}
+
+thread_local std::vector<float> tlsScratch;
+
+float* scratch(size_t n) {
+    if (tlsScratch.size() < n) tlsScratch.resize(n);
+    return tlsScratch.data();
+}
+
+// col[r, j] for rows r = (c, kz, ky, kx) of one group, output positions j in [j0, j1).
+void im2col(const Geom& g, const float* x, int64_t channels, int64_t j0, int64_t j1, float* col) {
+    const int64_t ncols = j1 - j0;
+    const int64_t OHW = g.out[1] * g.out[2];
+    for (int64_t ch = 0; ch < channels; ++ch)
+        for (int64_t kz = 0; kz < g.k[0]; ++kz)
+            for (int64_t ky = 0; ky < g.k[1]; ++ky)
+                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                    const int64_t row = ((ch * g.k[0] + kz) * g.k[1] + ky) * g.k[2] + kx;
+                    float* dst = col + row * ncols;
+                    const float* xc = x + ch * g.inSize();
+                    int64_t j = j0;
+                    while (j < j1) {
+                        const int64_t oz = j / OHW, oy = (j / g.out[2]) % g.out[1], ox0 = j % g.out[2];
+                        const int64_t run = std::min(g.out[2] - ox0, j1 - j);  // rest of this output row
+                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+                        const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+                        float* o = dst + (j - j0);
+                        if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
+                            std::fill(o, o + run, 0.f);
+                        } else {
+                            const float* xr = xc + (iz * g.in[1] + iy) * g.in[2];
+                            const int64_t sx = g.s[2], base = kx * g.d[2] - g.pb[2];
+                            if (sx == 1) {
+                                // Contiguous: copy the in-range part, zero the padding.
+                                const int64_t lo = std::clamp<int64_t>(-(ox0 + base), 0, run);
+                                const int64_t hi = std::clamp<int64_t>(g.in[2] - (ox0 + base), lo, run);
+                                std::fill(o, o + lo, 0.f);
+                                if (hi > lo) std::memcpy(o + lo, xr + ox0 + base + lo, (hi - lo) * sizeof(float));
+                                std::fill(o + hi, o + run, 0.f);
+                            } else {
+                                for (int64_t t = 0; t < run; ++t) {
+                                    const int64_t ix = (ox0 + t) * sx + base;
+                                    o[t] = (ix >= 0 && ix < g.in[2]) ? xr[ix] : 0.f;
+                                }
+                            }
+                        }
+                        j += run;
+                    }
+                }
+}
+
+void epilogue(const Node& node, const float* bias, float* y, int64_t rows, int64_t ldy, int64_t ncols) {
+    for (int64_t m = 0; m < rows; ++m) {
+        float* r = y + m * ldy;
+        if (bias) {
+            const float b = bias[m];
+            for (int64_t j = 0; j < ncols; ++j) r[j] += b;
+        }
+        applyActivation(node.activation, r, ncols);
+    }
+}
+
+void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
+               float* y, int64_t channels) {
+    pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t ch = c0; ch < c1; ++ch) {
+            const float* xc = x + ch * g.inSize();
+            const float* wc = w + ch * g.kSize();
+            float* yc = y + ch * g.outSize();
+            const float b = bias ? bias[ch] : 0.f;
+            for (int64_t oz = 0; oz < g.out[0]; ++oz)
+                for (int64_t oy = 0; oy < g.out[1]; ++oy) {
+                    float* yr = yc + (oz * g.out[1] + oy) * g.out[2];
+                    for (int64_t ox = 0; ox < g.out[2]; ++ox) yr[ox] = b;
+                    for (int64_t kz = 0; kz < g.k[0]; ++kz) {
+                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+                        if (iz < 0 || iz >= g.in[0]) continue;
+                        for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+                            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+                            if (iy < 0 || iy >= g.in[1]) continue;
+                            const float* xr = xc + (iz * g.in[1] + iy) * g.in[2];
+                            for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                                const float wv = wc[(kz * g.k[1] + ky) * g.k[2] + kx];
+                                const int64_t base = kx * g.d[2] - g.pb[2];
+                                // ox range with 0 <= ox*s + base < in
+                                int64_t lo = base >= 0 ? 0 : (-base + g.s[2] - 1) / g.s[2];
+                                int64_t hi = g.in[2] - base <= 0 ? 0 : (g.in[2] - base - 1) / g.s[2] + 1;
+                                hi = std::min(hi, g.out[2]);
+                                if (g.s[2] == 1)
+                                    for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xr[ox + base];
+                                else
+                                    for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xr[ox * g.s[2] + base];
+                            }
+                        }
+                    }
+                    applyActivation(node.activation, yr, g.out[2]);
+                }
+        }
+    });
+}
+
+void convOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    const TensorData& w = c.input(1);
+    const TensorData* b = c.hasInput(2) ? &c.input(2) : nullptr;
+    const size_t rank = x.shape.size();
+    if (rank < 3 || rank > 5 || w.shape.size() != rank)
+        c.fail("X " + shapeStr(x.shape) + " and W " + shapeStr(w.shape) + " must both be 3-D to 5-D");
+    Geom g;
+    g.nsp = static_cast<int>(rank) - 2;
+    const int off = 3 - g.nsp;
+    for (int i = 0; i < g.nsp; ++i) {
+        g.in[off + i] = x.shape[2 + i];
+        g.k[off + i] = w.shape[2 + i];
+    }
+    readSpatialAttrs(c, g);
+    const int64_t N = x.shape[0], C = x.shape[1], K = w.shape[0];
+    const int64_t group = c.node.attrInt("group", 1);
+    if (group < 1 || C % group != 0 || K % group != 0 || w.shape[1] * group != C)
+        c.fail("X has " + std::to_string(C) + " channels, W " + shapeStr(w.shape) + ", group " + std::to_string(group));
+    if (b && numel(b->shape) != K) c.fail("bias has " + std::to_string(numel(b->shape)) + " values, expected " + std::to_string(K));
+    const std::string autoPad = c.node.attrString("auto_pad", "NOTSET");
+    for (int i = 0; i < 3; ++i) {
+        const int64_t dk = (g.k[i] - 1) * g.d[i] + 1;
+        if (i >= off && (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER")) {
+            g.out[i] = (g.in[i] + g.s[i] - 1) / g.s[i];
+            const int64_t total = std::max<int64_t>(0, (g.out[i] - 1) * g.s[i] + dk - g.in[i]);
+            g.pb[i] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+            g.pe[i] = total - g.pb[i];
+        } else {
+            if (autoPad == "VALID") g.pb[i] = g.pe[i] = 0;
+            const int64_t span = g.in[i] + g.pb[i] + g.pe[i] - dk;
+            if (span < 0) c.fail("kernel is larger than the padded input " + shapeStr(x.shape));
+            g.out[i] = span / g.s[i] + 1;
+        }
+    }
+    std::vector<int64_t> outShape{N, K};
+    for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
+    TensorData y = makeFloat(outShape, x.dtype);
+    const int64_t Cg = C / group, Kg = K / group, OSP = g.outSize(), rows = Cg * g.kSize();
+    const bool pointwise = g.kSize() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[0] == 0 &&
+                           g.pb[1] == 0 && g.pb[2] == 0 && g.pe[0] == 0 && g.pe[1] == 0 && g.pe[2] == 0;
+    const float* bias = b ? b->floats.data() : nullptr;
+    const int threads = c.pool.size();
+    for (int64_t n = 0; n < N; ++n) {
+        const float* xn = x.floats.data() + n * C * g.inSize();
+        float* yn = y.floats.data() + n * K * OSP;
+        if (Cg == 1 && Kg == 1) {
+            depthwise(c.pool, c.node, g, xn, w.floats.data(), bias, yn, C);
+            continue;
+        }
+        for (int64_t gi = 0; gi < group; ++gi) {
+            const float* xg = xn + gi * Cg * g.inSize();
+            const float* wg = w.floats.data() + gi * Kg * rows;
+            float* yg = yn + gi * Kg * OSP;
+            const float* bg = bias ? bias + gi * Kg : nullptr;
+            // Column tiles bound the im2col buffer (~4 MB) and give each thread its own work.
+            int64_t tiles = pointwise ? 1 : std::max<int64_t>(1, rows * OSP / (1 << 20));
+            if (OSP >= 64 * threads) tiles = ((std::max<int64_t>(tiles, threads) + threads - 1) / threads) * threads;
+            int64_t tileCols = (OSP + tiles - 1) / tiles;
+            tileCols = std::min(OSP, (tileCols + 15) / 16 * 16);
+            tiles = (OSP + tileCols - 1) / tileCols;
+            auto doTile = [&](int64_t t) {
+                const int64_t j0 = t * tileCols, j1 = std::min(OSP, j0 + tileCols);
+                const float* colp;
+                int64_t ldb;
+                if (pointwise) {
+                    colp = xg + j0;
+                    ldb = OSP;
+                } else {
+                    float* col = scratch(static_cast<size_t>(rows * (j1 - j0)));
+                    im2col(g, xg, Cg, j0, j1, col);
+                    colp = col;
+                    ldb = j1 - j0;
+                }
+                sgemm(c.pool, false, false, Kg, j1 - j0, rows, wg, rows, colp, ldb, yg + j0, OSP, false);
+                epilogue(c.node, bg, yg + j0, Kg, OSP, j1 - j0);
+            };
+            if (tiles >= threads && threads > 1) {
+                c.pool.parallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
+                    for (int64_t t = t0; t < t1; ++t) doTile(t);
+                });
+            } else {
+                for (int64_t t = 0; t < tiles; ++t) doTile(t);
+            }
+        }
+    }
+    c.out[0] = std::move(y);
+}
+
+void convTransposeOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    const TensorData& w = c.input(1);
+    const TensorData* b = c.hasInput(2) ? &c.input(2) : nullptr;
+    const size_t rank = x.shape.size();
+    if (rank < 3 || rank > 5 || w.shape.size() != rank)
+        c.fail("X " + shapeStr(x.shape) + " and W " + shapeStr(w.shape) + " must both be 3-D to 5-D");
+    Geom g;
+    g.nsp = static_cast<int>(rank) - 2;
+    const int off = 3 - g.nsp;
+    for (int i = 0; i < g.nsp; ++i) {
+        g.in[off + i] = x.shape[2 + i];
+        g.k[off + i] = w.shape[2 + i];
+    }
+    readSpatialAttrs(c, g);
+    const int64_t N = x.shape[0], C = x.shape[1];
+    const int64_t group = c.node.attrInt("group", 1);
+    if (group < 1 || w.shape[0] != C || C % group != 0)
+        c.fail("X has " + std::to_string(C) + " channels, W " + shapeStr(w.shape) + ", group " + std::to_string(group));
+    const int64_t Mg = w.shape[1], M = Mg * group, Cg = C / group;
+    if (b && numel(b->shape) != M) c.fail("bias has " + std::to_string(numel(b->shape)) + " values, expected " + std::to_string(M));
+    auto outPad = c.node.attrInts("output_padding");
+    auto outShapeAttr = c.node.attrInts("output_shape");
+    if (!outPad.empty() && static_cast<int>(outPad.size()) != g.nsp) c.fail("output_padding has the wrong length");
+    if (!outShapeAttr.empty() && static_cast<int>(outShapeAttr.size()) < g.nsp) c.fail("output_shape is too short");
+    const std::string autoPad = c.node.attrString("auto_pad", "NOTSET");
+    for (int i = 0; i < g.nsp; ++i) {
+        const int a = off + i;
+        const int64_t op = outPad.empty() ? 0 : outPad[i];
+        const int64_t dk = (g.k[a] - 1) * g.d[a] + 1;
+        const int64_t full = g.s[a] * (g.in[a] - 1) + op + dk;
+        int64_t target = -1;
+        if (!outShapeAttr.empty()) target = outShapeAttr[outShapeAttr.size() - g.nsp + i];
+        else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") target = g.in[a] * g.s[a];
+        if (target >= 0) {
+            const int64_t total = full - target;
+            if (total < 0) {  // output_shape past the full result: implicit output padding at the end
+                g.pb[a] = 0;
+                g.pe[a] = total;
+            } else if (autoPad == "SAME_UPPER") {
+                g.pb[a] = total / 2;
+                g.pe[a] = total - total / 2;
+            } else {
+                g.pb[a] = total - total / 2;
+                g.pe[a] = total / 2;
+            }
+        } else if (autoPad == "VALID") {
+            g.pb[a] = g.pe[a] = 0;
+        }
+        g.out[a] = full - g.pb[a] - g.pe[a];
+        if (g.out[a] <= 0) c.fail("output size is not positive");
+    }
+    std::vector<int64_t> outShape{N, M};
+    for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
+    TensorData y = makeFloat(outShape, x.dtype);
+    const int64_t ISP = g.inSize(), OSP = g.outSize(), ks = g.kSize(), rows = Mg * ks;
+    std::vector<float> col(static_cast<size_t>(rows * ISP));
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t gi = 0; gi < group; ++gi) {
+            const float* xg = x.floats.data() + (n * C + gi * Cg) * ISP;
+            const float* wg = w.floats.data() + gi * Cg * rows;  // [Cg, Mg*ks]
+            float* yg = y.floats.data() + (n * M + gi * Mg) * OSP;
+            // col[Mg*ks, ISP] = Wg^T * Xg, then scatter-add (col2im).
+            sgemm(c.pool, true, false, rows, ISP, Cg, wg, rows, xg, ISP, col.data(), ISP, false);
+            c.pool.parallelFor(Mg, 1, [&](int64_t m0, int64_t m1) {
+                for (int64_t m = m0; m < m1; ++m) {
+                    float* ym = yg + m * OSP;
+                    for (int64_t kz = 0; kz < g.k[0]; ++kz)
+                        for (int64_t ky = 0; ky < g.k[1]; ++ky)
+                            for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                                const float* cr = col.data() + (((m * g.k[0] + kz) * g.k[1] + ky) * g.k[2] + kx) * ISP;
+                                for (int64_t iz = 0; iz < g.in[0]; ++iz) {
+                                    const int64_t oz = iz * g.s[0] - g.pb[0] + kz * g.d[0];
+                                    if (oz < 0 || oz >= g.out[0]) continue;
+                                    for (int64_t iy = 0; iy < g.in[1]; ++iy) {
+                                        const int64_t oy = iy * g.s[1] - g.pb[1] + ky * g.d[1];
+                                        if (oy < 0 || oy >= g.out[1]) continue;
+                                        float* yr = ym + (oz * g.out[1] + oy) * g.out[2];
+                                        const float* cx = cr + (iz * g.in[1] + iy) * g.in[2];
+                                        for (int64_t ix = 0; ix < g.in[2]; ++ix) {
+                                            const int64_t ox = ix * g.s[2] - g.pb[2] + kx * g.d[2];
+                                            if (ox >= 0 && ox < g.out[2]) yr[ox] += cx[ix];
+                                        }
+                                    }
+                                }
+                            }
+                    if (b) {
+                        const float bv = b->floats[gi * Mg + m];
+                        for (int64_t j = 0; j < OSP; ++j) ym[j] += bv;
+                    }
+                    applyActivation(c.node.activation, ym, OSP);
+                }
+            });
+        }
+    c.out[0] = std::move(y);
+}
+
+}  // namespace
+
+void registerConvOps(Registry& r) {
+    r["Conv"] = {convOp, checkConv, true};
+    r["ConvTranspose"] = {convTransposeOp, checkConv, true};
+}
+
+}  // namespace autosplit::exec

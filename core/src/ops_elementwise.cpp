@@ -1,0 +1,313 @@
+// Element-wise ops: unary activations and math, broadcasting binary arithmetic, Clip, Cast and
+// inference-mode BatchNormalization.
+#include "exec_internal.h"
+
+#include <cmath>
+
+namespace autosplit::exec {
+
+namespace {
+
+constexpr int64_t kGrain = 16384;
+
+std::string checkFloatOnly(const Graph& g, const Node& n) {
+    for (int t : n.inputs)
+        if (t >= 0 && !isFloating(g.tensors[t].dtype))
+            return "only float tensors are supported (input '" + g.tensors[t].name + "' is " +
+                   dtypeName(g.tensors[t].dtype) + ")";
+    return {};
+}
+
+template <class F>
+void unaryFloat(KernelContext& c, F f) {
+    const TensorData& x = c.input(0);
+    if (!x.isFloat()) c.fail("input must be float");
+    TensorData y = makeFloat(x.shape, x.dtype);
+    const float* src = x.floats.data();
+    float* dst = y.floats.data();
+    c.pool.parallelFor(static_cast<int64_t>(x.floats.size()), kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) dst[i] = f(src[i]);
+    });
+    if (y.dtype == DType::Float16) roundToFloat16(y);
+    c.out[0] = std::move(y);
+}
+
+void reluOp(KernelContext& c) { unaryFloat(c, [](float v) { return v > 0.f ? v : 0.f; }); }
+void sigmoidOp(KernelContext& c) { unaryFloat(c, [](float v) { return 1.f / (1.f + std::exp(-v)); }); }
+void tanhOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::tanh(v); }); }
+void sqrtOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::sqrt(v); }); }
+void erfOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::erf(v); }); }
+void expOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::exp(v); }); }
+void logOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::log(v); }); }
+void reciprocalOp(KernelContext& c) { unaryFloat(c, [](float v) { return 1.f / v; }); }
+void floorOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::floor(v); }); }
+void ceilOp(KernelContext& c) { unaryFloat(c, [](float v) { return std::ceil(v); }); }
+void hardSwishOp(KernelContext& c) {
+    unaryFloat(c, [](float v) { return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f)); });
+}
+void leakyReluOp(KernelContext& c) {
+    const float alpha = c.node.attrFloat("alpha", 0.01f);
+    unaryFloat(c, [alpha](float v) { return v >= 0.f ? v : alpha * v; });
+}
+void hardSigmoidOp(KernelContext& c) {
+    const float alpha = c.node.attrFloat("alpha", 0.2f), beta = c.node.attrFloat("beta", 0.5f);
+    unaryFloat(c, [alpha, beta](float v) { return std::max(0.f, std::min(1.f, alpha * v + beta)); });
+}
+
+// Neg / Abs / Identity keep integer types.
+template <class F>
+void unaryAny(KernelContext& c, F f) {
+    const TensorData& x = c.input(0);
+    TensorData y = x;
+    if (y.isFloat())
+        for (float& v : y.floats) v = static_cast<float>(f(static_cast<double>(v)));
+    else
+        for (int64_t& v : y.ints) v = wrapInt(y.dtype, static_cast<int64_t>(f(static_cast<double>(v))));
+    c.out[0] = std::move(y);
+}
+void negOp(KernelContext& c) { unaryAny(c, [](double v) { return -v; }); }
+void absOp(KernelContext& c) { unaryAny(c, [](double v) { return std::fabs(v); }); }
+void identityOp(KernelContext& c) { c.out[0] = c.input(0); }
+
+// ---- broadcasting binary ops
+
+enum class Bin { Add, Sub, Mul, Div, Pow };
+
+template <class T, class F>
+void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const T* a, const std::vector<int64_t>& sa,
+                   const T* b, const std::vector<int64_t>& sb, T* o, F f) {
+    const size_t r = outShape.size();
+    const int64_t total = numel(outShape);
+    if (total == 0) return;
+    if (r == 0) {
+        o[0] = f(a[0], b[0]);
+        return;
+    }
+    const int64_t inner = outShape[r - 1];
+    const int64_t ia = sa[r - 1], ib = sb[r - 1];
+    const int64_t outer = total / inner;
+    pool.parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+        std::vector<int64_t> idx(r, 0);
+        int64_t rem = r0, offA = 0, offB = 0;
+        for (size_t d = r - 1; d-- > 0;) {
+            idx[d] = rem % outShape[d];
+            rem /= outShape[d];
+            offA += idx[d] * sa[d];
+            offB += idx[d] * sb[d];
+        }
+        for (int64_t row = r0; row < r1; ++row) {
+            T* od = o + row * inner;
+            const T* pa = a + offA;
+            const T* pb = b + offB;
+            if (ia == 1 && ib == 1)
+                for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[j], pb[j]);
+            else if (ia == 1)
+                for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[j], pb[0]);
+            else if (ib == 1)
+                for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[j]);
+            else
+                for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[0]);
+            for (size_t d = r - 1; d-- > 0;) {  // advance the outer index
+                offA += sa[d];
+                offB += sb[d];
+                if (++idx[d] < outShape[d]) break;
+                offA -= sa[d] * outShape[d];
+                offB -= sb[d] * outShape[d];
+                idx[d] = 0;
+            }
+        }
+    });
+}
+
+template <Bin op>
+void binaryOp(KernelContext& c) {
+    const TensorData& a = c.input(0);
+    const TensorData& b = c.input(1);
+    const auto outShape = broadcastShapes(c, a.shape, b.shape);
+    const auto sa = broadcastStrides(a.shape, outShape.size()), sb = broadcastStrides(b.shape, outShape.size());
+    if (a.isFloat()) {
+        TensorData y = makeFloat(outShape, a.dtype);
+        std::vector<float> bConv;
+        const float* bp = b.floats.data();
+        if (!b.isFloat()) {  // Pow with an integer exponent
+            bConv = toFloats(b);
+            bp = bConv.data();
+        }
+        auto run = [&](auto f) { broadcastLoop<float>(c.pool, outShape, a.floats.data(), sa, bp, sb, y.floats.data(), f); };
+        if constexpr (op == Bin::Add) run([](float x, float z) { return x + z; });
+        else if constexpr (op == Bin::Sub) run([](float x, float z) { return x - z; });
+        else if constexpr (op == Bin::Mul) run([](float x, float z) { return x * z; });
+        else if constexpr (op == Bin::Div) run([](float x, float z) { return x / z; });
+        else run([](float x, float z) { return z == 2.f ? x * x : std::pow(x, z); });
+        if (y.dtype == DType::Float16) roundToFloat16(y);
+        c.out[0] = std::move(y);
+        return;
+    }
+    TensorData y = makeInt(outShape, a.dtype);
+    if (!b.isFloat()) {
+        auto run = [&](auto f) { broadcastLoop<int64_t>(c.pool, outShape, a.ints.data(), sa, b.ints.data(), sb, y.ints.data(), f); };
+        if constexpr (op == Bin::Add) run([](int64_t x, int64_t z) { return x + z; });
+        else if constexpr (op == Bin::Sub) run([](int64_t x, int64_t z) { return x - z; });
+        else if constexpr (op == Bin::Mul) run([](int64_t x, int64_t z) { return x * z; });
+        else if constexpr (op == Bin::Div) {
+            for (int64_t v : b.ints)
+                if (v == 0) c.fail("integer division by zero");
+            run([](int64_t x, int64_t z) { return x / z; });
+        } else {
+            run([](int64_t x, int64_t z) {
+                int64_t r = 1;
+                for (int64_t i = 0; i < z; ++i) r *= x;
+                return z < 0 ? (x == 1 ? 1 : 0) : r;
+            });
+        }
+    } else {  // Pow: integer base, float exponent
+        std::vector<float> aConv = toFloats(a);
+        std::vector<float> res(static_cast<size_t>(numel(outShape)));
+        broadcastLoop<float>(c.pool, outShape, aConv.data(), sa, b.floats.data(), sb, res.data(),
+                             [](float x, float z) { return static_cast<float>(std::pow(static_cast<double>(x), z)); });
+        for (size_t i = 0; i < res.size(); ++i) y.ints[i] = static_cast<int64_t>(res[i]);
+    }
+    for (int64_t& v : y.ints) v = wrapInt(y.dtype, v);
+    c.out[0] = std::move(y);
+}
+
+std::string checkBinary(const Graph& g, const Node& n) {
+    if (n.inputs.size() != 2 || n.inputs[0] < 0 || n.inputs[1] < 0) return "needs exactly two inputs";
+    const bool fa = isFloating(g.tensors[n.inputs[0]].dtype), fb = isFloating(g.tensors[n.inputs[1]].dtype);
+    if (fa != fb && n.op != "Pow") return "mixed float and integer operands";
+    return {};
+}
+
+// ---- Clip
+
+void clipOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    double lo = -INFINITY, hi = INFINITY;
+    if (c.node.attr("min") || c.node.attr("max")) {  // opset < 11
+        lo = c.node.attrFloat("min", -INFINITY);
+        hi = c.node.attrFloat("max", INFINITY);
+    }
+    if (c.hasInput(1)) lo = x.isFloat() ? toFloats(c.input(1)).at(0) : static_cast<double>(toInts(c.input(1)).at(0));
+    if (c.hasInput(2)) hi = x.isFloat() ? toFloats(c.input(2)).at(0) : static_cast<double>(toInts(c.input(2)).at(0));
+    TensorData y = x;
+    if (y.isFloat()) {
+        const float l = static_cast<float>(lo), h = static_cast<float>(hi);
+        for (float& v : y.floats) v = std::min(std::max(v, l), h);
+    } else {
+        for (int64_t& v : y.ints) {
+            const double d = std::min(std::max(static_cast<double>(v), lo), hi);
+            v = static_cast<int64_t>(d);
+        }
+    }
+    c.out[0] = std::move(y);
+}
+
+// ---- Cast
+
+bool onnxTypeToDType(int64_t to, DType& dt) {
+    switch (to) {
+    case 1: dt = DType::Float32; return true;
+    case 2: dt = DType::UInt8; return true;
+    case 3: dt = DType::Int8; return true;
+    case 5: dt = DType::Int16; return true;
+    case 6: dt = DType::Int32; return true;
+    case 7: dt = DType::Int64; return true;
+    case 9: dt = DType::Bool; return true;
+    case 10: dt = DType::Float16; return true;
+    case 11: dt = DType::Double; return true;
+    default: return false;
+    }
+}
+
+std::string checkCast(const Graph&, const Node& n) {
+    DType dt;
+    if (!onnxTypeToDType(n.attrInt("to", 0), dt)) return "target type " + std::to_string(n.attrInt("to", 0));
+    return {};
+}
+
+void castOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    DType to;
+    if (!onnxTypeToDType(c.node.attrInt("to", 0), to)) c.fail("unsupported target type");
+    TensorData y;
+    y.dtype = to;
+    y.shape = x.shape;
+    if (isFloating(to)) {
+        y.floats = toFloats(x);
+        if (to == DType::Float16) roundToFloat16(y);
+    } else if (x.isFloat()) {
+        y.ints.resize(x.floats.size());
+        for (size_t i = 0; i < x.floats.size(); ++i)
+            y.ints[i] = to == DType::Bool ? (x.floats[i] != 0.f) : wrapInt(to, static_cast<int64_t>(x.floats[i]));
+    } else {
+        y.ints = x.ints;
+        for (int64_t& v : y.ints) v = wrapInt(to, v);
+    }
+    c.out[0] = std::move(y);
+}
+
+// ---- BatchNormalization (inference)
+
+std::string checkBatchNorm(const Graph& g, const Node& n) {
+    if (n.attrInt("training_mode", 0) != 0) return "training_mode=1";
+    for (size_t i = 1; i < n.outputs.size(); ++i)
+        if (n.outputs[i] >= 0) return "running mean/var outputs (training mode)";
+    return checkFloatOnly(g, n);
+}
+
+void batchNormOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    if (x.shape.size() < 2) c.fail("input must have a channel dimension, got " + shapeStr(x.shape));
+    const int64_t N = x.shape[0], C = x.shape[1], inner = numel(x.shape) / std::max<int64_t>(1, N * C);
+    const float eps = c.node.attrFloat("epsilon", 1e-5f);
+    const auto& scale = c.input(1).floats;
+    const auto& bias = c.input(2).floats;
+    const auto& mean = c.input(3).floats;
+    const auto& var = c.input(4).floats;
+    if (static_cast<int64_t>(scale.size()) != C || static_cast<int64_t>(bias.size()) != C ||
+        static_cast<int64_t>(mean.size()) != C || static_cast<int64_t>(var.size()) != C)
+        c.fail("scale/B/mean/var must have " + std::to_string(C) + " values");
+    TensorData y = makeFloat(x.shape, x.dtype);
+    c.pool.parallelFor(N * C, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+        for (int64_t nc = b; nc < e; ++nc) {
+            const int64_t ch = nc % C;
+            const float k = scale[ch] / std::sqrt(var[ch] + eps);
+            const float off = bias[ch] - mean[ch] * k;
+            const float* src = x.floats.data() + nc * inner;
+            float* dst = y.floats.data() + nc * inner;
+            for (int64_t i = 0; i < inner; ++i) dst[i] = src[i] * k + off;
+        }
+    });
+    c.out[0] = std::move(y);
+}
+
+}  // namespace
+
+void registerElementwiseOps(Registry& r) {
+    r["Relu"] = {reluOp, checkFloatOnly, false};
+    r["Sigmoid"] = {sigmoidOp, checkFloatOnly, false};
+    r["Tanh"] = {tanhOp, checkFloatOnly, false};
+    r["Sqrt"] = {sqrtOp, checkFloatOnly, false};
+    r["Erf"] = {erfOp, checkFloatOnly, false};
+    r["Exp"] = {expOp, checkFloatOnly, false};
+    r["Log"] = {logOp, checkFloatOnly, false};
+    r["Reciprocal"] = {reciprocalOp, checkFloatOnly, false};
+    r["Floor"] = {floorOp, checkFloatOnly, false};
+    r["Ceil"] = {ceilOp, checkFloatOnly, false};
+    r["HardSwish"] = {hardSwishOp, checkFloatOnly, false};
+    r["LeakyRelu"] = {leakyReluOp, checkFloatOnly, false};
+    r["HardSigmoid"] = {hardSigmoidOp, checkFloatOnly, false};
+    r["Neg"] = {negOp, nullptr, false};
+    r["Abs"] = {absOp, nullptr, false};
+    r["Identity"] = {identityOp, nullptr, false};
+    r["Add"] = {binaryOp<Bin::Add>, checkBinary, false};
+    r["Sub"] = {binaryOp<Bin::Sub>, checkBinary, false};
+    r["Mul"] = {binaryOp<Bin::Mul>, checkBinary, false};
+    r["Div"] = {binaryOp<Bin::Div>, checkBinary, false};
+    r["Pow"] = {binaryOp<Bin::Pow>, checkBinary, false};
+    r["Clip"] = {clipOp, nullptr, false};
+    r["Cast"] = {castOp, checkCast, false};
+    r["BatchNormalization"] = {batchNormOp, checkBatchNorm, false};
+}
+
+}  // namespace autosplit::exec
