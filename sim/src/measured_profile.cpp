@@ -59,8 +59,9 @@ bool parseInt(const std::string& s, int& out) {
     return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-// "w8a8" -> (8, 8); "8" -> (8, 8).
-bool parseBits(const std::string& text, int& w, int& a) {
+}  // namespace
+
+bool parseBitPair(const std::string& text, int& w, int& a) {
     const std::string s = lower(text);
     if (parseInt(s, w)) {
         a = w;
@@ -72,8 +73,6 @@ bool parseBits(const std::string& text, int& w, int& a) {
     if (!parseInt(s.substr(1, apos - 1), w) || !parseInt(s.substr(apos + 1), a)) return false;
     return w > 0 && w <= 32 && a > 0 && a <= 32;
 }
-
-}  // namespace
 
 std::string MeasuredProfile::fingerprint() const {
     std::ostringstream s;
@@ -119,7 +118,7 @@ MeasuredProfile parseMeasuredProfile(const std::string& text, const std::string&
         e.line = lineNo;
         e.layer = fields[size_t(colLayer)];
         if (e.layer.empty()) throw ProfileError(where + ": column 'layer' is empty");
-        if (!parseBits(fields[size_t(colBits)], e.weightBits, e.activationBits))
+        if (!parseBitPair(fields[size_t(colBits)], e.weightBits, e.activationBits))
             throw ProfileError(where + ": column 'bits' must look like w8a8 or 8 (1..32 bits), got '" +
                                fields[size_t(colBits)] + "'");
         const std::string& msText = fields[size_t(colMs)];

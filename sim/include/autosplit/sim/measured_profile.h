@@ -43,4 +43,7 @@ struct MeasuredProfile {
 MeasuredProfile parseMeasuredProfile(const std::string& text, const std::string& displayName);
 MeasuredProfile loadMeasuredProfile(const std::string& path);
 
+// "w8a4" -> (8, 4); "8" -> (8, 8). False unless both widths are within 1..32.
+bool parseBitPair(const std::string& text, int& weightBits, int& activationBits);
+
 }  // namespace autosplit::sim
