@@ -92,9 +92,22 @@ void bindInputs(onnx::GraphProto& g, const ImportOptions& opts, const std::set<s
 }
 
 // Stale or symbolic intermediate shapes would be merged with (and may contradict) what the
-// bound inputs now imply: inference recomputes them all. Output element types are kept.
-void clearIntermediateShapes(onnx::GraphProto& g) {
-    g.clear_value_info();
+// bound inputs now imply: inference recomputes them all, except the outputs of ops it does not
+// know (their declared shapes let inference continue past them when no dims were re-bound).
+// Output element types are kept.
+void clearIntermediateShapes(onnx::GraphProto& g, int64_t opset, bool rebound) {
+    std::set<std::string> keep;
+    if (!rebound)
+        for (const auto& n : g.node()) {
+            const bool known = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(n.domain().empty() ? opset : 1),
+                                                              n.domain()) != nullptr;
+            if (!known)
+                for (const auto& o : n.output()) keep.insert(o);
+        }
+    google::protobuf::RepeatedPtrField<onnx::ValueInfoProto> kept;
+    for (const auto& v : g.value_info())
+        if (keep.count(v.name())) *kept.Add() = v;
+    g.mutable_value_info()->Swap(&kept);
     for (auto& out : *g.mutable_output())
         if (out.type().has_tensor_type()) out.mutable_type()->mutable_tensor_type()->clear_shape();
 }
@@ -182,7 +195,8 @@ bool constantValue(const onnx::NodeProto& n, const fs::path& baseDir, TensorData
     return false;
 }
 
-Graph convert(onnx::ModelProto& model, const fs::path& baseDir, ImportReport& report) {
+Graph convert(onnx::ModelProto& model, const fs::path& baseDir, const std::vector<onnx::ValueInfoProto>& fileShapes,
+              ImportReport& report) {
     const onnx::GraphProto& gp = model.graph();
     Graph g;
     g.name = gp.name();
@@ -192,11 +206,15 @@ Graph convert(onnx::ModelProto& model, const fs::path& baseDir, ImportReport& re
     std::unordered_map<std::string, ValueTypeInfo> types;
     for (const auto& v : gp.value_info()) types[v.name()] = valueType(v);
     for (const auto& v : gp.input()) types[v.name()] = valueType(v);
-    for (const auto& v : gp.output()) {
+    // What inference could not derive (outputs of unknown ops and what follows them) falls back
+    // to the shapes the file itself declares.
+    auto merge = [&](const onnx::ValueInfoProto& v) {
         auto t = valueType(v);
         auto it = types.find(v.name());
         if (it == types.end() || (!it->second.known && t.known)) types[v.name()] = t;
-    }
+    };
+    for (const auto& v : gp.output()) merge(v);
+    for (const auto& v : fileShapes) merge(v);
 
     auto ensureTensor = [&](const std::string& name) -> int {
         int id = g.findTensor(name);
@@ -303,6 +321,14 @@ Graph importOnnxFromMemory(const std::string& bytes, const std::string& displayN
 
     std::set<std::string> initNames;
     for (const auto& init : model.graph().initializer()) initNames.insert(init.name());
+    for (const auto& in : model.graph().input()) {
+        if (initNames.count(in.name()) || in.type().has_tensor_type()) continue;
+        const auto& t = in.type();
+        const char* kind = t.has_sequence_type() ? "a sequence" : t.has_optional_type() ? "an optional"
+                         : t.has_map_type() ? "a map" : t.has_sparse_tensor_type() ? "a sparse tensor" : "not a tensor";
+        throw ImportError(displayName + ": input '" + in.name() + "' is " + kind +
+                          "; only dense tensor inputs are supported");
+    }
     bindInputs(*model.mutable_graph(), opts, initNames);
 
     // ONNX's checker finds much that is wrong, but also rejects unknown ops, which we analyse
@@ -328,11 +354,13 @@ Graph importOnnxFromMemory(const std::string& bytes, const std::string& displayN
         report.warnings.push_back(std::string("checker: ") + e.what());
     }
 
-    clearIntermediateShapes(*model.mutable_graph());
+    std::vector<onnx::ValueInfoProto> fileShapes(model.graph().value_info().begin(), model.graph().value_info().end());
+    if (!opts.inputShapes.empty()) fileShapes.clear();  // declared shapes assume the unbound dims
+    clearIntermediateShapes(*model.mutable_graph(), opset, !opts.inputShapes.empty());
     runShapeInference(model, &report.warnings);
 
     const fs::path baseDir = fs::path(displayName).parent_path();
-    Graph g = convert(model, baseDir, report);
+    Graph g = convert(model, baseDir, fileShapes, report);
     if (g.inputs.empty()) report.warnings.push_back("the model has no non-weight inputs");
 
     if (opts.requireShapes) {
