@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// Reference runs with ONNX Runtime (CPU) for the executor cross-check and the benchmark.
+//
+//   node scripts/ort/run_ort.js MODEL.onnx --out DIR [--in NAME=FILE.npy ...] [--threads N]
+//                                [--bench RUNS] [--warmup RUNS] [--opt-level disabled|basic|extended|all]
+//
+// --opt-level (default all) sets ORT's graph optimizations. The correctness check uses
+// `disabled`: ORT's fusions at `basic` and above change YOLOv3-tiny's output by 1.2e-3
+// relative (they do not keep ONNX semantics bit-for-bit), while unfused ORT agrees with the
+// executor to 1e-7.
+// Inputs are .npy files (float32 or int64, C order). Outputs are written as DIR/output_K.npy in
+// the model's output order; a JSON summary goes to stdout:
+//   {"ort":"1.30.0","threads":N,"outputs":[{"name":..,"file":..,"shape":[..]}],"ms":[..]}
+// onnxruntime-node is looked up in $AUTOSPLIT_ORT_DIR/node_modules (default: <repo>/.cache/ort),
+// installed with:  (cd .cache/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install)  — see README.md.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function fail(msg, code = 1) {
+  process.stderr.write(`error: ${msg}\n`);
+  process.exit(code);
+}
+
+const ortDir = process.env.AUTOSPLIT_ORT_DIR || path.join(__dirname, '..', '..', '.cache', 'ort');
+
+function ortVersion() {
+  return JSON.parse(fs.readFileSync(path.join(ortDir, 'node_modules', 'onnxruntime-node', 'package.json'))).version;
+}
+
+function loadOrt() {
+  const dir = ortDir;
+  const mod = path.join(dir, 'node_modules', 'onnxruntime-node');
+  if (!fs.existsSync(mod)) fail(`onnxruntime-node is not installed in ${dir}`, 3);
+  return require(mod);
+}
+
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file} is not a .npy file`);
+  const major = buf[6];
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = buf.toString('latin1', start, start + hlen);
+  const descr = /'descr':\s*'([^']*)'/.exec(header)[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map((s) => s.trim()).filter((s) => s).map(Number);
+  const off = start + hlen;
+  const bytes = buf.buffer.slice(buf.byteOffset + off, buf.byteOffset + buf.length);
+  if (descr === '<f4') return { type: 'float32', data: new Float32Array(bytes), shape };
+  if (descr === '<i8') return { type: 'int64', data: new BigInt64Array(bytes), shape };
+  fail(`${file}: element type ${descr} is not supported (float32 or int64)`);
+}
+
+function writeNpy(file, tensor) {
+  let descr, data;
+  if (tensor.type === 'float32') {
+    descr = '<f4';
+    data = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  } else if (tensor.type === 'int64') {
+    descr = '<i8';
+    data = Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
+  } else if (tensor.type === 'float16' || tensor.type === 'float64' || tensor.type.startsWith('int') || tensor.type.startsWith('uint') || tensor.type === 'bool') {
+    // Widen to float32 / int64 for the comparison side.
+    const isInt = tensor.type !== 'float16' && tensor.type !== 'float64';
+    if (isInt) {
+      const out = new BigInt64Array(tensor.data.length);
+      for (let i = 0; i < out.length; ++i) out[i] = BigInt(tensor.data[i]);
+      descr = '<i8';
+      data = Buffer.from(out.buffer);
+    } else {
+      const out = Float32Array.from(tensor.data, Number);
+      descr = '<f4';
+      data = Buffer.from(out.buffer);
+    }
+  } else {
+    fail(`output type ${tensor.type} cannot be written`);
+  }
+  const shape = `(${tensor.dims.join(', ')}${tensor.dims.length === 1 ? ',' : ''})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), data]));
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.length === 0 || args.includes('--help')) {
+    process.stdout.write('usage: run_ort.js MODEL.onnx --out DIR [--in NAME=FILE.npy ...] [--threads N] [--bench RUNS] [--warmup RUNS] [--opt-level LEVEL]\n');
+    process.exit(args.length === 0 ? 2 : 0);
+  }
+  let model = null, out = null, threads = 0, bench = 0, warmup = 2, level = 'all';
+  const inputs = {};
+  for (let i = 0; i < args.length; ++i) {
+    const a = args[i];
+    const next = () => { if (i + 1 >= args.length) fail(`${a} needs a value`, 2); return args[++i]; };
+    if (a === '--out') out = next();
+    else if (a === '--threads') threads = Number(next());
+    else if (a === '--bench') bench = Number(next());
+    else if (a === '--warmup') warmup = Number(next());
+    else if (a === '--opt-level') level = next();
+    else if (a === '--in') {
+      const v = next();
+      const eq = v.indexOf('=');
+      if (eq < 0) fail(`--in expects NAME=FILE.npy, got ${v}`, 2);
+      inputs[v.slice(0, eq)] = v.slice(eq + 1);
+    } else if (a.startsWith('--')) fail(`unknown option ${a}`, 2);
+    else model = a;
+  }
+  if (!model) fail('no model given', 2);
+  const ort = loadOrt();
+  if (!['disabled', 'basic', 'extended', 'all'].includes(level)) fail(`--opt-level: ${level}`, 2);
+  const opts = { graphOptimizationLevel: level, executionMode: 'sequential', interOpNumThreads: 1 };
+  if (threads > 0) opts.intraOpNumThreads = threads;
+  const session = await ort.InferenceSession.create(model, opts);
+  const feeds = {};
+  for (const name of session.inputNames) {
+    if (!(name in inputs)) fail(`no --in for model input '${name}'`, 2);
+    const t = readNpy(inputs[name]);
+    feeds[name] = new ort.Tensor(t.type, t.data, t.shape);
+  }
+  let results = await session.run(feeds);
+  for (let i = 0; i < warmup && bench > 0; ++i) results = await session.run(feeds);
+  const ms = [];
+  for (let i = 0; i < bench; ++i) {
+    const t0 = process.hrtime.bigint();
+    results = await session.run(feeds);
+    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const summary = { ort: ortVersion(), threads, optLevel: level, outputs: [], ms };
+  if (out) {
+    fs.mkdirSync(out, { recursive: true });
+    session.outputNames.forEach((name, k) => {
+      const file = path.join(out, `output_${k}.npy`);
+      writeNpy(file, results[name]);
+      summary.outputs.push({ name, file, shape: results[name].dims });
+    });
+  }
+  process.stdout.write(JSON.stringify(summary) + '\n');
+}
+
+main().catch((e) => fail(e && e.message ? e.message : String(e)));
