@@ -8,6 +8,7 @@
 #include <QProcess>
 #include <QtTest>
 
+using namespace autosplit;
 using namespace autosplit::testing;
 
 namespace {
@@ -32,7 +33,7 @@ std::string smallNet(bool symbolic) {
     b.node("Relu", {"c"}, {"r"}, {}, "relu");
     b.node("GlobalAveragePool", {"r"}, {"y"}, {}, "gap");
     b.output("y");
-    return b.writeTemp("cli");
+    return writeTemp(b, "cli");
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ private slots:
         ModelBuilder b;
         tinyConv(b, constantNodes);
         ImportReport report;
-        Graph g = importOnnx(b.writeTemp(), {}, &report);
+        Graph g = importOnnx(writeTemp(b), {}, &report);
         QCOMPARE(g.nodes.size(), size_t(2));  // the Constant node became a weight
         QCOMPARE(report.constantNodes, constantNodes ? 1 : 0);
         const int w = g.findTensor("w");
@@ -72,7 +72,7 @@ private slots:
     void symbolicDimsNeedBinding() {
         ModelBuilder b;
         tinyConv(b, false, {-1, 2, -1, -1});
-        const std::string path = b.writeTemp();
+        const std::string path = writeTemp(b);
         const QString msg = errorOf<ShapeError>([&] { importOnnx(path); });
         QVERIFY2(msg.contains("input 'x'") && msg.contains("--input x="), qPrintable(msg));
 
@@ -98,7 +98,7 @@ private slots:
         tinyConv(b, false, {-1, 2, -1, -1});
         ImportOptions opts;
         opts.inputShapes[name.toStdString()] = dims;
-        const std::string path = b.writeTemp();
+        const std::string path = writeTemp(b);
         const QString msg = errorOf<Error>([&] { importOnnx(path, opts); });
         QVERIFY2(msg.contains(expected), qPrintable(msg));
     }
@@ -143,14 +143,14 @@ private slots:
         ModelBuilder b;
         b.input("x", {1});
         b.output("x");
-        const QString msg = errorOf<ImportError>([&] { importOnnx(b.writeTemp()); });
+        const QString msg = errorOf<ImportError>([&] { importOnnx(writeTemp(b)); });
         QVERIFY2(msg.contains("no nodes"), qPrintable(msg));
     }
 
     void tooNewOpset() {
         ModelBuilder b(18);
         tinyConv(b, false);
-        const QString msg = errorOf<ImportError>([&] { importOnnx(b.writeTemp()); });
+        const QString msg = errorOf<ImportError>([&] { importOnnx(writeTemp(b)); });
         QVERIFY2(msg.contains("opset 18"), qPrintable(msg));
     }
 
@@ -160,7 +160,7 @@ private slots:
         b.node("Add", {"x", "c"}, {"a"}, {}, "add_a");
         b.node("Relu", {"a"}, {"c"}, {}, "relu_c");
         b.output("a");
-        const QString msg = errorOf<GraphError>([&] { importOnnx(b.writeTemp()); });
+        const QString msg = errorOf<GraphError>([&] { importOnnx(writeTemp(b)); });
         QVERIFY2(msg.contains("cycle") && (msg.contains("add_a") || msg.contains("relu_c")), qPrintable(msg));
     }
 
@@ -169,7 +169,7 @@ private slots:
         b.input("x", {1, 2, 4, 4});
         b.node("Conv", {"x", "w_missing"}, {"y"}, {}, "conv");
         b.output("y");
-        const QString msg = errorOf<GraphError>([&] { importOnnx(b.writeTemp()); });
+        const QString msg = errorOf<GraphError>([&] { importOnnx(writeTemp(b)); });
         QVERIFY2(msg.contains("w_missing") && msg.contains("conv"), qPrintable(msg));
     }
 
@@ -179,7 +179,7 @@ private slots:
         b.node("Relu", {"x"}, {"y"}, {}, "r1");
         b.node("Sigmoid", {"x"}, {"y"}, {}, "r2");
         b.output("y");
-        const QString msg = errorOf<GraphError>([&] { importOnnx(b.writeTemp()); });
+        const QString msg = errorOf<GraphError>([&] { importOnnx(writeTemp(b)); });
         QVERIFY2(msg.contains("'y'") && msg.contains("r1") && msg.contains("r2"), qPrintable(msg));
     }
 
@@ -191,7 +191,7 @@ private slots:
         b.valueInfo("f", {1, 4, 8, 8});
         b.output("y");
         ImportReport report;
-        Graph g = importOnnx(b.writeTemp(), {}, &report);
+        Graph g = importOnnx(writeTemp(b), {}, &report);
         QCOMPARE(report.unknownOps.size(), size_t(1));
         QCOMPARE(QString::fromStdString(report.unknownOps[0]), QStringLiteral("com.example.FancyNorm"));
         QVERIFY(!report.warnings.empty());
@@ -203,7 +203,7 @@ private slots:
     void exportRoundTrip() {
         ModelBuilder b;
         tinyConv(b, true);
-        Graph g = importOnnx(b.writeTemp());
+        Graph g = importOnnx(writeTemp(b));
         const std::string bytes = exportOnnx(g);
         Graph again = importOnnxFromMemory(bytes, "roundtrip.onnx");
         QCOMPARE(again.nodes.size(), g.nodes.size());

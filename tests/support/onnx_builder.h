@@ -1,62 +1,16 @@
-// Test fixtures: small ONNX models written with protobuf, so tests can build exactly the graph
-// (and the broken file) they need without shipping binaries.
+// Test fixtures: the core ModelBuilder plus temporary files removed at process exit.
 #pragma once
 
-#include <cstdint>
-#include <initializer_list>
-#include <memory>
+#include "autosplit/onnx_builder.h"
+
 #include <string>
-#include <vector>
 
 namespace autosplit::testing {
 
-struct Attr {
-    std::string name;
-    enum class Kind { Int, Float, Ints, Floats, String } kind;
-    int64_t i = 0;
-    float f = 0;
-    std::vector<int64_t> ints;
-    std::vector<float> floats;
-    std::string s;
-    static Attr integer(std::string n, int64_t v) { return {std::move(n), Kind::Int, v, 0, {}, {}, {}}; }
-    static Attr real(std::string n, float v) { return {std::move(n), Kind::Float, 0, v, {}, {}, {}}; }
-    static Attr list(std::string n, std::vector<int64_t> v) { return {std::move(n), Kind::Ints, 0, 0, std::move(v), {}, {}}; }
-    static Attr reals(std::string n, std::vector<float> v) { return {std::move(n), Kind::Floats, 0, 0, {}, std::move(v), {}}; }
-    static Attr text(std::string n, std::string v) { return {std::move(n), Kind::String, 0, 0, {}, {}, std::move(v)}; }
-};
-
-// Builds a ModelProto step by step; dims of -1 are written as symbolic ("N").
-class ModelBuilder {
-public:
-    explicit ModelBuilder(int opset = 13);
-    ~ModelBuilder();
-    ModelBuilder(const ModelBuilder&) = delete;
-    ModelBuilder& operator=(const ModelBuilder&) = delete;
-
-    ModelBuilder& input(const std::string& name, std::vector<int64_t> dims);
-    ModelBuilder& output(const std::string& name);
-    ModelBuilder& initializer(const std::string& name, std::vector<int64_t> dims, std::vector<float> values);
-    ModelBuilder& initializerInts(const std::string& name, std::vector<int64_t> dims, std::vector<int64_t> values);
-    // A Constant node holding a float tensor (how the PP-OCR models store every weight).
-    ModelBuilder& constant(const std::string& name, std::vector<int64_t> dims, std::vector<float> values);
-    ModelBuilder& node(const std::string& op, std::vector<std::string> inputs, std::vector<std::string> outputs,
-                       std::vector<Attr> attrs = {}, const std::string& name = {}, const std::string& domain = {});
-    // Declares an intermediate tensor's shape (value_info), as files from some exporters carry.
-    ModelBuilder& valueInfo(const std::string& name, std::vector<int64_t> dims);
-
-    std::string bytes() const;
-    // Writes to a fresh temporary file that lives as long as the builder; returns its path.
-    std::string writeTemp(const std::string& stem = "model") const;
-
-private:
-    struct Impl;
-    std::unique_ptr<Impl> d;
-};
-
-// Deterministic pseudo-random values in [-1, 1).
-std::vector<float> randomValues(size_t n, uint32_t seed);
-
 // A file with the given bytes in a temporary directory removed at process exit.
 std::string writeTempFile(const std::string& name, const std::string& bytes);
+
+// Writes the model to a fresh temporary file; returns its path.
+std::string writeTemp(const autosplit::ModelBuilder& b, const std::string& stem = "model");
 
 }  // namespace autosplit::testing

@@ -1,16 +1,13 @@
-#include "onnx_builder.h"
+#include "autosplit/onnx_builder.h"
+
+#include "autosplit/errors.h"
 
 #include <onnx/onnx_pb.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <random>
-#include <stdexcept>
 
-namespace autosplit::testing {
-
-namespace fs = std::filesystem;
+namespace autosplit {
 
 namespace {
 
@@ -35,27 +32,10 @@ void fillTensor(onnx::TensorProto& t, const std::string& name, const std::vector
     for (auto v : values) t.add_float_data(v);
 }
 
-const fs::path& tempDir() {
-    static const fs::path dir = [] {
-        auto base = fs::temp_directory_path() / ("autosplit-tests-" + std::to_string(::getpid()));
-        fs::create_directories(base);
-        static struct Cleanup {
-            fs::path p;
-            ~Cleanup() {
-                std::error_code ec;
-                fs::remove_all(p, ec);
-            }
-        } cleanup{base};
-        return base;
-    }();
-    return dir;
-}
-
 }  // namespace
 
 struct ModelBuilder::Impl {
     onnx::ModelProto model;
-    mutable int written = 0;
 };
 
 ModelBuilder::ModelBuilder(int opset) : d(std::make_unique<Impl>()) {
@@ -148,20 +128,15 @@ ModelBuilder& ModelBuilder::valueInfo(const std::string& name, std::vector<int64
 
 std::string ModelBuilder::bytes() const {
     std::string out;
-    if (!d->model.SerializeToString(&out)) throw std::runtime_error("cannot serialise test model");
+    if (!d->model.SerializeToString(&out)) throw Error("the model is too large to serialise");
     return out;
 }
 
-std::string ModelBuilder::writeTemp(const std::string& stem) const {
-    return writeTempFile(stem + "_" + std::to_string(d->written++) + ".onnx", bytes());
-}
-
-std::string writeTempFile(const std::string& name, const std::string& bytes) {
-    static int counter = 0;
-    const fs::path p = tempDir() / (std::to_string(counter++) + "_" + name);
-    std::ofstream f(p, std::ios::binary);
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    return p.string();
+void ModelBuilder::save(const std::string& path) const {
+    const std::string data = bytes();
+    std::ofstream f(path, std::ios::binary);
+    if (!f.write(data.data(), static_cast<std::streamsize>(data.size())))
+        throw Error("cannot write '" + path + "'");
 }
 
 std::vector<float> randomValues(size_t n, uint32_t seed) {
@@ -172,4 +147,4 @@ std::vector<float> randomValues(size_t n, uint32_t seed) {
     return v;
 }
 
-}  // namespace autosplit::testing
+}  // namespace autosplit
