@@ -98,7 +98,11 @@ LayerCost simulateLayer(const LayerInfo& l, const DeviceProfile& d, int wbits, i
     if (l.kind != LayerKind::Other) {
         c.rule = CostRule::MacArray;
         const GemmGeometry& g = l.geometry;
-        c.mapping = mapGemm(g, d);
+        try {
+            c.mapping = mapGemm(g, d);
+        } catch (const Error& e) {
+            throw Error("layer '" + l.name + "' (" + l.op + "): " + e.what());
+        }
         // Operands wider than the MAC are split into mac_bits slices (shift-and-add passes);
         // narrower ones still take a full MAC: an INT8 array is no faster at 4 bits.
         if (l.kind == LayerKind::MatMul) {

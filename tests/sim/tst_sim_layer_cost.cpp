@@ -210,6 +210,17 @@ private slots:
         QVERIFY(simulateLayer(l, tpu, 8, 8).latencyUs * 50 < simulateLayer(l, eyeriss, 8, 8).latencyUs);
     }
 
+    void badGeometryNamesTheLayer() {
+        LayerInfo l = simtest::fc("head", 8, 8);
+        l.geometry.C = 0;
+        try {
+            simulateLayer(l, eyeriss, 8, 8);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("layer 'head' (Gemm): GEMM geometry: C must be positive"), e.what());
+        }
+    }
+
     void rejectsNonPositiveBits() {
         QVERIFY_THROWS_EXCEPTION(Error, simulateLayer(simtest::fc("fc", 8, 8), eyeriss, 0, 8));
         QVERIFY_THROWS_EXCEPTION(Error, simulateLayer(simtest::fc("fc", 8, 8), eyeriss, 8, -1));
