@@ -49,6 +49,11 @@ ModelBuilder::ModelBuilder(int opset) : d(std::make_unique<Impl>()) {
 
 ModelBuilder::~ModelBuilder() = default;
 
+ModelBuilder& ModelBuilder::graphName(const std::string& name) {
+    d->model.mutable_graph()->set_name(name);
+    return *this;
+}
+
 ModelBuilder& ModelBuilder::input(const std::string& name, std::vector<int64_t> dims) {
     setType(*d->model.mutable_graph()->add_input(), name, dims);
     return *this;

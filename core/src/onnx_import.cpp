@@ -9,7 +9,13 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -244,9 +250,11 @@ Graph convert(onnx::ModelProto& model, const fs::path& baseDir, const std::vecto
     };
 
     std::set<std::string> initNames;
-    for (const auto& init : gp.initializer()) {
+    for (auto& init : *model.mutable_graph()->mutable_initializer()) {
         initNames.insert(init.name());
         addWeight(init.name(), detail::tensorFromProto(init, baseDir));
+        std::string().swap(*init.mutable_raw_data());  // converted: free the protobuf copy now
+        init.clear_float_data();
     }
     for (const auto& in : gp.input()) {
         if (initNames.count(in.name())) continue;  // an initializer with a default: a weight
@@ -256,12 +264,13 @@ Graph convert(onnx::ModelProto& model, const fs::path& baseDir, const std::vecto
 
     std::set<std::string> unknown;
     int anonymous = 0;
-    for (const auto& np : gp.node()) {
+    for (auto& np : *model.mutable_graph()->mutable_node()) {
         if (np.op_type() == "Constant" && (np.domain().empty() || np.domain() == "ai.onnx") &&
             np.output_size() == 1) {
             TensorData data;
             if (constantValue(np, baseDir, data)) {
                 addWeight(np.output(0), std::move(data));
+                np.clear_attribute();  // converted: free the protobuf copy now
                 ++report.constantNodes;
                 continue;
             }
@@ -297,14 +306,13 @@ Graph convert(onnx::ModelProto& model, const fs::path& baseDir, const std::vecto
 
 }  // namespace
 
-Graph importOnnxFromMemory(const std::string& bytes, const std::string& displayName, const ImportOptions& opts,
-                           ImportReport* reportOut) {
+namespace {
+
+// Everything after parsing; `model` is consumed (initializer bytes are released as they convert).
+Graph importModel(onnx::ModelProto& model, const std::string& displayName, int64_t fileBytes, const ImportOptions& opts,
+                  ImportReport* reportOut) {
     ImportReport report;
-    report.fileBytes = static_cast<int64_t>(bytes.size());
-    if (bytes.empty()) throw ImportError(displayName + ": the file is empty");
-    onnx::ModelProto model;
-    if (!model.ParseFromString(bytes))
-        throw ImportError(displayName + ": not a valid ONNX protobuf (the file is truncated, corrupt or another format)");
+    report.fileBytes = fileBytes;
     if (model.ir_version() <= 0 || !model.has_graph() || model.opset_import_size() == 0)
         throw ImportError(displayName + ": not an ONNX model (no ir_version, graph or opset_import)");
     int64_t opset = 0;
@@ -382,19 +390,39 @@ Graph importOnnxFromMemory(const std::string& bytes, const std::string& displayN
     return g;
 }
 
+}  // namespace
+
+Graph importOnnxFromMemory(const std::string& bytes, const std::string& displayName, const ImportOptions& opts,
+                           ImportReport* report) {
+    if (bytes.empty()) throw ImportError(displayName + ": the file is empty");
+    onnx::ModelProto model;
+    if (!model.ParseFromString(bytes))
+        throw ImportError(displayName + ": not a valid ONNX protobuf (the file is truncated, corrupt or another format)");
+    return importModel(model, displayName, static_cast<int64_t>(bytes.size()), opts, report);
+}
+
 Graph importOnnx(const std::string& path, const ImportOptions& opts, ImportReport* report) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw ImportError(path + ": no such file");
     if (fs::is_directory(path, ec)) throw ImportError(path + ": is a directory, not an ONNX file");
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw ImportError(path + ": cannot be opened");
     const auto size = fs::file_size(path, ec);
     if (ec) throw ImportError(path + ": cannot read its size");
+    if (size == 0) throw ImportError(path + ": the file is empty");
     if (size > (uint64_t(2) << 30) - 1)
         throw ImportError(path + ": larger than 2 GiB, which a single ONNX protobuf cannot be");
-    std::string bytes(size, '\0');
-    if (!f.read(bytes.data(), static_cast<std::streamsize>(size))) throw ImportError(path + ": read error");
-    return importOnnxFromMemory(bytes, path, opts, report);
+    // Parse straight from the file: holding the bytes and the parsed model at once would double
+    // the peak memory of a 250 MB model.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw ImportError(path + ": cannot be opened (" + std::strerror(errno) + ")");
+    onnx::ModelProto model;
+    bool ok;
+    {
+        google::protobuf::io::FileInputStream stream(fd, 1 << 20);
+        ok = model.ParseFromZeroCopyStream(&stream) && stream.GetErrno() == 0;
+    }
+    ::close(fd);
+    if (!ok) throw ImportError(path + ": not a valid ONNX protobuf (the file is truncated, corrupt or another format)");
+    return importModel(model, path, static_cast<int64_t>(size), opts, report);
 }
 
 }  // namespace autosplit

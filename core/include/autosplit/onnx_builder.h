@@ -33,6 +33,7 @@ public:
     ModelBuilder(const ModelBuilder&) = delete;
     ModelBuilder& operator=(const ModelBuilder&) = delete;
 
+    ModelBuilder& graphName(const std::string& name);
     ModelBuilder& input(const std::string& name, std::vector<int64_t> dims);
     ModelBuilder& output(const std::string& name);
     ModelBuilder& initializer(const std::string& name, std::vector<int64_t> dims, std::vector<float> values);
