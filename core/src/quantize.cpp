@@ -28,22 +28,48 @@ ClipMethod parseClipMethod(const std::string& s) {
 
 bool isSupportedBits(int bits) { return bits == 2 || bits == 4 || bits == 6 || bits == 8 || bits == 16; }
 
+namespace {
+// Round half to even for |v| < 2^22 under the default rounding mode: adding and removing 1.5*2^23
+// leaves the nearest integer (ties to even). Vectorizes, unlike nearbyint without SSE4.1.
+inline float roundHalfEven(float v) {
+    constexpr float magic = 12582912.0f;
+    volatile float t = v + magic;  // volatile: keep the two roundings even under aggressive folding
+    return t - magic;
+}
+
+// Clamping before rounding gives the same result as after (the bounds are integers) and keeps
+// the value in the magic-number range.
+struct Fq {
+    float scale, lo, hi;
+    explicit Fq(const QuantParams& p)
+        : scale(p.scale),
+          lo(static_cast<float>(p.qmin - p.zeroPoint)),
+          hi(static_cast<float>(p.qmax - p.zeroPoint)) {}
+    float operator()(float x) const {
+        const float q = std::min(std::max(x / scale, lo), hi);
+        constexpr float magic = 12582912.0f;
+        return ((q + magic) - magic) * scale;
+    }
+};
+}  // namespace
+
 float QuantParams::quantize(float x) const {
-    float q = std::nearbyint(x / scale) + static_cast<float>(zeroPoint);  // ties to even (default rounding mode)
-    q = std::min(std::max(q, static_cast<float>(qmin)), static_cast<float>(qmax));
-    return (q - static_cast<float>(zeroPoint)) * scale;
+    const float q = std::min(std::max(x / scale, static_cast<float>(qmin - zeroPoint)), static_cast<float>(qmax - zeroPoint));
+    return roundHalfEven(q) * scale;
 }
 
 void fakeQuantize(float* x, int64_t n, const QuantParams& p) {
-    for (int64_t i = 0; i < n; ++i) x[i] = p.quantize(x[i]);
+    const Fq f(p);
+    for (int64_t i = 0; i < n; ++i) x[i] = f(x[i]);
 }
 
 double quantizationMse(const float* x, int64_t n, const QuantParams& p) {
     if (n <= 0) return 0.0;
+    const Fq f(p);
     double s = 0.0;
     for (int64_t i = 0; i < n; ++i) {
-        const double d = static_cast<double>(x[i]) - p.quantize(x[i]);
-        s += d * d;
+        const float d = x[i] - f(x[i]);
+        s += static_cast<double>(d) * d;
     }
     return s / static_cast<double>(n);
 }
@@ -139,14 +165,14 @@ QuantParams mseSearch(const std::vector<float>& s, Make make) {
     QuantParams best = make(1.0);
     double bestErr = quantizationMse(s.data(), static_cast<int64_t>(s.size()), best);
     double bestT = 1.0;
-    for (int k = 1; k < 32; ++k) {
-        const double t = k / 32.0;
+    for (int k = 1; k < 16; ++k) {
+        const double t = k / 16.0;
         const QuantParams p = make(t);
         const double e = quantizationMse(s.data(), static_cast<int64_t>(s.size()), p);
         if (e < bestErr) bestErr = e, best = p, bestT = t;
     }
     for (int k = -7; k <= 7; ++k) {
-        const double t = bestT + k / 256.0;
+        const double t = bestT + k / 128.0;
         if (t <= 0 || t > 1 || k == 0) continue;
         const QuantParams p = make(t);
         const double e = quantizationMse(s.data(), static_cast<int64_t>(s.size()), p);

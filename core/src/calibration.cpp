@@ -1,0 +1,454 @@
+#include "autosplit/calibration.h"
+
+#include "autosplit/errors.h"
+#include "autosplit/executor.h"
+#include "autosplit/tensor_io.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace autosplit {
+
+namespace {
+
+struct Hasher {  // FNV-1a 64
+    uint64_t h = 1469598103934665603ull;
+    void bytes(const void* p, size_t n) {
+        const unsigned char* c = static_cast<const unsigned char*>(p);
+        for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
+    }
+    // Large arrays: fold 8-byte words (fast), then the tail.
+    void words(const void* p, size_t n) {
+        const char* c = static_cast<const char*>(p);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, c + i, 8);
+            h = (h ^ w) * 1099511628211ull;
+        }
+        bytes(c + i, n - i);
+    }
+    void str(const std::string& s) {
+        const uint64_t n = s.size();
+        bytes(&n, 8);
+        bytes(s.data(), s.size());
+    }
+    void i64(int64_t v) { bytes(&v, 8); }
+    void tensor(const TensorData& t) {
+        i64(static_cast<int64_t>(t.dtype));
+        i64(static_cast<int64_t>(t.shape.size()));
+        for (auto d : t.shape) i64(d);
+        words(t.floats.data(), t.floats.size() * sizeof(float));
+        words(t.ints.data(), t.ints.size() * sizeof(int64_t));
+    }
+    std::string hex() const {
+        char buf[17];
+        std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+        return buf;
+    }
+};
+
+void hashAttribute(Hasher& h, const Attribute& a) {
+    h.i64(static_cast<int64_t>(a.value.index()));
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, int64_t>) h.i64(v);
+            else if constexpr (std::is_same_v<T, float>) h.bytes(&v, sizeof v);
+            else if constexpr (std::is_same_v<T, std::string>) h.str(v);
+            else if constexpr (std::is_same_v<T, std::vector<int64_t>>) h.words(v.data(), v.size() * 8);
+            else if constexpr (std::is_same_v<T, std::vector<float>>) h.words(v.data(), v.size() * 4);
+            else if constexpr (std::is_same_v<T, std::vector<std::string>>) for (const auto& s : v) h.str(s);
+            else if constexpr (std::is_same_v<T, TensorData>) h.tensor(v);
+            else h.str(v.name);
+        },
+        a.value);
+}
+
+void checkSample(const Graph& g, const std::vector<TensorData>& s, const std::string& what) {
+    for (size_t i = 0; i < g.inputs.size(); ++i) {
+        const Tensor& t = g.tensors[g.inputs[i]];
+        const TensorData& v = s[i];
+        if (isFloating(t.dtype) != v.isFloat())
+            throw Error(what + ": input '" + t.name + "' must be " + dtypeName(t.dtype) + ", the file holds " + dtypeName(v.dtype));
+        bool ok = t.shape.size() == v.shape.size();
+        for (size_t d = 0; ok && d < t.shape.size(); ++d) ok = t.shape[d] < 0 || t.shape[d] == v.shape[d];
+        if (!ok) {
+            std::string want, got;
+            for (auto d : t.shape) want += (want.empty() ? "" : "x") + (d < 0 ? std::string("?") : std::to_string(d));
+            for (auto d : v.shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+            throw Error(what + ": shape " + got + " does not match input '" + t.name + "' (" + want + ")");
+        }
+        for (size_t k = 0; k < v.floats.size(); ++k)
+            if (!std::isfinite(v.floats[k]))
+                throw Error(what + ": " + (std::isnan(v.floats[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k));
+    }
+}
+
+std::string hashSamples(const std::vector<std::vector<TensorData>>& samples) {
+    Hasher h;
+    for (const auto& s : samples)
+        for (const auto& t : s) h.tensor(t);
+    return h.hex();
+}
+
+}  // namespace
+
+std::string graphHash(const Graph& g) {
+    Hasher h;
+    h.i64(g.opsetVersion);
+    for (const Node& n : g.nodes) {
+        h.str(n.op);
+        h.str(n.domain);
+        for (int t : n.inputs) h.i64(t);
+        for (int t : n.outputs) h.i64(t);
+        h.i64(static_cast<int64_t>(n.activation.kind));
+        h.bytes(&n.activation.alpha, 4);
+        h.bytes(&n.activation.beta, 4);
+        h.bytes(&n.activation.min, 4);
+        h.bytes(&n.activation.max, 4);
+        for (const auto& [k, a] : n.attrs) {
+            h.str(k);
+            hashAttribute(h, a);
+        }
+    }
+    for (const Tensor& t : g.tensors) {
+        h.str(t.name);
+        for (auto d : t.shape) h.i64(d);
+        if (t.data) h.tensor(*t.data);
+    }
+    for (int t : g.inputs) h.i64(t);
+    for (int t : g.outputs) h.i64(t);
+    return h.hex();
+}
+
+CalibrationSet syntheticCalibration(const Graph& g, int count, uint32_t seed) {
+    if (count < 1) throw Error("synthetic calibration needs at least one input");
+    CalibrationSet set;
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.f, 1.f);
+    for (int k = 0; k < count; ++k) {
+        std::vector<TensorData> s;
+        for (int id : g.inputs) {
+            const Tensor& t = g.tensors[id];
+            if (!t.shapeKnown) throw Error("input '" + t.name + "' has unknown dimensions; bind them to use synthetic data");
+            if (!isFloating(t.dtype)) throw Error("input '" + t.name + "' is not float; synthetic data needs float inputs");
+            TensorData v;
+            v.dtype = t.dtype;
+            v.shape = t.shape;
+            v.floats.resize(static_cast<size_t>(v.elementCount()));
+            for (float& x : v.floats) x = dist(rng);
+            s.push_back(std::move(v));
+        }
+        set.samples.push_back(std::move(s));
+    }
+    set.synthetic = true;
+    set.description = std::to_string(count) + " synthetic N(0,1) inputs (seed " + std::to_string(seed) + ")";
+    set.hash = "synthetic-" + std::to_string(count) + "-" + std::to_string(seed);
+    return set;
+}
+
+CalibrationSet loadTensorFolder(const Graph& g, const std::string& dir) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw Error("calibration folder '" + dir + "' does not exist");
+    if (g.inputs.size() != 1)
+        throw Error("tensor-file calibration needs a model with one input, this one has " + std::to_string(g.inputs.size()));
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const auto ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".pb" || ext == ".npy")) files.push_back(e.path());
+    }
+    if (files.empty()) throw Error("calibration folder '" + dir + "' holds no .pb or .npy tensor files");
+    std::sort(files.begin(), files.end());
+    CalibrationSet set;
+    for (const auto& f : files) {
+        std::vector<TensorData> s;
+        s.push_back(readTensorFile(f.string()));
+        checkSample(g, s, f.string());
+        set.samples.push_back(std::move(s));
+    }
+    set.description = dir + ": " + std::to_string(files.size()) + " tensor files";
+    set.hash = hashSamples(set.samples);
+    return set;
+}
+
+bool producesNonNegative(const Node& n) {
+    if (!n.activation.isNone()) return n.activation.nonNegative();
+    if (n.op == "Relu" || n.op == "Sigmoid" || n.op == "HardSigmoid" || n.op == "Softmax") return true;
+    if (n.op == "Clip") return n.attr("min") && n.attrFloat("min", -1.f) >= 0.f;  // opset < 11 form
+    return false;
+}
+
+int quantizedWeightTensor(const Graph& g, const Node& n) {
+    if (n.op != "Conv" && n.op != "ConvTranspose" && n.op != "Gemm" && n.op != "MatMul") return -1;
+    if (n.inputs.size() < 2 || n.inputs[1] < 0) return -1;
+    const Tensor& t = g.tensors[n.inputs[1]];
+    return t.isWeight() && t.data->isFloat() ? n.inputs[1] : -1;
+}
+
+int ErrorTable::bitsIndex(int b) const {
+    for (size_t i = 0; i < bits.size(); ++i)
+        if (bits[i] == b) return static_cast<int>(i);
+    return -1;
+}
+
+// ---------------------------------------------------------------- JSON
+
+std::string errorTableToJson(const ErrorTable& t) {
+    using nlohmann::json;
+    json j;
+    j["format"] = "autosplit-error-table";
+    j["version"] = 1;
+    j["bits"] = t.bits;
+    j["clip"] = t.clip;
+    j["samples"] = t.samples;
+    j["data"] = t.dataDescription;
+    j["synthetic"] = t.synthetic;
+    j["modelHash"] = t.modelHash;
+    j["dataHash"] = t.dataHash;
+    j["seconds"] = t.seconds;
+    j["errorKind"] = "mse";
+    json rows = json::array();
+    for (const auto& r : t.rows) {
+        json jr;
+        jr["node"] = r.node;
+        jr["name"] = r.name;
+        jr["op"] = r.op;
+        jr["weightTensor"] = r.weightTensor;
+        jr["weightElements"] = r.weightElements;
+        jr["activationElements"] = r.activationElements;
+        jr["unsignedActivation"] = r.unsignedActivation;
+        jr["weightMse"] = r.weightMse;
+        jr["activationMse"] = r.activationMse;
+        json ps = json::array();
+        for (const auto& p : r.activationParams)
+            ps.push_back({{"scale", p.scale}, {"zeroPoint", p.zeroPoint}, {"qmin", p.qmin}, {"qmax", p.qmax}});
+        jr["activationParams"] = ps;
+        rows.push_back(std::move(jr));
+    }
+    j["rows"] = std::move(rows);
+    return j.dump(1);
+}
+
+ErrorTable errorTableFromJson(const std::string& text) {
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (j.at("format") != "autosplit-error-table" || j.at("version") != 1) throw Error("not an error table (format/version)");
+        ErrorTable t;
+        t.bits = j.at("bits").get<std::vector<int>>();
+        t.clip = j.at("clip");
+        t.samples = j.at("samples");
+        t.dataDescription = j.at("data");
+        t.synthetic = j.at("synthetic");
+        t.modelHash = j.at("modelHash");
+        t.dataHash = j.at("dataHash");
+        t.seconds = j.at("seconds");
+        for (const auto& jr : j.at("rows")) {
+            ErrorTable::Row r;
+            r.node = jr.at("node");
+            r.name = jr.at("name");
+            r.op = jr.at("op");
+            r.weightTensor = jr.at("weightTensor");
+            r.weightElements = jr.at("weightElements");
+            r.activationElements = jr.at("activationElements");
+            r.unsignedActivation = jr.at("unsignedActivation");
+            r.weightMse = jr.at("weightMse").get<std::vector<double>>();
+            r.activationMse = jr.at("activationMse").get<std::vector<double>>();
+            for (const auto& p : jr.at("activationParams")) {
+                QuantParams q;
+                q.scale = p.at("scale");
+                q.zeroPoint = p.at("zeroPoint");
+                q.qmin = p.at("qmin");
+                q.qmax = p.at("qmax");
+                r.activationParams.push_back(q);
+            }
+            if (r.weightMse.size() != t.bits.size() || r.activationMse.size() != t.bits.size() ||
+                r.activationParams.size() != t.bits.size())
+                throw Error("row '" + r.name + "' does not have one value per bit width");
+            t.rows.push_back(std::move(r));
+        }
+        return t;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("malformed error table: ") + e.what());
+    }
+}
+
+std::string defaultCacheDir() {
+    if (const char* e = std::getenv("AUTOSPLIT_CACHE"); e && *e) return e;
+    if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/autosplit";
+    if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/autosplit";
+    return ".autosplit-cache";
+}
+
+// ---------------------------------------------------------------- calibrate
+
+namespace {
+
+template <class F>
+void parallelOver(int n, int threads, F f) {
+    std::atomic<int> next{0};
+    std::exception_ptr err;
+    std::mutex m;
+    auto work = [&] {
+        for (int i; (i = next.fetch_add(1)) < n;) {
+            try {
+                f(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> l(m);
+                if (!err) err = std::current_exception();
+            }
+        }
+    };
+    std::vector<std::thread> ts;
+    for (int t = 1; t < threads; ++t) ts.emplace_back(work);
+    work();
+    for (auto& t : ts) t.join();
+    if (err) std::rethrow_exception(err);
+}
+
+std::string cacheFile(const std::string& dir, const std::string& model, const std::string& data, const CalibrationOptions& o) {
+    std::string b;
+    for (int x : o.bits) b += std::to_string(x) + "_";
+    std::string name = model + "-" + data + "-" + clipMethodName(o.quant.clip) + "-" + b + "n" + std::to_string(o.samplesPerTensor);
+    if (o.quant.clip == ClipMethod::Percentile) name += "-p" + std::to_string(o.quant.percentile);
+    return dir + "/errors-" + name + ".json";
+}
+
+}  // namespace
+
+ErrorTable calibrate(const Graph& g, const CalibrationSet& data, const CalibrationOptions& o) {
+    if (data.samples.empty()) throw Error("the calibration set is empty");
+    for (int b : o.bits)
+        if (!isSupportedBits(b)) throw Error("bit width " + std::to_string(b) + " is not one of 2, 4, 6, 8, 16");
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string modelHash = graphHash(g);
+    const std::string dataHash = data.hash.empty() ? hashSamples(data.samples) : data.hash;
+    std::string cachePath;
+    if (!o.cacheDir.empty()) {
+        cachePath = cacheFile(o.cacheDir, modelHash, dataHash, o);
+        std::ifstream f(cachePath, std::ios::binary);
+        if (f) {
+            std::ostringstream s;
+            s << f.rdbuf();
+            try {
+                ErrorTable t = errorTableFromJson(s.str());
+                if (t.modelHash == modelHash && t.dataHash == dataHash && t.rows.size() == g.nodes.size()) {
+                    t.fromCache = true;
+                    return t;
+                }
+            } catch (const Error&) {
+                // A damaged cache entry is recomputed and replaced.
+            }
+        }
+    }
+    const int threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    for (size_t i = 0; i < data.samples.size(); ++i) checkSample(g, data.samples[i], "calibration input " + std::to_string(i));
+
+    ErrorTable table;
+    table.bits = o.bits;
+    table.clip = clipMethodName(o.quant.clip);
+    table.samples = static_cast<int>(data.samples.size());
+    table.dataDescription = data.description;
+    table.synthetic = data.synthetic;
+    table.modelHash = modelHash;
+    table.dataHash = dataHash;
+    table.rows.resize(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        auto& r = table.rows[i];
+        const Node& n = g.nodes[i];
+        r.node = static_cast<int>(i);
+        r.name = n.name;
+        r.op = n.op;
+        r.weightTensor = quantizedWeightTensor(g, n);
+        r.weightElements = r.weightTensor >= 0 ? g.tensors[r.weightTensor].data->elementCount() : 0;
+        r.unsignedActivation = producesNonNegative(n);
+    }
+
+    // Activations: run the float model, keep a strided subsample of every node's output 0.
+    ExecutorOptions eo;
+    eo.threads = threads;
+    Executor ex(g, eo);
+    std::vector<std::vector<float>> pooled(g.nodes.size());
+    RunHooks hooks;
+    hooks.cancel = o.cancel;
+    hooks.onValue = [&](int node, int tensor, TensorData& v) {
+        if (node < 0 || g.nodes[node].outputs.empty() || g.nodes[node].outputs[0] != tensor || !v.isFloat()) return;
+        const int64_t n = static_cast<int64_t>(v.floats.size());
+        table.rows[node].activationElements = n;
+        const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
+        auto& p = pooled[node];
+        for (int64_t k = 0; k < n; k += step) p.push_back(v.floats[k]);
+    };
+    for (size_t s = 0; s < data.samples.size(); ++s) {
+        ex.run(data.samples[s], hooks);
+        if (o.progress) o.progress(static_cast<int>(s + 1), static_cast<int>(data.samples.size()));
+    }
+
+    // Per node and bits: weight MSE over the whole tensor, activation parameters + MSE on the pool.
+    parallelOver(static_cast<int>(g.nodes.size()), threads, [&](int i) {
+        o.cancel.throwIfCancelled();
+        auto& r = table.rows[i];
+        const Node& n = g.nodes[i];
+        for (int b : o.bits) {
+            double wm = 0;
+            if (r.weightTensor >= 0) {
+                const TensorData& w = *g.tensors[r.weightTensor].data;
+                wm = weightQuantizationMse(w, weightChannelAxis(n, w, 1), b, o.quant);
+            }
+            r.weightMse.push_back(wm);
+            const auto& p = pooled[i];
+            QuantParams qp;
+            double am = 0;
+            if (!p.empty() && b != 16) {
+                qp = activationParams(p.data(), static_cast<int64_t>(p.size()), b, r.unsignedActivation, o.quant);
+                am = quantizationMse(p.data(), static_cast<int64_t>(p.size()), qp);
+            } else if (!p.empty()) {
+                TensorData t;
+                t.shape = {static_cast<int64_t>(p.size())};
+                t.floats = p;
+                am = activationQuantizationMse(t, 16, false, o.quant);
+                qp.scale = 0.f;  // marks float16
+            }
+            r.activationMse.push_back(am);
+            r.activationParams.push_back(qp);
+        }
+    });
+    table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    if (!cachePath.empty()) {
+        std::error_code ec;
+        fs::create_directories(o.cacheDir, ec);
+        // Unique temp name + rename: readers never see a partial file.
+        const std::string tmp = cachePath + ".tmp" + std::to_string(::getpid()) + "-" +
+                                std::to_string(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+        {
+            std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+            if (f) f << errorTableToJson(table);
+            if (!f) {
+                fs::remove(tmp, ec);
+                return table;  // an unwritable cache is not an error; the table is still valid
+            }
+        }
+        fs::rename(tmp, cachePath, ec);
+        if (ec) fs::remove(tmp, ec);
+    }
+    return table;
+}
+
+}  // namespace autosplit
