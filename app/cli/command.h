@@ -29,6 +29,8 @@ public:
     ArgReader(const Args& args, std::string usage);
     bool flag(const std::string& name);                       // --json
     std::vector<std::string> values(const std::string& name); // every --input X (or --input=X)
+    // Only the values of `name` that satisfy `accept`; the others stay for a later reader.
+    std::vector<std::string> valuesIf(const std::string& name, const std::function<bool(const std::string&)>& accept);
     std::string value(const std::string& name, const std::string& fallback = {});
     bool has(const std::string& name) const;
     // Remaining positional arguments; throws UsageError on unknown options left over.

@@ -31,15 +31,22 @@ bool ArgReader::flag(const std::string& name) {
 }
 
 std::vector<std::string> ArgReader::values(const std::string& name) {
+    return valuesIf(name, [](const std::string&) { return true; });
+}
+
+std::vector<std::string> ArgReader::valuesIf(const std::string& name,
+                                             const std::function<bool(const std::string&)>& accept) {
     std::vector<std::string> out;
     for (size_t i = 0; i < args_.size(); ++i) {
         if (used_[i]) continue;
         if (args_[i] == name) {
             if (i + 1 >= args_.size()) throw UsageError{name + " needs a value"};
+            if (!accept(args_[i + 1])) continue;
             used_[i] = used_[i + 1] = true;
             out.push_back(args_[i + 1]);
             ++i;
         } else if (args_[i].rfind(name + "=", 0) == 0) {
+            if (!accept(args_[i].substr(name.size() + 1))) continue;
             used_[i] = true;
             out.push_back(args_[i].substr(name.size() + 1));
         }

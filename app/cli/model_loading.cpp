@@ -7,7 +7,13 @@ namespace autosplit::cli {
 
 LoadedModel loadModel(ArgReader& args, bool quiet) {
     ImportOptions opts;
-    for (const auto& binding : args.values("--input")) {
+    // `--input NAME=DIMS` binds dims; any other --input value (a file for `autosplit run`) is
+    // left for the command.
+    const auto isBinding = [](const std::string& v) {
+        const auto eq = v.rfind('=');
+        return eq != std::string::npos && v.find_first_of("/.", eq) == std::string::npos;
+    };
+    for (const auto& binding : args.valuesIf("--input", isBinding)) {
         auto [name, dims] = parseInputBinding(binding);
         opts.inputShapes[name] = dims;
     }

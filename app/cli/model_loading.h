@@ -17,8 +17,9 @@ struct LoadedModel {
     double importMs = 0, optimizeMs = 0;
 };
 
-// Reads every --input NAME=DIMS from `args`, then the single positional MODEL.onnx (so call it
-// after reading all other options), imports and optimizes the model.
+// Reads every --input NAME=DIMS from `args` (other --input values, e.g. files, stay unread), then
+// the single positional MODEL.onnx (so call it after reading all other options), imports and
+// optimizes the model.
 LoadedModel loadModel(ArgReader& args, bool quiet = false);
 
 std::string shapeString(const std::vector<int64_t>& shape);

@@ -171,6 +171,36 @@ ModelAnalysis analyze(const Graph& g) {
             L.kind = weightB ? LayerKind::Gemm : LayerKind::MatMul;
             gemmGeometry(g, n, L);
         }
+        if (L.kind == LayerKind::Other && n.domain.empty() &&
+            (n.op == "MaxPool" || n.op == "AveragePool" || n.op == "LpPool")) {
+            // Pooling windows for the vector unit's cost (window reads per output element).
+            const std::vector<int64_t> kernel = n.attrInts("kernel_shape");
+            const std::vector<int64_t> strides = n.attrInts("strides");
+            auto& G = L.geometry;
+            G.R = kernel.empty() ? 1 : kernel[0];
+            G.S = kernel.size() > 1 ? product(kernel, 1) : 1;
+            G.strideH = strides.empty() ? 1 : strides[0];
+            G.strideW = strides.size() > 1 ? strides[1] : 1;
+            if (L.outputShape.size() >= 3) {
+                G.C = G.K = L.outputShape[1];
+                G.E = L.outputShape[2];
+                G.F = product(L.outputShape, 3);
+            }
+            if (!n.inputs.empty() && n.inputs[0] >= 0 && g.tensors[n.inputs[0]].shape.size() >= 3) {
+                const auto& xs = g.tensors[n.inputs[0]].shape;
+                G.H = xs[2];
+                G.W = product(xs, 3);
+            }
+        } else if (L.kind == LayerKind::Other && n.domain.empty() &&
+                   (n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool") && !n.inputs.empty() && n.inputs[0] >= 0) {
+            const auto& xs = g.tensors[n.inputs[0]].shape;
+            if (xs.size() >= 3) {
+                auto& G = L.geometry;
+                G.H = G.R = xs[2];
+                G.W = G.S = product(xs, 3);
+                G.C = G.K = xs[1];
+            }
+        }
         if (L.kind != LayerKind::Other && L.kind != LayerKind::MatMul) ++m.weightLayers;
         m.macs += L.macs;
         m.layers.push_back(std::move(L));

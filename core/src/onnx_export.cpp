@@ -61,7 +61,7 @@ void setAttribute(const std::string& name, const Attribute& a, onnx::AttributePr
 
 // Emits the activation as standard ONNX nodes reading `in` and writing `out`.
 void emitActivation(const Activation& act, const std::string& base, const std::string& in, const std::string& out,
-                    onnx::GraphProto& gp) {
+                    int64_t opset, onnx::GraphProto& gp) {
     auto add = [&](const std::string& op, std::vector<std::string> ins, const std::string& o,
                    const std::string& suffix) -> onnx::NodeProto* {
         auto* n = gp.add_node();
@@ -82,7 +82,15 @@ void emitActivation(const Activation& act, const std::string& base, const std::s
     case K::None: break;
     case K::Relu: add("Relu", {in}, out, "/relu"); break;
     case K::Sigmoid: add("Sigmoid", {in}, out, "/sigmoid"); break;
-    case K::HardSwish: add("HardSwish", {in}, out, "/hardswish"); break;
+    case K::HardSwish:
+        if (opset >= 14) add("HardSwish", {in}, out, "/hardswish");
+        else {  // HardSwish(x) = x * HardSigmoid(x; 1/6, 1/2), valid at every opset
+            auto* n = add("HardSigmoid", {in}, base + "/hardsigmoid_out", "/hardsigmoid");
+            floatAttr(n, "alpha", 1.f / 6.f);
+            floatAttr(n, "beta", 0.5f);
+            add("Mul", {in, base + "/hardsigmoid_out"}, out, "/mul");
+        }
+        break;
     case K::LeakyRelu: floatAttr(add("LeakyRelu", {in}, out, "/leakyrelu"), "alpha", act.alpha); break;
     case K::HardSigmoid: {
         auto* n = add("HardSigmoid", {in}, out, "/hardsigmoid");
@@ -156,7 +164,7 @@ onnx::ModelProto graphToModel(const Graph& g) {
         for (const auto& [key, a] : n.attrs) setAttribute(key, a, *np->add_attribute());
         if (fused) {
             const std::string& out = g.tensors[n.outputs[0]].name;
-            emitActivation(n.activation, n.name, out + "/preact", out, gp);
+            emitActivation(n.activation, n.name, out + "/preact", out, opset->version(), gp);
         }
     }
     return model;

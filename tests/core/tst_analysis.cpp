@@ -168,6 +168,25 @@ private slots:
         QCOMPARE(names(g, splits[2].transmitted), (std::vector<std::string>{"x", "l2"}));
     }
 
+    void poolingWindows() {
+        ModelBuilder b;
+        b.input("x", {1, 8, 13, 13});
+        b.node("MaxPool", {"x"}, {"p"},
+               {Attr::list("kernel_shape", {5, 5}), Attr::list("strides", {1, 1}), Attr::list("pads", {2, 2, 2, 2})},
+               "pool");
+        b.node("GlobalAveragePool", {"p"}, {"y"}, {}, "gap");
+        b.output("y");
+        const ModelAnalysis a = analyze(load(b));
+        const auto& pool = layer(a, "pool").geometry;
+        QCOMPARE(pool.R * pool.S, int64_t(25));
+        QCOMPARE(pool.E * pool.F, int64_t(13 * 13));
+        QCOMPARE(pool.C, int64_t(8));
+        const auto& gap = layer(a, "gap").geometry;
+        QCOMPARE(gap.R * gap.S, int64_t(13 * 13));
+        QCOMPARE(layer(a, "pool").macs, int64_t(0));  // no MACs: vector-unit work
+        QCOMPARE(a.weightLayers, 0);
+    }
+
     void unknownShapeIsNamed() {
         ModelBuilder b;
         b.input("x", {1, 4});

@@ -4,6 +4,7 @@
 
 #include "autosplit/errors.h"
 #include "autosplit/onnx_import.h"
+#include "autosplit/passes.h"
 
 #include <QtTest>
 
@@ -198,6 +199,29 @@ private slots:
         QVERIFY(g.tensors[g.findTensor("f")].shapeKnown);
         // Relu's output shape comes from inference over the declared shape of f.
         QCOMPARE(g.tensors[g.findTensor("y")].shape, (std::vector<int64_t>{1, 4, 8, 8}));
+    }
+
+    void exportHardSwishBelowOpset14() {
+        // A fused HardSwish must come back out as ops that exist at the model's opset.
+        ModelBuilder b(11);
+        b.input("x", {1, 2, 3, 3});
+        b.initializer("w", {2, 2, 1, 1}, {1, 2, 3, 4});
+        b.initializer("three", {}, {3.f}).initializer("zero", {}, {0.f}).initializer("six", {}, {6.f});
+        b.node("Conv", {"x", "w"}, {"c"}, {}, "conv");
+        b.node("Add", {"c", "three"}, {"a"}, {}, "add3");
+        b.node("Clip", {"a", "zero", "six"}, {"r"}, {}, "relu6");
+        b.node("Mul", {"c", "r"}, {"m"}, {}, "mulx");
+        b.node("Div", {"m", "six"}, {"y"}, {}, "div6");
+        b.output("y");
+        Graph g = importOnnxFromMemory(b.bytes(), "hs.onnx");
+        optimize(g);
+        QCOMPARE(g.nodes.size(), size_t(1));
+        Graph again = importOnnxFromMemory(exportOnnx(g), "hs-export.onnx");
+        std::vector<std::string> ops;
+        for (const auto& n : again.nodes) ops.push_back(n.op);
+        QCOMPARE(ops, (std::vector<std::string>{"Conv", "HardSigmoid", "Mul"}));
+        QCOMPARE(again.nodes[1].attrFloat("alpha", 0), 1.f / 6.f);
+        QCOMPARE(again.tensors[again.findTensor("y")].shape, (std::vector<int64_t>{1, 2, 3, 3}));
     }
 
     void exportRoundTrip() {

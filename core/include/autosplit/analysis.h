@@ -43,7 +43,8 @@ struct LayerInfo {
     int64_t inputElements = 0;   // sum over non-weight inputs
     int64_t activations = 0;     // output elements (all outputs)
     int64_t macs = 0;
-    GemmGeometry geometry;       // meaningful for kind != Other
+    GemmGeometry geometry;       // kind != Other; also pooling windows (R, S, strides) for
+                                 // MaxPool/AveragePool/LpPool and GlobalAverage/MaxPool
     bool hasWeights() const { return weights > 0; }
 };
 
