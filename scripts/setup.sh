@@ -11,8 +11,11 @@ build="${BUILD_DIR:-$here/build}"
 packages=(build-essential cmake ninja-build pkg-config
   qt6-base-dev libqcustomplot-dev libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
   nlohmann-json3-dev libgraphviz-dev
+  libpng-dev libjpeg-dev
   xvfb xauth libonnx-testdata fonts-dejavu-core
-  npm python3-torchvision)
+  python3-torchvision)
+# Node.js/npm fetch PP-OCR and run the ONNX Runtime reference; Debian's only when none is on PATH.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 if [ -z "${SKIP_APT:-}" ]; then
   missing=()
