@@ -21,15 +21,6 @@ const char* kUsage =
     "  --json             one JSON object (fields documented in README.md)\n"
     "  --all-layers       list every node in the table, not only the weight layers\n";
 
-std::string human(double v) {
-    char buf[32];
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-}
-
 int run(const Args& raw) {
     ArgReader args(raw, kUsage);
     const bool json = args.flag("--json");
@@ -90,8 +81,8 @@ int run(const Args& raw) {
                 static_cast<long long>(g.opsetVersion));
     for (int id : g.inputs)
         std::printf("input        %s  %s\n", g.tensors[id].name.c_str(), shapeString(g.tensors[id].shape).c_str());
-    std::printf("parameters   %s (%lld)\n", human(static_cast<double>(a.parameters)).c_str(), static_cast<long long>(a.parameters));
-    std::printf("MACs         %s (%lld)\n", human(static_cast<double>(a.macs)).c_str(), static_cast<long long>(a.macs));
+    std::printf("parameters   %s (%lld)\n", humanCount(static_cast<double>(a.parameters)).c_str(), static_cast<long long>(a.parameters));
+    std::printf("MACs         %s (%lld)\n", humanCount(static_cast<double>(a.macs)).c_str(), static_cast<long long>(a.macs));
     std::printf("weight layers %d\n", a.weightLayers);
     std::printf("nodes        %d in file (%d Constant -> weights), %d before optimization, %d after\n",
                 m.import.nodesInFile, m.import.constantNodes, m.optimize.nodesBefore, m.optimize.nodesAfter);
@@ -106,19 +97,19 @@ int run(const Args& raw) {
         const auto& act = g.nodes[L.node].activation;
         if (!act.isNone()) op += "+" + act.describe();
         std::printf("%-4d %-36.36s %-16.16s %-18s %10s %12s %10s\n", L.node, L.name.c_str(), op.c_str(),
-                    shapeString(L.outputShape).c_str(), human(static_cast<double>(L.weights)).c_str(),
-                    human(static_cast<double>(L.activations)).c_str(), human(static_cast<double>(L.macs)).c_str());
+                    shapeString(L.outputShape).c_str(), humanCount(static_cast<double>(L.weights)).c_str(),
+                    humanCount(static_cast<double>(L.activations)).c_str(), humanCount(static_cast<double>(L.macs)).c_str());
     }
     std::printf("\nsplits (schedule: depth-first topological order; raw input %s elements)\n",
-                human(static_cast<double>(raw_input)).c_str());
+                humanCount(static_cast<double>(raw_input)).c_str());
     std::printf("%-5s %-36s %8s %12s %10s %12s  %s\n", "pos", "after", "tensors", "transmitted", "edge W", "edge act",
                 "smaller than input");
     for (const auto& s : splits) {
         std::printf("%-5d %-36.36s %8zu %12s %10s %12s  %s\n", s.position,
                     s.position < 0 ? "(cloud only)" : s.afterNode.c_str(), s.transmitted.size(),
-                    human(static_cast<double>(s.transmittedElements)).c_str(),
-                    human(static_cast<double>(s.edgeWeightElements)).c_str(),
-                    human(static_cast<double>(s.edgePeakActivationElements)).c_str(),
+                    humanCount(static_cast<double>(s.transmittedElements)).c_str(),
+                    humanCount(static_cast<double>(s.edgeWeightElements)).c_str(),
+                    humanCount(static_cast<double>(s.edgePeakActivationElements)).c_str(),
                     s.transmittedElements < raw_input ? "yes" : "");
     }
     return 0;

@@ -31,15 +31,6 @@ const char* kUsage =
 using sim::Bound;
 using sim::LatencyOrigin;
 
-std::string human(double v) {
-    char buf[32];
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-}
-
 std::string bytesText(int64_t b) {
     char buf[32];
     if (b >= (int64_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.3g GiB", double(b) / double(int64_t(1) << 30));
@@ -180,11 +171,11 @@ int run(const Args& raw) {
         const std::string folds = c.rule == sim::CostRule::MacArray ? std::to_string(c.mapping.folds) : "-";
         std::printf("%-4zu %-32.32s %-12.12s %-20.20s %7s %12lld %10s %-8s %10.4f %s\n", i, L.name.c_str(), L.op.c_str(),
                     matrixText(c).c_str(), folds.c_str(), static_cast<long long>(c.computeCycles),
-                    human(double(c.trafficBytes)).c_str(), sim::boundName(e.bound), e.us / 1000.0,
+                    humanCount(double(c.trafficBytes)).c_str(), sim::boundName(e.bound), e.us / 1000.0,
                     e.origin == LatencyOrigin::Measured ? "measured" : "sim");
     }
     std::printf("\ntotal    %.3f ms at w%da%d; %s cycles, %sB moved\n", tot.us / 1000.0, wbits, abits,
-                human(double(tot.cycles)).c_str(), human(double(tot.bytes)).c_str());
+                humanCount(double(tot.cycles)).c_str(), humanCount(double(tot.bytes)).c_str());
     std::printf("bound    %d compute, %d memory (%.0f%% of bounded layers, %.0f%% of the time), %d free views\n",
                 tot.compute, tot.memory, 100.0 * memoryShare, tot.us > 0 ? 100.0 * tot.memoryBoundUs / tot.us : 0.0,
                 tot.free);

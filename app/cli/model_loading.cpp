@@ -1,6 +1,7 @@
 #include "model_loading.h"
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 namespace autosplit::cli {
@@ -37,6 +38,15 @@ std::string shapeString(const std::vector<int64_t>& shape) {
     std::string s;
     for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
     return s.empty() ? "scalar" : s;
+}
+
+std::string humanCount(double v) {
+    char buf[32];
+    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
+    else std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
 }
 
 }  // namespace autosplit::cli

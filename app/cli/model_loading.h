@@ -23,5 +23,7 @@ struct LoadedModel {
 LoadedModel loadModel(ArgReader& args, bool quiet = false);
 
 std::string shapeString(const std::vector<int64_t>& shape);
+// 1234567 -> "1.23M": counts in tables.
+std::string humanCount(double v);
 
 }  // namespace autosplit::cli

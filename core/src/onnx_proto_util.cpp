@@ -1,6 +1,7 @@
 #include "onnx_proto_util.h"
 
 #include "autosplit/errors.h"
+#include "autosplit/float16.h"
 
 #include <cstring>
 #include <fstream>
@@ -45,36 +46,6 @@ int dtypeToOnnx(DType t) {
 }
 
 namespace {
-
-float halfToFloat(uint16_t h) {
-    const uint32_t sign = (h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {  // subnormal: normalise
-            exp = 127 - 15 + 1;
-            while (!(mant & 0x400u)) {
-                mant <<= 1;
-                --exp;
-            }
-            mant &= 0x3ffu;
-            bits = sign | (exp << 23) | (mant << 13);
-        }
-    } else if (exp == 31) bits = sign | 0x7f800000u | (mant << 13);
-    else bits = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-float bfloat16ToFloat(uint16_t h) {
-    uint32_t bits = uint32_t(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
 
 std::string externalBytes(const TP& t, const std::filesystem::path& baseDir) {
     std::string location;
@@ -158,7 +129,7 @@ TensorData tensorFromProto(const TP& t, const std::filesystem::path& baseDir) {
         break;
     case TP::FLOAT16:
     case TP::BFLOAT16: {
-        auto conv = t.data_type() == TP::FLOAT16 ? halfToFloat : bfloat16ToFloat;
+        auto conv = t.data_type() == TP::FLOAT16 ? halfBitsToFloat : bfloat16BitsToFloat;
         if (hasRaw) fromRaw<float>(bytes, n, d.floats, [&](const char* p) { return conv(load<uint16_t>(p)); }, 2, name);
         else {
             if (t.int32_data_size() != n) throw mismatch(t.int32_data_size());
