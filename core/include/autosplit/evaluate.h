@@ -1,0 +1,173 @@
+// Fake-quant evaluation of a split plan against the float model.
+//
+// A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
+// model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
+//   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); every float
+//     output fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like producers),
+//     with the activation parameters the ErrorTable fitted on the calibration set when it has them
+//     for that node and bit width (static quantization, as deployed), else fitted per input
+//     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
+//     accelerators).
+//   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
+//   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
+//     producer's activation bits (graph inputs at inputBits).
+//   - cloud nodes (split, end): every float weight and every float output rounded to float16
+//     (round half to even); arithmetic inside a node accumulates in float32.
+// Bits are 2, 4, 6, 8 (integer), 16 (float16) or 32 (left in float32: for experiments).
+//
+// Thread safety: evaluate() is const and may be called from several threads at once; quantized
+// weights are computed once per (tensor, bits) and shared (memory: one copy of the weights per
+// bit width in use, plus one float16 copy).
+#pragma once
+
+#include "autosplit/calibration.h"
+#include "autosplit/cancel.h"
+#include "autosplit/graph.h"
+#include "autosplit/quantize.h"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace autosplit {
+
+struct PlanBits {
+    // Nodes [0, splitPosition] run on the edge: -1 = Cloud-Only, nodes.size()-1 = Edge-Only
+    // (the same positions as SplitInfo::position / enumerateSplits).
+    int splitPosition = -1;
+    std::vector<int> weightBits;      // per node; read for nodes <= splitPosition
+    std::vector<int> activationBits;  // per node (its outputs); read for nodes <= splitPosition
+    int inputBits = 8;                // graph inputs (what Cloud-Only transmits)
+
+    // Same bits on every node.
+    static PlanBits uniform(const Graph& g, int splitPosition, int weightBits, int activationBits, int inputBits = 8);
+};
+
+// Task of the model, as far as the metrics are concerned.
+enum class EvalTask {
+    Generic,     // any output: relative MSE / SQNR
+    Classifier,  // output 0 is [N, C] logits or probabilities
+    Ctc          // output 0 is [N, T, C] per-step class scores, blank = 0 (PP-OCR recognizer)
+};
+const char* evalTaskName(EvalTask t);
+
+struct OutputMetrics {
+    std::string name;
+    double relativeMse = 0;  // sum (y - y_float)^2 / sum y_float^2 over all samples
+    double sqnrDb = 0;       // 10 log10(1 / relativeMse); +inf when the output is bit-exact
+};
+
+struct EvalMetrics {
+    int samples = 0;
+    EvalTask task = EvalTask::Generic;
+    std::vector<OutputMetrics> outputs;  // float graph outputs, in Graph::outputs order
+    double relativeMse = 0;              // worst (largest) over the float outputs
+    double sqnrDb = 0;                   // of that output
+    // Classifier (rows = batch rows over all samples):
+    std::optional<double> top1Agreement;      // % rows whose argmax equals the float model's
+    std::optional<double> top1Accuracy;       // % rows whose argmax equals the label (labels given)
+    std::optional<double> floatTop1Accuracy;  // the float model's, on the same labels
+    // CTC recognizer (dictionary given):
+    std::optional<double> charAccuracy;       // vs ground truth (texts given), see charAccuracy()
+    std::optional<double> floatCharAccuracy;  // the float model's on the same texts
+    std::optional<double> charAgreement;      // vs the float model's decoded strings
+    std::vector<std::string> decoded;         // plan's greedy decodes, one per row (CTC only)
+
+    // One number for the planner's accuracy constraint, in percentage points (lower is better),
+    // chosen in this order:
+    //   "char-accuracy-drop":  CTC with texts     floatCharAccuracy - charAccuracy
+    //   "char-disagreement":   CTC without texts  100 - charAgreement
+    //   "top1-accuracy-drop":  classifier, labels floatTop1Accuracy - top1Accuracy
+    //   "top1-disagreement":   classifier         100 - top1Agreement
+    //   "relative-l2-error":   anything else      100 * sqrt(relativeMse), a proxy, not a task metric
+    double accuracyDrop = 0;
+    std::string metricName;
+};
+
+struct EvalData {
+    CalibrationSet inputs;  // samples (inputs in Graph::inputs order)
+    // Classifier labels: one class index per row of output 0 over all samples (batch 1: one per
+    // sample). Empty: no accuracy, only agreement.
+    std::vector<int64_t> labels;
+    // CTC ground truth: one UTF-8 string per row of output 0 over all samples. Empty: none.
+    std::vector<std::string> texts;
+};
+
+struct EvalOptions {
+    QuantOptions quant;       // clipping for weights and for activations fitted per input
+    int threads = 0;          // 0 = all cores; samples run in parallel
+    EvalTask task = EvalTask::Generic;  // Generic = detect: Ctc when a dictionary is given,
+                                        // Classifier when output 0 is [N, C] with C >= 2
+    // CTC dictionary: class c >= 1 decodes to ctcDictionary[c - 1]; class 0 is the blank.
+    std::vector<std::string> ctcDictionary;
+    bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
+};
+
+class Executor;
+
+class PlanEvaluator {
+public:
+    // Runs the float model over `data` (throws Error on bad samples, labels or texts that do not
+    // match the output rows, a table for another graph). `table` may be null: every activation is
+    // then fitted per input. The graph must outlive the evaluator; the table is copied.
+    PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts = {},
+                  const CancelToken& cancel = {});
+    ~PlanEvaluator();
+    PlanEvaluator(const PlanEvaluator&) = delete;
+    PlanEvaluator& operator=(const PlanEvaluator&) = delete;
+
+    // Throws Error on an invalid plan (split out of range, missing or unsupported bits),
+    // Cancelled when `cancel` fires (polled between nodes).
+    EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {}) const;
+
+    EvalTask task() const { return task_; }
+    int samples() const { return static_cast<int>(data_.inputs.samples.size()); }
+    const std::string& dataDescription() const { return data_.inputs.description; }
+    // Float model metrics on the set (top1 accuracy / char accuracy when labels / texts given).
+    std::optional<double> floatTop1Accuracy() const { return floatTop1Accuracy_; }
+    std::optional<double> floatCharAccuracy() const { return floatCharAccuracy_; }
+    const std::vector<std::string>& floatDecoded() const { return floatDecoded_; }
+    double floatReferenceSeconds() const { return floatSeconds_; }
+
+private:
+    std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
+    std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel) const;
+
+    const Graph& graph_;
+    EvalData data_;
+    std::optional<ErrorTable> table_;
+    EvalOptions opts_;
+    EvalTask task_ = EvalTask::Generic;
+    std::unique_ptr<Executor> serial_, parallel_;
+    int threads_ = 1;
+    std::vector<std::vector<TensorData>> reference_;  // per sample: graph outputs
+    std::vector<int64_t> floatArgmax_;
+    std::vector<std::string> floatDecoded_;
+    std::optional<double> floatTop1Accuracy_, floatCharAccuracy_;
+    double floatSeconds_ = 0;
+    std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
+    mutable std::mutex cacheMutex_;
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
+};
+
+// ---- CTC helpers (PP-OCR recognizer conventions) ----
+
+// One entry per line of a PaddleOCR character dictionary (UTF-8), plus " " at the end when
+// `useSpaceChar` (PP-OCR's use_space_char, on for ppocr_keys_v1.txt). Throws Error naming the
+// file when it cannot be read or is empty.
+std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar = true);
+// Greedy decoding of scores [T, C] (row-major): argmax per step, merge repeats, drop blank 0;
+// class c >= 1 maps to dict[c - 1] (an index past the dictionary is an Error).
+std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict);
+// Levenshtein distance over Unicode code points of two UTF-8 strings.
+int64_t editDistance(const std::string& a, const std::string& b);
+// 100 * max(0, 1 - sum edit distance / sum reference length) over code points: the character
+// accuracy of `predicted` against `reference` (100 when both are empty).
+double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference);
+
+}  // namespace autosplit

@@ -1,0 +1,436 @@
+#include "autosplit/evaluate.h"
+
+#include "autosplit/errors.h"
+#include "autosplit/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <thread>
+
+namespace autosplit {
+
+PlanBits PlanBits::uniform(const Graph& g, int splitPosition, int weightBits, int activationBits, int inputBits) {
+    PlanBits p;
+    p.splitPosition = splitPosition;
+    p.weightBits.assign(g.nodes.size(), weightBits);
+    p.activationBits.assign(g.nodes.size(), activationBits);
+    p.inputBits = inputBits;
+    return p;
+}
+
+const char* evalTaskName(EvalTask t) {
+    switch (t) {
+    case EvalTask::Generic: return "generic";
+    case EvalTask::Classifier: return "classifier";
+    case EvalTask::Ctc: return "ctc";
+    }
+    return "?";
+}
+
+// ---------------------------------------------------------------- CTC helpers
+
+namespace {
+
+// Code points of a UTF-8 string; an invalid byte counts as one code point of its own.
+std::vector<char32_t> codePoints(const std::string& s) {
+    std::vector<char32_t> out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+        if (i + static_cast<size_t>(len) > s.size()) len = 1;
+        char32_t cp = len == 1 ? c : (c & (0x7f >> len));
+        for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+        out.push_back(cp);
+        i += static_cast<size_t>(len);
+    }
+    return out;
+}
+
+int64_t editDistanceCp(const std::vector<char32_t>& a, const std::vector<char32_t>& b) {
+    std::vector<int64_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int64_t>(j);
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = static_cast<int64_t>(i);
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot read the CTC dictionary '" + path + "'");
+    std::vector<std::string> dict;
+    std::string line;
+    while (std::getline(f, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        dict.push_back(line);
+    }
+    if (dict.empty()) throw Error("the CTC dictionary '" + path + "' is empty");
+    if (useSpaceChar) dict.emplace_back(" ");
+    return dict;
+}
+
+std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict) {
+    std::string out;
+    int64_t prev = -1;
+    for (int64_t t = 0; t < steps; ++t) {
+        const float* row = scores + t * classes;
+        const int64_t c = std::max_element(row, row + classes) - row;
+        if (c != prev && c != 0) {
+            if (c - 1 >= static_cast<int64_t>(dict.size()))
+                throw Error("CTC class " + std::to_string(c) + " is past the dictionary (" + std::to_string(dict.size()) +
+                            " entries)");
+            out += dict[static_cast<size_t>(c - 1)];
+        }
+        prev = c;
+    }
+    return out;
+}
+
+int64_t editDistance(const std::string& a, const std::string& b) { return editDistanceCp(codePoints(a), codePoints(b)); }
+
+double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference) {
+    if (predicted.size() != reference.size())
+        throw Error("character accuracy: " + std::to_string(predicted.size()) + " predictions for " +
+                    std::to_string(reference.size()) + " references");
+    int64_t dist = 0, len = 0;
+    for (size_t i = 0; i < predicted.size(); ++i) {
+        const auto r = codePoints(reference[i]);
+        dist += editDistanceCp(codePoints(predicted[i]), r);
+        len += static_cast<int64_t>(r.size());
+    }
+    if (len == 0) return dist == 0 ? 100.0 : 0.0;
+    return 100.0 * std::max(0.0, 1.0 - static_cast<double>(dist) / static_cast<double>(len));
+}
+
+// ---------------------------------------------------------------- evaluator
+
+namespace {
+
+bool classifierShape(const std::vector<int64_t>& s) {
+    if (s.size() < 2 || s[1] < 2) return false;
+    for (size_t i = 2; i < s.size(); ++i)
+        if (s[i] != 1) return false;
+    return true;
+}
+
+// Rows and classes of output 0 for the classifier / CTC metrics.
+struct RowView {
+    int64_t rows = 0, steps = 1, classes = 0;
+};
+
+RowView rowView(EvalTask task, const TensorData& t) {
+    RowView v;
+    if (t.shape.empty()) return v;
+    v.rows = t.shape[0];
+    if (task == EvalTask::Ctc) {
+        v.steps = t.shape.size() > 1 ? t.shape[1] : 1;
+        v.classes = t.shape.size() > 2 ? t.shape[2] : 1;
+    } else {
+        v.classes = v.rows > 0 ? t.elementCount() / v.rows : 0;
+    }
+    return v;
+}
+
+int64_t argmaxRow(const TensorData& t, int64_t row, int64_t classes) {
+    const float* p = t.floats.data() + row * classes;
+    return std::max_element(p, p + classes) - p;
+}
+
+void checkBits(const char* what, int node, int bits) {
+    if (!isSupportedBits(bits) && bits != 32)
+        throw Error(std::string("plan: ") + what + " bits " + std::to_string(bits) +
+                    (node >= 0 ? " of node " + std::to_string(node) : std::string()) + " is not one of 2, 4, 6, 8, 16, 32");
+}
+
+template <class F>
+void forSamples(int n, int threads, const CancelToken& cancel, F f) {
+    std::atomic<int> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr err;
+    std::mutex m;
+    auto work = [&] {
+        for (int i; !failed.load() && !cancel.cancelled() && (i = next.fetch_add(1)) < n;) {
+            try {
+                f(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> l(m);
+                if (!err) err = std::current_exception();
+                failed = true;
+            }
+        }
+    };
+    std::vector<std::thread> ts;
+    for (int t = 1; t < std::min(threads, n); ++t) ts.emplace_back(work);
+    work();
+    for (auto& t : ts) t.join();
+    if (err) std::rethrow_exception(err);
+    cancel.throwIfCancelled();
+}
+
+}  // namespace
+
+PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts,
+                             const CancelToken& cancel)
+    : graph_(g), data_(std::move(data)), opts_(std::move(opts)) {
+    if (data_.inputs.samples.empty()) throw Error("the evaluation set is empty");
+    if (g.outputs.empty()) throw Error("the model has no outputs");
+    if (table) {
+        if (table->rows.size() != g.nodes.size())
+            throw Error("the error table has " + std::to_string(table->rows.size()) + " rows, the model " +
+                        std::to_string(g.nodes.size()) + " nodes: it was computed for another model");
+        for (size_t i = 0; i < g.nodes.size(); ++i)
+            if (table->rows[i].name != g.nodes[i].name)
+                throw Error("error table row " + std::to_string(i) + " is '" + table->rows[i].name + "', the model's node is '" +
+                            g.nodes[i].name + "': it was computed for another model");
+        table_ = *table;
+    }
+    threads_ = opts_.threads > 0 ? opts_.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    ExecutorOptions one;
+    one.threads = 1;
+    serial_ = std::make_unique<Executor>(g, one);
+    ExecutorOptions all;
+    all.threads = threads_;
+    parallel_ = std::make_unique<Executor>(g, all);
+    quantizedWeightOf_.resize(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) quantizedWeightOf_[i] = quantizedWeightTensor(g, g.nodes[i]);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    reference_ = runAll(nullptr, cancel);
+    floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    const TensorData& out0 = reference_.front().front();
+    const std::string out0Name = g.tensors[g.outputs[0]].name;
+    task_ = opts_.task;
+    if (task_ == EvalTask::Generic) {
+        if (!opts_.ctcDictionary.empty()) task_ = EvalTask::Ctc;
+        else if (out0.isFloat() && classifierShape(out0.shape)) task_ = EvalTask::Classifier;
+    }
+    if (task_ == EvalTask::Ctc) {
+        if (opts_.ctcDictionary.empty()) throw Error("CTC evaluation needs a character dictionary");
+        if (!out0.isFloat() || out0.shape.size() != 3)
+            throw Error("CTC evaluation needs output '" + out0Name + "' as [N, T, classes], it is rank " +
+                        std::to_string(out0.shape.size()));
+        if (out0.shape[2] != static_cast<int64_t>(opts_.ctcDictionary.size()) + 1)
+            throw Error("output '" + out0Name + "' has " + std::to_string(out0.shape[2]) + " classes, the dictionary " +
+                        std::to_string(opts_.ctcDictionary.size()) + " entries + blank");
+    }
+    if (task_ == EvalTask::Classifier && (!out0.isFloat() || !classifierShape(out0.shape)))
+        throw Error("output '" + out0Name + "' is not [N, C] class scores");
+    if (!data_.labels.empty() && task_ != EvalTask::Classifier)
+        throw Error("labels were given but output '" + out0Name + "' is not [N, C] class scores");
+    if (!data_.texts.empty() && task_ != EvalTask::Ctc)
+        throw Error("ground-truth texts were given but the model is not evaluated as a CTC recognizer");
+
+    int64_t rows = 0;
+    for (const auto& s : reference_) rows += rowView(task_, s.front()).rows;
+    if (!data_.labels.empty() && static_cast<int64_t>(data_.labels.size()) != rows)
+        throw Error(std::to_string(data_.labels.size()) + " labels for " + std::to_string(rows) + " output rows (" +
+                    std::to_string(reference_.size()) + " samples): the label file does not match the data");
+    if (!data_.texts.empty() && static_cast<int64_t>(data_.texts.size()) != rows)
+        throw Error(std::to_string(data_.texts.size()) + " texts for " + std::to_string(rows) + " output rows (" +
+                    std::to_string(reference_.size()) + " samples): the label file does not match the data");
+
+    if (task_ == EvalTask::Classifier) {
+        int64_t correct = 0;
+        for (const auto& s : reference_) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r) floatArgmax_.push_back(argmaxRow(s.front(), r, v.classes));
+        }
+        for (size_t r = 0; r < data_.labels.size(); ++r) {
+            if (data_.labels[r] < 0 || data_.labels[r] >= rowView(task_, out0).classes)
+                throw Error("label " + std::to_string(data_.labels[r]) + " (row " + std::to_string(r) +
+                            ") is not a class of output '" + out0Name + "'");
+            correct += floatArgmax_[r] == data_.labels[r];
+        }
+        if (!data_.labels.empty()) floatTop1Accuracy_ = 100.0 * static_cast<double>(correct) / static_cast<double>(rows);
+    } else if (task_ == EvalTask::Ctc) {
+        for (const auto& s : reference_) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r)
+                floatDecoded_.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
+                                                        opts_.ctcDictionary));
+        }
+        if (!data_.texts.empty()) floatCharAccuracy_ = charAccuracy(floatDecoded_, data_.texts);
+    }
+}
+
+PlanEvaluator::~PlanEvaluator() = default;
+
+std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int node, int bits) const {
+    const auto key = std::make_pair(tensor, bits);
+    {
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        auto it = weightCache_.find(key);
+        if (it != weightCache_.end()) return it->second;
+    }
+    const TensorData& w = *graph_.tensors[tensor].data;
+    auto q = std::make_shared<const TensorData>(
+        fakeQuantizeWeights(w, weightChannelAxis(graph_.nodes[node], w, 1), bits, opts_.quant));
+    std::lock_guard<std::mutex> l(cacheMutex_);
+    return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
+}
+
+std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel) const {
+    const Graph& g = graph_;
+    RunHooks hooks;
+    hooks.cancel = cancel;
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    if (plan) {
+        const int split = plan->splitPosition;
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const Node& n = g.nodes[i];
+            const bool edge = static_cast<int>(i) <= split;
+            for (size_t k = 0; k < n.inputs.size(); ++k) {
+                const int t = n.inputs[k];
+                if (t < 0 || !g.tensors[t].isWeight() || !g.tensors[t].data->isFloat() || overrides.count(t)) continue;
+                if (edge) {
+                    // Edge: only the layer's quantized weight; biases and other constants stay float.
+                    if (t != quantizedWeightOf_[i] || plan->weightBits[i] == 32) continue;
+                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan->weightBits[i]));
+                } else {
+                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
+                }
+            }
+        }
+        hooks.weightOverrides = &overrides;
+        const ErrorTable* table = table_ && opts_.staticActivationParams ? &*table_ : nullptr;
+        hooks.onValue = [&g, plan, table, split, this](int node, int tensor, TensorData& v) {
+            if (!v.isFloat()) return;
+            int bits;
+            bool unsignedRange = false;
+            if (node < 0) {
+                bits = plan->inputBits;
+            } else if (node > split) {
+                bits = 16;
+            } else {
+                bits = plan->activationBits[static_cast<size_t>(node)];
+                const bool out0 = g.nodes[node].outputs[0] == tensor;
+                unsignedRange = out0 && producesNonNegative(g.nodes[node]);
+                if (table && out0 && bits != 16 && bits != 32) {
+                    const int bi = table->bitsIndex(bits);
+                    if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
+                        fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()),
+                                     table->rows[node].activationParams[bi]);
+                        return;
+                    }
+                }
+            }
+            if (bits == 32) return;
+            fakeQuantizeActivation(v, bits, unsignedRange, opts_.quant);
+        };
+    }
+    const auto& samples = data_.inputs.samples;
+    const int n = static_cast<int>(samples.size());
+    std::vector<std::vector<TensorData>> out(samples.size());
+    if (threads_ > 1 && n > 1) {
+        // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
+        forSamples(n, threads_, cancel, [&](int i) { out[i] = serial_->run(samples[i], hooks).outputs; });
+    } else {
+        for (int i = 0; i < n; ++i) out[i] = parallel_->run(samples[i], hooks).outputs;
+    }
+    return out;
+}
+
+EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
+    const Graph& g = graph_;
+    const int nodes = static_cast<int>(g.nodes.size());
+    if (plan.splitPosition < -1 || plan.splitPosition >= nodes)
+        throw Error("plan: split position " + std::to_string(plan.splitPosition) + " is outside -1.." +
+                    std::to_string(nodes - 1));
+    const size_t needed = static_cast<size_t>(plan.splitPosition + 1);
+    if (plan.weightBits.size() < needed || plan.activationBits.size() < needed)
+        throw Error("plan: split after node " + std::to_string(plan.splitPosition) + " needs bits for " +
+                    std::to_string(needed) + " nodes, got " + std::to_string(plan.weightBits.size()) + " weight and " +
+                    std::to_string(plan.activationBits.size()) + " activation entries");
+    checkBits("input", -1, plan.inputBits);
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        checkBits("activation", i, plan.activationBits[i]);
+        if (quantizedWeightOf_[i] >= 0) checkBits("weight", i, plan.weightBits[i]);
+    }
+
+    const auto result = runAll(&plan, cancel);
+    EvalMetrics m;
+    m.samples = static_cast<int>(result.size());
+    m.task = task_;
+    m.relativeMse = -1;
+    for (size_t o = 0; o < g.outputs.size(); ++o) {
+        if (!reference_.front()[o].isFloat()) continue;
+        double err = 0, ref = 0;
+        for (size_t s = 0; s < result.size(); ++s) {
+            const auto& a = result[s][o].floats;
+            const auto& b = reference_[s][o].floats;
+            if (a.size() != b.size())
+                throw Error("output '" + g.tensors[g.outputs[o]].name + "' changed size under the plan");
+            for (size_t k = 0; k < a.size(); ++k) {
+                const double d = static_cast<double>(a[k]) - b[k];
+                err += d * d;
+                ref += static_cast<double>(b[k]) * b[k];
+            }
+        }
+        OutputMetrics om;
+        om.name = g.tensors[g.outputs[o]].name;
+        om.relativeMse = ref > 0 ? err / ref : (err > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+        om.sqnrDb = om.relativeMse > 0 ? -10.0 * std::log10(om.relativeMse) : std::numeric_limits<double>::infinity();
+        if (om.relativeMse > m.relativeMse) {
+            m.relativeMse = om.relativeMse;
+            m.sqnrDb = om.sqnrDb;
+        }
+        m.outputs.push_back(std::move(om));
+    }
+    if (m.relativeMse < 0) m.relativeMse = 0, m.sqnrDb = std::numeric_limits<double>::infinity();
+
+    if (task_ == EvalTask::Classifier) {
+        int64_t agree = 0, correct = 0, row = 0;
+        for (const auto& s : result) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r, ++row) {
+                const int64_t a = argmaxRow(s.front(), r, v.classes);
+                agree += a == floatArgmax_[static_cast<size_t>(row)];
+                if (!data_.labels.empty()) correct += a == data_.labels[static_cast<size_t>(row)];
+            }
+        }
+        m.top1Agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(row);
+        if (!data_.labels.empty()) {
+            m.top1Accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(row);
+            m.floatTop1Accuracy = floatTop1Accuracy_;
+            m.accuracyDrop = *floatTop1Accuracy_ - *m.top1Accuracy;
+            m.metricName = "top1-accuracy-drop";
+        } else {
+            m.accuracyDrop = 100.0 - *m.top1Agreement;
+            m.metricName = "top1-disagreement";
+        }
+    } else if (task_ == EvalTask::Ctc) {
+        for (const auto& s : result) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r)
+                m.decoded.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
+                                                    opts_.ctcDictionary));
+        }
+        m.charAgreement = charAccuracy(m.decoded, floatDecoded_);
+        if (!data_.texts.empty()) {
+            m.charAccuracy = charAccuracy(m.decoded, data_.texts);
+            m.floatCharAccuracy = floatCharAccuracy_;
+            m.accuracyDrop = *floatCharAccuracy_ - *m.charAccuracy;
+            m.metricName = "char-accuracy-drop";
+        } else {
+            m.accuracyDrop = 100.0 - *m.charAgreement;
+            m.metricName = "char-disagreement";
+        }
+    } else {
+        m.accuracyDrop = 100.0 * std::sqrt(m.relativeMse);
+        m.metricName = "relative-l2-error";
+    }
+    return m;
+}
+
+}  // namespace autosplit
