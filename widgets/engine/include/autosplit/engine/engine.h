@@ -1,0 +1,90 @@
+// The engine layer between core/sim and the widgets (QtCore only): owns the worker threads,
+// runs the slow path (load = import + optimize + analyze + splits + latency tables) with
+// progress and cancel, and the fast path (re-score splits for new constraints) throttled while
+// a slider is dragged. Results reach the UI thread queued, as shared_ptr<const T>, and only if
+// no newer request superseded them.
+#pragma once
+
+#include "autosplit/engine/job_tracker.h"
+#include "autosplit/engine/model_session.h"
+#include "autosplit/engine/split_estimate.h"
+#include "autosplit/sim/latency_table.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QThreadPool>
+#include <QTimer>
+
+#include <memory>
+#include <optional>
+
+namespace autosplit::engine {
+
+// Why a load failed, so the window can offer the right fix (e.g. binding input dims).
+enum class LoadErrorKind { Import, Shape, Device, Other };
+
+class Engine : public QObject {
+    Q_OBJECT
+public:
+    explicit Engine(QObject* parent = nullptr);
+    ~Engine() override;
+
+    std::shared_ptr<const ModelSession> session() const { return session_; }
+    std::shared_ptr<const SplitEstimates> estimates() const { return estimates_; }
+    const Constraints& constraints() const { return constraints_; }
+    bool isLoading() const { return loading_; }
+    quint64 loadGeneration() const { return loads_.generation(); }
+    quint64 estimateGeneration() const { return estimatesJob_.generation(); }
+
+    // Minimum spacing of fast-path runs while requests keep coming (a steady rate while a
+    // slider is dragged, PlotJuggler style; the first request of a burst runs at once).
+    void setThrottleInterval(int ms) { throttle_.setInterval(ms); }
+    int throttleInterval() const { return throttle_.interval(); }
+
+public slots:
+    // Slow path; supersedes a running load. On success the session is replaced and a fresh
+    // estimate for the current constraints follows; on failure the previous session stays.
+    quint64 loadModel(const autosplit::engine::LoadRequest& request);
+    // Rebuild only the latency tables for other devices (the model stays).
+    quint64 setDevices(const autosplit::sim::DeviceProfile& edge, const autosplit::sim::DeviceProfile& cloud);
+    void cancelLoad();
+    // Fast path, throttled; the latest constraints always win.
+    void requestEstimate(const autosplit::engine::Constraints& constraints);
+
+signals:
+    void loadStarted(quint64 generation, const QString& path);
+    void loadProgress(quint64 generation, double fraction, const QString& stage);
+    void sessionAvailable(std::shared_ptr<const autosplit::engine::ModelSession> session);
+    void loadFailed(const QString& path, const QString& message, autosplit::engine::LoadErrorKind kind);
+    void loadCancelled(const QString& path);
+    void estimateAvailable(std::shared_ptr<const autosplit::engine::SplitEstimates> estimates);
+    void estimateFailed(const QString& message);
+
+private:
+    quint64 startSessionJob(LoadRequest request, std::shared_ptr<const ModelData> reuse);
+    void runEstimate();
+
+    QThreadPool pool_;
+    JobTracker loads_{this, &pool_};
+    JobTracker estimatesJob_{this, &pool_};
+    sim::LatencyTableCache latencyCache_;
+    std::shared_ptr<const ModelSession> session_;
+    std::shared_ptr<const SplitEstimates> estimates_;
+    std::optional<LoadRequest> pendingRequest_;  // of the running load
+    bool loading_ = false;
+    Constraints constraints_;
+    quint64 requestSerial_ = 0;
+    bool estimateDirty_ = false;
+    QTimer throttle_;
+};
+
+// The slow path as a plain function (what a load job runs); `progress` may be null.
+std::shared_ptr<const ModelData> loadModelData(const LoadRequest& request, const CancelToken& cancel,
+                                               ProgressReporter* progress, StageTimings& timings);
+DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
+                         sim::LatencyTableCache* cache, const CancelToken& cancel, ProgressReporter* progress,
+                         StageTimings& timings);
+
+}  // namespace autosplit::engine
+
+Q_DECLARE_METATYPE(autosplit::engine::LoadErrorKind)

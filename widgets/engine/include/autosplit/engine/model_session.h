@@ -1,0 +1,78 @@
+// What the window knows about the open model, as immutable values shared between the UI
+// thread and workers (std::shared_ptr<const ...>). ModelData changes only when a model is
+// (re)loaded; the device part changes when the user picks another edge or cloud profile.
+#pragma once
+
+#include "autosplit/analysis.h"
+#include "autosplit/graph.h"
+#include "autosplit/onnx_import.h"
+#include "autosplit/passes.h"
+#include "autosplit/sim/device.h"
+#include "autosplit/sim/latency_table.h"
+
+#include <QMetaType>
+#include <QString>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace autosplit::engine {
+
+using InputBindings = std::map<std::string, std::vector<int64_t>>;
+
+struct LoadRequest {
+    QString path;
+    InputBindings inputShapes;  // e.g. {"x", {1,3,640,640}} for PP-OCR det
+    sim::DeviceProfile edgeDevice;
+    sim::DeviceProfile cloudDevice;
+};
+
+struct StageTimings {
+    double importMs = 0;
+    double optimizeMs = 0;
+    double analyzeMs = 0;
+    double splitsMs = 0;
+    double latencyMs = 0;  // both latency tables
+};
+
+// The optimized model and everything derived from it that does not depend on devices.
+struct ModelData {
+    QString path;
+    QString displayName;    // file name
+    std::string modelKey;   // path + size + mtime + bindings: latency-table cache key
+    InputBindings inputShapes;
+    Graph graph;
+    ImportReport importReport;
+    OptimizeReport optimizeReport;
+    ModelAnalysis analysis;
+    std::vector<SplitInfo> splits;  // index = position + 1 (position -1 is Cloud-Only)
+
+    int layerCount() const { return int(graph.nodes.size()); }
+    const SplitInfo& split(int position) const { return splits[size_t(position + 1)]; }
+};
+
+struct DeviceSetup {
+    sim::DeviceProfile edge;
+    sim::DeviceProfile cloud;
+    std::shared_ptr<const sim::LatencyTable> edgeLatency;
+    std::shared_ptr<const sim::LatencyTable> cloudLatency;
+};
+
+struct ModelSession {
+    std::shared_ptr<const ModelData> model;
+    DeviceSetup devices;
+    StageTimings timings;
+};
+
+// "1x3x640x640"; "?" for unknown dims, "scalar" for rank 0.
+QString shapeText(const std::vector<int64_t>& shape);
+// "x=1x3x640x640,y=1x10" <-> bindings; parse throws autosplit::Error on malformed text.
+QString bindingsText(const InputBindings& b);
+InputBindings parseBindings(const QString& text);
+
+}  // namespace autosplit::engine
+
+Q_DECLARE_METATYPE(std::shared_ptr<const autosplit::engine::ModelSession>)

@@ -1,0 +1,110 @@
+// QCustomPlot views of a plan, fed by plain structs so they do not care which engine made the
+// numbers (the uniform-bit split estimate today, the planner's PlanSet later). Every update
+// ends in replot(rpQueuedReplot): a burst of slider-driven updates costs one paint.
+#pragma once
+
+#include <qcustomplot.h>
+
+#include <QString>
+
+#include <vector>
+
+namespace autosplit::widgets {
+
+// Save a plot as PNG, PDF or SVG (by the file's suffix; SVG needs Qt Svg). False on failure.
+bool exportPlot(QCustomPlot* plot, const QString& fileName, QString* error = nullptr);
+QStringList plotExportFilters();  // for QFileDialog
+
+// Edge / transmit / cloud stacked horizontal bars, one row per plan (selected and baselines).
+struct BreakdownRow {
+    QString label;
+    double edgeMs = 0;
+    double transmitMs = 0;
+    double cloudMs = 0;
+    bool highlighted = false;  // the selected plan
+    double totalMs() const { return edgeMs + transmitMs + cloudMs; }
+};
+
+class LatencyBreakdownPlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit LatencyBreakdownPlot(QWidget* parent = nullptr);
+    void setRows(const std::vector<BreakdownRow>& rows);
+    const std::vector<BreakdownRow>& rows() const { return rows_; }
+
+private:
+    QCPBars* edge_;
+    QCPBars* transmit_;
+    QCPBars* cloud_;
+    QSharedPointer<QCPAxisTickerText> ticker_;
+    std::vector<BreakdownRow> rows_;
+    std::vector<QCPItemText*> totals_;
+};
+
+// Per-layer weight and activation bits of one plan: a two-row colour map over the layers;
+// cloud layers at 16 bits and greyed, the split marked; hovering names the layer and bits.
+struct LayerBits {
+    QString name;
+    int weightBits = 0;      // 0: the layer has no weights
+    int activationBits = 8;
+    bool cloud = false;
+};
+
+class BitHeatmap : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit BitHeatmap(QWidget* parent = nullptr);
+    void setLayers(const std::vector<LayerBits>& layers, int splitPosition);
+    const std::vector<LayerBits>& layers() const { return layers_; }
+    // "conv3 (edge): weights 4 bit, activations 6 bit" for the cell under a plot coordinate.
+    QString describeAt(double key, double value) const;
+
+protected:
+    void mouseMoveEvent(QMouseEvent* event) override;
+
+private:
+    QCPColorMap* map_;
+    QCPColorScale* scale_;
+    QCPItemRect* cloudShade_;
+    QCPItemStraightLine* splitLine_;
+    std::vector<LayerBits> layers_;
+    int split_ = -1;
+};
+
+// Total latency at every split position (edge compute + transmission + cloud compute), with
+// splits that overflow edge memory greyed, the selected split and the baselines marked.
+// Clicking a point selects that split.
+struct SplitPoint {
+    int position = -1;
+    double totalMs = 0;
+    bool feasible = true;
+};
+
+class SplitProfilePlot : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit SplitProfilePlot(QWidget* parent = nullptr);
+    void setPoints(const std::vector<SplitPoint>& points, int selected, const QString& selectedLabel);
+    int selectedPosition() const { return selected_; }
+    // Position of the point nearest to a pixel, -2 when none is close.
+    int positionAt(const QPointF& pixel) const;
+
+signals:
+    void splitClicked(int position);
+
+protected:
+    void mousePressEvent(QMouseEvent* event) override;
+
+private:
+    QCPGraph* feasible_;
+    QCPGraph* infeasible_;
+    QCPGraph* selectedGraph_;
+    QCPGraph* baselines_;
+    QCPItemText* selectedText_;
+    QCPItemText* cloudText_;
+    QCPItemText* edgeText_;
+    std::vector<SplitPoint> points_;
+    int selected_ = -1;
+};
+
+}  // namespace autosplit::widgets

@@ -1,0 +1,47 @@
+#include "autosplit/widgets/format.h"
+
+#include <cmath>
+
+namespace autosplit::widgets::format {
+
+namespace {
+QString scaled(double v, const char* const* units, int unitCount, double base) {
+    int u = 0;
+    while (std::abs(v) >= base && u + 1 < unitCount) {
+        v /= base;
+        ++u;
+    }
+    const int decimals = std::abs(v) >= 100 || u == 0 ? 0 : (std::abs(v) >= 10 ? 1 : 2);
+    return QStringLiteral("%1 %2").arg(v, 0, 'f', decimals).arg(QLatin1String(units[u]));
+}
+}  // namespace
+
+QString bytes(int64_t b) {
+    static const char* const units[] = {"B", "kB", "MB", "GB", "TB"};
+    return scaled(double(b), units, 5, 1000.0);
+}
+
+QString count(double value) {
+    static const char* const units[] = {"", "K", "M", "G", "T"};
+    return scaled(value, units, 5, 1000.0).trimmed();
+}
+
+QString milliseconds(double ms) {
+    if (ms >= 1000) return QStringLiteral("%1 s").arg(ms / 1000, 0, 'f', 2);
+    if (ms >= 100) return QStringLiteral("%1 ms").arg(ms, 0, 'f', 0);
+    if (ms >= 10) return QStringLiteral("%1 ms").arg(ms, 0, 'f', 1);
+    return QStringLiteral("%1 ms").arg(ms, 0, 'f', 2);
+}
+
+QString mbps(double v) {
+    if (v >= 1000) return QStringLiteral("%1 Gbps").arg(v / 1000, 0, 'g', 3);
+    return QStringLiteral("%1 Mbps").arg(v, 0, 'g', 3);
+}
+
+QString mebibytes(double mib) {
+    if (mib >= 1024) return QStringLiteral("%1 GiB").arg(mib / 1024, 0, 'g', 3);
+    if (mib < 1) return QStringLiteral("%1 KiB").arg(mib * 1024, 0, 'g', 3);
+    return QStringLiteral("%1 MiB").arg(mib, 0, 'g', 3);
+}
+
+}  // namespace autosplit::widgets::format
