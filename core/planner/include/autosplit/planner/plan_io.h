@@ -1,0 +1,69 @@
+// plan.json (schema "autosplit-plan", version 1; fields documented in core/planner/README.md),
+// the unit parsers shared by the CLI and the window, and the model hash that ties a plan to
+// its ONNX file.
+#pragma once
+
+#include "autosplit/planner/planner.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autosplit::planner {
+
+constexpr int kPlanSchemaVersion = 1;
+
+// "3Mbps", "500kbps", "1.5Gbps", "9600bps", "3e6" (bits per second; decimal prefixes).
+// Throws PlannerError on a malformed, negative, zero or non-finite value.
+double parseBandwidth(const std::string& text);
+// "4GiB", "512MB", "64KiB", "1024" (bytes; KB/MB/GB decimal, KiB/MiB/GiB binary).
+int64_t parseBytes(const std::string& text);
+// "5%" or "5" (percentage points); throws outside 0..100.
+double parsePercent(const std::string& text);
+// "1ms", "0.5ms", "200us", "0" (milliseconds); throws when negative.
+double parseMilliseconds(const std::string& text);
+std::string formatBandwidth(double bps);  // "3 Mbps"
+std::string formatBytes(int64_t bytes);   // "4.00 GiB"
+
+// SHA-256 of a file's bytes, 64 lowercase hex digits; throws PlannerError when unreadable.
+std::string sha256File(const std::string& path);
+std::string sha256(const std::string& bytes);
+
+// The whole PlanSet as plan.json text.
+std::string planToJson(const PlanningContext& ctx, const PlanSet& plans);
+
+// What a deployment step reads back from plan.json.
+struct PlanDocument {
+    int schemaVersion = 0;
+    std::string modelPath, modelSha256;
+    std::vector<std::string> inputBindings;
+    std::string edgeDevice, cloudDevice;
+    double uplinkBps = 0;
+    Constraints constraints;
+    struct Entry {
+        std::string name;
+        PlanKind kind = PlanKind::CloudOnly;
+        int splitPosition = -1;
+        std::string splitAfter;
+        struct Sent {
+            std::string tensor;
+            int bits = 0;
+        };
+        std::vector<Sent> transmitted;
+        std::vector<std::pair<std::string, int>> weightBits, activationBits;  // node name, bits
+        LatencyBreakdown latency;
+        int64_t edgeWeightBytes = 0, edgeActivationBytes = 0;
+        std::optional<double> accuracyDrop;
+    };
+    Entry selected;
+    std::vector<Entry> baselines;
+    int candidates = 0;
+};
+
+// Throws PlannerError naming the field on malformed text or an unsupported schema version.
+PlanDocument parsePlan(const std::string& jsonText, const std::string& displayName);
+PlanDocument loadPlan(const std::string& path);
+// Throws PlannerError when `modelPath`'s SHA-256 differs from the plan's.
+void verifyPlanModel(const PlanDocument& plan, const std::string& modelPath);
+
+}  // namespace autosplit::planner

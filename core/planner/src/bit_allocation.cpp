@@ -1,0 +1,481 @@
+#include "autosplit/planner/bit_allocation.h"
+
+#include "autosplit/errors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <unordered_map>
+
+namespace autosplit::planner {
+
+namespace {
+
+void checkGroup(const ChoiceGroup& g) {
+    if (g.cost.empty() || g.cost.size() != g.distortion.size() || g.cost.size() > 255)
+        throw Error("bit allocation: a group needs 1..255 options with one cost and one distortion each");
+    for (size_t k = 0; k < g.cost.size(); ++k)
+        if (g.cost[k] < 0 || !(g.distortion[k] >= 0))
+            throw Error("bit allocation: option costs and distortions must be non-negative");
+}
+
+// Indices of the options on the lower convex hull of (cost, distortion), cost ascending, each
+// strictly better in distortion than the previous one. The Lagrangian can only land on these.
+std::vector<int> lowerHull(const std::vector<int64_t>& cost, const std::vector<double>& dist) {
+    std::vector<int> idx(cost.size());
+    std::iota(idx.begin(), idx.end(), 0);
+    std::sort(idx.begin(), idx.end(), [&](int a, int b) {
+        return cost[a] != cost[b] ? cost[a] < cost[b] : dist[a] < dist[b];
+    });
+    std::vector<int> pareto;
+    for (int i : idx)
+        if (pareto.empty() || (dist[i] < dist[pareto.back()] && cost[i] > cost[pareto.back()])) pareto.push_back(i);
+    std::vector<int> hull;
+    for (int i : pareto) {
+        while (hull.size() >= 2) {
+            const int a = hull[hull.size() - 2], b = hull.back();
+            // b is not below the segment a-i: drop it.
+            const double lhs = (dist[b] - dist[a]) * double(cost[i] - cost[a]);
+            const double rhs = (dist[i] - dist[a]) * double(cost[b] - cost[a]);
+            if (lhs >= rhs) hull.pop_back();
+            else break;
+        }
+        hull.push_back(i);
+    }
+    return hull;
+}
+
+// Slopes λ at which a hull switches to its next (cheaper) point: -(Δdist / Δcost) between
+// consecutive hull points, descending cost order gives increasing λ.
+void hullBreakpoints(const std::vector<int>& hull, const std::vector<int64_t>& cost, const std::vector<double>& dist,
+                     std::vector<double>& out) {
+    for (size_t j = 1; j < hull.size(); ++j) {
+        const int lo = hull[j - 1], hi = hull[j];
+        out.push_back((dist[lo] - dist[hi]) / double(cost[hi] - cost[lo]));
+    }
+}
+
+// Hull point minimizing dist + λ·cost; ties go to the cheaper point so that a breakpoint λ
+// yields the feasible side.
+int hullPick(const std::vector<int>& hull, const std::vector<int64_t>& cost, const std::vector<double>& dist, double lambda) {
+    int best = hull.front();
+    double bestValue = dist[best] + lambda * double(cost[best]);
+    for (size_t j = 1; j < hull.size(); ++j) {
+        const int k = hull[j];
+        const double v = dist[k] + lambda * double(cost[k]);
+        if (v < bestValue) {
+            best = k;
+            bestValue = v;
+        }
+    }
+    return best;
+}
+
+// Discrete bisection over the sorted breakpoints: smallest λ whose allocation fits. `evaluate`
+// returns the cost of the allocation at λ (non-increasing in λ).
+template <class F>
+double bisectLambda(std::vector<double> breaks, int64_t budget, F&& evaluate) {
+    std::sort(breaks.begin(), breaks.end());
+    breaks.erase(std::unique(breaks.begin(), breaks.end()), breaks.end());
+    if (evaluate(0.0) <= budget) return 0.0;
+    size_t lo = 0, hi = breaks.size();  // answer index in [lo, hi); hi = "infeasible at every λ"
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        if (evaluate(breaks[mid]) <= budget) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo < breaks.size() ? breaks[lo] : std::numeric_limits<double>::infinity();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- knapsack
+
+void KnapsackSweep::addGroup(const ChoiceGroup& g) {
+    checkGroup(g);
+    const size_t F = cost_.size(), K = g.cost.size();
+    // K-way merge of the K shifted copies of the frontier (each sorted by cost), keeping only
+    // entries that strictly improve distortion.
+    std::vector<size_t> head(K, 0);
+    std::vector<int64_t> nc;
+    std::vector<double> nd;
+    Step step;
+    nc.reserve(F * 2);
+    nd.reserve(F * 2);
+    double bestDist = std::numeric_limits<double>::infinity();
+    while (true) {
+        int pick = -1;
+        int64_t pc = 0;
+        double pd = 0;
+        for (size_t k = 0; k < K; ++k) {
+            if (head[k] >= F) continue;
+            const int64_t c = cost_[head[k]] + g.cost[k];
+            const double d = dist_[head[k]] + g.distortion[k];
+            if (pick < 0 || c < pc || (c == pc && d < pd)) {
+                pick = int(k);
+                pc = c;
+                pd = d;
+            }
+        }
+        if (pick < 0) break;
+        const size_t parent = head[size_t(pick)]++;
+        if (pd < bestDist) {
+            bestDist = pd;
+            nc.push_back(pc);
+            nd.push_back(pd);
+            step.parent.push_back(int32_t(parent));
+            step.option.push_back(uint8_t(pick));
+        }
+    }
+    cost_ = std::move(nc);
+    dist_ = std::move(nd);
+    steps_.push_back(std::move(step));
+    largest_ = std::max(largest_, cost_.size());
+}
+
+KnapsackSweep::Ref KnapsackSweep::best(int64_t budget) const {
+    Ref r;
+    r.step = int(steps_.size()) - 1;
+    const auto it = std::upper_bound(cost_.begin(), cost_.end(), budget);
+    if (it == cost_.begin()) return r;
+    r.entry = int(it - cost_.begin()) - 1;  // highest affordable cost = lowest distortion
+    r.cost = cost_[size_t(r.entry)];
+    r.distortion = dist_[size_t(r.entry)];
+    return r;
+}
+
+std::vector<int> KnapsackSweep::reconstruct(const Ref& ref) const {
+    if (ref.entry < 0) return {};
+    std::vector<int> choice(size_t(ref.step) + 1);
+    int e = ref.entry;
+    for (int s = ref.step; s >= 0; --s) {
+        choice[size_t(s)] = steps_[size_t(s)].option[size_t(e)];
+        e = steps_[size_t(s)].parent[size_t(e)];
+    }
+    return choice;
+}
+
+Allocation knapsackExact(const std::vector<ChoiceGroup>& groups, int64_t budget) {
+    KnapsackSweep sweep;
+    for (const auto& g : groups) sweep.addGroup(g);
+    const auto ref = sweep.best(budget);
+    Allocation a;
+    if (ref.entry < 0) return a;
+    a.feasible = true;
+    a.choice = groups.empty() ? std::vector<int>{} : sweep.reconstruct(ref);
+    a.cost = ref.cost;
+    a.distortion = ref.distortion;
+    return a;
+}
+
+Allocation knapsackLagrangian(const std::vector<ChoiceGroup>& groups, int64_t budget) {
+    std::vector<std::vector<int>> hulls;
+    std::vector<double> breaks;
+    for (const auto& g : groups) {
+        checkGroup(g);
+        hulls.push_back(lowerHull(g.cost, g.distortion));
+        hullBreakpoints(hulls.back(), g.cost, g.distortion, breaks);
+    }
+    auto pickAll = [&](double lambda, std::vector<int>* choice) {
+        int64_t total = 0;
+        for (size_t i = 0; i < groups.size(); ++i) {
+            const int k = std::isinf(lambda) ? hulls[i].front() : hullPick(hulls[i], groups[i].cost, groups[i].distortion, lambda);
+            if (choice) (*choice)[i] = k;
+            total += groups[i].cost[size_t(k)];
+        }
+        return total;
+    };
+    Allocation a;
+    // Cheapest possible allocation (the last hull point is the cheapest option of each group).
+    std::vector<int> cheapest(groups.size());
+    int64_t minCost = 0;
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const auto& c = groups[i].cost;
+        cheapest[i] = int(std::min_element(c.begin(), c.end()) - c.begin());
+        minCost += c[size_t(cheapest[i])];
+    }
+    if (minCost > budget) return a;
+    const double lambda = bisectLambda(breaks, budget, [&](double l) { return pickAll(l, nullptr); });
+    a.choice.assign(groups.size(), 0);
+    if (std::isinf(lambda)) {
+        a.choice = cheapest;
+    } else {
+        pickAll(lambda, &a.choice);
+    }
+    a.feasible = true;
+    for (size_t i = 0; i < groups.size(); ++i) {
+        a.cost += groups[i].cost[size_t(a.choice[i])];
+        a.distortion += groups[i].distortion[size_t(a.choice[i])];
+    }
+    return a;
+}
+
+// ---------------------------------------------------------------- working set
+
+namespace {
+
+struct Prepared {
+    int steps = 0;
+    std::vector<int> first, last;  // per variable
+    // Per step: (variable, elements) contributions.
+    std::vector<std::vector<std::pair<int, int64_t>>> contrib;
+    std::vector<std::vector<int>> born, dies;  // variables by first / last step
+};
+
+Prepared prepare(const WorkingSetProblem& p) {
+    Prepared q;
+    q.steps = int(p.constant.size());
+    const int V = int(p.variables.size());
+    q.first.assign(size_t(V), 0);
+    q.last.assign(size_t(V), 0);
+    q.contrib.resize(size_t(q.steps));
+    q.born.resize(size_t(q.steps));
+    q.dies.resize(size_t(q.steps));
+    for (int v = 0; v < V; ++v) {
+        const auto& var = p.variables[size_t(v)];
+        if (var.bits.empty() || var.bits.size() != var.distortion.size() || var.bits.size() > 15 || var.segments.empty())
+            throw Error("working-set allocation: variable " + std::to_string(v) +
+                        " needs 1..15 options and at least one live segment");
+        int f = std::numeric_limits<int>::max(), l = -1;
+        std::vector<int64_t> perStep;
+        for (const auto& s : var.segments) {
+            if (s.first < 0 || s.last < s.first || s.last >= q.steps || s.elements < 0)
+                throw Error("working-set allocation: variable " + std::to_string(v) + " has a segment outside the steps");
+            f = std::min(f, s.first);
+            l = std::max(l, s.last);
+        }
+        perStep.assign(size_t(l - f + 1), 0);
+        for (const auto& s : var.segments)
+            for (int t = s.first; t <= s.last; ++t) perStep[size_t(t - f)] += s.elements;
+        for (int t = f; t <= l; ++t)
+            if (perStep[size_t(t - f)]) q.contrib[size_t(t)].push_back({v, perStep[size_t(t - f)]});
+        q.first[size_t(v)] = f;
+        q.last[size_t(v)] = l;
+        q.born[size_t(f)].push_back(v);
+        q.dies[size_t(l)].push_back(v);
+    }
+    return q;
+}
+
+int cheapestDistortionOption(const WorkingSetProblem::Variable& v) {
+    int best = 0;
+    for (size_t k = 1; k < v.distortion.size(); ++k)
+        if (v.distortion[k] < v.distortion[size_t(best)] ||
+            (v.distortion[k] == v.distortion[size_t(best)] && v.bits[k] < v.bits[size_t(best)]))
+            best = int(k);
+    return best;
+}
+
+}  // namespace
+
+int64_t workingSetPeak(const WorkingSetProblem& p, const std::vector<int>& choice, int lastStep) {
+    const int S = int(p.constant.size());
+    const int end = lastStep < 0 ? S - 1 : std::min(lastStep, S - 1);
+    std::vector<int64_t> load(p.constant.begin(), p.constant.begin() + (end + 1));
+    for (size_t v = 0; v < p.variables.size(); ++v) {
+        const auto& var = p.variables[v];
+        const int64_t b = var.bits[size_t(choice[v])];
+        for (const auto& s : var.segments)
+            for (int t = s.first; t <= std::min(s.last, end); ++t) load[size_t(t)] += s.elements * b;
+    }
+    return load.empty() ? 0 : *std::max_element(load.begin(), load.end());
+}
+
+std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem& p, int64_t budget,
+                                                         const std::vector<int>& prefixEnds,
+                                                         const WorkingSetOptions& o) {
+    const Prepared q = prepare(p);
+    const int V = int(p.variables.size());
+    std::vector<WorkingSetResult> out(prefixEnds.size());
+    if (prefixEnds.empty()) return out;
+    int maxEnd = -1;
+    for (int e : prefixEnds) {
+        if (e < 0 || e >= q.steps) throw Error("working-set allocation: prefix end outside the steps");
+        maxEnd = std::max(maxEnd, e);
+    }
+    std::vector<std::vector<int>> wanted(size_t(maxEnd) + 1);
+    for (size_t i = 0; i < prefixEnds.size(); ++i) wanted[size_t(prefixEnds[i])].push_back(int(i));
+
+    auto fallback = [&](size_t i) {
+        out[i].exact = false;
+        out[i].allocation = workingSetLagrangian(p, budget, prefixEnds[i]);
+    };
+
+    struct State {
+        uint64_t key;
+        double cost;
+        int32_t parent;
+    };
+    constexpr int kSlotBits = 4;
+    constexpr int kMaxSlots = 64 / kSlotBits;
+    std::vector<std::vector<State>> layers;    // per step, after the constraint check
+    std::vector<std::vector<int>> slotsAt;     // per step: slot -> variable (-1 free)
+    std::vector<int> slotOf(size_t(V), -1);
+    std::vector<int> slots;                    // slot -> variable
+    std::vector<State> prev{{0, 0.0, -1}};
+    bool overflow = false;
+
+    for (int s = 0; s <= maxEnd && !overflow; ++s) {
+        // 1. Project out variables that died at s - 1 (their bits no longer matter).
+        std::vector<State> cur;
+        if (s > 0 && !q.dies[size_t(s - 1)].empty()) {
+            uint64_t mask = ~uint64_t(0);
+            for (int v : q.dies[size_t(s - 1)]) {
+                const int sl = slotOf[size_t(v)];
+                mask &= ~(uint64_t(0xF) << (sl * kSlotBits));
+                slots[size_t(sl)] = -1;
+                slotOf[size_t(v)] = -1;
+            }
+            std::unordered_map<uint64_t, size_t> index;
+            index.reserve(prev.size());
+            for (size_t i = 0; i < prev.size(); ++i) {
+                const uint64_t k = prev[i].key & mask;
+                auto [it, fresh] = index.emplace(k, cur.size());
+                if (fresh) cur.push_back({k, prev[i].cost, int32_t(i)});
+                else if (prev[i].cost < cur[it->second].cost) cur[it->second] = {k, prev[i].cost, int32_t(i)};
+            }
+        } else {
+            cur.reserve(prev.size());
+            for (size_t i = 0; i < prev.size(); ++i) cur.push_back({prev[i].key, prev[i].cost, int32_t(i)});
+        }
+        // 2. Introduce the variables born at s.
+        for (int v : q.born[size_t(s)]) {
+            int sl = -1;
+            for (size_t i = 0; i < slots.size(); ++i)
+                if (slots[i] < 0) {
+                    sl = int(i);
+                    break;
+                }
+            if (sl < 0) {
+                if (int(slots.size()) >= kMaxSlots) {
+                    overflow = true;
+                    break;
+                }
+                sl = int(slots.size());
+                slots.push_back(-1);
+            }
+            slots[size_t(sl)] = v;
+            slotOf[size_t(v)] = sl;
+            const auto& var = p.variables[size_t(v)];
+            if (cur.size() * var.bits.size() > o.maxStates) {
+                overflow = true;
+                break;
+            }
+            std::vector<State> next;
+            next.reserve(cur.size() * var.bits.size());
+            for (const auto& st : cur)
+                for (size_t k = 0; k < var.bits.size(); ++k)
+                    next.push_back({st.key | (uint64_t(k) << (sl * kSlotBits)), st.cost + var.distortion[k], st.parent});
+            cur = std::move(next);
+        }
+        if (overflow) break;
+        // 3. Keep the states that satisfy the budget at step s.
+        const auto& contrib = q.contrib[size_t(s)];
+        std::vector<State> ok;
+        ok.reserve(cur.size());
+        for (const auto& st : cur) {
+            int64_t load = p.constant[size_t(s)];
+            for (const auto& [v, e] : contrib) {
+                const int k = int((st.key >> (slotOf[size_t(v)] * kSlotBits)) & 0xF);
+                load += e * p.variables[size_t(v)].bits[size_t(k)];
+            }
+            if (load <= budget) ok.push_back(st);
+        }
+        layers.push_back(ok);
+        slotsAt.push_back(slots);
+        // 4. Answer the prefixes that end here.
+        for (int wi : wanted[size_t(s)]) {
+            WorkingSetResult& r = out[size_t(wi)];
+            if (ok.empty()) continue;  // infeasible: allocation.feasible stays false
+            size_t best = 0;
+            for (size_t i = 1; i < ok.size(); ++i)
+                if (ok[i].cost < ok[best].cost) best = i;
+            std::vector<int> choice(size_t(V), -1);
+            size_t idx = best;
+            for (int t = s; t >= 0; --t) {
+                const State& st = layers[size_t(t)][idx];
+                for (int v : q.born[size_t(t)]) {
+                    int sl = -1;
+                    for (size_t i = 0; i < slotsAt[size_t(t)].size(); ++i)
+                        if (slotsAt[size_t(t)][i] == v) sl = int(i);
+                    choice[size_t(v)] = int((st.key >> (sl * kSlotBits)) & 0xF);
+                }
+                if (t > 0) {
+                    // parent indexes the previous layer's states.
+                    idx = size_t(st.parent);
+                }
+            }
+            for (int v = 0; v < V; ++v)
+                if (choice[size_t(v)] < 0) choice[size_t(v)] = cheapestDistortionOption(p.variables[size_t(v)]);
+            r.allocation.feasible = true;
+            r.allocation.choice = std::move(choice);
+            r.allocation.distortion = ok[best].cost;
+            r.allocation.cost = workingSetPeak(p, r.allocation.choice, s);
+        }
+        prev = std::move(ok);
+        if (prev.empty()) break;  // every longer prefix is infeasible too
+    }
+    if (overflow)
+        for (size_t i = 0; i < prefixEnds.size(); ++i)
+            if (prefixEnds[i] >= int(layers.size())) fallback(i);
+    return out;
+}
+
+WorkingSetResult workingSetExact(const WorkingSetProblem& p, int64_t budget, int lastStep, const WorkingSetOptions& o) {
+    const int end = lastStep < 0 ? int(p.constant.size()) - 1 : lastStep;
+    if (end < 0) {
+        WorkingSetResult r;
+        r.allocation.feasible = true;
+        for (const auto& v : p.variables) r.allocation.choice.push_back(cheapestDistortionOption(v));
+        return r;
+    }
+    return workingSetExactAllPrefixes(p, budget, {end}, o).front();
+}
+
+Allocation workingSetLagrangian(const WorkingSetProblem& p, int64_t budget, int lastStep) {
+    const Prepared q = prepare(p);
+    const int end = lastStep < 0 ? q.steps - 1 : std::min(lastStep, q.steps - 1);
+    const size_t V = p.variables.size();
+    // Per variable: hull over (largest per-step elements · bits, distortion).
+    std::vector<std::vector<int64_t>> cost(V);
+    std::vector<std::vector<int>> hulls(V);
+    std::vector<double> breaks;
+    std::vector<bool> active(V, false);
+    for (size_t v = 0; v < V; ++v) {
+        const auto& var = p.variables[v];
+        if (q.first[v] > end) continue;
+        active[v] = true;
+        int64_t size = 0;
+        for (int t = q.first[v]; t <= std::min(q.last[v], end); ++t)
+            for (const auto& [u, e] : q.contrib[size_t(t)])
+                if (size_t(u) == v) size = std::max(size, e);
+        for (int b : var.bits) cost[v].push_back(size * b);
+        hulls[v] = lowerHull(cost[v], var.distortion);
+        hullBreakpoints(hulls[v], cost[v], var.distortion, breaks);
+    }
+    std::vector<int> choice(V, 0);
+    for (size_t v = 0; v < V; ++v) choice[v] = cheapestDistortionOption(p.variables[v]);
+    auto pickAll = [&](double lambda) {
+        for (size_t v = 0; v < V; ++v)
+            if (active[v]) choice[v] = hullPick(hulls[v], cost[v], p.variables[v].distortion, lambda);
+        return workingSetPeak(p, choice, end);
+    };
+    Allocation a;
+    const double lambda = bisectLambda(breaks, budget, pickAll);
+    if (std::isinf(lambda)) {
+        for (size_t v = 0; v < V; ++v)
+            if (active[v]) choice[v] = hulls[v].front();
+        if (workingSetPeak(p, choice, end) > budget) return a;  // even the cheapest hull points overflow
+    } else {
+        pickAll(lambda);
+    }
+    a.feasible = true;
+    a.choice = choice;
+    a.cost = workingSetPeak(p, choice, end);
+    for (size_t v = 0; v < V; ++v)
+        if (active[v]) a.distortion += p.variables[v].distortion[size_t(choice[v])];
+    return a;
+}
+
+}  // namespace autosplit::planner

@@ -1,0 +1,420 @@
+#include "autosplit/planner/plan_io.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace autosplit::planner {
+
+namespace {
+
+// Splits "1.5Gbps" into 1.5 and "gbps" (lowercased, spaces dropped).
+bool splitNumber(const std::string& text, double& value, std::string& unit) {
+    std::string s;
+    for (char ch : text)
+        if (ch != ' ') s += ch;
+    if (s.empty()) return false;
+    size_t used = 0;
+    try {
+        value = std::stod(s, &used);
+    } catch (const std::exception&) {
+        return false;
+    }
+    unit.clear();
+    for (size_t i = used; i < s.size(); ++i) unit += char(std::tolower(static_cast<unsigned char>(s[i])));
+    return std::isfinite(value);
+}
+
+}  // namespace
+
+double parseBandwidth(const std::string& text) {
+    double v = 0;
+    std::string u;
+    if (!splitNumber(text, v, u))
+        throw PlannerError("bandwidth '" + text + "' is not a number with a unit such as 3Mbps, 500kbps, 1.5Gbps");
+    double scale = 0;
+    if (u.empty() || u == "bps" || u == "b/s") scale = 1;
+    else if (u == "kbps" || u == "kb/s" || u == "kbit/s") scale = 1e3;
+    else if (u == "mbps" || u == "mb/s" || u == "mbit/s") scale = 1e6;
+    else if (u == "gbps" || u == "gb/s" || u == "gbit/s") scale = 1e9;
+    else throw PlannerError("bandwidth '" + text + "': unknown unit '" + u + "' (use bps, kbps, Mbps or Gbps)");
+    if (v <= 0) throw PlannerError("bandwidth must be positive, got '" + text + "'");
+    return v * scale;
+}
+
+int64_t parseBytes(const std::string& text) {
+    double v = 0;
+    std::string u;
+    if (!splitNumber(text, v, u))
+        throw PlannerError("memory size '" + text + "' is not a number with a unit such as 4GiB, 512MB");
+    double scale = 0;
+    if (u.empty() || u == "b") scale = 1;
+    else if (u == "kb") scale = 1e3;
+    else if (u == "mb") scale = 1e6;
+    else if (u == "gb") scale = 1e9;
+    else if (u == "kib") scale = 1024.0;
+    else if (u == "mib") scale = 1024.0 * 1024;
+    else if (u == "gib") scale = 1024.0 * 1024 * 1024;
+    else throw PlannerError("memory size '" + text + "': unknown unit '" + u + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
+    if (v < 0) throw PlannerError("memory size must not be negative, got '" + text + "'");
+    if (v * scale > 9e18) throw PlannerError("memory size '" + text + "' is too large");
+    return int64_t(std::llround(v * scale));
+}
+
+double parsePercent(const std::string& text) {
+    double v = 0;
+    std::string u;
+    if (!splitNumber(text, v, u) || !(u.empty() || u == "%"))
+        throw PlannerError("accuracy-drop threshold '" + text + "' is not a percentage such as 5%");
+    if (v < 0 || v > 100) throw PlannerError("accuracy-drop threshold must be within 0..100%, got '" + text + "'");
+    return v;
+}
+
+double parseMilliseconds(const std::string& text) {
+    double v = 0;
+    std::string u;
+    if (!splitNumber(text, v, u)) throw PlannerError("duration '" + text + "' is not a number such as 1ms or 200us");
+    double scale = 0;
+    if (u.empty() || u == "ms") scale = 1;
+    else if (u == "us") scale = 1e-3;
+    else if (u == "s") scale = 1e3;
+    else throw PlannerError("duration '" + text + "': unknown unit '" + u + "' (use s, ms or us)");
+    if (v < 0) throw PlannerError("duration must not be negative, got '" + text + "'");
+    return v * scale;
+}
+
+std::string formatBandwidth(double bps) {
+    char buf[48];
+    if (bps >= 1e9) std::snprintf(buf, sizeof buf, "%g Gbps", bps / 1e9);
+    else if (bps >= 1e6) std::snprintf(buf, sizeof buf, "%g Mbps", bps / 1e6);
+    else if (bps >= 1e3) std::snprintf(buf, sizeof buf, "%g kbps", bps / 1e3);
+    else std::snprintf(buf, sizeof buf, "%g bps", bps);
+    return buf;
+}
+
+std::string formatBytes(int64_t bytes) {
+    char buf[48];
+    const double b = double(bytes);
+    if (b >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+    else if (b >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024));
+    else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+    else std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+    return buf;
+}
+
+// ------------------------------------------------------------------ SHA-256 (FIPS 180-4)
+
+namespace {
+
+class Sha256 {
+public:
+    void update(const unsigned char* p, size_t n) {
+        total_ += n;
+        while (n) {
+            const size_t take = std::min(n, size_t(64) - fill_);
+            std::memcpy(block_.data() + fill_, p, take);
+            fill_ += take;
+            p += take;
+            n -= take;
+            if (fill_ == 64) {
+                compress(block_.data());
+                fill_ = 0;
+            }
+        }
+    }
+    std::string hex() {
+        const uint64_t bits = total_ * 8;
+        const unsigned char one = 0x80, zero = 0;
+        update(&one, 1);
+        while (fill_ != 56) update(&zero, 1);
+        unsigned char len[8];
+        for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
+        update(len, 8);
+        std::string out;
+        char buf[9];
+        for (uint32_t v : h_) {
+            std::snprintf(buf, sizeof buf, "%08x", v);
+            out += buf;
+        }
+        return out;
+    }
+
+private:
+    static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+    void compress(const unsigned char* b) {
+        static constexpr uint32_t k[64] = {
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+            0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+            0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+            0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+            0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+            0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+            0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+        uint32_t w[64];
+        for (int i = 0; i < 16; ++i)
+            w[i] = uint32_t(b[4 * i]) << 24 | uint32_t(b[4 * i + 1]) << 16 | uint32_t(b[4 * i + 2]) << 8 | uint32_t(b[4 * i + 3]);
+        for (int i = 16; i < 64; ++i) {
+            const uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = h_[0], bb = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
+        for (int i = 0; i < 64; ++i) {
+            const uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+            const uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
+            h = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = bb;
+            bb = a;
+            a = t1 + t2;
+        }
+        h_[0] += a, h_[1] += bb, h_[2] += c, h_[3] += d, h_[4] += e, h_[5] += f, h_[6] += g, h_[7] += h;
+    }
+    std::array<uint32_t, 8> h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<unsigned char, 64> block_{};
+    size_t fill_ = 0;
+    uint64_t total_ = 0;
+};
+
+}  // namespace
+
+std::string sha256(const std::string& bytes) {
+    Sha256 h;
+    h.update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+    return h.hex();
+}
+
+std::string sha256File(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw PlannerError(path + ": cannot read the model file");
+    Sha256 h;
+    std::vector<char> buf(size_t(1) << 20);
+    while (in) {
+        in.read(buf.data(), std::streamsize(buf.size()));
+        const auto n = in.gcount();
+        if (n > 0) h.update(reinterpret_cast<const unsigned char*>(buf.data()), size_t(n));
+    }
+    return h.hex();
+}
+
+// ------------------------------------------------------------------ plan.json
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json latencyJson(const LatencyBreakdown& l) {
+    return json{{"edge", l.edgeMs}, {"transmit", l.transmitMs}, {"cloud", l.cloudMs}, {"total", l.totalMs},
+                {"edge_origin", l.edgeOrigin}, {"cloud_origin", l.cloudOrigin}};
+}
+
+json planJson(const PlanningContext& ctx, const Plan& p, double cloudOnlyMs) {
+    const Graph& g = ctx.graph();
+    json j;
+    j["kind"] = planKindName(p.kind);
+    j["split_position"] = p.splitPosition;
+    j["split_after"] = p.splitAfter.empty() ? json(nullptr) : json(p.splitAfter);
+    if (!p.edgeNodes.empty()) {
+        json nodes = json::array();
+        for (int v : p.edgeNodes) nodes.push_back(g.nodes[size_t(v)].name);
+        j["edge_nodes"] = nodes;
+    }
+    json sent = json::array();
+    for (const auto& s : p.transmitted)
+        sent.push_back({{"tensor", g.tensors[size_t(s.tensor)].name}, {"bits", s.bits}, {"elements", s.elements},
+                        {"shape", g.tensors[size_t(s.tensor)].shape}});
+    j["transmitted"] = sent;
+    json wb = json::array(), ab = json::array();
+    for (size_t i = 0; i < p.weightBits.size(); ++i) {
+        if (p.weightBits[i] == 0) continue;  // not on the edge (non-prefix cut)
+        wb.push_back({{"node", g.nodes[i].name}, {"bits", p.weightBits[i]}});
+        ab.push_back({{"node", g.nodes[i].name}, {"bits", p.activationBits[i]}});
+    }
+    j["weight_bits"] = wb;
+    j["activation_bits"] = ab;
+    j["latency_ms"] = latencyJson(p.latency);
+    j["normalized_latency"] = cloudOnlyMs > 0 ? p.latency.totalMs / cloudOnlyMs : 0.0;
+    j["edge_weight_bytes"] = p.edgeWeightBytes;
+    j["edge_activation_bytes"] = p.edgeActivationBytes;
+    j["fits_memory"] = p.fitsMemory;
+    j["mse_proxy"] = p.mseProxy;
+    if (p.accuracy)
+        j["accuracy_drop"] = {{"value", p.accuracy->drop}, {"metric", p.accuracy->metric},
+                              {"samples", p.accuracy->samples}, {"data", p.accuracy->data}, {"origin", "measured"}};
+    else
+        j["accuracy_drop"] = nullptr;
+    if (!p.available) j["available"] = false;
+    if (!p.note.empty()) j["note"] = p.note;
+    return j;
+}
+
+}  // namespace
+
+std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
+    json j;
+    j["schema"] = "autosplit-plan";
+    j["schema_version"] = kPlanSchemaVersion;
+    j["model"] = {{"path", ctx.model().path}, {"sha256", ctx.model().sha256}, {"inputs", ctx.model().inputBindings},
+                  {"nodes", ctx.nodeCount()}};
+    j["devices"] = {{"edge", {{"name", ctx.edgeDevice().name}, {"source", ctx.edgeDevice().source}}},
+                    {"cloud", {{"name", ctx.cloudDevice().name}, {"source", ctx.cloudDevice().source}}}};
+    j["uplink_bps"] = ps.constraints.uplinkBps;
+    j["constraints"] = {{"uplink_bps", ps.constraints.uplinkBps},
+                        {"edge_memory_bytes", ps.constraints.edgeMemoryBytes},
+                        {"max_accuracy_drop_percent", ps.constraints.maxDropPercent},
+                        {"message_overhead_ms", ps.constraints.messageOverheadMs},
+                        {"edge_bits", ctx.bits()},
+                        {"input_bits", ctx.inputBits()},
+                        {"cloud_bits", ctx.cloudBits()}};
+    const auto& e = ctx.errors();
+    j["calibration"] = {{"data", e.dataDescription}, {"samples", e.samples}, {"synthetic", e.synthetic},
+                        {"clip", e.clip}, {"model_hash", e.modelHash}, {"data_hash", e.dataHash}};
+    j["allocator"] = ctx.allocator() == Allocator::Exact ? "exact" : "lagrangian";
+    const auto& lg = ctx.lagrangian();
+    j["lagrangian_gap"] = {{"instances", lg.instances}, {"worse", lg.worse}, {"infeasible", lg.infeasible},
+                           {"mean_relative", lg.meanRelativeGap}, {"max_relative", lg.maxRelativeGap}};
+    const Plan* co = ps.baseline("cloud-only");
+    const double coMs = co ? co->latency.totalMs : 0.0;
+    json sel = planJson(ctx, ps.selected, coMs);
+    sel["reason"] = ps.reason;
+    sel["final"] = ps.final();
+    j["selected"] = sel;
+    json base = json::object();
+    for (const auto& b : ps.baselines) base[b.name] = planJson(ctx, b, coMs);
+    j["baselines"] = base;
+    json cands = json::array();
+    std::vector<bool> onFront(ps.candidates.size(), false);
+    for (int i : ps.pareto) onFront[size_t(i)] = true;
+    for (size_t i = 0; i < ps.candidates.size(); ++i) {
+        const auto& c = ps.candidates[i];
+        const Solution& s = ctx.solutions()[size_t(c.solution)];
+        json cj{{"id", c.solution},
+                {"split_position", s.split},
+                {"budget", s.budget},
+                {"latency_ms", {{"edge", c.edgeMs}, {"transmit", c.transmitMs}, {"cloud", c.cloudMs}, {"total", c.totalMs}}},
+                {"mse_proxy", c.mse},
+                {"edge_bytes", s.edgeBytes()},
+                {"pareto", bool(onFront[i])}};
+        if (auto a = ctx.accuracy(c.solution)) cj["accuracy_drop"] = a->drop;
+        cands.push_back(std::move(cj));
+    }
+    j["candidates"] = cands;
+    j["numbers"] = {
+        {"latency", "per-layer latency tables of the device simulator (SCALE-Sim v2 model), or measured where a "
+                    "measured profile overrides a cell: see each latency_ms.*_origin"},
+        {"transmit", "bits of the transmitted tensors / uplink_bps + message_overhead_ms per tensor"},
+        {"mse_proxy", "sum of the calibration weight and activation MSE of the edge layers (not an accuracy)"},
+        {"accuracy_drop", "measured by a fake-quantized run against the float model; metric and sample count given"}};
+    return j.dump(1) + "\n";
+}
+
+namespace {
+
+PlanKind kindFromName(const std::string& s, const std::string& where) {
+    if (s == "CLOUD_ONLY") return PlanKind::CloudOnly;
+    if (s == "SPLIT") return PlanKind::Split;
+    if (s == "EDGE_ONLY") return PlanKind::EdgeOnly;
+    throw PlannerError(where + ": kind '" + s + "' is not CLOUD_ONLY, SPLIT or EDGE_ONLY");
+}
+
+PlanDocument::Entry entryFrom(const json& j, const std::string& where) {
+    PlanDocument::Entry e;
+    e.kind = kindFromName(j.at("kind").get<std::string>(), where);
+    e.splitPosition = j.at("split_position").get<int>();
+    if (!j.at("split_after").is_null()) e.splitAfter = j.at("split_after").get<std::string>();
+    for (const auto& s : j.at("transmitted")) e.transmitted.push_back({s.at("tensor").get<std::string>(), s.at("bits").get<int>()});
+    for (const auto& w : j.at("weight_bits")) e.weightBits.push_back({w.at("node").get<std::string>(), w.at("bits").get<int>()});
+    for (const auto& a : j.at("activation_bits"))
+        e.activationBits.push_back({a.at("node").get<std::string>(), a.at("bits").get<int>()});
+    const auto& l = j.at("latency_ms");
+    e.latency.edgeMs = l.at("edge").get<double>();
+    e.latency.transmitMs = l.at("transmit").get<double>();
+    e.latency.cloudMs = l.at("cloud").get<double>();
+    e.latency.totalMs = l.at("total").get<double>();
+    e.latency.edgeOrigin = l.value("edge_origin", "simulated");
+    e.latency.cloudOrigin = l.value("cloud_origin", "simulated");
+    e.edgeWeightBytes = j.at("edge_weight_bytes").get<int64_t>();
+    e.edgeActivationBytes = j.at("edge_activation_bytes").get<int64_t>();
+    if (!j.at("accuracy_drop").is_null()) e.accuracyDrop = j.at("accuracy_drop").at("value").get<double>();
+    return e;
+}
+
+}  // namespace
+
+PlanDocument parsePlan(const std::string& text, const std::string& displayName) {
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const std::exception& e) {
+        throw PlannerError(displayName + ": not JSON (" + e.what() + ")");
+    }
+    PlanDocument d;
+    std::string field = "schema";
+    try {
+        if (j.value("schema", std::string()) != "autosplit-plan")
+            throw PlannerError(displayName + ": not an autosplit plan (schema is not \"autosplit-plan\")");
+        field = "schema_version";
+        d.schemaVersion = j.at("schema_version").get<int>();
+        if (d.schemaVersion != kPlanSchemaVersion)
+            throw PlannerError(displayName + ": plan schema version " + std::to_string(d.schemaVersion) +
+                               " is not supported (this build reads version " + std::to_string(kPlanSchemaVersion) + ")");
+        field = "model";
+        d.modelPath = j.at("model").at("path").get<std::string>();
+        d.modelSha256 = j.at("model").at("sha256").get<std::string>();
+        d.inputBindings = j.at("model").value("inputs", std::vector<std::string>{});
+        field = "devices";
+        d.edgeDevice = j.at("devices").at("edge").at("name").get<std::string>();
+        d.cloudDevice = j.at("devices").at("cloud").at("name").get<std::string>();
+        field = "uplink_bps";
+        d.uplinkBps = j.at("uplink_bps").get<double>();
+        field = "constraints";
+        const auto& c = j.at("constraints");
+        d.constraints.uplinkBps = c.at("uplink_bps").get<double>();
+        d.constraints.edgeMemoryBytes = c.at("edge_memory_bytes").get<int64_t>();
+        d.constraints.maxDropPercent = c.at("max_accuracy_drop_percent").get<double>();
+        d.constraints.messageOverheadMs = c.at("message_overhead_ms").get<double>();
+        field = "selected";
+        d.selected = entryFrom(j.at("selected"), displayName + ": selected");
+        d.selected.name = "auto-split";
+        field = "baselines";
+        for (const auto& [name, b] : j.at("baselines").items()) {
+            field = "baselines." + name;
+            d.baselines.push_back(entryFrom(b, displayName + ": baselines." + name));
+            d.baselines.back().name = name;
+        }
+        field = "candidates";
+        d.candidates = int(j.at("candidates").size());
+    } catch (const PlannerError&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw PlannerError(displayName + ": field '" + field + "' is missing or malformed (" + e.what() + ")");
+    }
+    return d;
+}
+
+PlanDocument loadPlan(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw PlannerError(path + ": cannot read the plan");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parsePlan(ss.str(), path);
+}
+
+void verifyPlanModel(const PlanDocument& plan, const std::string& modelPath) {
+    const std::string h = sha256File(modelPath);
+    if (h != plan.modelSha256)
+        throw PlannerError("model hash mismatch: the plan was made for " + plan.modelPath + " (sha256 " +
+                           plan.modelSha256.substr(0, 12) + "...) but " + modelPath + " has sha256 " + h.substr(0, 12) +
+                           "...: re-run autosplit plan");
+}
+
+}  // namespace autosplit::planner
