@@ -56,7 +56,8 @@ private:
         int to;
         double cap;
     };
-    bool residual(int e) const { return edges_[size_t(e)].cap > kEps * (1.0 + std::abs(edges_[size_t(e)].cap)) && edges_[size_t(e)].cap > 1e-12; }
+    // Capacities are µs; anything below a picosecond is exhausted (inf stays residual).
+    bool residual(int e) const { return edges_[size_t(e)].cap > kEps; }
     bool bfs(int s, int t) {
         std::fill(level_.begin(), level_.end(), -1);
         std::queue<int> q;
@@ -90,7 +91,7 @@ private:
         }
         return 0;
     }
-    static constexpr double kEps = 1e-12;
+    static constexpr double kEps = 1e-9;
     std::vector<Edge> edges_;
     std::vector<std::vector<int>> adj_;
     std::vector<int> level_;

@@ -1,0 +1,148 @@
+#include "planning_setup.h"
+
+#include "autosplit/errors.h"
+#include "autosplit/onnx_import.h"
+#include "autosplit/planner/accuracy.h"
+#include "autosplit/planner/plan_io.h"
+#include "autosplit/quantize.h"
+
+#include <chrono>
+#include <iostream>
+
+namespace autosplit::cli {
+
+const char* kPlanningOptions =
+    "  --edge NAME|FILE.json   edge device (built-in: eyeriss, tpu)              [eyeriss]\n"
+    "  --cloud NAME|FILE.json  cloud device                                      [tpu]\n"
+    "  --edge-profile F.csv    measured per-layer latencies of the edge device\n"
+    "  --edge-memory SIZE      e.g. 4GiB, 512MB                 [the edge device's off-chip memory]\n"
+    "  --max-drop P%           accuracy-drop threshold, 0..100%                  [5%]\n"
+    "  --message-overhead T    fixed cost per transmitted tensor, e.g. 1ms, 200us [1ms]\n"
+    "  --bits 2,4,6,8          edge bit set B                                    [2,4,6,8]\n"
+    "  --data DIR | --synthetic N  calibration and evaluation inputs             [--synthetic 4]\n"
+    "  --allocator exact|lagrangian  bit-allocation solver                        [exact]\n"
+    "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
+    "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
+    "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";
+
+namespace {
+
+std::vector<int> parseBitSet(const std::string& s) {
+    std::vector<int> out;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        const size_t comma = s.find(',', pos);
+        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        try {
+            size_t used = 0;
+            const int b = std::stoi(item, &used);
+            if (used != item.size() || !isSupportedBits(b) || b > 8) throw std::invalid_argument(item);
+            out.push_back(b);
+        } catch (const std::exception&) {
+            throw UsageError{"--bits: '" + item + "' is not one of 2, 4, 6, 8"};
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out;
+}
+
+int parseCount(const std::string& s, const std::string& option) {
+    try {
+        size_t used = 0;
+        const int n = std::stoi(s, &used);
+        if (used == s.size()) return n;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{option + " needs a whole number, got '" + s + "'"};
+}
+
+}  // namespace
+
+PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
+    PlanningSetup s;
+    const std::string edgeName = args.value("--edge", "eyeriss");
+    const std::string cloudName = args.value("--cloud", "tpu");
+    const std::string edgeProfile = args.value("--edge-profile");
+    const std::string memory = args.value("--edge-memory");
+    const std::string uplink = args.value("--uplink", "3Mbps");
+    const std::string drop = args.value("--max-drop", "5%");
+    const std::string overhead = args.value("--message-overhead", "1ms");
+    const std::string bits = args.value("--bits", "2,4,6,8");
+    const std::string dataDir = args.value("--data");
+    const std::string synth = args.value("--synthetic");
+    const std::string allocator = args.value("--allocator", "exact");
+    const std::string cache = args.value("--cache");
+    const bool noCache = args.flag("--no-cache");
+    const int threads = parseCount(args.value("--threads", "0"), "--threads");
+    if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
+    if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
+
+    // Everything that can be checked without the model first.
+    const sim::DeviceProfile edge = sim::resolveDevice(edgeName);
+    const sim::DeviceProfile cloud = sim::resolveDevice(cloudName);
+    std::optional<sim::MeasuredProfile> measured;
+    if (!edgeProfile.empty()) measured = sim::loadMeasuredProfile(edgeProfile);
+    s.constraints.uplinkBps = planner::parseBandwidth(uplink);
+    s.constraints.edgeMemoryBytes = memory.empty() ? edge.offchipBytes : planner::parseBytes(memory);
+    s.constraints.maxDropPercent = planner::parsePercent(drop);
+    s.constraints.messageOverheadMs = planner::parseMilliseconds(overhead);
+    s.constraints.validate();
+    planner::ContextOptions co;
+    co.bits = parseBitSet(bits);
+    co.allocator = allocator == "exact" ? planner::Allocator::Exact : planner::Allocator::Lagrangian;
+    int synthetic = 4;
+    if (!synth.empty()) {
+        synthetic = parseCount(synth, "--synthetic");
+        if (synthetic < 1) throw UsageError{"--synthetic needs a positive count"};
+    }
+
+    // loadModel consumes --input bindings and MODEL; read them on a copy for the plan's record.
+    ArgReader probe = args;
+    const auto bindings = probe.valuesIf("--input", [](const std::string& v) {
+        const auto eq = v.rfind('=');
+        return eq != std::string::npos && v.find_first_of("/.", eq) == std::string::npos;
+    });
+    const auto positional = probe.positionals();
+    if (positional.size() == 1) s.modelPath = positional.front();
+    s.model = loadModel(args, quiet);
+    auto say = [&](const std::string& m) {
+        if (!quiet) std::cerr << m << "\n";
+    };
+
+    if (dataDir.empty()) {
+        s.data = syntheticCalibration(s.model.graph, synthetic);
+        say("warning: calibrating and measuring on " + s.data.description +
+            "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
+    } else {
+        s.data = loadTensorFolder(s.model.graph, dataDir);
+    }
+    CalibrationOptions calib;
+    calib.bits = co.bits;
+    calib.threads = threads;
+    calib.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
+    const auto t0 = std::chrono::steady_clock::now();
+    ErrorTable table = calibrate(s.model.graph, s.data, calib);
+    say(std::string("calibration: ") + (table.fromCache ? "loaded from cache" : "computed") + " (" +
+        std::to_string(int(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000)) + " ms)");
+
+    planner::ModelSource src;
+    src.path = s.modelPath;
+    src.sha256 = planner::sha256File(s.modelPath);
+    src.inputBindings = bindings;
+    co.progress = [&](const std::string& stage, int done, int total) {
+        if (!quiet && done == total) std::cerr << "planning: " << stage << " done\n";
+    };
+    s.ctx = planner::PlanningContext::build(s.model.graph, edge, cloud, std::move(table), src, co,
+                                            measured ? &*measured : nullptr);
+    // The evaluator refers to the context's graph and table (heap-held, stable addresses).
+    EvalData ed;
+    ed.inputs = s.data;
+    EvalOptions eo;
+    eo.threads = threads;
+    s.evaluator = std::make_unique<PlanEvaluator>(s.ctx->graph(), std::move(ed), &s.ctx->errors(), eo);
+    s.measure = planner::measureWith(*s.evaluator);
+    return s;
+}
+
+}  // namespace autosplit::cli

@@ -1,0 +1,38 @@
+// Shared by `autosplit plan` and `autosplit sweep`: devices, calibration, evaluator and the
+// planning context from command-line options.
+#pragma once
+
+#include "command.h"
+#include "model_loading.h"
+
+#include "autosplit/calibration.h"
+#include "autosplit/evaluate.h"
+#include "autosplit/planner/planner.h"
+#include "autosplit/sim/device.h"
+#include "autosplit/sim/measured_profile.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace autosplit::cli {
+
+// Options common to plan and sweep (documented in their usage texts).
+extern const char* kPlanningOptions;
+
+struct PlanningSetup {
+    LoadedModel model;
+    std::string modelPath;
+    CalibrationSet data;
+    std::unique_ptr<PlanEvaluator> evaluator;
+    std::shared_ptr<const planner::PlanningContext> ctx;
+    planner::Constraints constraints;  // from --uplink/--edge-memory/--max-drop/--message-overhead
+    planner::AccuracyMeasure measure;
+};
+
+// Reads every planning option (devices first, so a bad device name fails before any model
+// work), then the model, calibrates (cached), and builds the context. Progress goes to stderr
+// unless `quiet`.
+PlanningSetup setupPlanning(ArgReader& args, bool quiet);
+
+}  // namespace autosplit::cli
