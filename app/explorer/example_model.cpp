@@ -1,0 +1,37 @@
+#include "example_model.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+
+namespace autosplit::explorer {
+
+namespace {
+bool usable(const QString& p) { return !p.isEmpty() && QFileInfo(p).isFile() && QFileInfo(p).size() > 0; }
+}  // namespace
+
+QString generatedExamplePath() {
+    const QString installed = QDir(QCoreApplication::applicationDirPath())
+                                  .absoluteFilePath(QStringLiteral("../" AUTOSPLIT_INSTALL_DATADIR "/example.onnx"));
+    for (const QString& p : {QDir::cleanPath(installed), QStringLiteral(AUTOSPLIT_BUILD_EXAMPLE)})
+        if (usable(p)) return p;
+    return {};
+}
+
+ExampleModel findExampleModel() {
+    const QString name = QStringLiteral("ch_PP-OCRv4_det_infer.onnx");
+    QStringList dirs;
+    const QString env = qEnvironmentVariable("AUTOSPLIT_MODELS");
+    if (!env.isEmpty()) dirs << env;
+    dirs << QStringLiteral(AUTOSPLIT_MODELS_DIR);
+    for (const QString& d : dirs) {
+        const QString p = QDir(d).absoluteFilePath(name);
+        if (usable(p))
+            return {p, {{"x", {1, 3, 640, 640}}}, QStringLiteral("PP-OCRv4 text detection (1x3x640x640)")};
+    }
+    const QString generated = generatedExamplePath();
+    if (!generated.isEmpty()) return {generated, {}, QStringLiteral("bundled example classifier")};
+    return {};
+}
+
+}  // namespace autosplit::explorer

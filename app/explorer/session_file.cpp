@@ -1,0 +1,105 @@
+#include "session_file.h"
+
+#include "autosplit/errors.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+
+namespace autosplit::explorer {
+
+namespace {
+
+[[noreturn]] void fail(const QString& where, const QString& what) { throw Error((where + QStringLiteral(": ") + what).toStdString()); }
+
+QJsonValue require(const QJsonObject& o, const char* key, const QString& where) {
+    const QJsonValue v = o.value(QLatin1String(key));
+    if (v.isUndefined()) fail(where, QStringLiteral("missing field '%1'").arg(QLatin1String(key)));
+    return v;
+}
+
+double number(const QJsonObject& o, const char* key, const QString& where) {
+    const QJsonValue v = require(o, key, where);
+    if (!v.isDouble()) fail(where, QStringLiteral("field '%1' must be a number").arg(QLatin1String(key)));
+    return v.toDouble();
+}
+
+QString text(const QJsonObject& o, const char* key, const QString& where) {
+    const QJsonValue v = require(o, key, where);
+    if (!v.isString()) fail(where, QStringLiteral("field '%1' must be a string").arg(QLatin1String(key)));
+    return v.toString();
+}
+
+}  // namespace
+
+QByteArray sessionToJson(const SessionFile& s) {
+    QJsonObject o;
+    o[QStringLiteral("schema")] = QStringLiteral("autosplit-explorer-session");
+    o[QStringLiteral("version")] = SessionFile::kVersion;
+    o[QStringLiteral("model")] = s.modelPath;
+    o[QStringLiteral("inputs")] = engine::bindingsText(s.inputs);
+    o[QStringLiteral("edge_device")] = s.edgeDevice;
+    o[QStringLiteral("cloud_device")] = s.cloudDevice;
+    o[QStringLiteral("uplink_mbps")] = s.constraints.uplinkMbps;
+    o[QStringLiteral("edge_memory_mib")] = s.constraints.edgeMemoryMiB;
+    o[QStringLiteral("max_drop_percent")] = s.constraints.maxAccuracyDropPct;
+    QJsonArray bits;
+    for (int b : s.constraints.bitSet) bits.append(b);
+    o[QStringLiteral("bits")] = bits;
+    o[QStringLiteral("selected_split")] = s.pinnedSplit ? QJsonValue(*s.pinnedSplit) : QJsonValue(QJsonValue::Null);
+    return QJsonDocument(o).toJson(QJsonDocument::Indented);
+}
+
+SessionFile sessionFromJson(const QByteArray& json, const QString& where) {
+    QJsonParseError err;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
+    if (doc.isNull()) fail(where, QStringLiteral("not JSON (%1 at offset %2)").arg(err.errorString()).arg(err.offset));
+    if (!doc.isObject()) fail(where, QStringLiteral("expected a JSON object"));
+    const QJsonObject o = doc.object();
+    if (text(o, "schema", where) != QLatin1String("autosplit-explorer-session"))
+        fail(where, QStringLiteral("field 'schema' must be \"autosplit-explorer-session\""));
+    if (int(number(o, "version", where)) != SessionFile::kVersion)
+        fail(where, QStringLiteral("unsupported session version %1").arg(o.value(QStringLiteral("version")).toDouble()));
+    SessionFile s;
+    s.modelPath = text(o, "model", where);
+    try {
+        s.inputs = engine::parseBindings(text(o, "inputs", where));
+    } catch (const std::exception& e) {
+        fail(where, QStringLiteral("field 'inputs': %1").arg(QString::fromUtf8(e.what())));
+    }
+    s.edgeDevice = text(o, "edge_device", where);
+    s.cloudDevice = text(o, "cloud_device", where);
+    s.constraints.uplinkMbps = number(o, "uplink_mbps", where);
+    s.constraints.edgeMemoryMiB = number(o, "edge_memory_mib", where);
+    s.constraints.maxAccuracyDropPct = number(o, "max_drop_percent", where);
+    if (!(s.constraints.uplinkMbps > 0)) fail(where, QStringLiteral("field 'uplink_mbps' must be positive"));
+    if (!(s.constraints.edgeMemoryMiB > 0)) fail(where, QStringLiteral("field 'edge_memory_mib' must be positive"));
+    const QJsonValue bits = require(o, "bits", where);
+    if (!bits.isArray()) fail(where, QStringLiteral("field 'bits' must be an array"));
+    s.constraints.bitSet.clear();
+    for (const QJsonValue& b : bits.toArray()) {
+        if (!b.isDouble() || b.toInt() < 1 || b.toInt() > 32) fail(where, QStringLiteral("field 'bits' holds a width outside 1..32"));
+        s.constraints.bitSet.push_back(b.toInt());
+    }
+    const QJsonValue sel = o.value(QStringLiteral("selected_split"));
+    if (sel.isDouble()) s.pinnedSplit = sel.toInt();
+    else if (!sel.isNull() && !sel.isUndefined()) fail(where, QStringLiteral("field 'selected_split' must be a number or null"));
+    return s;
+}
+
+void saveSession(const SessionFile& s, const QString& path) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly)) fail(path, f.errorString());
+    f.write(sessionToJson(s));
+    if (!f.commit()) fail(path, f.errorString());
+}
+
+SessionFile loadSession(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) fail(path, f.errorString());
+    return sessionFromJson(f.readAll(), path);
+}
+
+}  // namespace autosplit::explorer

@@ -1,0 +1,28 @@
+// A saved window session: model, input bindings, devices, slider positions, selected split.
+#pragma once
+
+#include "autosplit/engine/split_estimate.h"
+
+#include <QString>
+
+#include <optional>
+
+namespace autosplit::explorer {
+
+struct SessionFile {
+    static constexpr int kVersion = 1;
+    QString modelPath;
+    engine::InputBindings inputs;
+    QString edgeDevice = QStringLiteral("eyeriss");  // built-in name or JSON path
+    QString cloudDevice = QStringLiteral("tpu");
+    engine::Constraints constraints;
+    std::optional<int> pinnedSplit;  // a split the user picked; none = the fastest feasible
+};
+
+// Throws autosplit::Error naming the field on malformed input.
+QByteArray sessionToJson(const SessionFile& s);
+SessionFile sessionFromJson(const QByteArray& json, const QString& displayName);
+void saveSession(const SessionFile& s, const QString& path);
+SessionFile loadSession(const QString& path);
+
+}  // namespace autosplit::explorer
