@@ -375,9 +375,43 @@ struct ContextBuilder {
         }
         rep.exactMs = exactMs;
 
+        const auto& E = ctx.edgeTable_;
+        auto addSolution = [&](int p, std::vector<uint8_t> wb8, std::vector<uint8_t> ab8, std::string label, bool exact) {
+            const std::string key = solutionKey(p, wb8.data(), ab8.data(), ab8.size());
+            if (ctx.solutionIndex_.count(key)) return;
+            Solution s;
+            s.split = p;
+            s.weightBits = std::move(wb8);
+            s.activationBits = std::move(ab8);
+            s.budget = std::move(label);
+            s.exact = exact;
+            int measured = 0;
+            BitAssignment assign = BitAssignment::uniform(g, maxB, maxB, ctx.inputBits_);
+            std::vector<int> abitsAll(size_t(N), maxB);
+            for (int i = 0; i <= p; ++i) {
+                const int wb = s.weightBits[size_t(i)], ab = s.activationBits[size_t(i)];
+                assign.weightBits[size_t(i)] = wb;
+                assign.activationBits[size_t(i)] = ab;
+                abitsAll[size_t(i)] = ab;
+                const auto e = E.entry(i, E.bitsIndex(wb), E.bitsIndex(ab));
+                s.edgeUs += e.us;
+                measured += e.origin == sim::LatencyOrigin::Measured;
+                if (quantized[size_t(i)])
+                    s.weightMse += std::max(0.0, errors.rows[size_t(i)].weightMse[size_t(errors.bitsIndex(wb))]);
+                s.activationMse += std::max(0.0, errors.rows[size_t(i)].activationMse[size_t(errors.bitsIndex(ab))]);
+            }
+            s.edgeMeasured = measured == 0 ? 0 : (measured == p + 1 ? 2 : 1);
+            s.cloudUs = ctx.cloudSuffixUs_[size_t(p + 1)];
+            s.transmitBits = transmitBits(p, &abitsAll, 0);
+            s.messages = int(ctx.splitInfo_[size_t(p + 1)].transmitted.size());
+            const EdgeMemory m = edgeMemory(g, p, assign);
+            s.edgeWeightBits = m.weightBits;
+            s.edgeActivationBits = m.peakActivationBits;
+            ctx.solutionIndex_[key] = int(ctx.solutions_.size());
+            ctx.solutions_.push_back(std::move(s));
+        };
         // Combine every weight budget with every activation budget.
         progress("scoring solutions", 0, int(cands.size()));
-        const auto& E = ctx.edgeTable_;
         for (size_t c = 0; c < cands.size(); ++c) {
             const int p = cands[c];
             for (size_t wl = 0; wl < L; ++wl) {
@@ -388,40 +422,16 @@ struct ContextBuilder {
                     if (!ar.exact) ++rep.inexactActivation;
                     std::vector<uint8_t> abits(size_t(p) + 1);
                     for (int i = 0; i <= p; ++i) abits[size_t(i)] = uint8_t(ctx.bits_[size_t(ar.allocation.choice[size_t(i)])]);
-                    const std::string key = solutionKey(p, wBits[c][wl].data(), abits.data(), abits.size());
-                    if (ctx.solutionIndex_.count(key)) continue;
-                    Solution s;
-                    s.split = p;
-                    s.weightBits = wBits[c][wl];
-                    s.activationBits = std::move(abits);
-                    s.budget = "w" + levelLabel(levels[wl]) + "a" + levelLabel(levels[al]);
-                    s.exact = ar.exact && o.allocator == Allocator::Exact;
-                    int measured = 0;
-                    BitAssignment assign = BitAssignment::uniform(g, maxB, maxB, ctx.inputBits_);
-                    std::vector<int> abitsAll(size_t(N), maxB);
-                    for (int i = 0; i <= p; ++i) {
-                        const int wb = s.weightBits[size_t(i)], ab = s.activationBits[size_t(i)];
-                        assign.weightBits[size_t(i)] = wb;
-                        assign.activationBits[size_t(i)] = ab;
-                        abitsAll[size_t(i)] = ab;
-                        const auto e = E.entry(i, E.bitsIndex(wb), E.bitsIndex(ab));
-                        s.edgeUs += e.us;
-                        measured += e.origin == sim::LatencyOrigin::Measured;
-                        if (quantized[size_t(i)])
-                            s.weightMse += std::max(0.0, errors.rows[size_t(i)].weightMse[size_t(errors.bitsIndex(wb))]);
-                        s.activationMse += std::max(0.0, errors.rows[size_t(i)].activationMse[size_t(errors.bitsIndex(ab))]);
-                    }
-                    s.edgeMeasured = measured == 0 ? 0 : (measured == p + 1 ? 2 : 1);
-                    s.cloudUs = ctx.cloudSuffixUs_[size_t(p + 1)];
-                    s.transmitBits = transmitBits(p, &abitsAll, 0);
-                    s.messages = int(ctx.splitInfo_[size_t(p + 1)].transmitted.size());
-                    const EdgeMemory m = edgeMemory(g, p, assign);
-                    s.edgeWeightBits = m.weightBits;
-                    s.edgeActivationBits = m.peakActivationBits;
-                    ctx.solutionIndex_[key] = int(ctx.solutions_.size());
-                    ctx.solutions_.push_back(std::move(s));
+                    addSolution(p, wBits[c][wl], std::move(abits), "w" + levelLabel(levels[wl]) + "a" + levelLabel(levels[al]),
+                                ar.exact && o.allocator == Allocator::Exact);
                 }
             }
+            // Uniform assignments too: the latency-optimal point of a split is not always a
+            // distortion optimum of some budget (fewer activation bits speed layers up).
+            for (int bw : ctx.bits_)
+                for (int ba : ctx.bits_)
+                    addSolution(p, std::vector<uint8_t>(size_t(p) + 1, uint8_t(bw)), std::vector<uint8_t>(size_t(p) + 1, uint8_t(ba)),
+                                "uniform w" + std::to_string(bw) + "a" + std::to_string(ba), true);
         }
         progress("scoring solutions", int(cands.size()), int(cands.size()));
     }
