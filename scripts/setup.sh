@@ -34,6 +34,5 @@ cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTOSP
 cmake --build "$build" -j"$(nproc)"
 
 echo "==> the bundled example: autosplit inspect $build/resources/example.onnx"
-"$build/app/autosplit" inspect "$build/resources/example.onnx" | head -n 20
-echo "..."
+"$build/app/autosplit" inspect "$build/resources/example.onnx"
 echo "Done. The CLI is $build/app/autosplit (autosplit --help); tests: scripts/test.sh"
