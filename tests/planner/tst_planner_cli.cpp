@@ -1,0 +1,130 @@
+// `autosplit plan` / `autosplit sweep` end to end on the bundled example model.
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+namespace {
+
+struct Run {
+    int code = -1;
+    QByteArray out, err;
+};
+
+QTemporaryDir& cacheDir() {
+    static QTemporaryDir d;
+    return d;
+}
+
+Run cli(const QStringList& args) {
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("AUTOSPLIT_CACHE", cacheDir().path());
+    p.setProcessEnvironment(env);
+    p.start(QStringLiteral(AUTOSPLIT_CLI), args);
+    if (!p.waitForFinished(300000)) qFatal("autosplit did not finish");
+    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
+}
+
+const QString kExample = QStringLiteral(AUTOSPLIT_BINARY_DIR "/resources/example.onnx");
+
+}  // namespace
+
+class TestPlannerCli : public QObject {
+    Q_OBJECT
+private slots:
+    void planWritesAVersionedPlan() {
+        QTemporaryDir dir;
+        const QString out = dir.filePath("plan.json");
+        const Run r = cli({"plan", kExample, "--edge", "eyeriss", "--cloud", "tpu", "--uplink", "3Mbps", "--edge-memory",
+                           "4GiB", "--max-drop", "5%", "--synthetic", "2", "--out", out});
+        QVERIFY2(r.code == 0, r.err);
+        QVERIFY(r.out.contains("selected plan"));
+        QVERIFY(r.out.contains("baselines"));
+        QVERIFY(r.out.contains("neurosurgeon"));
+        QFile f(out);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QJsonObject j = QJsonDocument::fromJson(f.readAll()).object();
+        QCOMPARE(j["schema_version"].toInt(), 1);
+        QCOMPARE(j["model"].toObject()["sha256"].toString().size(), 64);
+        QCOMPARE(j["devices"].toObject()["edge"].toObject()["name"].toString(), QString("eyeriss"));
+        QCOMPARE(j["uplink_bps"].toDouble(), 3e6);
+        const QJsonObject sel = j["selected"].toObject();
+        for (const char* k : {"kind", "split_position", "split_after", "transmitted", "weight_bits", "activation_bits",
+                              "latency_ms", "edge_weight_bytes", "edge_activation_bytes", "accuracy_drop"})
+            QVERIFY2(sel.contains(k), k);
+        const QJsonObject lat = sel["latency_ms"].toObject();
+        QVERIFY(std::abs(lat["edge"].toDouble() + lat["transmit"].toDouble() + lat["cloud"].toDouble() - lat["total"].toDouble()) < 1e-6);
+        const QJsonObject base = j["baselines"].toObject();
+        for (const char* k : {"cloud-only", "neurosurgeon", "qdmp", "qdmp-e", "u8", "u4", "edge-only-u8"}) QVERIFY2(base.contains(k), k);
+        QVERIFY(j["candidates"].toArray().size() > 1);
+        // Measured drop within the threshold (or Cloud-Only).
+        if (sel["kind"].toString() != "CLOUD_ONLY") QVERIFY(sel["accuracy_drop"].toObject()["value"].toDouble() <= 5.0);
+
+        // --verify: matches its model, rejects another file.
+        Run v = cli({"plan", kExample, "--verify", out});
+        QVERIFY2(v.code == 0, v.err);
+        const QString other = dir.filePath("other.onnx");
+        QVERIFY(QFile::copy(kExample, other));
+        QFile o(other);
+        QVERIFY(o.open(QIODevice::Append));
+        o.write("x");
+        o.close();
+        v = cli({"plan", other, "--verify", out});
+        QCOMPARE(v.code, 1);
+        QVERIFY2(v.err.contains("model hash mismatch"), v.err);
+    }
+
+    void zeroThresholdNeverExceeds() {
+        const Run r = cli({"plan", kExample, "--max-drop", "0%", "--synthetic", "2", "--json"});
+        QVERIFY2(r.code == 0, r.err);
+        const QJsonObject sel = QJsonDocument::fromJson(r.out).object()["selected"].toObject();
+        if (sel["kind"].toString() != "CLOUD_ONLY") QCOMPARE(sel["accuracy_drop"].toObject()["value"].toDouble(), 0.0);
+    }
+
+    void tinyMemoryIsCloudOnlyWithReason() {
+        const Run r = cli({"plan", kExample, "--edge-memory", "16B", "--synthetic", "2", "--json"});
+        QVERIFY2(r.code == 0, r.err);
+        const QJsonObject sel = QJsonDocument::fromJson(r.out).object()["selected"].toObject();
+        QCOMPARE(sel["kind"].toString(), QString("CLOUD_ONLY"));
+        QVERIFY2(sel["reason"].toString().contains("infeasible"), qPrintable(sel["reason"].toString()));
+    }
+
+    void badInputsAreClearErrors_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("unknown edge device") << QStringList{"--edge", "nosuchchip"} << "nosuchchip";
+        QTest::addRow("negative bandwidth") << QStringList{"--uplink", "-3Mbps"} << "bandwidth must be positive";
+        QTest::addRow("threshold over 100") << QStringList{"--max-drop", "150%"} << "within 0..100%";
+        QTest::addRow("bad memory unit") << QStringList{"--edge-memory", "4 parsecs"} << "unknown unit";
+        QTest::addRow("bits the edge lacks") << QStringList{"--edge", "tpu", "--bits", "2,8"} << "does not run 2-bit";
+    }
+    void badInputsAreClearErrors() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Run r = cli(QStringList{"plan", kExample, "--synthetic", "1"} + args);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(message.toUtf8()), r.err);
+    }
+
+    void sweepWritesCsv() {
+        QTemporaryDir dir;
+        const QString csv = dir.filePath("sweep.csv");
+        const Run r = cli({"sweep", kExample, "--synthetic", "2", "--steps", "5", "--csv", csv});
+        QVERIFY2(r.code == 0, r.err);
+        QVERIFY(r.out.contains("plan changes"));
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
+        QCOMPARE(lines.size(), 6);
+        QVERIFY(lines[0].startsWith("uplink_bps,kind,split_position"));
+        QVERIFY(lines[1].startsWith("100000,"));
+        QVERIFY(lines[5].startsWith("1e+08,"));
+    }
+};
+
+QTEST_MAIN(TestPlannerCli)
+#include "tst_planner_cli.moc"

@@ -1,0 +1,380 @@
+// PlanningContext + replan on the bundled example model: Pareto front, selection rules,
+// monotonicity, memory filtering, baselines, errors, plan.json, thread safety.
+#include "autosplit/calibration.h"
+#include "autosplit/onnx_import.h"
+#include "autosplit/passes.h"
+#include "autosplit/planner/plan_io.h"
+#include "autosplit/planner/planner.h"
+#include "autosplit/sim/device.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+using namespace autosplit;
+using namespace autosplit::planner;
+
+namespace {
+
+const std::string kExample = AUTOSPLIT_BINARY_DIR "/resources/example.onnx";
+
+struct Fixture {
+    std::shared_ptr<const PlanningContext> ctx;
+    Graph graph;
+    ErrorTable table;
+};
+
+Fixture& fixture() {
+    static Fixture f = [] {
+        Fixture x;
+        x.graph = importOnnx(kExample);
+        optimize(x.graph);
+        const CalibrationSet set = syntheticCalibration(x.graph, 2);
+        x.table = calibrate(x.graph, set);
+        ModelSource src{kExample, sha256File(kExample), {}};
+        x.ctx = PlanningContext::build(x.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"), x.table, src);
+        return x;
+    }();
+    return f;
+}
+
+// A deterministic stand-in for the fake-quant run: the drop grows with the MSE proxy.
+AccuracyMeasure fakeMeasure(const PlanningContext& ctx, double scale, std::atomic<int>* calls = nullptr) {
+    return [&ctx, scale, calls](const EdgeBits& b, const CancelToken&) {
+        if (calls) ++*calls;
+        const int idx = ctx.findSolution(b.split, b.weightBits, b.activationBits);
+        if (idx < 0) throw Error("fake measure: unknown solution");
+        AccuracyMeasurement m;
+        m.drop = std::min(100.0, ctx.solutions()[size_t(idx)].mse() * scale);
+        m.metric = "fake";
+        m.samples = 1;
+        return m;
+    };
+}
+
+// Fresh context per test that stores accuracies (the cache lives in the context).
+std::shared_ptr<const PlanningContext> freshContext(ContextOptions o = {}) {
+    auto& f = fixture();
+    ModelSource src{kExample, f.ctx->model().sha256, {}};
+    return PlanningContext::build(f.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"), f.table, src, o);
+}
+
+}  // namespace
+
+class TestPlannerReplan : public QObject {
+    Q_OBJECT
+private slots:
+    void contextHasCandidatesAndCloudOnly() {
+        const auto& ctx = *fixture().ctx;
+        QVERIFY(ctx.solutions().size() > 10);
+        QCOMPARE(ctx.solutions()[0].split, -1);
+        int cands = 0;
+        for (const auto& r : ctx.splitRecords()) {
+            cands += r.candidate;
+            if (r.candidate) QVERIFY(r.minTransmitBits < ctx.rawInputBits());
+        }
+        QVERIFY(cands > 0);
+        for (const auto& s : ctx.solutions()) {
+            if (s.split < 0) continue;
+            QVERIFY(ctx.splitRecords()[size_t(s.split + 1)].candidate);
+            QCOMPARE(int(s.weightBits.size()), s.split + 1);
+        }
+        // The exact allocator is never beaten by the Lagrangian.
+        QVERIFY(ctx.lagrangian().instances > 0);
+        QVERIFY(ctx.lagrangian().meanRelativeGap >= 0);
+    }
+
+    void paretoFrontIsCorrect() {
+        const auto ps = replan(*fixture().ctx, Constraints{});
+        const auto& c = ps->candidates;
+        std::vector<bool> front(c.size(), false);
+        for (size_t k = 0; k < ps->pareto.size(); ++k) {
+            front[size_t(ps->pareto[k])] = true;
+            if (k) {
+                const auto& a = c[size_t(ps->pareto[k - 1])];
+                const auto& b = c[size_t(ps->pareto[k])];
+                QVERIFY(a.totalMs <= b.totalMs);
+                QVERIFY(a.mse > b.mse);
+            }
+        }
+        for (size_t i = 0; i < c.size(); ++i) {
+            bool dominated = false;
+            for (size_t j = 0; j < c.size() && !dominated; ++j)
+                dominated = j != i && c[j].totalMs <= c[i].totalMs && c[j].mse <= c[i].mse &&
+                            (c[j].totalMs < c[i].totalMs || c[j].mse < c[i].mse);
+            if (front[i]) QVERIFY2(!dominated, "a front member is dominated");
+            else {
+                // Off the front: dominated, or tied with a front member.
+                bool tied = false;
+                for (int f : ps->pareto) tied |= c[size_t(f)].totalMs == c[i].totalMs && c[size_t(f)].mse == c[i].mse;
+                QVERIFY2(dominated || tied, "a non-dominated solution is missing from the front");
+            }
+        }
+    }
+
+    void moreBandwidthNeverSlower() {
+        auto ctx = freshContext();
+        double prev = 1e300;
+        for (double mbps : {0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0}) {
+            Constraints c;
+            c.uplinkBps = mbps * 1e6;
+            const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 50));
+            QVERIFY(ps->final());
+            QVERIFY2(ps->selected.latency.totalMs <= prev + 1e-9, qPrintable(QString("at %1 Mbps").arg(mbps)));
+            prev = ps->selected.latency.totalMs;
+        }
+    }
+
+    void looserThresholdNeverSlower() {
+        auto ctx = freshContext();
+        double prev = 1e300;
+        for (double t : {0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0}) {
+            Constraints c;
+            c.maxDropPercent = t;
+            const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 50));
+            QVERIFY(ps->selected.latency.totalMs <= prev + 1e-9);
+            if (ps->selected.accuracy) QVERIFY(ps->selected.accuracy->drop <= t);
+            prev = ps->selected.latency.totalMs;
+        }
+    }
+
+    void zeroThresholdIsCloudOnlyUnlessLossless() {
+        auto ctx = freshContext();
+        Constraints c;
+        c.maxDropPercent = 0;
+        // Every edge plan loses something: Cloud-Only.
+        auto lossy = [](const EdgeBits&, const CancelToken&) { return AccuracyMeasurement{0.01, "fake", 1, ""}; };
+        auto ps = planWithMeasurement(*ctx, c, lossy);
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
+        QVERIFY(ps->final());
+        QVERIFY(ps->reason.find("threshold") != std::string::npos);
+        // One lossless plan on the front: it is chosen when it is faster than Cloud-Only.
+        auto ctx2 = freshContext();
+        const auto pre = replan(*ctx2, c);
+        const int target = pre->candidates[size_t(pre->pareto[pre->pareto.size() > 2 ? 1 : 0])].solution;
+        auto one = [&](const EdgeBits& b, const CancelToken&) {
+            const int idx = ctx2->findSolution(b.split, b.weightBits, b.activationBits);
+            return AccuracyMeasurement{idx == target ? 0.0 : 3.0, "fake", 1, ""};
+        };
+        ps = planWithMeasurement(*ctx2, c, one);
+        if (target != 0) QCOMPARE(ps->selected.solution, target);
+    }
+
+    void measuresFastestFirstAndCaches() {
+        auto ctx = freshContext();
+        std::atomic<int> calls{0};
+        Constraints c;
+        c.maxDropPercent = 100;  // everything passes: only the fastest needs a measurement
+        auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1, &calls));
+        QCOMPARE(calls.load(), ps->selected.kind == PlanKind::CloudOnly ? 0 : 1);
+        QCOMPARE(ps->selected.solution, ps->candidates[size_t(ps->pareto.front())].solution);
+        // Re-planning reuses the cache.
+        ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1, &calls));
+        QCOMPARE(calls.load(), ps->selected.kind == PlanKind::CloudOnly ? 0 : 1);
+        // Without a measure, replan reports what is still pending instead of guessing.
+        auto ctx2 = freshContext();
+        const auto provisional = replan(*ctx2, c);
+        if (provisional->pareto.size() > 1) {
+            QVERIFY(!provisional->final());
+            QCOMPARE(provisional->selected.kind, PlanKind::CloudOnly);
+            QVERIFY(provisional->reason.find("provisional") != std::string::npos);
+        }
+    }
+
+    void transmittedIsTheSplitsCrossingSet() {
+        auto ctx = freshContext();
+        Constraints c;
+        const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 10));
+        for (int idx : ps->pareto) {
+            const Plan p = planFor(*ctx, ps->candidates[size_t(idx)].solution, c, "x");
+            const auto& split = ctx->splits()[size_t(p.splitPosition + 1)];
+            QCOMPARE(p.transmitted.size(), split.transmitted.size());
+            for (size_t k = 0; k < p.transmitted.size(); ++k) {
+                QCOMPARE(p.transmitted[k].tensor, split.transmitted[k]);
+                const Tensor& t = ctx->graph().tensors[size_t(p.transmitted[k].tensor)];
+                QCOMPARE(p.transmitted[k].bits, t.producer < 0 ? ctx->inputBits() : p.activationBits[size_t(t.producer)]);
+            }
+        }
+    }
+
+    void memoryFiltersAndInfeasibleIsCloudOnly() {
+        auto ctx = freshContext();
+        Constraints c;
+        c.edgeMemoryBytes = 40 * 1024;
+        const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1));
+        for (const auto& s : ps->candidates)
+            if (s.solution) QVERIFY(ctx->solutions()[size_t(s.solution)].edgeBytes() <= c.edgeMemoryBytes);
+        QVERIFY(ps->selected.edgeWeightBytes + ps->selected.edgeActivationBytes <= c.edgeMemoryBytes);
+        c.edgeMemoryBytes = 16;
+        const auto none = replan(*ctx, c);
+        QCOMPARE(none->candidates.size(), size_t(1));
+        QCOMPARE(none->selected.kind, PlanKind::CloudOnly);
+        QVERIFY2(none->reason.find("infeasible") != std::string::npos, none->reason.c_str());
+    }
+
+    void autoSplitNeverSlowerThanFeasibleBaselines() {
+        auto ctx = freshContext();
+        for (double mbps : {0.3, 3.0, 30.0}) {
+            Constraints c;
+            c.uplinkBps = mbps * 1e6;
+            c.maxDropPercent = 100;
+            const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1));
+            for (const auto& b : ps->baselines) {
+                if (!b.available || !b.fitsMemory) continue;
+                QVERIFY2(ps->selected.latency.totalMs <= b.latency.totalMs + 1e-9,
+                         qPrintable(QString("%1 Mbps: auto-split %2 ms > %3 %4 ms")
+                                        .arg(mbps).arg(ps->selected.latency.totalMs).arg(b.name.c_str()).arg(b.latency.totalMs)));
+            }
+            const Plan* co = ps->baseline("cloud-only");
+            QVERIFY(co);
+            QCOMPARE(co->kind, PlanKind::CloudOnly);
+            QCOMPARE(co->transmitted.size(), ctx->splits()[0].transmitted.size());
+        }
+    }
+
+    void invalidConstraintsAreErrors_data() {
+        QTest::addColumn<double>("uplink");
+        QTest::addColumn<qint64>("memory");
+        QTest::addColumn<double>("drop");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("negative uplink") << -3e6 << qint64(1) << 5.0 << "uplink bandwidth must be a positive";
+        QTest::addRow("zero uplink") << 0.0 << qint64(1) << 5.0 << "uplink bandwidth must be a positive";
+        QTest::addRow("negative memory") << 3e6 << qint64(-1) << 5.0 << "edge memory must not be negative";
+        QTest::addRow("threshold > 100") << 3e6 << qint64(1) << 150.0 << "within 0..100%";
+        QTest::addRow("negative threshold") << 3e6 << qint64(1) << -1.0 << "within 0..100%";
+    }
+    void invalidConstraintsAreErrors() {
+        QFETCH(double, uplink);
+        QFETCH(qint64, memory);
+        QFETCH(double, drop);
+        QFETCH(QString, message);
+        Constraints c;
+        c.uplinkBps = uplink;
+        c.edgeMemoryBytes = memory;
+        c.maxDropPercent = drop;
+        try {
+            replan(*fixture().ctx, c);
+            QFAIL("no error");
+        } catch (const PlannerError& e) {
+            QVERIFY2(QString(e.what()).contains(message), e.what());
+        }
+    }
+
+    void unusableContextInputsAreErrors() {
+        auto& f = fixture();
+        ModelSource src{kExample, "x", {}};
+        ContextOptions o;
+        o.bits = {2, 8};
+        try {
+            PlanningContext::build(f.graph, sim::builtinDevice("tpu"), sim::builtinDevice("tpu"), f.table, src, o);
+            QFAIL("no error");
+        } catch (const PlannerError& e) {
+            QVERIFY2(QString(e.what()).contains("edge device 'tpu' does not run 2-bit layers"), e.what());
+        }
+        ErrorTable wrong = f.table;
+        wrong.rows.pop_back();
+        QVERIFY_THROWS_EXCEPTION(PlannerError, PlanningContext::build(f.graph, sim::builtinDevice("eyeriss"),
+                                                                       sim::builtinDevice("tpu"), wrong, src));
+        ContextOptions cancelled;
+        cancelled.cancel.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, PlanningContext::build(f.graph, sim::builtinDevice("eyeriss"),
+                                                                    sim::builtinDevice("tpu"), f.table, src, cancelled));
+    }
+
+    void unitParsing() {
+        QCOMPARE(parseBandwidth("3Mbps"), 3e6);
+        QCOMPARE(parseBandwidth("500kbps"), 5e5);
+        QCOMPARE(parseBandwidth("1.5Gbps"), 1.5e9);
+        QCOMPARE(parseBytes("4GiB"), int64_t(4) << 30);
+        QCOMPARE(parseBytes("512MB"), int64_t(512000000));
+        QCOMPARE(parsePercent("5%"), 5.0);
+        QCOMPARE(parseMilliseconds("200us"), 0.2);
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBandwidth("-3Mbps"));
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBandwidth("3Mbit"));
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parsePercent("120%"));
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBytes("4 parsecs"));
+        QCOMPARE(sha256("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        QCOMPARE(sha256(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    }
+
+    void planJsonRoundTripAndHashCheck() {
+        auto ctx = freshContext();
+        Constraints c;
+        const auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 10));
+        const std::string text = planToJson(*ctx, *ps);
+        const PlanDocument d = parsePlan(text, "plan.json");
+        QCOMPARE(d.schemaVersion, kPlanSchemaVersion);
+        QCOMPARE(d.modelSha256, ctx->model().sha256);
+        QCOMPARE(d.edgeDevice, std::string("eyeriss"));
+        QCOMPARE(d.uplinkBps, c.uplinkBps);
+        QCOMPARE(d.constraints.edgeMemoryBytes, c.edgeMemoryBytes);
+        QCOMPARE(d.selected.kind, ps->selected.kind);
+        QCOMPARE(d.selected.splitPosition, ps->selected.splitPosition);
+        QCOMPARE(d.selected.transmitted.size(), ps->selected.transmitted.size());
+        for (size_t k = 0; k < d.selected.transmitted.size(); ++k)
+            QCOMPARE(d.selected.transmitted[k].tensor, ctx->graph().tensors[size_t(ps->selected.transmitted[k].tensor)].name);
+        QCOMPARE(d.selected.weightBits.size(), ps->selected.weightBits.size());
+        QVERIFY(std::abs(d.selected.latency.totalMs - ps->selected.latency.totalMs) < 1e-9);
+        QCOMPARE(d.baselines.size(), ps->baselines.size());
+        QCOMPARE(d.candidates, int(ps->candidates.size()));
+
+        QTemporaryDir dir;
+        const std::string other = dir.filePath("other.onnx").toStdString();
+        {
+            std::ifstream in(kExample, std::ios::binary);
+            std::ofstream out(other, std::ios::binary);
+            out << in.rdbuf() << "x";  // one byte more: another file
+        }
+        verifyPlanModel(d, kExample);
+        try {
+            verifyPlanModel(d, other);
+            QFAIL("no error");
+        } catch (const PlannerError& e) {
+            QVERIFY2(QString(e.what()).contains("model hash mismatch"), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parsePlan("{\"schema\":\"autosplit-plan\",\"schema_version\":99}", "p.json"));
+        QVERIFY_THROWS_EXCEPTION(PlannerError, parsePlan("{\"schema\":\"autosplit-plan\",\"schema_version\":1}", "p.json"));
+    }
+
+    void replanIsThreadSafeAndPure() {
+        const auto& ctx = *fixture().ctx;
+        Constraints c;
+        const auto ref = replan(ctx, c);
+        std::atomic<int> mismatches{0};
+        std::vector<std::thread> ts;
+        for (int t = 0; t < 4; ++t)
+            ts.emplace_back([&] {
+                for (int i = 0; i < 20; ++i) {
+                    const auto ps = replan(ctx, c);
+                    if (ps->selected.latency.totalMs != ref->selected.latency.totalMs || ps->pareto != ref->pareto) ++mismatches;
+                }
+            });
+        for (auto& t : ts) t.join();
+        QCOMPARE(mismatches.load(), 0);
+    }
+
+    void lagrangianAllocatorIsNeverBetter() {
+        ContextOptions o;
+        o.allocator = Allocator::Lagrangian;
+        auto lag = freshContext(o);
+        auto ex = freshContext();
+        // For every split and budget label both produced, the exact MSE is <= the Lagrangian's.
+        std::map<std::pair<int, std::string>, double> exact;
+        for (const auto& s : ex->solutions()) exact[{s.split, s.budget}] = s.mse();
+        int compared = 0;
+        for (const auto& s : lag->solutions()) {
+            if (s.budget.rfind("uniform", 0) == 0 || s.split < 0) continue;
+            const auto it = exact.find({s.split, s.budget});
+            if (it == exact.end()) continue;
+            ++compared;
+            QVERIFY2(it->second <= s.mse() * (1 + 1e-9) + 1e-15, qPrintable(QString::fromStdString(s.budget)));
+        }
+        QVERIFY(compared > 0);
+    }
+};
+
+QTEST_APPLESS_MAIN(TestPlannerReplan)
+#include "tst_planner_replan.moc"
