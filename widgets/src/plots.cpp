@@ -213,9 +213,9 @@ QString BitHeatmap::describeAt(double key, double value) const {
     if (i < 0 || i >= int(layers_.size()) || row < 0 || row > 1) return {};
     const LayerBits& L = layers_[size_t(i)];
     const QString where = L.cloud ? tr("cloud, float16") : tr("edge");
-    const QString w = L.cloud ? QStringLiteral("16") : (L.weightBits > 0 ? QString::number(L.weightBits) : tr("none"));
-    const QString a = L.cloud ? QStringLiteral("16") : QString::number(L.activationBits);
-    return tr("#%1 %2 (%3): weights %4 bit, activations %5 bit").arg(i).arg(L.name, where, w, a);
+    const QString w = L.cloud ? tr("16 bit") : (L.weightBits > 0 ? tr("%1 bit").arg(L.weightBits) : tr("none"));
+    const QString a = L.cloud ? tr("16 bit") : tr("%1 bit").arg(L.activationBits);
+    return tr("#%1 %2 (%3): weights %4, activations %5").arg(i).arg(L.name, where, w, a);
 }
 
 void BitHeatmap::mouseMoveEvent(QMouseEvent* event) {
