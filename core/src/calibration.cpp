@@ -81,7 +81,12 @@ void hashAttribute(Hasher& h, const Attribute& a) {
         a.value);
 }
 
-void checkSample(const Graph& g, const std::vector<TensorData>& s, const std::string& what) {
+}  // namespace
+
+void validateSample(const Graph& g, const std::vector<TensorData>& s, const std::string& what) {
+    if (s.size() != g.inputs.size())
+        throw Error(what + ": " + std::to_string(s.size()) + " tensors for a model with " + std::to_string(g.inputs.size()) +
+                    " inputs");
     for (size_t i = 0; i < g.inputs.size(); ++i) {
         const Tensor& t = g.tensors[g.inputs[i]];
         const TensorData& v = s[i];
@@ -107,8 +112,6 @@ std::string hashSamples(const std::vector<std::vector<TensorData>>& samples) {
         for (const auto& t : s) h.tensor(t);
     return h.hex();
 }
-
-}  // namespace
 
 std::string graphHash(const Graph& g) {
     Hasher h;
@@ -180,8 +183,9 @@ CalibrationSet loadTensorFolder(const Graph& g, const std::string& dir) {
     for (const auto& f : files) {
         std::vector<TensorData> s;
         s.push_back(readTensorFile(f.string()));
-        checkSample(g, s, f.string());
+        validateSample(g, s, f.string());
         set.samples.push_back(std::move(s));
+        set.sampleNames.push_back(f.filename().string());
     }
     set.description = dir + ": " + std::to_string(files.size()) + " tensor files";
     set.hash = hashSamples(set.samples);
@@ -358,7 +362,7 @@ ErrorTable calibrate(const Graph& g, const CalibrationSet& data, const Calibrati
         }
     }
     const int threads = o.threads > 0 ? o.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    for (size_t i = 0; i < data.samples.size(); ++i) checkSample(g, data.samples[i], "calibration input " + std::to_string(i));
+    for (size_t i = 0; i < data.samples.size(); ++i) validateSample(g, data.samples[i], "calibration input " + std::to_string(i));
 
     ErrorTable table;
     table.bits = o.bits;

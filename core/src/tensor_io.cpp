@@ -1,9 +1,10 @@
 #include "autosplit/tensor_io.h"
 
+#include "autosplit/float16.h"
+
 #include "autosplit/errors.h"
 #include "onnx_proto_util.h"
 
-#include <cmath>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -34,24 +35,6 @@ T loadLE(const char* p) {
     T v;
     std::memcpy(&v, p, sizeof(T));
     return v;
-}
-
-float halfToFloat(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-    uint32_t x;
-    if (exp == 0) {
-        const float v = std::ldexp(static_cast<float>(mant), -24);
-        std::memcpy(&x, &v, 4);
-        x |= sign;
-    } else if (exp == 31) {
-        x = sign | 0x7f800000u | (mant << 13);
-    } else {
-        x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-    }
-    float f;
-    std::memcpy(&f, &x, 4);
-    return f;
 }
 
 TensorData readNpy(const std::string& bytes, const std::string& path) {
@@ -98,7 +81,7 @@ TensorData readNpy(const std::string& bytes, const std::string& path) {
         for (int64_t i = 0; i < n; ++i)
             t.floats[i] = es == 4 ? loadLE<float>(p + i * 4)
                           : es == 8 ? static_cast<float>(loadLE<double>(p + i * 8))
-                                    : halfToFloat(loadLE<uint16_t>(p + i * 2));
+                                    : halfBitsToFloat(loadLE<uint16_t>(p + i * 2));
     } else if (kind == "i8" || kind == "i4" || kind == "i2" || kind == "i1" || kind == "u1" || kind == "b1") {
         t.dtype = kind == "i8" ? DType::Int64 : kind == "i4" ? DType::Int32 : kind == "i2" ? DType::Int16
                   : kind == "i1" ? DType::Int8 : kind == "u1" ? DType::UInt8 : DType::Bool;

@@ -17,7 +17,14 @@ struct CalibrationSet {
     std::string description;                       // "32 synthetic inputs (seed 1)", "DIR: 12 tensor files"
     bool synthetic = false;
     std::string hash;                              // of shapes and values (16 hex digits)
+    std::vector<std::string> sampleNames;          // file name per sample (folders), else empty
 };
+
+// Throws Error prefixed with `what` when a sample does not fit the graph inputs (dtype, rank,
+// dims) or holds NaN/Inf.
+void validateSample(const Graph& g, const std::vector<TensorData>& sample, const std::string& what);
+// Content hash of samples (shapes and values): 16 hex digits.
+std::string hashSamples(const std::vector<std::vector<TensorData>>& samples);
 
 // `count` inputs drawn from N(0, 1) (seeded): shapes must be fully known.
 CalibrationSet syntheticCalibration(const Graph& g, int count, uint32_t seed = 1);
