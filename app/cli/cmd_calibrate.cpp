@@ -1,5 +1,6 @@
 // autosplit calibrate: per-layer quantization error tables D_w / D_a (cached on disk).
 #include "command.h"
+#include "exec_data.h"
 #include "model_loading.h"
 
 #include "autosplit/calibration.h"
@@ -15,10 +16,11 @@ namespace {
 const char* kUsage =
     "usage: autosplit calibrate MODEL.onnx (--data DIR | --synthetic N) [--input NAME=DIMS]...\n"
     "                           [--bits 2,4,6,8] [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile]\n"
-    "                           [--threads N] [--cache DIR | --no-cache] [--json]\n\n"
+    "                           [--preprocess PROFILE.json] [--threads N] [--cache DIR | --no-cache] [--json]\n\n"
     "Runs the optimized float model over the calibration inputs and prints, per layer and bit width,\n"
     "the weight MSE D_w (per-channel symmetric) and activation MSE D_a (per tensor; unsigned after\n"
-    "ReLU-like layers). DIR holds one .pb (TensorProto) or .npy tensor per input. Tables are cached\n"
+    "ReLU-like layers). DIR holds images (.png/.jpg, preprocessed by --preprocess or DIR/preprocess.json)\n"
+    "or one .pb (TensorProto) / .npy tensor per input. Tables are cached\n"
     "in $AUTOSPLIT_CACHE or ~/.cache/autosplit keyed by model and data hashes.\n";
 
 std::vector<int> parseBits(const std::string& s) {
@@ -49,6 +51,7 @@ int run(const Args& argv) {
     const std::string clip = args.value("--clip", "mse");
     const std::string threads = args.value("--threads", "0");
     const std::string cache = args.value("--cache");
+    const std::string profile = args.value("--preprocess");
     const bool noCache = args.flag("--no-cache");
     const bool json = args.flag("--json");
     if (dataDir.empty() == synth.empty()) throw UsageError{"give exactly one of --data DIR and --synthetic N"};
@@ -74,7 +77,7 @@ int run(const Args& argv) {
         std::cerr << "warning: calibrating on " << set.description
                   << "; errors reflect random data, not the model's real inputs\n";
     } else {
-        set = loadTensorFolder(m.graph, dataDir);
+        set = loadDataFolder(m.graph, dataDir, profile, json);
     }
     const ErrorTable t = calibrate(m.graph, set, o);
     if (json) {

@@ -3,6 +3,8 @@
 #include "autosplit/errors.h"
 #include "autosplit/executor.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <thread>
+#include <unordered_map>
 
 namespace autosplit {
 
@@ -112,6 +115,146 @@ double charAccuracy(const std::vector<std::string>& predicted, const std::vector
     return 100.0 * std::max(0.0, 1.0 - static_cast<double>(dist) / static_cast<double>(len));
 }
 
+// ---------------------------------------------------------------- bits files
+
+ParsedPlan parsePlanBits(const Graph& g, const std::string& text, const std::string& name, std::optional<int> splitOverride) {
+    using nlohmann::json;
+    const int N = static_cast<int>(g.nodes.size());
+    auto fail = [&](const std::string& why) { return Error("bits file '" + name + "': " + why); };
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw fail(std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw fail("must be a JSON object");
+    ParsedPlan out;
+    PlanBits& p = out.bits;
+    try {
+        json plan = j;
+        if (j.contains("schema")) {
+            if (j["schema"] != "autosplit-plan") throw fail("unknown schema " + j["schema"].dump());
+            if (!j.contains("selected")) throw fail("the plan has no \"selected\" entry");
+            plan = j["selected"];
+            if (j.contains("constraints") && j["constraints"].contains("input_bits")) p.inputBits = j["constraints"]["input_bits"].get<int>();
+        }
+        auto nodeIndex = [&](const std::string& n, const std::string& field) {
+            const int i = g.findNode(n);
+            if (i < 0) throw fail(field + ": no node named '" + n + "' in the optimized model");
+            return i;
+        };
+        std::optional<int> split;
+        for (const char* key : {"split", "split_position"}) {
+            if (!plan.contains(key) || plan[key].is_null()) continue;
+            split = plan[key].is_string() ? nodeIndex(plan[key].get<std::string>(), key) : plan[key].get<int>();
+            out.hasSplit = true;
+        }
+        if (splitOverride) split = splitOverride;
+        if (!split) throw fail("no split position (give \"split\" in the file or --split)");
+        if (*split < -1 || *split >= N)
+            throw fail("split position " + std::to_string(*split) + " is outside -1.." + std::to_string(N - 1));
+        p.splitPosition = *split;
+        if (plan.contains("edge_nodes")) {
+            const auto nodes = plan["edge_nodes"].get<std::vector<std::string>>();
+            bool prefix = static_cast<int>(nodes.size()) == p.splitPosition + 1;
+            for (size_t k = 0; prefix && k < nodes.size(); ++k) prefix = g.findNode(nodes[k]) <= p.splitPosition;
+            if (!prefix) throw fail("the plan's edge nodes are not the prefix up to its split (non-prefix cuts are not evaluated)");
+        }
+        auto readBits = [&](const char* key, std::vector<int>& bits) {
+            bits.assign(static_cast<size_t>(N), 0);
+            if (!plan.contains(key)) return;
+            const json& v = plan[key];
+            if (v.is_object()) {
+                for (const auto& [n, b] : v.items()) bits[static_cast<size_t>(nodeIndex(n, key))] = b.get<int>();
+            } else if (v.is_array()) {
+                if (static_cast<int>(v.size()) > N)
+                    throw fail(std::string(key) + " has " + std::to_string(v.size()) + " entries for " + std::to_string(N) + " nodes");
+                for (size_t k = 0; k < v.size(); ++k) {
+                    if (v[k].is_object()) bits[static_cast<size_t>(nodeIndex(v[k].at("node").get<std::string>(), key))] = v[k].at("bits").get<int>();
+                    else bits[k] = v[k].get<int>();
+                }
+            } else {
+                throw fail(std::string(key) + " must be an object or an array");
+            }
+        };
+        readBits("weight_bits", p.weightBits);
+        readBits("activation_bits", p.activationBits);
+        if (plan.contains("input_bits")) p.inputBits = plan["input_bits"].get<int>();
+        const int dw = plan.value("default_weight_bits", 0), da = plan.value("default_activation_bits", 0);
+        auto valid = [](int b) { return isSupportedBits(b) || b == 32; };
+        if (!valid(p.inputBits)) throw fail("input_bits " + std::to_string(p.inputBits) + " is not one of 2, 4, 6, 8, 16, 32");
+        for (int i = 0; i < N; ++i) {
+            int& w = p.weightBits[static_cast<size_t>(i)];
+            int& a = p.activationBits[static_cast<size_t>(i)];
+            const bool hasWeight = quantizedWeightTensor(g, g.nodes[static_cast<size_t>(i)]) >= 0;
+            if (i > p.splitPosition) {
+                if (w == 0) w = 16;
+                if (a == 0) a = 16;
+            } else {
+                if (w == 0) w = dw != 0 ? dw : (hasWeight ? 0 : 32);
+                if (a == 0) a = da;
+                if (w == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no weight bits");
+                if (a == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no activation bits");
+            }
+            for (int b : {w, a})
+                if (!valid(b))
+                    throw fail("bits " + std::to_string(b) + " of node '" + g.nodes[static_cast<size_t>(i)].name +
+                               "' are not one of 2, 4, 6, 8, 16, 32");
+        }
+    } catch (const json::exception& e) {
+        throw fail(e.what());
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- labels
+
+std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot read the label file '" + path + "'");
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < sampleNames.size(); ++i) index.emplace(sampleNames[i], i);
+    std::vector<std::string> labels(sampleNames.size());
+    std::vector<char> seen(sampleNames.size(), 0);
+    std::string line;
+    for (int lineNo = 1; std::getline(f, line); ++lineNo) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        size_t sep = line.find('\t');
+        if (sep == std::string::npos) sep = line.find(' ');
+        const std::string where = path + ":" + std::to_string(lineNo);
+        if (sep == std::string::npos) throw Error(where + ": expected FILE<TAB>LABEL");
+        std::string file = line.substr(0, sep);
+        if (const auto slash = file.find_last_of('/'); slash != std::string::npos) file = file.substr(slash + 1);
+        auto it = index.find(file);
+        if (it == index.end()) throw Error(where + ": '" + file + "' is not one of the " + std::to_string(sampleNames.size()) + " data files");
+        if (seen[it->second]) throw Error(where + ": '" + file + "' is labelled twice");
+        seen[it->second] = 1;
+        labels[it->second] = line.substr(sep + 1);
+    }
+    for (size_t i = 0; i < sampleNames.size(); ++i)
+        if (!seen[i]) throw Error("the label file '" + path + "' has no label for '" + sampleNames[i] + "'");
+    return labels;
+}
+
+std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames) {
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < labels.size(); ++i) {
+        size_t used = 0;
+        int64_t v = -1;
+        try {
+            v = std::stoll(labels[i], &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != labels[i].size() || v < 0)
+            throw Error("label '" + labels[i] + "' of '" + (i < sampleNames.size() ? sampleNames[i] : std::to_string(i)) +
+                        "' is not a class index");
+        out.push_back(v);
+    }
+    return out;
+}
+
 // ---------------------------------------------------------------- evaluator
 
 namespace {
@@ -178,6 +321,23 @@ void forSamples(int n, int threads, const CancelToken& cancel, F f) {
 }
 
 }  // namespace
+
+void validatePlan(const Graph& g, const PlanBits& plan) {
+    const int nodes = static_cast<int>(g.nodes.size());
+    if (plan.splitPosition < -1 || plan.splitPosition >= nodes)
+        throw Error("plan: split position " + std::to_string(plan.splitPosition) + " is outside -1.." +
+                    std::to_string(nodes - 1));
+    const size_t needed = static_cast<size_t>(plan.splitPosition + 1);
+    if (plan.weightBits.size() < needed || plan.activationBits.size() < needed)
+        throw Error("plan: split after node " + std::to_string(plan.splitPosition) + " needs bits for " +
+                    std::to_string(needed) + " nodes, got " + std::to_string(plan.weightBits.size()) + " weight and " +
+                    std::to_string(plan.activationBits.size()) + " activation entries");
+    checkBits("input", -1, plan.inputBits);
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        checkBits("activation", i, plan.activationBits[i]);
+        if (quantizedWeightTensor(g, g.nodes[static_cast<size_t>(i)]) >= 0) checkBits("weight", i, plan.weightBits[i]);
+    }
+}
 
 PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts,
                              const CancelToken& cancel)
@@ -343,20 +503,7 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
     const Graph& g = graph_;
-    const int nodes = static_cast<int>(g.nodes.size());
-    if (plan.splitPosition < -1 || plan.splitPosition >= nodes)
-        throw Error("plan: split position " + std::to_string(plan.splitPosition) + " is outside -1.." +
-                    std::to_string(nodes - 1));
-    const size_t needed = static_cast<size_t>(plan.splitPosition + 1);
-    if (plan.weightBits.size() < needed || plan.activationBits.size() < needed)
-        throw Error("plan: split after node " + std::to_string(plan.splitPosition) + " needs bits for " +
-                    std::to_string(needed) + " nodes, got " + std::to_string(plan.weightBits.size()) + " weight and " +
-                    std::to_string(plan.activationBits.size()) + " activation entries");
-    checkBits("input", -1, plan.inputBits);
-    for (int i = 0; i <= plan.splitPosition; ++i) {
-        checkBits("activation", i, plan.activationBits[i]);
-        if (quantizedWeightOf_[i] >= 0) checkBits("weight", i, plan.weightBits[i]);
-    }
+    validatePlan(g, plan);
 
     const auto result = runAll(&plan, cancel);
     EvalMetrics m;

@@ -48,6 +48,11 @@ struct PlanBits {
     static PlanBits uniform(const Graph& g, int splitPosition, int weightBits, int activationBits, int inputBits = 8);
 };
 
+// Throws Error when `plan` does not fit `g`: split outside -1..nodes-1, fewer bits than edge
+// nodes, bits other than 2/4/6/8/16/32 on an edge node (weight bits only where a node has a
+// quantized weight) or for the input.
+void validatePlan(const Graph& g, const PlanBits& plan);
+
 // Task of the model, as far as the metrics are concerned.
 enum class EvalTask {
     Generic,     // any output: relative MSE / SQNR
@@ -154,6 +159,32 @@ private:
     mutable std::mutex cacheMutex_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
 };
+
+// A plan from JSON text ("bits file"). Accepted shapes (node names as in the optimized graph):
+//   {"split": 12 | "node name",                      // optional here (the CLI's --split wins)
+//    "weight_bits": {"conv1": 8, ...} | [8, 8, ...] | [{"node": "conv1", "bits": 8}, ...],
+//    "activation_bits": same forms,
+//    "default_weight_bits": 8, "default_activation_bits": 8,   // for edge nodes not listed
+//    "input_bits": 8}
+// or a plan.json (schema "autosplit-plan"): its "selected" object (split_position, weight_bits,
+// activation_bits) with constraints.input_bits. Arrays are per node in Graph::nodes order. A split
+// from the JSON is stored in splitPosition; `hasSplit` tells whether one was given. Throws Error
+// naming the field for unknown nodes, bits outside 2/4/6/8/16/32, or an edge node without bits.
+struct ParsedPlan {
+    PlanBits bits;
+    bool hasSplit = false;
+};
+ParsedPlan parsePlanBits(const Graph& g, const std::string& json, const std::string& displayName,
+                         std::optional<int> splitOverride = std::nullopt);
+
+// Labels for the samples of a folder, in `sampleNames` order. One line per sample:
+// "FILE<TAB>LABEL" (PaddleOCR's rec_gt format: the label is the rest of the line after the
+// first tab, spaces kept) or "FILE LABEL" (first space) when the line has no tab. Empty lines
+// and lines starting with '#' are skipped. Throws Error naming the file and line for a sample
+// without a label, a label for an unknown file, or a file labelled twice.
+std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames);
+// Integer class labels (for classifiers): throws Error naming the sample for a non-integer.
+std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames);
 
 // ---- CTC helpers (PP-OCR recognizer conventions) ----
 
