@@ -33,6 +33,7 @@ werror=OFF; [ -n "${CI:-}" ] && werror=ON
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTOSPLIT_WERROR=$werror >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
-echo "==> the bundled example: autosplit inspect $build/resources/example.onnx"
-"$build/app/autosplit" inspect "$build/resources/example.onnx"
+echo "==> the main job on the bundled example: autosplit plan $build/resources/example.onnx"
+"$build/app/autosplit" plan "$build/resources/example.onnx" --edge eyeriss --cloud tpu --uplink 3Mbps \
+  --edge-memory 4GiB --max-drop 5% --synthetic 8 --out "$build/example-plan.json"
 echo "Done. The CLI is $build/app/autosplit (autosplit --help); tests: scripts/test.sh"

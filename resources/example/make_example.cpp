@@ -1,7 +1,7 @@
 // Writes the bundled example model: a small image classifier shaped like the paper's edge
 // models (MobileNet-style inverted residuals with skip connections, an inception-style pair of
-// branches, BatchNorm, ReLU6 and a decomposed HardSwish), 1x3x96x96 input, 10 classes,
-// seeded weights. Generated at build time so the repository carries no binary model.
+// branches, a dense context stage, BatchNorm, ReLU6 and a decomposed HardSwish), 1x3x96x96
+// input, 10 classes, seeded weights. Generated at build time so the repository carries no binary model.
 //   make_example OUT.onnx
 #include "autosplit/errors.h"
 #include "autosplit/onnx_builder.h"
@@ -109,7 +109,13 @@ int main(int argc, char** argv) {
     const std::string left = net.hardSwish(net.conv(x, 32, 32, 1, 1, 1, true, "mix.left"));
     const std::string right = net.hardSwish(net.conv(x, 32, 32, 3, 1, 1, true, "mix.right"));
     b.node("Concat", {left, right}, {"mix"}, {Attr::integer("axis", 1)}, "mix");
-    x = net.invertedResidual("mix", 64, 64, 2, 2, "block6");                         // 6x6
+    // A compute-heavy context stage (dense 3x3 convs): on a slow edge accelerator it is cheaper
+    // to send the 12x12 features than to run it, on a fast uplink cheaper still to send the
+    // image, so the plan changes kind as the uplink slider moves.
+    x = net.relu6(net.conv("mix", 64, 320, 3, 1, 1, true, "context1"));
+    x = net.relu6(net.conv(x, 320, 320, 3, 1, 1, true, "context2"));
+    x = net.relu6(net.conv(x, 320, 64, 3, 1, 1, true, "context3"));
+    x = net.invertedResidual(x, 64, 64, 2, 2, "block6");                             // 6x6
     x = net.relu6(net.conv(x, 64, 128, 1, 1, 1, true, "head"));
     b.node("GlobalAveragePool", {x}, {"pool"}, {}, "pool");
     b.node("Flatten", {"pool"}, {"flat"}, {Attr::integer("axis", 1)}, "flatten");
