@@ -77,11 +77,18 @@ private slots:
             if (r.candidate) QVERIFY(r.minTransmitBits < ctx.rawInputBits());
         }
         QVERIFY(cands > 0);
+        int float16Plans = 0;
         for (const auto& s : ctx.solutions()) {
             if (s.split < 0) continue;
-            QVERIFY(ctx.splitRecords()[size_t(s.split + 1)].candidate);
+            // The grid only covers candidate splits; the baselines' plans cover every position.
+            if (!s.forBaseline) QVERIFY(ctx.splitRecords()[size_t(s.split + 1)].candidate);
             QCOMPARE(int(s.weightBits.size()), s.split + 1);
+            float16Plans += s.forBaseline && s.weightBits.front() == 16;
         }
+        // eyeriss runs float16: one float16 plan per position (Neurosurgeon / QDMP prefixes).
+        for (int p = 0; p < ctx.nodeCount(); ++p)
+            QVERIFY(ctx.findSolution(p, std::vector<int>(size_t(p) + 1, 16), std::vector<int>(size_t(p) + 1, 16)) > 0);
+        QCOMPARE(float16Plans, ctx.nodeCount());
         // The exact allocator is never beaten by the Lagrangian.
         QVERIFY(ctx.lagrangian().instances > 0);
         QVERIFY(ctx.lagrangian().meanRelativeGap >= 0);
@@ -233,6 +240,46 @@ private slots:
             QCOMPARE(co->kind, PlanKind::CloudOnly);
             QCOMPARE(co->transmitted.size(), ctx->splits()[0].transmitted.size());
         }
+    }
+
+    // Every bit allocation of the grid fails the threshold, float16 edge plans are lossless: the
+    // selection must still pick the fastest feasible baseline's plan (never Cloud-Only when a
+    // feasible baseline beats it), and never be slower than any baseline within the threshold.
+    void selectionConsidersBaselinePlans() {
+        auto ctx = freshContext();
+        auto floatOnly = [&ctx](const EdgeBits& b, const CancelToken&) {
+            bool all16 = true;
+            for (int i = 0; i <= b.split; ++i) all16 &= b.weightBits[size_t(i)] == 16 && b.activationBits[size_t(i)] == 16;
+            return AccuracyMeasurement{all16 ? 0.0 : 40.0, "fake", 1, ""};
+        };
+        int beatCloudOnly = 0;
+        for (double mbps : {0.1, 0.3, 1.0, 3.0, 30.0, 300.0}) {
+            Constraints c;
+            c.uplinkBps = mbps * 1e6;
+            const auto ps = planWithMeasurement(*ctx, c, floatOnly);
+            QVERIFY(ps->final());
+            const Plan& s = ps->selected;
+            double fastestFeasible = ps->baseline("cloud-only")->latency.totalMs;
+            for (const auto& b : ps->baselines) {
+                if (!b.available || !b.fitsMemory || b.solution < 0) continue;
+                const double drop = ctx->measure(b.solution, floatOnly).drop;
+                if (drop > c.maxDropPercent) continue;
+                QVERIFY2(s.latency.totalMs <= b.latency.totalMs + 1e-9,
+                         qPrintable(QString("%1 Mbps: auto-split %2 ms > %3 %4 ms")
+                                        .arg(mbps).arg(s.latency.totalMs).arg(b.name.c_str()).arg(b.latency.totalMs)));
+                fastestFeasible = std::min(fastestFeasible, b.latency.totalMs);
+            }
+            // Only float16 plans pass, and every float16 prefix is stored: the selection is the
+            // fastest of them (or Cloud-Only), which no baseline can beat.
+            QVERIFY(std::abs(s.latency.totalMs - fastestFeasible) < 1e-6 || s.latency.totalMs < fastestFeasible);
+            if (s.kind != PlanKind::CloudOnly) {
+                ++beatCloudOnly;
+                QVERIFY(s.accuracy && s.accuracy->drop == 0.0);
+                QCOMPARE(s.weightBits.front(), 16);
+            }
+        }
+        QVERIFY2(beatCloudOnly > 0, "no uplink where a float16 edge plan beats Cloud-Only: the test proves nothing");
+        // The old rule (Pareto front of the grid only) would have returned Cloud-Only here.
     }
 
     void invalidConstraintsAreErrors_data() {

@@ -435,6 +435,60 @@ struct ContextBuilder {
         }
         progress("scoring solutions", int(cands.size()), int(cands.size()));
     }
+
+    // Distortion of a row at `bits`: the table's column, or above the table's widest column the
+    // uniform-quantizer law MSE ~ 2^(-2 bits) from that column (float16 counts as 16 bits).
+    double mseAt(const std::vector<double>& perBits, int bits) const {
+        const auto& errors = ctx.errors_;
+        const int bi = errors.bitsIndex(bits);
+        if (bi >= 0) return std::max(0.0, perBits[size_t(bi)]);
+        const int top = errors.bits.empty() ? -1 : int(std::max_element(errors.bits.begin(), errors.bits.end()) - errors.bits.begin());
+        if (top < 0 || bits < errors.bits[size_t(top)]) return 0.0;
+        return std::max(0.0, perBits[size_t(top)]) * std::ldexp(1.0, -2 * (bits - errors.bits[size_t(top)]));
+    }
+
+    // The baselines' plans as solutions: uniform w=a=b at every split position for the baselines'
+    // widths (float16 when the edge runs it — Neurosurgeon, QDMP —, 8 — U8, Edge-Only U8 —, 4 — U4 —
+    // when tabulated). They join the pool like any other solution, so the selection compares
+    // Auto-Split's allocations with every plan a baseline can pick, measured the same way.
+    void baselineSolutions() {
+        const auto& E = ctx.edgeTable_;
+        for (int b : {16, 8, 4}) {
+            const auto it = ctx.uniform_.find(b);
+            if (it == ctx.uniform_.end()) continue;
+            const int bi = E.bitsIndex(b);
+            double wMse = 0, aMse = 0;
+            int measured = 0;
+            for (int p = 0; p < N; ++p) {
+                const auto e = E.entry(p, bi, bi);
+                measured += e.origin == sim::LatencyOrigin::Measured;
+                const auto& row = ctx.errors_.rows[size_t(p)];
+                if (quantized[size_t(p)]) wMse += mseAt(row.weightMse, b);
+                aMse += mseAt(row.activationMse, b);
+                std::vector<uint8_t> bits(size_t(p) + 1, uint8_t(b));
+                const std::string key = solutionKey(p, bits.data(), bits.data(), bits.size());
+                if (ctx.solutionIndex_.count(key)) continue;
+                const auto& u = it->second[size_t(p + 1)];
+                Solution s;
+                s.split = p;
+                s.weightBits = bits;
+                s.activationBits = std::move(bits);
+                s.budget = "baseline uniform w" + std::to_string(b) + "a" + std::to_string(b);
+                s.forBaseline = true;
+                s.edgeUs = u.edgeUs;  // the baselines' own numbers, to the bit
+                s.edgeMeasured = measured == 0 ? 0 : (measured == p + 1 ? 2 : 1);
+                s.cloudUs = ctx.cloudSuffixUs_[size_t(p + 1)];
+                s.transmitBits = u.transmitBits;
+                s.messages = int(ctx.splitInfo_[size_t(p + 1)].transmitted.size());
+                s.edgeWeightBits = u.edgeWeightBits;
+                s.edgeActivationBits = u.edgeActivationBits;
+                s.weightMse = wMse;
+                s.activationMse = aMse;
+                ctx.solutionIndex_[key] = int(ctx.solutions_.size());
+                ctx.solutions_.push_back(std::move(s));
+            }
+        }
+    }
 };
 
 std::shared_ptr<const PlanningContext> PlanningContext::build(Graph g, const sim::DeviceProfile& edge,
@@ -485,6 +539,7 @@ std::shared_ptr<const PlanningContext> PlanningContext::build(Graph g, const sim
     ctx->solutionIndex_[solutionKey(-1, nullptr, nullptr, 0)] = 0;
     ctx->solutions_.push_back(std::move(cloudOnly));
     b.solutions();
+    b.baselineSolutions();
     ctx->buildMs_ = msSince(t0);
     return ctx;
 }
@@ -747,6 +802,10 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
                     }
     }
     p.edgeActivationBytes = bytesOf(upto.peakActivationBits);
+    if (prefix && count > 0) {  // the stored float16 solution of that prefix: measurable, selectable
+        p.solution = ctx.findSolution(last, p.weightBits, p.activationBits);
+        if (p.solution >= 0) p.accuracy = ctx.accuracy(p.solution);
+    }
     Plan e = p;
     e.name = "qdmp-e";
     p.edgeWeightBytes = bytesOf(whole.weightBits);
@@ -756,8 +815,8 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
     p.note = "whole model stored on the edge at 16 bits";
     e.note = "only the edge part stored on the edge";
     if (!prefix) {
-        p.note += "; the cut is not a schedule prefix";
-        e.note += "; the cut is not a schedule prefix";
+        p.note += "; the cut is not a schedule prefix (the evaluator cannot run it: not selectable)";
+        e.note += "; the cut is not a schedule prefix (the evaluator cannot run it: not selectable)";
     }
     return {p, e};
 }
@@ -848,11 +907,32 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
             ps->pareto.push_back(i);
         }
 
-    // Selection: walk the front fastest first; the first plan measured within the threshold wins.
+    // Selection: walk the Pareto front together with the baselines' plans (every executable plan
+    // the planner knows: a baseline picks one stored solution, see baselineSolutions), fastest
+    // first; the first plan measured within the threshold wins; unmeasured faster plans are
+    // pending. So the selected plan is never slower than a baseline whose measured drop is within
+    // the threshold.
+    ps->baselines = baselines(ctx, c);
+    std::vector<int> walk = ps->pareto;
+    {
+        std::map<int, int> candidateOf;  // solution -> index into candidates
+        for (size_t i = 0; i < ps->candidates.size(); ++i) candidateOf[ps->candidates[i].solution] = int(i);
+        std::set<int> onWalk(walk.begin(), walk.end());
+        for (const auto& b : ps->baselines) {
+            if (!b.available || !b.fitsMemory || b.solution < 0) continue;
+            const auto it = candidateOf.find(b.solution);
+            if (it != candidateOf.end() && onWalk.insert(it->second).second) walk.push_back(it->second);
+        }
+        std::stable_sort(walk.begin(), walk.end(), [&](int a, int b) {
+            const auto& x = ps->candidates[size_t(a)];
+            const auto& y = ps->candidates[size_t(b)];
+            if (x.totalMs != y.totalMs) return x.totalMs < y.totalMs;
+            return x.mse < y.mse;
+        });
+    }
     int chosen = -1, rejected = 0;
-    const AccuracyMeasurement* worstSeen = nullptr;
     std::optional<AccuracyMeasurement> rejectedBest;
-    for (int i : ps->pareto) {
+    for (int i : walk) {
         const int sol = ps->candidates[size_t(i)].solution;
         if (sol == 0) {
             chosen = 0;
@@ -870,9 +950,12 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
         ++rejected;
         if (!rejectedBest || acc->drop < rejectedBest->drop) rejectedBest = acc;
     }
-    (void)worstSeen;
     if (chosen < 0) chosen = 0;
     ps->selected = planFor(ctx, chosen, c, "auto-split");
+    std::string sameAs;  // baselines whose plan is the selected one
+    for (const auto& b : ps->baselines)
+        if (b.solution == chosen && b.available && b.fitsMemory && b.name != "cloud-only")
+            sameAs += (sameAs.empty() ? "" : ", ") + b.name;
 
     std::ostringstream why;
     const bool anyEdge = ps->candidates.size() > 1;
@@ -887,21 +970,21 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
                 << ctx.bits().front() << " bits (smallest " << smallest << " B); Cloud-Only";
     } else if (chosen == 0) {
         if (rejected)
-            why << rejected << " faster Pareto plan(s) measured above the " << c.maxDropPercent
+            why << rejected << " faster plan(s) measured above the " << c.maxDropPercent
                 << "% threshold (best " << rejectedBest->drop << "% " << rejectedBest->metric << "); Cloud-Only";
         else if (!ps->pending.empty())
-            why << "Cloud-Only until the faster Pareto plans are measured";
+            why << "Cloud-Only until the faster plans are measured";
         else
             why << "Cloud-Only is the fastest plan";
     } else {
         const auto& a = *ps->selected.accuracy;
-        why << "fastest Pareto plan within the " << c.maxDropPercent << "% threshold (measured " << a.drop << "% "
+        why << "fastest plan within the " << c.maxDropPercent << "% threshold (measured " << a.drop << "% "
             << a.metric << " on " << a.samples << " inputs)";
+        if (!sameAs.empty()) why << "; the same plan as baseline " << sameAs;
         if (rejected) why << "; " << rejected << " faster plan(s) measured above it";
     }
     if (!ps->pending.empty()) why << "; provisional: " << ps->pending.size() << " faster plan(s) not measured yet";
     ps->reason = why.str();
-    ps->baselines = baselines(ctx, c);
     ps->replanMs = msSince(t0);
     return ps;
 }

@@ -77,6 +77,9 @@ struct Solution {
     double mse() const { return weightMse + activationMse; }
     std::string budget;                  // grid label of the first budget pair that produced it ("w4a6")
     bool exact = true;                   // false: the activation state limit forced the Lagrangian
+    // true: not from the §4.2 grid but one of the baselines' plans (uniform w = a = 16, 8 or 4 at
+    // any split position, candidate or not), stored so the selection can compare against it.
+    bool forBaseline = false;
     uint8_t edgeMeasured = 0;            // 0 simulated, 1 some entries measured, 2 all measured
     int64_t edgeBytes() const { return (edgeWeightBits + 7) / 8 + (edgeActivationBits + 7) / 8; }
 };
