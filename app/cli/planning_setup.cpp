@@ -1,5 +1,7 @@
 #include "planning_setup.h"
 
+#include "exec_data.h"
+
 #include "autosplit/errors.h"
 #include "autosplit/onnx_import.h"
 #include "autosplit/planner/accuracy.h"
@@ -19,7 +21,9 @@ const char* kPlanningOptions =
     "  --max-drop P%           accuracy-drop threshold, 0..100%                  [5%]\n"
     "  --message-overhead T    fixed cost per transmitted tensor, e.g. 1ms, 200us [1ms]\n"
     "  --bits 2,4,6,8          edge bit set B                                    [2,4,6,8]\n"
-    "  --data DIR | --synthetic N  calibration and evaluation inputs             [--synthetic 4]\n"
+    "  --data DIR | --synthetic N  calibration and evaluation inputs: DIR holds images (.png/.jpg) or\n"
+    "                          one .pb/.npy tensor per sample                    [--synthetic 4]\n"
+    "  --preprocess FILE.json  how images become the input tensor       [DIR/preprocess.json]\n"
     "  --allocator exact|lagrangian  bit-allocation solver                        [exact]\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
@@ -71,11 +75,13 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string bits = args.value("--bits", "2,4,6,8");
     const std::string dataDir = args.value("--data");
     const std::string synth = args.value("--synthetic");
+    const std::string preprocess = args.value("--preprocess");
     const std::string allocator = args.value("--allocator", "exact");
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
     const int threads = parseCount(args.value("--threads", "0"), "--threads");
     if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
+    if (!preprocess.empty() && dataDir.empty()) throw UsageError{"--preprocess needs --data DIR (a folder of images)"};
     if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
 
     // Everything that can be checked without the model first.
@@ -115,7 +121,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
         say("warning: calibrating and measuring on " + s.data.description +
             "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
     } else {
-        s.data = loadTensorFolder(s.model.graph, dataDir);
+        s.data = loadDataFolder(s.model.graph, dataDir, preprocess, quiet);
     }
     CalibrationOptions calib;
     calib.bits = co.bits;

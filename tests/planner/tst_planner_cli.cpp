@@ -110,6 +110,46 @@ private slots:
         QVERIFY2(r.err.contains(message.toUtf8()), r.err);
     }
 
+    void planReadsImageFolders() {
+        QTemporaryDir dir;
+        // --preprocess without a folder, and a folder without images, are clear errors.
+        Run r = cli({"plan", kExample, "--preprocess", dir.filePath("p.json")});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--preprocess needs --data"), r.err);
+        r = cli({"plan", kExample, "--data", dir.path()});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("holds no images"), r.err);
+#ifndef AUTOSPLIT_DOC_PAGES
+        QSKIP("make_doc_pages was not built (FreeType missing)");
+#else
+        if (!QFile::exists("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")) QSKIP("DejaVuSans.ttf is absent");
+        const QString pages = dir.filePath("pages");
+        QProcess gen;
+        gen.start(QStringLiteral(AUTOSPLIT_DOC_PAGES), {"--out", pages, "--count", "2", "--width", "96", "--height", "96"});
+        QVERIFY(gen.waitForFinished(60000));
+        QCOMPARE(gen.exitCode(), 0);
+        r = cli({"plan", kExample, "--data", pages, "--json"});
+        QVERIFY2(r.code == 0, r.err);
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        const QJsonObject cal = j["calibration"].toObject();
+        QVERIFY(!cal["synthetic"].toBool());
+        QCOMPARE(cal["samples"].toInt(), 2);
+        QVERIFY2(cal["data"].toString().contains("2 images"), qPrintable(cal["data"].toString()));
+        const QJsonObject sel = j["selected"].toObject();
+        if (sel["kind"].toString() != "CLOUD_ONLY")
+            QVERIFY2(sel["accuracy_drop"].toObject()["data"].toString().contains("images"),
+                     qPrintable(sel["accuracy_drop"].toObject()["data"].toString()));
+        // An explicit profile wins over DIR/preprocess.json; a malformed one is an error naming it.
+        QFile bad(dir.filePath("bad.json"));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("{\"resize\": \"sideways\"}");
+        bad.close();
+        r = cli({"plan", kExample, "--data", pages, "--preprocess", dir.filePath("bad.json")});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("bad.json"), r.err);
+#endif
+    }
+
     void sweepWritesCsv() {
         QTemporaryDir dir;
         const QString csv = dir.filePath("sweep.csv");
