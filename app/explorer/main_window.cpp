@@ -9,6 +9,10 @@
 #include "autosplit/widgets/palette.h"
 #include "autosplit/widgets/plots.h"
 
+#ifdef AUTOSPLIT_HAVE_PLANNER
+#include "autosplit/planner/plan_io.h"
+#endif
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -33,6 +37,9 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <cmath>
+#include <map>
 
 namespace autosplit::explorer {
 
@@ -81,6 +88,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         loadStatus_->setText(tr("Loading %1…").arg(QFileInfo(path).fileName()));
     });
     connect(&engine_, &engine::Engine::loadProgress, this, [this](quint64, double f, const QString& stage) {
+        progress_->setVisible(true);
+        cancelButton_->setVisible(true);
         progress_->setValue(int(f * 1000));
         loadStatus_->setText(stage);
     });
@@ -96,7 +105,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](const QString& m) { planSummary_->setText(tr("<b>No plan:</b> %1").arg(m.toHtmlEscaped())); });
 
     connect(controls_, &widgets::ControlPanel::constraintsChanged, this, [this](const engine::Constraints& c) {
-        pinnedSplit_.reset();  // new constraints: follow the fastest feasible split again
+        pinnedSplit_.reset();  // new constraints: follow the planner's selection again
+        pinnedSolution_.reset();
         engine_.requestEstimate(c);
     });
     connect(controls_, &widgets::ControlPanel::devicesChanged, &engine_, &engine::Engine::setDevices);
@@ -111,6 +121,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
                                  6000);
     });
     connect(splitPlot_, &widgets::SplitProfilePlot::splitClicked, this, &MainWindow::selectSplit);
+    connect(scatter_, &widgets::PlanScatter::pointClicked, this, &MainWindow::selectSolution);
 
     QSettings settings;
     restoreGeometry(settings.value(QStringLiteral("geometry")).toByteArray());
@@ -142,7 +153,7 @@ void MainWindow::createDocks() {
     planSummary_->setMargin(8);
     planSummary_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
     leftLayout->addWidget(planSummary_, 1);
-    left->setMinimumWidth(300);
+    left->setMinimumWidth(320);
     left->setMaximumWidth(380);
     dock(tr("Constraints"), QStringLiteral("constraintsDock"), left, Qt::LeftDockWidgetArea);
 
@@ -194,11 +205,15 @@ void MainWindow::createDocks() {
     splitPlot_ = new widgets::SplitProfilePlot;
     breakdown_ = new widgets::LatencyBreakdownPlot;
     heatmap_ = new widgets::BitHeatmap;
-    auto* splitDock = dock(tr("Latency by split"), QStringLiteral("splitDock"), splitPlot_, Qt::BottomDockWidgetArea);
+    scatter_ = new widgets::PlanScatter;
+    auto* splitDock = dock(tr("Candidates"), QStringLiteral("scatterDock"), scatter_, Qt::BottomDockWidgetArea);
+    auto* profileDock = dock(tr("Latency by split"), QStringLiteral("splitDock"), splitPlot_, Qt::BottomDockWidgetArea);
     auto* breakdownDock = dock(tr("Latency breakdown"), QStringLiteral("breakdownDock"), breakdown_, Qt::BottomDockWidgetArea);
     auto* heatDock = dock(tr("Bit-widths"), QStringLiteral("heatmapDock"), heatmap_, Qt::BottomDockWidgetArea);
     splitDockWidget(splitDock, breakdownDock, Qt::Horizontal);
     splitDockWidget(breakdownDock, heatDock, Qt::Horizontal);
+    tabifyDockWidget(splitDock, profileDock);
+    splitDock->raise();
     resizeDocks({splitDock, breakdownDock, heatDock}, {5, 4, 4}, Qt::Horizontal);
     resizeDocks({splitDock}, {260}, Qt::Vertical);
     resizeDocks({detailsDock}, {330}, Qt::Horizontal);
@@ -215,6 +230,7 @@ void MainWindow::createActions() {
     exportPlan->setShortcut(QKeySequence(tr("Ctrl+E")));
     file->addAction(tr("Export Splits (&CSV)…"), this, &MainWindow::exportCsv);
     QMenu* charts = file->addMenu(tr("Export &Chart"));
+    charts->addAction(tr("Candidates Scatter…"), this, [this] { exportPlot(scatter_, tr("candidates")); });
     charts->addAction(tr("Latency by Split…"), this, [this] { exportPlot(splitPlot_, tr("latency-by-split")); });
     charts->addAction(tr("Latency Breakdown…"), this, [this] { exportPlot(breakdown_, tr("latency-breakdown")); });
     charts->addAction(tr("Bit-width Heatmap…"), this, [this] { exportPlot(heatmap_, tr("bit-heatmap")); });
@@ -245,7 +261,7 @@ void MainWindow::createActions() {
         findEdit_->selectAll();
     });
     find->setShortcut(QKeySequence::Find);
-    QAction* best = viewMenu_->addAction(tr("Select &Fastest Split"), this, [this] { selectSplit(-2); });
+    QAction* best = viewMenu_->addAction(tr("&Planner's Choice"), this, [this] { selectSplit(-2); });
     best->setShortcut(QKeySequence(tr("Ctrl+B")));
     viewMenu_->addSeparator();
     for (QDockWidget* d : findChildren<QDockWidget*>()) viewMenu_->addAction(d->toggleViewAction());
@@ -317,13 +333,21 @@ void MainWindow::openExample() {
 }
 
 void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> s) {
-    progress_->setVisible(false);
-    cancelButton_->setVisible(false);
+    const bool busy = engine_.isLoading() || engine_.isPlanning();
+    progress_->setVisible(busy);
+    cancelButton_->setVisible(busy);
     const auto& t = s->timings;
-    loadStatus_->setText(tr("Loaded in %1 (import %2, optimize %3, simulate %4)")
-                             .arg(widgets::format::milliseconds(t.importMs + t.optimizeMs + t.analyzeMs + t.splitsMs + t.latencyMs),
-                                  widgets::format::milliseconds(t.importMs), widgets::format::milliseconds(t.optimizeMs),
-                                  widgets::format::milliseconds(t.latencyMs)));
+    QString status = tr("Loaded in %1 (import %2, optimize %3, simulate %4)")
+                         .arg(widgets::format::milliseconds(t.importMs + t.optimizeMs + t.analyzeMs + t.splitsMs + t.latencyMs),
+                              widgets::format::milliseconds(t.importMs), widgets::format::milliseconds(t.optimizeMs),
+                              widgets::format::milliseconds(t.latencyMs));
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (s->planning)
+        status += tr("; planner ready (calibration %1, context %2)")
+                      .arg(t.calibrationMs > 0 ? widgets::format::milliseconds(t.calibrationMs) : tr("cached"),
+                           widgets::format::milliseconds(t.planningMs));
+#endif
+    if (!busy) loadStatus_->setText(status);
     const bool newModel = !session_ || session_->model != s->model;
     session_ = std::move(s);
     shown_.reset();
@@ -344,6 +368,10 @@ void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> 
                                    QString::fromStdString(session_->devices.edge.name),
                                    QString::fromStdString(session_->devices.cloud.name)));
     setWindowTitle(tr("%1 — Auto-Split Explorer").arg(m.displayName));
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (!session_->planningError.isEmpty())
+        statusBar()->showMessage(tr("Planner unavailable for this model: %1 (showing uniform-bit splits)").arg(session_->planningError), 15000);
+#endif
 }
 
 void MainWindow::onLoadFailed(const QString& path, const QString& message, engine::LoadErrorKind kind) {
@@ -390,8 +418,15 @@ void MainWindow::onEstimate(std::shared_ptr<const engine::SplitEstimates> e) {
 }
 
 void MainWindow::selectSplit(int position) {
+    pinnedSolution_.reset();
     if (position == -2) pinnedSplit_.reset();
     else pinnedSplit_ = position;
+    showPlan();
+}
+
+void MainWindow::selectSolution(int solution) {
+    pinnedSplit_.reset();
+    pinnedSolution_ = solution;
     showPlan();
 }
 
@@ -408,15 +443,19 @@ widgets::DagPlacement MainWindow::placementFor(int position) const {
 
 void MainWindow::showPlan() {
     if (!session_ || !shown_ || shown_->splits.size() != size_t(session_->model->layerCount()) + 1) return;
+    if (!pinnedSplit_ && showPlannerPlan()) return;
     const engine::SplitEstimates& e = *shown_;
     const int n = session_->model->layerCount();
     int pos = e.best >= -1 ? e.best : -1;
     if (pinnedSplit_ && *pinnedSplit_ >= -1 && *pinnedSplit_ < n) pos = *pinnedSplit_;
     selectedSplit_ = pos;
+    shownPlanName_ = QStringLiteral("split");
     const widgets::DagPlacement placement = placementFor(pos);
+    shownPlacement_ = placement;
     dag_->setPlacement(placement);
     layers_->setPlacement(placement);
     if (details_->node() >= 0) details_->show(session_, placement, details_->node());
+    scatter_->setData({}, {}, {}, -1, tr("error"), std::nan(""));
 
     const engine::SplitCost& sel = e.at(pos);
     const QString name = splitName(*session_, pos);
@@ -478,8 +517,139 @@ void MainWindow::showPlan() {
     emit planShown(pos);
 }
 
+bool MainWindow::showPlannerPlan() {
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (!shown_->plans || !session_->planning) return false;
+    const planner::PlanSet& ps = *shown_->plans;
+    const planner::PlanningContext& ctx = *session_->planning->context;
+    const int n = session_->model->layerCount();
+    if (ctx.nodeCount() != n) return false;
+    planner::Plan plan = ps.selected;
+    if (pinnedSolution_ && *pinnedSolution_ >= 0 && *pinnedSolution_ < int(ctx.solutions().size()))
+        plan = planner::planFor(ctx, *pinnedSolution_, ps.constraints, "picked");
+    if (plan.splitPosition < -1 || plan.splitPosition >= n) return false;  // a non-prefix cut is not drawn as one
+    const int pos = plan.splitPosition;
+    selectedSplit_ = pos;
+    shownPlanName_ = QString::fromStdString(plan.name);
+
+    widgets::DagPlacement placement;
+    placement.splitPosition = pos;
+    placement.weightBits = plan.weightBits;
+    placement.activationBits = plan.activationBits;
+    placement.edgeBits = 8;
+    placement.cloudBits = ctx.cloudBits();
+    placement.inputBits = ctx.inputBits();
+    shownPlacement_ = placement;
+    dag_->setPlacement(placement);
+    layers_->setPlacement(placement);
+    if (details_->node() >= 0) details_->show(session_, placement, details_->node());
+
+    // Scatter: every candidate that fits the edge memory, the Pareto front, the baselines.
+    const planner::Plan* cloud = ps.baseline("cloud-only");
+    const double cloudMs = cloud && cloud->latency.totalMs > 0 ? cloud->latency.totalMs : 1.0;
+    std::vector<widgets::ScatterPoint> points;
+    points.reserve(ps.candidates.size());
+    for (const auto& c : ps.candidates) points.push_back({c.mse, c.totalMs / cloudMs, c.solution});
+    std::vector<int> pareto;
+    for (int i : ps.pareto) pareto.push_back(ps.candidates[size_t(i)].solution);
+    std::vector<widgets::ScatterBaseline> baselines;
+    std::vector<widgets::BreakdownRow> rows;
+    rows.push_back({tr("%1 (selected)").arg(QString::fromStdString(plan.name)), plan.latency.edgeMs, plan.latency.transmitMs,
+                    plan.latency.cloudMs, true});
+    for (const auto& b : ps.baselines) {
+        if (!b.available) continue;
+        baselines.push_back({QString::fromStdString(b.name), b.mseProxy, b.latency.totalMs / cloudMs});
+        rows.push_back({QString::fromStdString(b.name) + (b.fitsMemory ? QString() : tr(" (too big)")), b.latency.edgeMs,
+                        b.latency.transmitMs, b.latency.cloudMs, false});
+    }
+    scatter_->setData(points, pareto, baselines, plan.solution, tr("error: MSE proxy Σ(D_w + D_a) of the edge layers"),
+                      std::nan(""));
+    breakdown_->setRows(rows);
+
+    std::vector<widgets::LayerBits> bits;
+    bits.reserve(size_t(n));
+    auto at = [](const std::vector<int>& v, int i) { return i < int(v.size()) ? v[size_t(i)] : 0; };
+    for (int i = 0; i < n; ++i) {
+        const LayerInfo& L = session_->model->analysis.layers[size_t(i)];
+        bits.push_back({QString::fromStdString(L.name), L.hasWeights() ? at(plan.weightBits, i) : 0,
+                        std::max(at(plan.activationBits, i), 1), i > pos});
+    }
+    heatmap_->setLayers(bits, pos);
+
+    const engine::SplitEstimates& e = *shown_;
+    std::vector<widgets::SplitPoint> profile;
+    profile.reserve(e.splits.size());
+    for (const auto& c : e.splits) profile.push_back({c.position, c.totalUs() / 1000.0, c.fitsMemory});
+    splitPlot_->setPoints(profile, pos, splitName(*session_, pos));
+
+    using widgets::format::milliseconds;
+    QString accuracy;
+    if (plan.accuracy)
+        accuracy = tr("drop <b>%1 %</b> (%2, measured on %3 inputs)")
+                       .arg(plan.accuracy->drop, 0, 'f', 3)
+                       .arg(QString::fromStdString(plan.accuracy->metric))
+                       .arg(plan.accuracy->samples);
+    else if (plan.kind == planner::PlanKind::CloudOnly)
+        accuracy = tr("float16 cloud (no drop measured)");
+    else
+        accuracy = tr("MSE proxy %1 — %2").arg(plan.mseProxy, 0, 'g', 3).arg(e.measured ? tr("not measured") : tr("measuring…"));
+    QString wbits, abits;
+    {
+        std::map<int, int> wh, ah;
+        for (int i = 0; i <= pos && i < n; ++i) {
+            if (session_->model->analysis.layers[size_t(i)].hasWeights()) ++wh[at(plan.weightBits, i)];
+            ++ah[at(plan.activationBits, i)];
+        }
+        for (const auto& [b, k] : wh) wbits += QStringLiteral("%1×%2b ").arg(k).arg(b);
+        for (const auto& [b, k] : ah) abits += QStringLiteral("%1×%2b ").arg(k).arg(b);
+    }
+    const int64_t sentBits = [&] {
+        int64_t t = 0;
+        for (const auto& sent : plan.transmitted) t += sent.elements * sent.bits;
+        return t;
+    }();
+    QString summary =
+        tr("<p style='font-size:11pt'><b>%1</b> · %2</p>"
+           "<table cellspacing=3>"
+           "<tr><td>End-to-end</td><td align=right><b>%3</b></td><td>(%4 of Cloud-Only)</td></tr>"
+           "<tr><td><span style='color:%5'>■</span> Edge</td><td align=right>%6</td><td>%7 layers (%8)</td></tr>"
+           "<tr><td><span style='color:%9'>■</span> Transmit</td><td align=right>%10</td><td>%11 in %12 tensor(s)</td></tr>"
+           "<tr><td><span style='color:%13'>■</span> Cloud</td><td align=right>%14</td><td>%15 layers, fp%16 (%17)</td></tr>"
+           "<tr><td>Edge memory</td><td align=right>%18</td><td>%19</td></tr>"
+           "</table>")
+            .arg(QString::fromStdString(plan.name).toHtmlEscaped(), splitName(*session_, pos).toHtmlEscaped())
+            .arg(milliseconds(plan.latency.totalMs))
+            .arg(QStringLiteral("%1 %").arg(100.0 * plan.latency.totalMs / cloudMs, 0, 'f', 0))
+            .arg(widgets::palette::edgeSeries().name(), milliseconds(plan.latency.edgeMs))
+            .arg(pos + 1)
+            .arg(QString::fromStdString(plan.latency.edgeOrigin))
+            .arg(widgets::palette::transmitSeries().name(), milliseconds(plan.latency.transmitMs),
+                 widgets::format::bytes((sentBits + 7) / 8))
+            .arg(plan.transmitted.size())
+            .arg(widgets::palette::cloudSeries().name(), milliseconds(plan.latency.cloudMs))
+            .arg(n - pos - 1)
+            .arg(ctx.cloudBits())
+            .arg(QString::fromStdString(plan.latency.cloudOrigin))
+            .arg(widgets::format::bytes(plan.edgeWeightBytes + plan.edgeActivationBytes),
+                 plan.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"));
+    summary += tr("<p>Accuracy: %1</p>").arg(accuracy);
+    if (pos >= 0) summary += tr("<p style='color:#445'>Weights: %1<br>Activations: %2</p>").arg(wbits, abits);
+    summary += tr("<p style='color:#667'>%1<br>%2 candidates fit, %3 on the Pareto front; re-planned in %4. Accuracy on %5.</p>")
+                   .arg(QString::fromStdString(ps.reason).toHtmlEscaped())
+                   .arg(ps.candidates.size())
+                   .arg(ps.pareto.size())
+                   .arg(milliseconds(e.replanMs))
+                   .arg(QString::fromStdString(session_->planning->dataDescription).toHtmlEscaped());
+    planSummary_->setText(summary);
+    emit planShown(pos);
+    return true;
+#else
+    return false;
+#endif
+}
+
 void MainWindow::showNodeDetails(int node) {
-    details_->show(session_, placementFor(selectedSplit_), node);
+    details_->show(session_, shownPlacement_, node);
     if (node >= 0)
         for (QDockWidget* d : findChildren<QDockWidget*>())
             if (d->objectName() == QLatin1String("detailsDock")) d->raise();
@@ -487,6 +657,19 @@ void MainWindow::showNodeDetails(int node) {
 
 void MainWindow::exportPlanJson() {
     if (!session_ || !shown_) return showError(tr("Nothing to export"), tr("Open a model first."));
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (shown_->plans && session_->planning) {  // the planner's plan.json, as `autosplit plan --out`
+        const QString p = QFileDialog::getSaveFileName(
+            this, tr("Export plan"), QFileInfo(session_->model->path).completeBaseName() + QStringLiteral(".plan.json"),
+            tr("JSON (*.json)"));
+        if (p.isEmpty()) return;
+        QSaveFile f(p);
+        const std::string text = planner::planToJson(*session_->planning->context, *shown_->plans);
+        if (!f.open(QIODevice::WriteOnly) || f.write(text.data(), qint64(text.size())) < 0 || !f.commit())
+            showError(tr("Export failed"), tr("%1: %2").arg(p, f.errorString()));
+        return;
+    }
+#endif
     const QString p = QFileDialog::getSaveFileName(this, tr("Export plan"), QFileInfo(session_->model->path).completeBaseName() +
                                                                                 QStringLiteral(".plan.json"),
                                                    tr("JSON (*.json)"));

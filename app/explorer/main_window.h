@@ -26,6 +26,7 @@ class BitHeatmap;
 class ControlPanel;
 class LatencyBreakdownPlot;
 class LayerTableModel;
+class PlanScatter;
 class NodeDetailsModel;
 class SplitProfilePlot;
 }  // namespace autosplit::widgets
@@ -51,13 +52,17 @@ public:
     widgets::LatencyBreakdownPlot* breakdownPlot() const { return breakdown_; }
     widgets::BitHeatmap* heatmap() const { return heatmap_; }
     widgets::SplitProfilePlot* splitPlot() const { return splitPlot_; }
+    widgets::PlanScatter* scatter() const { return scatter_; }
+    // Name of the plan shown ("auto-split", a baseline, or "split" for a picked position).
+    QString shownPlanName() const { return shownPlanName_; }
     int selectedSplit() const { return selectedSplit_; }
     // The estimate currently shown (null before the first one).
     std::shared_ptr<const engine::SplitEstimates> shownEstimates() const { return shown_; }
     QString lastError() const { return lastError_; }
 
 public slots:
-    void selectSplit(int position);  // pins a split; -2 returns to the fastest feasible one
+    void selectSplit(int position);  // pins a split; -2 returns to the planner's selection
+    void selectSolution(int solution);  // pins a planner candidate (scatter click)
 
 signals:
     // The window finished showing a new plan (after the views were updated).
@@ -81,6 +86,7 @@ private:
     void showError(const QString& title, const QString& message);
     void showNodeDetails(int node);
     widgets::DagPlacement placementFor(int position) const;
+    bool showPlannerPlan();
     void exportPlanJson();
     void exportCsv();
     void exportPlot(QWidget* plot, const QString& what);
@@ -92,6 +98,9 @@ private:
     std::shared_ptr<const engine::SplitEstimates> shown_;
     int selectedSplit_ = -1;
     std::optional<int> pinnedSplit_;
+    std::optional<int> pinnedSolution_;
+    widgets::DagPlacement shownPlacement_;
+    QString shownPlanName_;
     std::optional<int> pendingPin_;  // from a session file, applied once its model has loaded
     QString lastError_;
 
@@ -100,6 +109,7 @@ private:
     widgets::LatencyBreakdownPlot* breakdown_ = nullptr;
     widgets::BitHeatmap* heatmap_ = nullptr;
     widgets::SplitProfilePlot* splitPlot_ = nullptr;
+    widgets::PlanScatter* scatter_ = nullptr;
     widgets::LayerTableModel* layers_ = nullptr;
     widgets::NodeDetailsModel* details_ = nullptr;
     QSortFilterProxyModel* layerProxy_ = nullptr;

@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QSet>
 
+#include <algorithm>
 #include <cmath>
 #include <QDir>
 #include <QFile>
@@ -26,7 +27,15 @@ namespace {
 constexpr int kTimeout = 60000;
 
 bool waitForPlan(MainWindow& w) {
-    return QTest::qWaitFor([&] { return w.shownEstimates() && w.dagView()->isLayoutReady(); }, kTimeout);
+    return QTest::qWaitFor(
+        [&] {
+            if (!w.shownEstimates() || !w.dagView()->isLayoutReady()) return false;
+#ifdef AUTOSPLIT_HAVE_PLANNER
+            if (!w.shownEstimates()->plans) return false;  // stage two: the planner's plans
+#endif
+            return true;
+        },
+        kTimeout);
 }
 }  // namespace
 
@@ -49,8 +58,14 @@ private slots:
         QCOMPARE(int(w.heatmap()->layers().size()), session->model->layerCount());
         QVERIFY(w.selectedSplit() >= -1 && w.selectedSplit() < session->model->layerCount());
         // The breakdown's first row is the selected plan, with the simulator's numbers.
+#ifdef AUTOSPLIT_HAVE_PLANNER
+        QVERIFY(w.shownEstimates()->plans);
+        QCOMPARE(w.breakdownPlot()->rows().front().edgeMs, w.shownEstimates()->plans->selected.latency.edgeMs);
+        QCOMPARE(w.selectedSplit(), w.shownEstimates()->plans->selected.splitPosition);
+#else
         const auto& sel = w.shownEstimates()->at(w.selectedSplit());
         QCOMPARE(w.breakdownPlot()->rows().front().edgeMs, sel.edgeUs / 1000.0);
+#endif
 
         // Drag the bandwidth slider from BLE-slow to fast: the plan follows, never a stale one.
         QSlider* bw = w.controls()->bandwidthSlider();
@@ -63,13 +78,28 @@ private slots:
         const double last = w.controls()->constraints().uplinkMbps;
         QTRY_COMPARE_WITH_TIMEOUT(w.shownEstimates()->constraints.uplinkMbps, last, kTimeout);
         QVERIFY(!shown.isEmpty());
-        // Slow link: the fastest plan avoids sending the raw input... at 1000 Mbps Cloud-Only
-        // transmission is cheap; either way the shown plan is the best for the last value.
+        // The shown plan is the one computed for the last slider value.
+#ifdef AUTOSPLIT_HAVE_PLANNER
+        QCOMPARE(w.selectedSplit(), w.shownEstimates()->plans->selected.splitPosition);
+#else
         QCOMPARE(w.selectedSplit(), w.shownEstimates()->best);
+#endif
 
-        bw->setValue(autosplit::widgets::ControlPanel::positionFromBandwidth(3.0));
-        QTRY_COMPARE_WITH_TIMEOUT(w.shownEstimates()->constraints.uplinkMbps, w.controls()->constraints().uplinkMbps, kTimeout);
-        QTest::qWait(200);  // let queued replots and the DAG repaint land
+        // A 4G-class uplink and an edge memory below the whole model's footprint: the picture
+        // shows a real split (edge part, cut, cloud part).
+        auto c = w.controls()->constraints();
+        c.uplinkMbps = 10.0;
+        c.edgeMemoryMiB = 0.12;
+        w.controls()->setConstraints(c);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates()->constraints == w.controls()->constraints(), kTimeout);
+#ifdef AUTOSPLIT_HAVE_PLANNER
+        // Stage two (measured accuracy) replaces the provisional plan once the slider rests.
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates()->measured || w.shownEstimates()->plans->final(), kTimeout);
+#endif
+        // Show a node's details, as a user clicking the first cloud node would.
+        const int node = std::min(w.selectedSplit() + 1, session->model->layerCount() - 1);
+        w.dagView()->selectNode(node);
+        QTest::qWait(300);  // let queued replots and the DAG repaint land
 
         const QImage shot = w.grab().toImage();
         QVERIFY(!shot.isNull());

@@ -99,7 +99,7 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     thRow->addWidget(thresholdLabel_);
     budgetLayout->addRow(tr("Max. drop"), thRow);
     auto* bitRow = new QHBoxLayout;
-    for (int b : {2, 4, 6, 8, 16}) {
+    for (int b : {2, 4, 6, 8}) {  // the planner's edge set B (Auto-Split §4.2)
         auto* box = new QCheckBox(QString::number(b));
         box->setToolTip(tr("Allow %1-bit weights and activations on the edge").arg(b));
         box->setChecked(b <= 8);

@@ -167,7 +167,12 @@ DagView::DagView(QWidget* parent) : QGraphicsView(parent) {
     });
 }
 
-DagView::~DagView() { layoutJob_.shutdown(); }
+DagView::~DagView() {
+    layoutJob_.shutdown();
+    // The scene clears its selection while it is destroyed: nobody may hear about that.
+    disconnect(scene(), nullptr, this, nullptr);
+    blockSignals(true);
+}
 
 void DagView::setModel(std::shared_ptr<const engine::ModelData> model) {
     model_ = std::move(model);
@@ -274,8 +279,9 @@ void DagView::applyLayout(DagLayout layout) {
     const QRectF margin = layout_.bounds.adjusted(-60, -40, 60, 40);
     scene()->setSceneRect(margin);
     layoutReady_ = true;
+    initialViewPending_ = true;
     applyPlacement();
-    fitToView();
+    showInitialView();
     emit layoutReady(layout_.milliseconds, QString::fromLatin1(methodName(layout_.method)), layout_.note);
 }
 
@@ -378,6 +384,11 @@ void DagView::applyPlacement() {
         cutLine_ = scene()->addPath(path, QPen(palette::transmitted(), 1.6, Qt::DashLine));
         cutLine_->setZValue(2);
     }
+    // The first plan after a layout may arrive after it: bring its cut into view once.
+    if (initialViewPending_ && cutLine_ && isVisible() && transform().m11() >= 0.79) {
+        initialViewPending_ = false;
+        centerOn(cutLine_->path().pointAtPercent(0.5));
+    }
 }
 
 QColor DagView::nodeFill(int node) const {
@@ -408,18 +419,32 @@ void DagView::fitToView() {
     }
     fitPending_ = false;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
-    // A tall network fitted into a short view becomes unreadable: keep the first layers legible.
-    const double scale = transform().m11();
-    if (scale < 0.45) {
-        resetTransform();
-        QGraphicsView::scale(0.45, 0.45);
-        centerOn(scene()->sceneRect().center().x(), scene()->sceneRect().top() + viewport()->height() / 0.9);
+}
+
+// First view of a new layout: the whole graph when it stays legible, otherwise a legible zoom
+// centred on the cut (or the inputs), since that is what the user came to see.
+void DagView::showInitialView() {
+    if (!isVisible() || viewport()->width() < 10) {
+        fitPending_ = true;
+        return;
     }
+    const QRectF r = scene()->sceneRect();
+    const double fit = std::min(viewport()->width() / r.width(), viewport()->height() / r.height());
+    if (fit >= 0.6) {
+        fitToView();
+        return;
+    }
+    fitPending_ = false;
+    resetTransform();
+    const double s = std::clamp(fit, 0.8, 1.0);
+    scale(s, s);
+    if (cutLine_) centerOn(cutLine_->path().pointAtPercent(0.5));
+    else centerOn(r.center().x(), r.top() + viewport()->height() / (2 * s));
 }
 
 void DagView::resizeEvent(QResizeEvent* event) {
     QGraphicsView::resizeEvent(event);
-    if (fitPending_) fitToView();
+    if (fitPending_) showInitialView();
 }
 
 void DagView::zoomBy(double factor) {

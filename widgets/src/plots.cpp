@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 namespace autosplit::widgets {
 
@@ -33,6 +34,20 @@ void styleAxes(QCustomPlot* p) {
         a->setLabelFont(f);
     }
     p->setNoAntialiasingOnDrag(true);
+}
+
+// Legend in a row under the axis rect, laid out horizontally, so it never covers data.
+void legendBelow(QCustomPlot* p) {
+    p->legend->setVisible(true);
+    p->legend->setFont(p->xAxis->tickLabelFont());
+    p->legend->setBorderPen(Qt::NoPen);
+    p->legend->setBrush(Qt::NoBrush);
+    p->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    p->legend->setWrap(4);
+    p->axisRect()->insetLayout()->take(p->legend);
+    p->plotLayout()->addElement(p->plotLayout()->rowCount(), 0, p->legend);
+    p->plotLayout()->setRowStretchFactor(p->plotLayout()->rowCount() - 1, 0.001);
+    p->legend->setMargins(QMargins(4, 0, 4, 2));
 }
 
 QCPBars* makeBars(QCustomPlot* p, const QString& name, const QColor& c) {
@@ -97,11 +112,7 @@ LatencyBreakdownPlot::LatencyBreakdownPlot(QWidget* parent) : QCustomPlot(parent
     yAxis->setRangeReversed(true);
     yAxis->grid()->setVisible(false);
     xAxis->setLabel(tr("Latency (ms)"));
-    legend->setVisible(true);
-    legend->setFont(xAxis->tickLabelFont());
-    legend->setBrush(QColor(255, 255, 255, 220));
-    legend->setBorderPen(QPen(QColor(210, 214, 220)));
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    legendBelow(this);
     setMinimumHeight(150);
 }
 
@@ -268,11 +279,7 @@ SplitProfilePlot::SplitProfilePlot(QWidget* parent) : QCustomPlot(parent) {
     yAxis->setLabel(tr("end-to-end latency (ms)"));
     yAxis->setScaleType(QCPAxis::stLogarithmic);
     yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-    legend->setVisible(true);
-    legend->setFont(xAxis->tickLabelFont());
-    legend->setBrush(QColor(255, 255, 255, 220));
-    legend->setBorderPen(QPen(QColor(210, 214, 220)));
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    legendBelow(this);
     setMinimumHeight(150);
 }
 
@@ -327,6 +334,114 @@ void SplitProfilePlot::mousePressEvent(QMouseEvent* event) {
     if (event->button() != Qt::LeftButton) return;
     const int pos = positionAt(event->position());
     if (pos >= -1) emit splitClicked(pos);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
+    styleAxes(this);
+    cands_ = addGraph();
+    cands_->setName(tr("candidates"));
+    cands_->setLineStyle(QCPGraph::lsNone);
+    cands_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QColor(58, 124, 194, 90), 4));
+    pareto_ = addGraph();
+    pareto_->setName(tr("Pareto front"));
+    pareto_->setLineStyle(QCPGraph::lsStepLeft);
+    pareto_->setPen(QPen(palette::edgeSeries().darker(130), 1.5));
+    pareto_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, palette::edgeSeries().darker(130), 6));
+    base_ = addGraph();
+    base_->setName(tr("baselines"));
+    base_->setLineStyle(QCPGraph::lsNone);
+    base_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(palette::cloudSeries().darker(150), 1.2),
+                                           palette::cloudSeries(), 9));
+    sel_ = addGraph();
+    sel_->setName(tr("selected"));
+    sel_->setLineStyle(QCPGraph::lsNone);
+    sel_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QPen(palette::selection(), 2), palette::selection(), 15));
+    threshold_ = new QCPItemStraightLine(this);
+    threshold_->setPen(QPen(palette::transmitted(), 1.5, Qt::DashLine));
+    xAxis->setScaleType(QCPAxis::stLogarithmic);
+    xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
+    yAxis->setLabel(tr("latency / Cloud-Only"));
+    legendBelow(this);
+    setMinimumHeight(150);
+}
+
+void PlanScatter::setData(const std::vector<ScatterPoint>& candidates, const std::vector<int>& paretoIds,
+                          const std::vector<ScatterBaseline>& baselines, int selectedId, const QString& xLabel,
+                          double threshold) {
+    points_ = candidates;
+    constexpr double kFloor = 1e-6;  // log axis: exact-zero errors sit on the floor
+    QVector<double> cx, cy, px, py, bx, by, sx, sy;
+    double lo = 1e300, hi = 0, ymax = 0;
+    std::map<int, const ScatterPoint*> byId;
+    for (const auto& p : candidates) {
+        const double x = std::max(p.error, kFloor);
+        cx << x, cy << p.normLatency;
+        lo = std::min(lo, x), hi = std::max(hi, x), ymax = std::max(ymax, p.normLatency);
+        byId[p.id] = &p;
+        if (p.id == selectedId) sx << x, sy << p.normLatency;
+    }
+    std::vector<std::pair<double, double>> front;
+    for (int id : paretoIds)
+        if (auto it = byId.find(id); it != byId.end()) front.emplace_back(std::max(it->second->error, kFloor), it->second->normLatency);
+    std::sort(front.begin(), front.end());
+    for (const auto& [x, y] : front) px << x, py << y;
+    for (auto* l : labels_) removeItem(l);
+    labels_.clear();
+    // Baselines that coincide (Cloud-Only, Neurosurgeon and QDMP often do) share one label.
+    std::vector<std::pair<QPointF, QStringList>> groups;
+    for (const auto& b : baselines) {
+        const double x = std::max(b.error, kFloor);
+        bx << x, by << b.normLatency;
+        lo = std::min(lo, x), hi = std::max(hi, x), ymax = std::max(ymax, b.normLatency);
+        auto same = std::find_if(groups.begin(), groups.end(), [&](const auto& g) {
+            return std::abs(std::log10(g.first.x()) - std::log10(x)) < 0.25 && std::abs(g.first.y() - b.normLatency) < 0.06;
+        });
+        if (same != groups.end()) same->second << b.label;
+        else groups.push_back({QPointF(x, b.normLatency), QStringList{b.label}});
+    }
+    for (const auto& [at, names] : groups) {
+        auto* t = new QCPItemText(this);
+        t->position->setCoords(at.x(), at.y());
+        t->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        t->setText(QStringLiteral(" ") + names.join(QStringLiteral(" / ")));
+        t->setFont(xAxis->tickLabelFont());
+        t->setColor(palette::cloudSeries().darker(170));
+        labels_.push_back(t);
+    }
+    cands_->setData(cx, cy);
+    pareto_->setData(px, py, true);
+    base_->setData(bx, by);
+    sel_->setData(sx, sy);
+    xAxis->setLabel(xLabel);
+    threshold_->setVisible(std::isfinite(threshold) && threshold > 0);
+    if (threshold_->visible()) {
+        threshold_->point1->setCoords(threshold, 0);
+        threshold_->point2->setCoords(threshold, 1);
+        hi = std::max(hi, threshold);
+    }
+    if (hi > 0) xAxis->setRange(lo / 3, hi * 3);
+    yAxis->setRange(0, std::max(1.05, ymax * 1.1));
+    replot(rpQueuedReplot);
+}
+
+int PlanScatter::idAt(const QPointF& pixel) const {
+    int best = -1;
+    double bestD = 10.0;
+    for (const auto& p : points_) {
+        const QPointF q(xAxis->coordToPixel(std::max(p.error, 1e-6)), yAxis->coordToPixel(p.normLatency));
+        const double d = QLineF(q, pixel).length();
+        if (d < bestD) bestD = d, best = p.id;
+    }
+    return best;
+}
+
+void PlanScatter::mousePressEvent(QMouseEvent* event) {
+    QCustomPlot::mousePressEvent(event);
+    if (event->button() != Qt::LeftButton) return;
+    const int id = idAt(event->position());
+    if (id >= 0) emit pointClicked(id);
 }
 
 }  // namespace autosplit::widgets

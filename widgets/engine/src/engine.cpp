@@ -4,6 +4,12 @@
 #include "autosplit/onnx_import.h"
 #include "autosplit/passes.h"
 
+#ifdef AUTOSPLIT_HAVE_PLANNER
+#include "autosplit/calibration.h"
+#include "autosplit/planner/accuracy.h"
+#include "autosplit/planner/plan_io.h"
+#endif
+
 #include <QElapsedTimer>
 #include <QFileInfo>
 
@@ -101,33 +107,98 @@ DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge,
                                .arg(model.analysis.layers.size())
                                .arg(QString::fromStdString(edge.name)));
     d.edgeLatency = build(edge);
-    report(progress, 0.90, QStringLiteral("Simulating %1 layers on %2 (cloud)")
+    report(progress, 0.86, QStringLiteral("Simulating %1 layers on %2 (cloud)")
                                .arg(model.analysis.layers.size())
                                .arg(QString::fromStdString(cloud.name)));
     d.cloudLatency = build(cloud);
     timings.latencyMs = msSince(t);
-    report(progress, 1.0, QStringLiteral("Done"));
     return d;
 }
+
+#ifdef AUTOSPLIT_HAVE_PLANNER
+std::vector<int> plannerBits(const std::vector<int>& bitSet) {
+    std::vector<int> out;
+    for (int b : bitSet)
+        if (b == 2 || b == 4 || b == 6 || b == 8) out.push_back(b);
+    if (out.empty()) out.push_back(8);
+    return out;
+}
+
+std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const DeviceSetup& devices,
+                                              const std::vector<int>& bits, const CancelToken& cancel,
+                                              ProgressReporter* progress, StageTimings& timings) {
+    QElapsedTimer t;
+    t.start();
+    auto p = std::make_shared<Planning>();
+    p->bits = bits;
+    // No user data yet: calibrate and measure on a few seeded synthetic inputs (the CLI's
+    // default); the error table is cached per model, data and bits.
+    CalibrationSet data = syntheticCalibration(model.graph, 4);
+    p->dataDescription = data.description;
+    CalibrationOptions co;
+    co.bits = bits;
+    co.cacheDir = defaultCacheDir();
+    co.cancel = cancel;
+    co.progress = [&](int done, int total) {
+        report(progress, 0.92 + 0.04 * done / std::max(total, 1),
+               QStringLiteral("Calibrating quantization errors (%1/%2 inputs)").arg(done).arg(total));
+    };
+    report(progress, 0.92, QStringLiteral("Calibrating quantization errors"));
+    ErrorTable table = calibrate(model.graph, data, co);
+    timings.calibrationMs = table.fromCache ? 0.0 : msSince(t);
+    cancel.throwIfCancelled();
+
+    t.restart();
+    planner::ModelSource src;
+    src.path = model.path.toStdString();
+    src.sha256 = planner::sha256File(src.path);
+    for (const auto& [name, dims] : model.inputShapes)
+        src.inputBindings.push_back((QString::fromStdString(name) + QLatin1Char('=') + shapeText(dims)).toStdString());
+    planner::ContextOptions o;
+    o.bits = bits;
+    o.compareLagrangian = false;  // a report for the CLI; the window needs only the exact solutions
+    o.cancel = cancel;
+    o.progress = [&](const std::string& stage, int done, int total) {
+        report(progress, 0.96 + 0.03 * done / std::max(total, 1), QStringLiteral("Planning: %1").arg(QString::fromStdString(stage)));
+    };
+    p->context = planner::PlanningContext::build(model.graph, devices.edge, devices.cloud, std::move(table), src, o);
+    cancel.throwIfCancelled();
+    EvalData ed;
+    ed.inputs = std::move(data);
+    p->evaluator = std::make_shared<const PlanEvaluator>(p->context->graph(), std::move(ed), &p->context->errors(),
+                                                         EvalOptions{}, cancel);
+    p->measure = planner::measureWith(*p->evaluator);
+    timings.planningMs = msSince(t);
+    return p;
+}
+#endif
 
 Engine::Engine(QObject* parent) : QObject(parent) {
     qRegisterMetaType<std::shared_ptr<const ModelSession>>();
     qRegisterMetaType<std::shared_ptr<const SplitEstimates>>();
     qRegisterMetaType<LoadErrorKind>();
     // One thread may sit in a long import while slider re-scoring keeps running on another.
-    pool_.setMaxThreadCount(std::max(2, QThread::idealThreadCount()));
+    // and a background accuracy measurement on a third.
+    pool_.setMaxThreadCount(std::max(3, QThread::idealThreadCount()));
     throttle_.setInterval(30);
     throttle_.setSingleShot(false);
     connect(&throttle_, &QTimer::timeout, this, [this] {
         if (estimateDirty_) runEstimate();
         else throttle_.stop();
     });
+    // Measured accuracy is slow: start it only once the sliders rest (a restart-debounce).
+    measureDelay_.setSingleShot(true);
+    measureDelay_.setInterval(300);
+    connect(&measureDelay_, &QTimer::timeout, this, &Engine::runMeasurement);
 }
 
 Engine::~Engine() {
     throttle_.stop();
+    measureDelay_.stop();
     loads_.cancel();
     estimatesJob_.cancel();
+    measureJob_.cancel();
+    planningJob_.cancel();
     pool_.waitForDone();
 }
 
@@ -154,18 +225,24 @@ quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const Model
     loading_ = true;
     sim::LatencyTableCache* cache = &latencyCache_;
     const QString path = request.path;
+    planningJob_.cancel();
+    planning_ = false;
     const quint64 gen = loads_.start(
-        [request = std::move(request), reuse, cache](const JobContext& job) {
+        [=, request = std::move(request)](const JobContext& job) {
             auto session = std::make_shared<ModelSession>();
             session->model = reuse ? reuse : loadModelData(request, job.cancel, &job.progress, session->timings);
             session->devices = buildDevices(*session->model, request.edgeDevice, request.cloudDevice, cache,
                                             job.cancel, &job.progress, session->timings);
+            job.progress.report(0.9, QStringLiteral("Model ready"));
             return std::shared_ptr<const ModelSession>(std::move(session));
         },
         [this](std::shared_ptr<const ModelSession> s) {
             loading_ = false;
             pendingRequest_.reset();
             session_ = std::move(s);
+            // Stage two (calibration and the planning context) runs in the background ...
+            startPlanning();
+            // ... while stage one, the model, its layout and the uniform-bit estimate, shows at once.
             emit sessionAvailable(session_);
             requestEstimate(constraints_);
         },
@@ -179,11 +256,44 @@ quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const Model
     return gen;
 }
 
+void Engine::startPlanning() {
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (!planningEnabled_ || !session_) return;
+    planning_ = true;
+    auto base = session_;
+    const std::vector<int> bits = plannerBits(constraints_.bitSet);
+    planningJob_.start(
+        [base, bits](const JobContext& job) {
+            auto s = std::make_shared<ModelSession>(*base);
+            try {
+                s->planning = buildPlanning(*s->model, s->devices, bits, job.cancel, &job.progress, s->timings);
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const std::exception& e) {
+                // The model stays usable with the uniform-bit estimate; the window says why.
+                s->planning.reset();
+                s->planningError = QString::fromUtf8(e.what());
+            }
+            job.progress.report(1.0, QStringLiteral("Planner ready"));
+            return std::shared_ptr<const ModelSession>(std::move(s));
+        },
+        [this](std::shared_ptr<const ModelSession> s) {
+            planning_ = false;
+            session_ = std::move(s);
+            emit sessionAvailable(session_);
+            requestEstimate(constraints_);
+        },
+        {}, [this](double f, const QString& stage) { emit loadProgress(planningJob_.generation(), f, stage); });
+#endif
+}
+
 void Engine::cancelLoad() {
-    if (!loading_) return;
-    const QString path = pendingRequest_ ? pendingRequest_->path : QString();
+    if (!loading_ && !planning_) return;
+    const QString path = pendingRequest_ ? pendingRequest_->path : (session_ ? session_->model->path : QString());
     loads_.cancel();
+    planningJob_.cancel();
     loading_ = false;
+    planning_ = false;
     pendingRequest_.reset();
     emit loadCancelled(path);
 }
@@ -192,7 +302,13 @@ void Engine::requestEstimate(const Constraints& constraints) {
     constraints_ = constraints;
     ++requestSerial_;
     estimateDirty_ = true;
+    measureDelay_.stop();
+    measureJob_.cancel();  // a measurement for older constraints is superseded
     if (!session_) return;
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    // A new bit set invalidates the planning context (slow path): rebuild it on the same model.
+    if (session_->planning && session_->planning->bits != plannerBits(constraints.bitSet) && !loading_) startPlanning();
+#endif
     if (!throttle_.isActive()) {  // leading edge: the first change of a burst runs at once
         runEstimate();
         throttle_.start();
@@ -210,13 +326,57 @@ void Engine::runEstimate() {
             auto e = std::make_shared<SplitEstimates>(estimateSplits(*session, c, job.cancel));
             e->requestSerial = serial;
             e->generation = job.generation;
+#ifdef AUTOSPLIT_HAVE_PLANNER
+            if (session->planning) {
+                QElapsedTimer t;
+                t.start();
+                e->plans = planner::replan(*session->planning->context, plannerConstraints(c));
+                e->replanMs = msSince(t);
+            }
+#endif
             return std::shared_ptr<const SplitEstimates>(std::move(e));
         },
         [this](std::shared_ptr<const SplitEstimates> e) {
             estimates_ = std::move(e);
             emit estimateAvailable(estimates_);
+#ifdef AUTOSPLIT_HAVE_PLANNER
+            if (estimates_->plans && !estimates_->plans->final()) measureDelay_.start();
+#endif
         },
         [this](std::exception_ptr e) { emit estimateFailed(describeException(e)); });
 }
 
+void Engine::runMeasurement() {
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    if (!session_ || !session_->planning || !estimates_ || !estimates_->plans || estimateDirty_) return;
+    auto session = session_;
+    auto first = estimates_;
+    measureJob_.start(
+        [session, first](const JobContext& job) {
+            const Planning& p = *session->planning;
+            auto e = std::make_shared<SplitEstimates>(*first);
+            QElapsedTimer t;
+            t.start();
+            e->plans = planner::planWithMeasurement(*p.context, first->plans->constraints, p.measure, job.cancel, 32);
+            e->replanMs = msSince(t);
+            e->measured = true;
+            return std::shared_ptr<const SplitEstimates>(std::move(e));
+        },
+        [this](std::shared_ptr<const SplitEstimates> e) {
+            if (!estimates_ || e->requestSerial != estimates_->requestSerial) return;  // constraints moved on
+            estimates_ = std::move(e);
+            emit estimateAvailable(estimates_);
+        },
+        [this](std::exception_ptr e) { emit estimateFailed(tr("accuracy measurement: %1").arg(describeException(e))); });
+#endif
+}
+
 }  // namespace autosplit::engine
+
+bool autosplit::engine::Engine::plannerAvailable() {
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    return true;
+#else
+    return false;
+#endif
+}

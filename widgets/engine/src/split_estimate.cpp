@@ -90,6 +90,16 @@ struct Scorer {
 
 }  // namespace
 
+#ifdef AUTOSPLIT_HAVE_PLANNER
+planner::Constraints plannerConstraints(const Constraints& c) {
+    planner::Constraints p;
+    p.uplinkBps = c.uplinkMbps * 1e6;
+    p.edgeMemoryBytes = int64_t(c.edgeMemoryMiB * 1024.0 * 1024.0);
+    p.maxDropPercent = c.maxAccuracyDropPct;
+    return p;
+}
+#endif
+
 int uniformEdgeBits(const std::vector<int>& bitSet, const sim::DeviceProfile& edge) {
     int best = -1, above = -1;
     for (int b : bitSet) {

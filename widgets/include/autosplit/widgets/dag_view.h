@@ -57,7 +57,8 @@ public:
     QString transmittedLabelText(int i) const;
 
 public slots:
-    void fitToView();
+    void fitToView();        // the whole graph
+    void showInitialView();  // whole graph if legible, else a legible zoom on the cut
     void zoomIn();
     void zoomOut();
     void resetZoom();
@@ -94,6 +95,7 @@ private:
     DagLayout layout_;
     bool layoutReady_ = false;
     bool fitPending_ = false;
+    bool initialViewPending_ = false;
     int graphvizLimit_ = kGraphvizNodeLimit;
     std::vector<Terminal> terminals_;        // layout nodes after the graph nodes
     std::vector<int> edgeTensor_;            // tensor id per layout edge

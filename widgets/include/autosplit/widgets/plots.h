@@ -107,4 +107,42 @@ private:
     int selected_ = -1;
 };
 
+// Every candidate plan as error (x) against latency normalized to Cloud-Only (y), the Pareto
+// front, baselines as labelled markers and the selected plan; clicking a point selects it.
+struct ScatterPoint {
+    double error = 0;      // x: accuracy drop (%) where measured, else the MSE proxy
+    double normLatency = 0;
+    int id = -1;           // caller's key (a planner solution index)
+};
+struct ScatterBaseline {
+    QString label;
+    double error = 0;
+    double normLatency = 0;
+};
+
+class PlanScatter : public QCustomPlot {
+    Q_OBJECT
+public:
+    explicit PlanScatter(QWidget* parent = nullptr);
+    void setData(const std::vector<ScatterPoint>& candidates, const std::vector<int>& paretoIds,
+                 const std::vector<ScatterBaseline>& baselines, int selectedId, const QString& xLabel,
+                 double threshold /* NaN: none */);
+    int idAt(const QPointF& pixel) const;  // -1 when no point is near
+
+signals:
+    void pointClicked(int id);
+
+protected:
+    void mousePressEvent(QMouseEvent* event) override;
+
+private:
+    QCPGraph* cands_;
+    QCPGraph* pareto_;
+    QCPGraph* base_;
+    QCPGraph* sel_;
+    QCPItemStraightLine* threshold_;
+    std::vector<QCPItemText*> labels_;
+    std::vector<ScatterPoint> points_;
+};
+
 }  // namespace autosplit::widgets

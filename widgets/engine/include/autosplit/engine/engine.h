@@ -33,6 +33,7 @@ public:
     std::shared_ptr<const SplitEstimates> estimates() const { return estimates_; }
     const Constraints& constraints() const { return constraints_; }
     bool isLoading() const { return loading_; }
+    bool isPlanning() const { return planning_; }  // stage two of a load: calibration + planning context
     quint64 loadGeneration() const { return loads_.generation(); }
     quint64 estimateGeneration() const { return estimatesJob_.generation(); }
 
@@ -40,10 +41,16 @@ public:
     // slider is dragged, PlotJuggler style; the first request of a burst runs at once).
     void setThrottleInterval(int ms) { throttle_.setInterval(ms); }
     int throttleInterval() const { return throttle_.interval(); }
+    // Build the planner's context on load (on by default when the planner is linked); tests of
+    // the plumbing alone switch it off to stay fast.
+    void setPlanningEnabled(bool on) { planningEnabled_ = on; }
+    static bool plannerAvailable();
 
 public slots:
     // Slow path; supersedes a running load. On success the session is replaced and a fresh
     // estimate for the current constraints follows; on failure the previous session stays.
+    // With the planner, a second sessionAvailable (same model, with `planning`) follows once
+    // calibration and the planning context are built.
     quint64 loadModel(const autosplit::engine::LoadRequest& request);
     // Rebuild only the latency tables for other devices (the model stays).
     quint64 setDevices(const autosplit::sim::DeviceProfile& edge, const autosplit::sim::DeviceProfile& cloud);
@@ -63,10 +70,17 @@ signals:
 private:
     quint64 startSessionJob(LoadRequest request, std::shared_ptr<const ModelData> reuse);
     void runEstimate();
+    void runMeasurement();
+    void startPlanning();
 
     QThreadPool pool_;
     JobTracker loads_{this, &pool_};
     JobTracker estimatesJob_{this, &pool_};
+    JobTracker measureJob_{this, &pool_};
+    JobTracker planningJob_{this, &pool_};
+    bool planning_ = false;
+    QTimer measureDelay_;
+    bool planningEnabled_ = true;
     sim::LatencyTableCache latencyCache_;
     std::shared_ptr<const ModelSession> session_;
     std::shared_ptr<const SplitEstimates> estimates_;

@@ -10,6 +10,11 @@
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/latency_table.h"
 
+#ifdef AUTOSPLIT_HAVE_PLANNER
+#include "autosplit/evaluate.h"
+#include "autosplit/planner/planner.h"
+#endif
+
 #include <QMetaType>
 #include <QString>
 
@@ -36,6 +41,8 @@ struct StageTimings {
     double analyzeMs = 0;
     double splitsMs = 0;
     double latencyMs = 0;  // both latency tables
+    double calibrationMs = 0;  // error table (0 when read from the cache)
+    double planningMs = 0;     // planning context: candidate splits and bit allocations
 };
 
 // The optimized model and everything derived from it that does not depend on devices.
@@ -61,10 +68,25 @@ struct DeviceSetup {
     std::shared_ptr<const sim::LatencyTable> cloudLatency;
 };
 
+#ifdef AUTOSPLIT_HAVE_PLANNER
+// The planner's slow part (per model, devices and bit set) and how plans get measured.
+struct Planning {
+    std::shared_ptr<const planner::PlanningContext> context;
+    std::shared_ptr<const PlanEvaluator> evaluator;  // fake-quant runs on the calibration inputs
+    planner::AccuracyMeasure measure;
+    std::string dataDescription;                     // what the accuracy is measured on
+    std::vector<int> bits;                           // the bit set the context was built for
+};
+#endif
+
 struct ModelSession {
     std::shared_ptr<const ModelData> model;
     DeviceSetup devices;
     StageTimings timings;
+#ifdef AUTOSPLIT_HAVE_PLANNER
+    std::shared_ptr<const Planning> planning;  // null when the planner could not run (see planningError)
+    QString planningError;
+#endif
 };
 
 // "1x3x640x640"; "?" for unknown dims, "scalar" for rank 0.

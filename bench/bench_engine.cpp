@@ -1,0 +1,159 @@
+// Drives the engine layer the way the explorer window does while the user drags the uplink
+// slider: 60 value changes per second for 5 seconds, each one a requestEstimate() on the UI
+// thread; prints the time from a value change to the new plan being available on the UI thread
+// (median / p95 / max over the results delivered) and the UI thread's longest stall (largest
+// gap between ticks of a 1 ms timer) during the drag. Models: ResNet-50 and YOLOv3-SPP from
+// the models folder (skipped with a note when absent) and the bundled example.
+//   bench_engine [MODEL.onnx ...]
+#include "autosplit/engine/engine.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QTimer>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+using namespace autosplit;
+using namespace autosplit::engine;
+
+namespace {
+
+struct Result {
+    bool ok = false;
+    double loadMs = 0;
+    int layers = 0;
+    int requests = 0, results = 0;
+    double medianMs = 0, p95Ms = 0, maxMs = 0, lastMs = 0;
+    double longestStallMs = 0;
+    double computeMs = 0;  // worker time of one estimate
+};
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, size_t(std::ceil(p * double(v.size()))) - (p > 0 ? 1 : 0))];
+}
+
+Result run(const QString& path, const InputBindings& inputs) {
+    Result r;
+    Engine engine;
+    QElapsedTimer clock;
+    clock.start();
+    LoadRequest req;
+    req.path = path;
+    req.inputShapes = inputs;
+    req.edgeDevice = sim::builtinDevice("eyeriss");
+    req.cloudDevice = sim::builtinDevice("tpu");
+    QEventLoop loop;
+    bool loaded = false;
+    QObject::connect(&engine, &Engine::sessionAvailable, &loop, [&] { loaded = true; loop.quit(); });
+    QObject::connect(&engine, &Engine::loadFailed, &loop, [&](const QString&, const QString& m, LoadErrorKind) {
+        std::fprintf(stderr, "  load failed: %s\n", qPrintable(m));
+        loop.quit();
+    });
+    engine.loadModel(req);
+    loop.exec();
+    if (!loaded) return r;
+    r.loadMs = double(clock.nsecsElapsed()) / 1e6;
+    r.layers = engine.session()->model->layerCount();
+    // Wait for the post-load estimate so the drag starts from a settled state.
+    QObject::connect(&engine, &Engine::estimateAvailable, &loop, [&] { loop.quit(); }, Qt::SingleShotConnection);
+    loop.exec();
+
+    std::map<quint64, qint64> requestedAt;  // request serial -> ns
+    std::vector<double> latencies;
+    quint64 serial = 0;
+    QObject::connect(&engine, &Engine::estimateAvailable, &loop, [&](std::shared_ptr<const SplitEstimates> e) {
+        const auto it = requestedAt.find(e->requestSerial);
+        if (it != requestedAt.end()) latencies.push_back(double(clock.nsecsElapsed() - it->second) / 1e6);
+        r.computeMs = e->computeMs;
+    });
+    // Serials continue from the engine's count: one request was made by the load.
+    const quint64 base = 1;
+
+    QTimer heartbeat;
+    heartbeat.setTimerType(Qt::PreciseTimer);
+    heartbeat.setInterval(1);
+    qint64 lastBeat = clock.nsecsElapsed();
+    QObject::connect(&heartbeat, &QTimer::timeout, [&] {
+        const qint64 now = clock.nsecsElapsed();
+        r.longestStallMs = std::max(r.longestStallMs, double(now - lastBeat) / 1e6);
+        lastBeat = now;
+    });
+
+    QTimer drag;
+    drag.setTimerType(Qt::PreciseTimer);
+    drag.setInterval(16);  // ~60 value changes per second, like a slider under the mouse
+    const qint64 dragStart = clock.nsecsElapsed();
+    Constraints c = engine.constraints();
+    QObject::connect(&drag, &QTimer::timeout, [&] {
+        const double t = double(clock.nsecsElapsed() - dragStart) / 1e9;
+        if (t >= 5.0) {
+            drag.stop();
+            QTimer::singleShot(500, &loop, &QEventLoop::quit);  // let the last result land
+            return;
+        }
+        // Sweep 0.1 .. 1000 Mbps on a log scale, back and forth.
+        const double phase = std::fmod(t, 2.0) / 2.0;
+        const double x = phase < 0.5 ? phase * 2 : 2 - phase * 2;
+        c.uplinkMbps = std::pow(10.0, -1.0 + 4.0 * x);
+        ++serial;
+        requestedAt[base + serial] = clock.nsecsElapsed();
+        engine.requestEstimate(c);
+        ++r.requests;
+    });
+    lastBeat = clock.nsecsElapsed();
+    heartbeat.start();
+    drag.start();
+    loop.exec();
+    heartbeat.stop();
+    r.results = int(latencies.size());
+    r.medianMs = percentile(latencies, 0.5);
+    r.p95Ms = percentile(latencies, 0.95);
+    r.maxMs = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+    r.lastMs = latencies.empty() ? 0 : latencies.back();
+    r.ok = engine.estimates() && engine.estimates()->constraints == c;
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QCoreApplication app(argc, argv);
+    struct Model {
+        QString path;
+        InputBindings inputs;
+    };
+    std::vector<Model> models;
+    for (int i = 1; i < argc; ++i) models.push_back({QString::fromLocal8Bit(argv[i]), {}});
+    if (models.empty()) {
+        const QString dir = QStringLiteral(AUTOSPLIT_MODELS_DIR);
+        for (const char* name : {"resnet50.onnx", "yolov3_spp.onnx"}) {
+            const QString p = dir + QLatin1Char('/') + QLatin1String(name);
+            if (QFileInfo::exists(p)) models.push_back({p, {}});
+            else std::printf("note: %s not found (scripts/fetch-models.sh --paper); skipped\n", qPrintable(p));
+        }
+    }
+    std::printf("engine fast path under a 5 s uplink drag (60 changes/s, throttle 30 ms), eyeriss -> tpu\n");
+    std::printf("%-22s %7s %9s %8s %8s %10s %9s %9s %9s %11s %s\n", "model", "layers", "load ms", "changes", "plans",
+                "worker ms", "median", "p95", "max", "UI stall", "final plan");
+    bool allOk = true;
+    for (const auto& m : models) {
+        const Result r = run(m.path, m.inputs);
+        if (r.loadMs == 0) {
+            allOk = false;
+            continue;
+        }
+        std::printf("%-22s %7d %9.0f %8d %8d %10.3f %7.2fms %7.2fms %7.2fms %9.2fms %s\n",
+                    qPrintable(QFileInfo(m.path).fileName()), r.layers, r.loadMs, r.requests, r.results, r.computeMs,
+                    r.medianMs, r.p95Ms, r.maxMs, r.longestStallMs, r.ok ? "matches last value" : "STALE");
+        allOk = allOk && r.ok;
+    }
+    std::printf("targets: value change -> plan available < 100 ms; longest UI stall < 30 ms\n");
+    return allOk ? 0 : 1;
+}
