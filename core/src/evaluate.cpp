@@ -363,10 +363,72 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     parallel_ = std::make_unique<Executor>(g, all);
     quantizedWeightOf_.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) quantizedWeightOf_[i] = quantizedWeightTensor(g, g.nodes[i]);
+    layerInput_.assign(g.tensors.size(), 0);
+    lastConsumer_.assign(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        const bool layer = n.op == "Conv" || n.op == "ConvTranspose" || n.op == "Gemm" || n.op == "MatMul";
+        for (int t : n.inputs) {
+            if (t < 0) continue;
+            if (layer) layerInput_[static_cast<size_t>(t)] = 1;
+            lastConsumer_[static_cast<size_t>(t)] = std::max(lastConsumer_[static_cast<size_t>(t)], static_cast<int>(i));
+        }
+    }
 
+    // Bias correction needs E[x] per input channel of Conv/Gemm layers with a float bias.
+    inputChannelMean_.resize(g.nodes.size());
+    std::unordered_map<int, std::vector<int>> meanReaders;  // tensor -> nodes
+    if (opts_.biasCorrection) {
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const Node& n = g.nodes[i];
+            if (quantizedWeightOf_[i] < 0 || n.inputs.size() < 3 || n.inputs[2] < 0 || n.inputs[0] < 0) continue;
+            const Tensor& b = g.tensors[static_cast<size_t>(n.inputs[2])];
+            if (!b.isWeight() || !b.data->isFloat()) continue;
+            const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[i])].data;
+            if (n.op == "Conv" && w.shape.size() >= 3 && b.data->elementCount() == w.shape[0]) {
+            } else if (n.op == "Gemm" && w.shape.size() == 2 && n.attrInt("transA", 0) == 0 && n.attrFloat("alpha", 1.f) == 1.f &&
+                       n.attrFloat("beta", 1.f) == 1.f &&
+                       b.data->elementCount() == (n.attrInt("transB", 0) ? w.shape[0] : w.shape[1])) {
+            } else {
+                continue;
+            }
+            meanReaders[n.inputs[0]].push_back(static_cast<int>(i));
+        }
+    }
+    std::mutex meanMutex;
+    std::vector<std::vector<double>> sums(g.nodes.size());
+    std::vector<int64_t> counts(g.nodes.size(), 0);
     const auto t0 = std::chrono::steady_clock::now();
-    reference_ = runAll(nullptr, cancel);
+    std::function<void(int, int, TensorData&)> observe;
+    if (!meanReaders.empty()) observe = [&](int, int tensor, TensorData& v) {
+        auto it = meanReaders.find(tensor);
+        if (it == meanReaders.end() || !v.isFloat() || v.shape.size() < 2) return;
+        // Channel axis 1 (NCHW activations, [N, K] Gemm inputs): per-channel sums of this sample.
+        const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
+        std::vector<double> local(static_cast<size_t>(C), 0.0);
+        for (int64_t o = 0; o < outer; ++o)
+            for (int64_t c = 0; c < C; ++c) {
+                const float* p = v.floats.data() + (o * C + c) * inner;
+                double acc = 0;
+                for (int64_t k = 0; k < inner; ++k) acc += p[k];
+                local[static_cast<size_t>(c)] += acc;
+            }
+        std::lock_guard<std::mutex> l(meanMutex);
+        for (int node : it->second) {
+            auto& s = sums[static_cast<size_t>(node)];
+            if (s.empty()) s.assign(local.size(), 0.0);
+            if (s.size() != local.size()) continue;
+            for (size_t c = 0; c < s.size(); ++c) s[c] += local[c];
+            counts[static_cast<size_t>(node)] += outer * inner;
+        }
+    };
+    reference_ = runAll(nullptr, cancel, observe);
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        if (sums[i].empty() || counts[i] == 0) continue;
+        inputChannelMean_[i] = sums[i];
+        for (double& m : inputChannelMean_[i]) m /= static_cast<double>(counts[i]);
+    }
 
     const TensorData& out0 = reference_.front().front();
     const std::string out0Name = g.tensors[g.outputs[0]].name;
@@ -440,10 +502,58 @@ std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int
     return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
 }
 
-std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel) const {
+std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bits) const {
+    const auto& mean = inputChannelMean_[static_cast<size_t>(node)];
+    if (mean.empty()) return nullptr;
+    const auto key = std::make_pair(node, bits);
+    {
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        auto it = biasCache_.find(key);
+        if (it != biasCache_.end()) return it->second;
+    }
+    const Node& n = graph_.nodes[static_cast<size_t>(node)];
+    const int wt = quantizedWeightOf_[static_cast<size_t>(node)];
+    const TensorData& w = *graph_.tensors[static_cast<size_t>(wt)].data;
+    const TensorData& wq = *quantizedWeight(wt, node, bits);
+    TensorData b = *graph_.tensors[static_cast<size_t>(n.inputs[2])].data;
+    if (n.op == "Conv") {
+        const int64_t O = w.shape[0], Ig = w.shape[1], k = w.elementCount() / (O * Ig);
+        const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1)), perGroup = std::max<int64_t>(1, O / groups);
+        if (static_cast<int64_t>(mean.size()) != Ig * groups) return nullptr;
+        for (int64_t o = 0; o < O; ++o) {
+            const int64_t g0 = (o / perGroup) * Ig;
+            double d = 0;
+            for (int64_t ic = 0; ic < Ig; ++ic)
+                for (int64_t t = 0; t < k; ++t) {
+                    const size_t idx = static_cast<size_t>((o * Ig + ic) * k + t);
+                    d += (static_cast<double>(wq.floats[idx]) - w.floats[idx]) * mean[static_cast<size_t>(g0 + ic)];
+                }
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    } else {  // Gemm, transA = 0: y[n] = sum_k x[k] B[k, n] (transB: B[n, k])
+        const bool tb = n.attrInt("transB", 0) != 0;
+        const int64_t K = tb ? w.shape[1] : w.shape[0], N = tb ? w.shape[0] : w.shape[1];
+        if (static_cast<int64_t>(mean.size()) != K) return nullptr;
+        for (int64_t o = 0; o < N; ++o) {
+            double d = 0;
+            for (int64_t kk = 0; kk < K; ++kk) {
+                const size_t idx = static_cast<size_t>(tb ? o * K + kk : kk * N + o);
+                d += (static_cast<double>(wq.floats[idx]) - w.floats[idx]) * mean[static_cast<size_t>(kk)];
+            }
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    }
+    auto p = std::make_shared<const TensorData>(std::move(b));
+    std::lock_guard<std::mutex> l(cacheMutex_);
+    return biasCache_.emplace(key, std::move(p)).first->second;
+}
+
+std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel,
+                                                          const std::function<void(int, int, TensorData&)>& observe) const {
     const Graph& g = graph_;
     RunHooks hooks;
     hooks.cancel = cancel;
+    if (!plan && observe) hooks.onValue = observe;
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
     if (plan) {
         const int split = plan->splitPosition;
@@ -457,6 +567,7 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
                     // Edge: only the layer's quantized weight; biases and other constants stay float.
                     if (t != quantizedWeightOf_[i] || plan->weightBits[i] == 32) continue;
                     overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan->weightBits[i]));
+                    if (auto b = correctedBias(static_cast<int>(i), plan->weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
                 } else {
                     overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
                 }
@@ -473,6 +584,9 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
             } else if (node > split) {
                 bits = 16;
             } else {
+                if (opts_.activationScope == EvalOptions::ActivationScope::LayerInputs && !layerInput_[static_cast<size_t>(tensor)] &&
+                    lastConsumer_[static_cast<size_t>(tensor)] <= split)
+                    return;  // read only by vector-unit nodes on the edge: stays float
                 bits = plan->activationBits[static_cast<size_t>(node)];
                 const bool out0 = g.nodes[node].outputs[0] == tensor;
                 unsignedRange = out0 && producesNonNegative(g.nodes[node]);

@@ -192,8 +192,17 @@ private slots:
         QVERIFY(m4.relativeMse > m8.relativeMse);
         QVERIFY(w2.relativeMse > 10 * m8.relativeMse);
         QVERIFY(w2.relativeMse > 0.05);
-        QVERIFY(w2.accuracyDrop > m8.accuracyDrop);
+        QVERIFY(w2.accuracyDrop >= m8.accuracyDrop);
         QVERIFY(w2.sqnrDb < m8.sqnrDb - 10);
+        // Bias correction absorbs the mean shift of the weight error (conv2/conv3 read ReLU outputs
+        // with a positive mean): without it the same plans are worse.
+        EvalOptions noCorrection;
+        noCorrection.biasCorrection = false;
+        const PlanEvaluator raw(g, data, &table, noCorrection);
+        const EvalMetrics r4 = raw.evaluate(PlanBits::uniform(g, 6, 4, 32, 32));
+        const EvalMetrics c4 = ev.evaluate(PlanBits::uniform(g, 6, 4, 32, 32));
+        qInfo("w4 rel. MSE with bias correction %.3g, without %.3g", c4.relativeMse, r4.relativeMse);
+        QVERIFY(c4.relativeMse < r4.relativeMse);
         // Static (table) and dynamic activation parameters are both used and differ.
         const PlanEvaluator dyn(g, data, nullptr);
         const EvalMetrics d8 = dyn.evaluate(PlanBits::uniform(g, 6, 8, 8));

@@ -3,12 +3,20 @@
 // A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
 // model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
 //   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
-//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); every float
-//     output fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like producers),
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); float
+//     outputs fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like producers)
+//     where integer hardware reads them (ActivationScope::LayerInputs, the default): when a
+//     Conv/ConvTranspose/Gemm/MatMul reads them or they cross the cut. Outputs read only by
+//     element-wise, normalization, pooling or shape nodes (e.g. the inside of a decomposed
+//     LayerNorm) stay float, as on an accelerator's vector unit; ActivationScope::AllNodes
+//     quantizes every output instead. Parameters:
 //     with the activation parameters the ErrorTable fitted on the calibration set when it has them
 //     for that node and bit width (static quantization, as deployed), else fitted per input
 //     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
 //     accelerators).
+//     With biasCorrection (default), the bias of a quantized Conv/Gemm absorbs the mean shift the
+//     weight error causes on the evaluation set's float inputs: b' = b - (W_q - W) E[x] per output
+//     channel (Nagel et al. 2019, "bias correction"; padding ignored), as deployment toolchains do.
 //   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
 //   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
 //     producer's activation bits (graph inputs at inputBits).
@@ -27,6 +35,7 @@
 #include "autosplit/quantize.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,6 +120,9 @@ struct EvalOptions {
     // CTC dictionary: class c >= 1 decodes to ctcDictionary[c - 1]; class 0 is the blank.
     std::vector<std::string> ctcDictionary;
     bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
+    bool biasCorrection = true;
+    enum class ActivationScope { LayerInputs, AllNodes };
+    ActivationScope activationScope = ActivationScope::LayerInputs;
 };
 
 class Executor;
@@ -141,7 +153,10 @@ public:
 
 private:
     std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
-    std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel) const;
+    // Corrected bias of `node` for its weight at `bits`; null when not applicable.
+    std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
+    std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel,
+                                                const std::function<void(int, int, TensorData&)>& observe = {}) const;
 
     const Graph& graph_;
     EvalData data_;
@@ -156,8 +171,12 @@ private:
     std::optional<double> floatTop1Accuracy_, floatCharAccuracy_;
     double floatSeconds_ = 0;
     std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
+    std::vector<char> layerInput_;        // per tensor: read by a Conv/ConvTranspose/Gemm/MatMul
+    std::vector<int> lastConsumer_;       // per tensor: largest consumer node index (-1: none)
     mutable std::mutex cacheMutex_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> biasCache_;  // (node, bits)
+    std::vector<std::vector<double>> inputChannelMean_;  // per node with a correctable bias, else empty
 };
 
 // A plan from JSON text ("bits file"). Accepted shapes (node names as in the optimized graph):
