@@ -5,6 +5,9 @@
 
 #include "autosplit/widgets/control_panel.h"
 #include "autosplit/widgets/plots.h"
+#ifdef AUTOSPLIT_HAVE_PLANNER
+#include "autosplit/planner/planner.h"
+#endif
 
 #include <QCheckBox>
 #include <QFileInfo>
@@ -112,6 +115,42 @@ private slots:
         for (int y = 0; y < shot.height(); y += 7)
             for (int x = 0; x < shot.width(); x += 7) colours.insert(shot.pixel(x, y));
         QVERIFY2(colours.size() > 50, qPrintable(QStringLiteral("only %1 colours").arg(colours.size())));
+    }
+
+    void pickingACandidateSelectsItEverywhere() {
+#ifndef AUTOSPLIT_HAVE_PLANNER
+        QSKIP("built without core/planner");
+#else
+        MainWindow w;
+        w.show();
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        const auto plans = w.shownEstimates()->plans;
+        const auto& ctx = *w.engine().session()->planning->context;
+        // A candidate that is not the selected plan, at a real split.
+        int pick = -1;
+        for (const auto& c : plans->candidates)
+            if (c.solution != plans->selected.solution && ctx.solutions()[size_t(c.solution)].split >= 0) {
+                pick = c.solution;
+                break;
+            }
+        QVERIFY(pick >= 0);
+        QSignalSpy shown(&w, &MainWindow::planShown);
+        w.selectSolution(pick);
+        QCOMPARE(shown.count(), 1);
+        const auto& sol = ctx.solutions()[size_t(pick)];
+        QCOMPARE(w.selectedSplit(), sol.split);
+        QCOMPARE(w.shownPlanName(), QStringLiteral("picked"));
+        QCOMPARE(w.dagView()->placement().splitPosition, sol.split);
+        QCOMPARE(w.dagView()->placement().weightBits.size() > size_t(0), true);
+        QCOMPARE(w.dagView()->placement().activationBits[0], int(sol.activationBits[0]));
+        // The breakdown's selected row is that candidate's latency.
+        const auto planned = autosplit::planner::planFor(ctx, pick, plans->constraints, "picked");
+        QCOMPARE(w.breakdownPlot()->rows().front().totalMs(), planned.latency.edgeMs + planned.latency.transmitMs + planned.latency.cloudMs);
+        // Moving a slider returns to the planner's choice for the new value.
+        w.controls()->thresholdSlider()->setValue(w.controls()->thresholdSlider()->value() + 10);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownPlanName() != QStringLiteral("picked"), kTimeout);
+#endif
     }
 
     void badModelKeepsPreviousOne() {

@@ -36,6 +36,8 @@ public:
     bool isPlanning() const { return planning_; }  // stage two of a load: calibration + planning context
     quint64 loadGeneration() const { return loads_.generation(); }
     quint64 estimateGeneration() const { return estimatesJob_.generation(); }
+    // Serial of the latest requestEstimate(); results carry the serial they answer.
+    quint64 requestSerial() const { return requestSerial_; }
 
     // Minimum spacing of fast-path runs while requests keep coming (a steady rate while a
     // slider is dragged, PlotJuggler style; the first request of a burst runs at once).
