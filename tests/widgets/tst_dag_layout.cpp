@@ -4,6 +4,8 @@
 #include "autosplit/widgets/dag_view.h"
 #include "autosplit/widgets/palette.h"
 
+#include <QElapsedTimer>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -93,6 +95,24 @@ private slots:
         QCOMPARE(layoutDag(in).method, DagLayout::Method::Graphviz);
     }
 
+    void largeGraphUsesTheLayeredLayout() {
+        // 6000 nodes: a chain with residual skips and two-way branches, beyond dot's limit.
+        DagLayoutInput in;
+        const int n = 6000;
+        for (int i = 0; i < n; ++i) in.nodeSizes.emplace_back(90, 36);
+        for (int i = 1; i < n; ++i) {
+            in.edges.emplace_back(i - 1, i);
+            if (i % 3 == 0 && i >= 3) in.edges.emplace_back(i - 3, i);
+        }
+        QElapsedTimer t;
+        t.start();
+        const DagLayout out = layoutDag(in);
+        QCOMPARE(out.method, DagLayout::Method::Layered);
+        QVERIFY2(t.elapsed() < 2000, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(out.centers.size(), size_t(n));
+        for (const auto& [a, b] : in.edges) QVERIFY(out.centers[size_t(b)].y() > out.centers[size_t(a)].y());
+    }
+
     void cancelledLayoutThrows() {
         CancelToken t;
         t.cancel();
@@ -145,6 +165,37 @@ private slots:
         placement.splitPosition = n - 1;
         view.setPlacement(placement);
         QCOMPARE(view.transmittedLabelCount(), 0);
+    }
+
+    // The fetched models (scripts/fetch-models.sh): both layouts stay valid and dot stays quick.
+    void realModelLayouts_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("binding");
+        QTest::addRow("ppocr-det") << QStringLiteral("ch_PP-OCRv4_det_infer.onnx") << QStringLiteral("x=1x3x640x640");
+        QTest::addRow("yolov3-spp") << QStringLiteral("yolov3_spp.onnx") << QString();
+    }
+    void realModelLayouts() {
+        QFETCH(QString, file);
+        QFETCH(QString, binding);
+        const QString path = QStringLiteral(AUTOSPLIT_MODELS_DIR "/") + file;
+        if (!QFileInfo::exists(path)) QSKIP("model not fetched (scripts/fetch-models.sh)");
+        engine::Engine e;
+        e.setPlanningEnabled(false);
+        QSignalSpy ok(&e, &engine::Engine::sessionAvailable);
+        engine::LoadRequest r;
+        r.path = path;
+        r.inputShapes = engine::parseBindings(binding);
+        r.edgeDevice = sim::builtinDevice("eyeriss");
+        r.cloudDevice = sim::builtinDevice("tpu");
+        e.loadModel(r);
+        QVERIFY(ok.wait(kTimeout));
+        const DagLayoutInput in = inputFor(e.session()->model->graph);
+        const DagLayout dot = layoutWithGraphviz(in);
+        checkLayout(in, dot);
+        const DagLayout layered = layoutLayered(in);
+        checkLayout(in, layered);
+        qInfo("%s: %zu nodes, dot %.0f ms, layered %.1f ms", qPrintable(file), in.nodeSizes.size(), dot.milliseconds,
+              layered.milliseconds);
     }
 
     void findSelectsAndReportsNodes() {
