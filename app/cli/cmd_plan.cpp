@@ -61,8 +61,10 @@ void printPlan(const planner::PlanningContext& ctx, const planner::Plan& p) {
                 p.latency.edgeMs, p.latency.transmitMs, p.latency.cloudMs, p.latency.totalMs, p.latency.edgeOrigin.c_str(),
                 p.latency.cloudOrigin.c_str());
     if (p.accuracy)
-        std::printf("  accuracy     drop %.3f%% (%s, measured on %d inputs: %s); MSE proxy %.4g\n", p.accuracy->drop,
-                    p.accuracy->metric.c_str(), p.accuracy->samples, p.accuracy->data.c_str(), p.mseProxy);
+        std::printf("  accuracy     drop %.3f%% (%s, measured on %d inputs: %s); %s\n", p.accuracy->drop,
+                    p.accuracy->metric.c_str(), p.accuracy->samples, p.accuracy->data.c_str(),
+                    p.kind == planner::PlanKind::CloudOnly ? "Cloud-Only is the reference, always feasible"
+                                                           : ("MSE proxy " + std::to_string(p.mseProxy)).c_str());
     else if (p.kind == planner::PlanKind::CloudOnly)
         std::printf("  accuracy     float16 cloud, not measured (Cloud-Only is always feasible)\n");
     else

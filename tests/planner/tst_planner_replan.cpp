@@ -282,6 +282,30 @@ private slots:
         // The old rule (Pareto front of the grid only) would have returned Cloud-Only here.
     }
 
+    // When every faster plan fails and Cloud-Only measured on the same inputs fails too (random
+    // inputs, a coarse metric), the fallback says so; a lossless Cloud-Only gives no warning.
+    void cloudOnlyFallbackWarnsWhenTheMetricCannotTell() {
+        auto ctx = freshContext();
+        std::atomic<int> coCalls{0};
+        auto allBad = [&coCalls](const EdgeBits& b, const CancelToken&) {
+            if (b.split < 0) ++coCalls;
+            return AccuracyMeasurement{40.0, "fake", 2, "random"};
+        };
+        auto ps = planWithMeasurement(*ctx, Constraints{}, allBad);
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
+        QCOMPARE(coCalls.load(), 1);
+        QVERIFY2(ps->reason.find("warning: Cloud-Only itself") != std::string::npos, ps->reason.c_str());
+        QVERIFY(ps->selected.accuracy && ps->selected.accuracy->drop == 40.0);
+        auto ctx2 = freshContext();
+        auto edgeBad = [](const EdgeBits& b, const CancelToken&) {
+            return AccuracyMeasurement{b.split < 0 ? 0.0 : 40.0, "fake", 2, "real"};
+        };
+        ps = planWithMeasurement(*ctx2, Constraints{}, edgeBad);
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
+        QVERIFY2(ps->reason.find("warning") == std::string::npos, ps->reason.c_str());
+        QVERIFY(ps->reason.find("measured above") != std::string::npos);
+    }
+
     void invalidConstraintsAreErrors_data() {
         QTest::addColumn<double>("uplink");
         QTest::addColumn<qint64>("memory");

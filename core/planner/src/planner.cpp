@@ -969,9 +969,17 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
             why << "infeasible: the edge memory (" << c.edgeMemoryBytes << " B) is below every split's need at "
                 << ctx.bits().front() << " bits (smallest " << smallest << " B); Cloud-Only";
     } else if (chosen == 0) {
-        if (rejected)
+        if (rejected) {
             why << rejected << " faster plan(s) measured above the " << c.maxDropPercent
                 << "% threshold (best " << rejectedBest->drop << "% " << rejectedBest->metric << "); Cloud-Only";
+            // Cloud-Only is accepted without a measurement; when it was measured (see
+            // planWithMeasurement) and fails the threshold itself, the metric cannot tell plans
+            // apart on these inputs: say so rather than let the fallback look like a verdict.
+            if (const auto co = ctx.accuracy(0); co && co->drop > c.maxDropPercent)
+                why << "; warning: Cloud-Only itself (float16 cloud, " << ctx.inputBits() << "-bit input) measures "
+                    << co->drop << "% " << co->metric << " on " << co->data
+                    << ", above the threshold: the inputs or the metric cannot tell plans apart (use real inputs, --data DIR)";
+        }
         else if (!ps->pending.empty())
             why << "Cloud-Only until the faster plans are measured";
         else
@@ -995,6 +1003,15 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
     int taken = 0;
     while (true) {
         auto ps = replan(ctx, c);
+        // Falling back to Cloud-Only after rejections: measure Cloud-Only once too, so the
+        // reason can tell a real verdict from inputs on which even Cloud-Only fails.
+        if (ps->pending.empty() && measure && ps->selected.solution == 0 && ps->candidates.size() > 1 &&
+            !ctx.accuracy(0) && ps->reason.find("measured above") != std::string::npos) {
+            cancel.throwIfCancelled();
+            ctx.measure(0, measure, cancel);
+            ++taken;
+            continue;
+        }
         if (ps->pending.empty() || !measure || taken >= maxMeasurements) {
             auto out = std::make_shared<PlanSet>(*ps);
             out->measured = taken;
