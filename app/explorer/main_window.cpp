@@ -15,12 +15,14 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QButtonGroup>
 #include <QCloseEvent>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QInputDialog>
 #include <QLabel>
@@ -206,7 +208,37 @@ void MainWindow::createDocks() {
     breakdown_ = new widgets::LatencyBreakdownPlot;
     heatmap_ = new widgets::BitHeatmap;
     scatter_ = new widgets::PlanScatter;
-    auto* splitDock = dock(tr("Candidates"), QStringLiteral("scatterDock"), scatter_, Qt::BottomDockWidgetArea);
+    // The scatter's x: measured accuracy drop (with the threshold) or the MSE proxy (every candidate).
+    auto* scatterPane = new QWidget;
+    auto* scatterLayout = new QVBoxLayout(scatterPane);
+    scatterLayout->setContentsMargins(0, 0, 0, 0);
+    scatterLayout->setSpacing(0);
+    auto* xRow = new QHBoxLayout;
+    xRow->setContentsMargins(6, 2, 6, 0);
+    xRow->addWidget(new QLabel(tr("x:")));
+    auto* xGroup = new QButtonGroup(scatterPane);
+    auto xButton = [&](const QString& text, const QString& name, widgets::PlanScatter::XAxisMode mode, const QString& tip) {
+        auto* b = new QToolButton;
+        b->setText(text);
+        b->setObjectName(name);
+        b->setToolTip(tip);
+        b->setCheckable(true);
+        b->setAutoRaise(true);
+        b->setChecked(scatter_->xAxisMode() == mode);
+        xGroup->addButton(b);
+        connect(b, &QToolButton::toggled, this, [this, mode](bool on) {
+            if (on) scatter_->setXAxisMode(mode);
+        });
+        xRow->addWidget(b);
+    };
+    xButton(tr("accuracy drop"), QStringLiteral("scatterXDrop"), widgets::PlanScatter::XAxisMode::AccuracyDrop,
+            tr("Measured accuracy drop; candidates not yet measured are not drawn"));
+    xButton(tr("MSE proxy"), QStringLiteral("scatterXMse"), widgets::PlanScatter::XAxisMode::MseProxy,
+            tr("Calibration MSE proxy of every candidate (not a drop); no threshold line"));
+    xRow->addStretch(1);
+    scatterLayout->addLayout(xRow);
+    scatterLayout->addWidget(scatter_, 1);
+    auto* splitDock = dock(tr("Candidates"), QStringLiteral("scatterDock"), scatterPane, Qt::BottomDockWidgetArea);
     auto* profileDock = dock(tr("Latency by split"), QStringLiteral("splitDock"), splitPlot_, Qt::BottomDockWidgetArea);
     auto* breakdownDock = dock(tr("Latency breakdown"), QStringLiteral("breakdownDock"), breakdown_, Qt::BottomDockWidgetArea);
     auto* heatDock = dock(tr("Bit-widths"), QStringLiteral("heatmapDock"), heatmap_, Qt::BottomDockWidgetArea);
@@ -455,7 +487,7 @@ void MainWindow::showPlan() {
     dag_->setPlacement(placement);
     layers_->setPlacement(placement);
     if (details_->node() >= 0) details_->show(session_, placement, details_->node());
-    scatter_->setData({}, {}, {}, -1, tr("error"), std::nan(""));
+    scatter_->setData({}, {}, {}, -1, std::nan(""));
 
     const engine::SplitCost& sel = e.at(pos);
     const QString name = splitName(*session_, pos);
@@ -547,9 +579,38 @@ bool MainWindow::showPlannerPlan() {
     // Scatter: every candidate that fits the edge memory, the Pareto front, the baselines.
     const planner::Plan* cloud = ps.baseline("cloud-only");
     const double cloudMs = cloud && cloud->latency.totalMs > 0 ? cloud->latency.totalMs : 1.0;
+    // x is the measured drop where the planner's cache has one; plans that quantize nothing
+    // (float16 everywhere) have drop 0 by construction; the rest have only the MSE proxy.
+    auto allFloat16 = [](const auto& wb, const auto& ab, const std::vector<int>& edgeNodes) {
+        for (int i : edgeNodes) {
+            const int w = i < int(wb.size()) ? wb[size_t(i)] : 0;
+            const int a = i < int(ab.size()) ? ab[size_t(i)] : 0;
+            if ((w != 0 && w < 16) || a < 16) return false;
+        }
+        return true;
+    };
+    auto prefix = [](int split) {
+        std::vector<int> v;
+        for (int i = 0; i <= split; ++i) v.push_back(i);
+        return v;
+    };
     std::vector<widgets::ScatterPoint> points;
     points.reserve(ps.candidates.size());
-    for (const auto& c : ps.candidates) points.push_back({c.mse, c.totalMs / cloudMs, c.solution});
+    int samples = 0;
+    for (const auto& c : ps.candidates) {
+        widgets::ScatterPoint p;
+        p.mse = c.mse;
+        p.normLatency = c.totalMs / cloudMs;
+        p.id = c.solution;
+        if (const auto m = ctx.accuracy(c.solution)) {
+            p.drop = m->drop;
+            samples = std::max(samples, m->samples);
+        }
+        const planner::Solution& sol = ctx.solutions()[size_t(c.solution)];
+        // Only Cloud-Only and the baselines' w = a = 16 plans can be float16 (the grid's bits are <= 8).
+        p.float16 = sol.split < 0 || (sol.forBaseline && allFloat16(sol.weightBits, sol.activationBits, prefix(sol.split)));
+        points.push_back(p);
+    }
     std::vector<int> pareto;
     for (int i : ps.pareto) pareto.push_back(ps.candidates[size_t(i)].solution);
     std::vector<widgets::ScatterBaseline> baselines;
@@ -558,12 +619,18 @@ bool MainWindow::showPlannerPlan() {
                     plan.latency.cloudMs, true});
     for (const auto& b : ps.baselines) {
         if (!b.available) continue;
-        baselines.push_back({QString::fromStdString(b.name), b.mseProxy, b.latency.totalMs / cloudMs});
+        widgets::ScatterBaseline sb;
+        sb.label = QString::fromStdString(b.name);
+        sb.mse = b.mseProxy;
+        sb.normLatency = b.latency.totalMs / cloudMs;
+        if (b.accuracy) sb.drop = b.accuracy->drop;
+        sb.float16 = b.kind == planner::PlanKind::CloudOnly ||
+                     allFloat16(b.weightBits, b.activationBits, b.splitPosition == -2 ? b.edgeNodes : prefix(b.splitPosition));
+        baselines.push_back(sb);
         rows.push_back({QString::fromStdString(b.name) + (b.fitsMemory ? QString() : tr(" (too big)")), b.latency.edgeMs,
                         b.latency.transmitMs, b.latency.cloudMs, false});
     }
-    scatter_->setData(points, pareto, baselines, plan.solution, tr("error: MSE proxy Σ(D_w + D_a) of the edge layers"),
-                      std::nan(""));
+    scatter_->setData(points, pareto, baselines, plan.solution, ps.constraints.maxDropPercent, samples);
     breakdown_->setRows(rows);
 
     std::vector<widgets::LayerBits> bits;

@@ -23,6 +23,7 @@
 #include <QSlider>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QTest>
 
 using autosplit::explorer::MainWindow;
@@ -155,6 +156,20 @@ private slots:
         // Moving a slider returns to the planner's choice for the new value.
         w.controls()->thresholdSlider()->setValue(w.controls()->thresholdSlider()->value() + 10);
         QTRY_VERIFY_WITH_TIMEOUT(w.shownPlanName() != QStringLiteral("picked"), kTimeout);
+        // The scatter's threshold line follows the slider (the accuracy-drop view is the default).
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::AccuracyDrop);
+        QTRY_COMPARE_WITH_TIMEOUT(w.scatter()->thresholdX(), w.controls()->constraints().maxAccuracyDropPct, kTimeout);
+        QCOMPARE(w.scatter()->thresholdX(), w.shownEstimates()->plans->constraints.maxDropPercent);
+        // The dock's toggle switches the scatter to the MSE proxy (no threshold line) and back.
+        auto* mse = w.findChild<QToolButton*>(QStringLiteral("scatterXMse"));
+        auto* drop = w.findChild<QToolButton*>(QStringLiteral("scatterXDrop"));
+        QVERIFY(mse && drop);
+        mse->click();
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::MseProxy);
+        QVERIFY(std::isnan(w.scatter()->thresholdX()));
+        drop->click();
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::AccuracyDrop);
+        QCOMPARE(w.scatter()->thresholdX(), w.shownEstimates()->plans->constraints.maxDropPercent);
 #endif
     }
 

@@ -14,7 +14,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
 
 using namespace autosplit;
 using namespace autosplit::widgets;
@@ -158,6 +161,83 @@ private slots:
         QCOMPARE(clicked.count(), 1);
         QCOMPARE(clicked.at(0).at(0).toInt(), 2);
         QCOMPARE(plot.positionAt(QPointF(-100, -100)), -2);
+    }
+
+    void planScatterShowsMeasuredDropAndThreshold() {
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        PlanScatter plot;
+        plot.resize(700, 320);
+        QCOMPARE(plot.xAxisMode(), PlanScatter::XAxisMode::AccuracyDrop);  // the default view
+        auto pt = [](double mse, double drop, double lat, int id, bool f16 = false) {
+            ScatterPoint p;
+            p.mse = mse, p.drop = drop, p.normLatency = lat, p.id = id, p.float16 = f16;
+            return p;
+        };
+        const std::vector<ScatterPoint> cands{pt(1e-3, 1.5, 0.4, 1), pt(1e-2, nan, 0.3, 2), pt(1e-4, 0.2, 0.8, 3),
+                                              pt(0, nan, 1.0, 0, true)};
+        auto base = [](const char* name, double drop, double lat, bool f16) {
+            ScatterBaseline b;
+            b.label = QString::fromLatin1(name), b.mse = 1e-3, b.drop = drop, b.normLatency = lat, b.float16 = f16;
+            return b;
+        };
+        const std::vector<ScatterBaseline> bases{base("cloud-only", nan, 1.0, true), base("u8", 0.7, 0.6, false),
+                                                 base("u4", nan, 0.5, false)};
+        plot.setData(cands, {1, 2}, bases, 3, 5.0, 64);
+        plot.replot();
+
+        // Threshold: a vertical line at the value, labelled, following a new value.
+        QCOMPARE(plot.thresholdX(), 5.0);
+        QCOMPARE(plot.thresholdLabel(), QStringLiteral("max drop 5 %"));
+        QVERIFY(plot.xAxis->range().contains(5.0));
+        plot.setData(cands, {1, 2}, bases, 3, 2.5, 64);
+        plot.replot();
+        QCOMPARE(plot.thresholdX(), 2.5);
+        QCOMPARE(plot.thresholdLabel(), QStringLiteral("max drop 2.5 %"));
+
+        // Measured candidates at their measured drop, float16 ones at 0, unmeasured ones not drawn.
+        QCPGraph* measured = plot.graph(1);
+        QCOMPARE(measured->name(), QStringLiteral("measured (64 inputs)"));
+        QCOMPARE(measured->dataCount(), 3);
+        std::vector<std::pair<double, double>> xy;
+        for (auto it = measured->data()->constBegin(); it != measured->data()->constEnd(); ++it) xy.emplace_back(it->key, it->value);
+        std::sort(xy.begin(), xy.end());
+        QCOMPARE(xy[0], std::make_pair(0.0, 1.0));
+        QCOMPARE(xy[1], std::make_pair(0.2, 0.8));
+        QCOMPARE(xy[2], std::make_pair(1.5, 0.4));
+        QVERIFY(std::isnan(plot.xOf(cands[1])));
+        QVERIFY(!plot.graph(0)->visible());
+        QVERIFY(!plot.legend->hasItemWithPlottable(plot.graph(0)));
+        QVERIFY2(plot.note().contains(QStringLiteral("1 of 4 not yet measured: not drawn")), qPrintable(plot.note()));
+        QVERIFY2(plot.note().contains(QStringLiteral("u4 not measured")), qPrintable(plot.note()));  // a quantized baseline with no drop
+        // The front of the drawn points (all three are non-dominated), the selected plan starred.
+        QCOMPARE(plot.graph(2)->dataCount(), 3);
+        QCOMPARE(plot.graph(3)->dataCount(), 2);  // cloud-only at 0 (float16), u8 at 0.7
+        QCOMPARE(plot.graph(4)->dataCount(), 1);
+        QCOMPARE(plot.graph(4)->data()->constBegin()->key, 0.2);
+
+        // Clicking a drawn point selects it; the unmeasured one cannot be hit in this view.
+        QSignalSpy clicked(&plot, &PlanScatter::pointClicked);
+        const QPoint atMeasured(int(std::lround(plot.xAxis->coordToPixel(1.5))), int(std::lround(plot.yAxis->coordToPixel(0.4))));
+        QCOMPARE(plot.idAt(atMeasured), 1);
+        QTest::mouseClick(&plot, Qt::LeftButton, {}, atMeasured);
+        QCOMPARE(clicked.count(), 1);
+        QCOMPARE(clicked.at(0).at(0).toInt(), 1);
+        QCOMPARE(plot.idAt(QPointF(-100, -100)), -1);
+
+        // MSE-proxy view: every candidate (log x), no threshold line, the planner's front; clicks work.
+        plot.setXAxisMode(PlanScatter::XAxisMode::MseProxy);
+        plot.replot();
+        QVERIFY(std::isnan(plot.thresholdX()));
+        QVERIFY(plot.graph(0)->visible());
+        QVERIFY(plot.legend->hasItemWithPlottable(plot.graph(0)));
+        QCOMPARE(plot.xOf(cands[1]), 1e-2);
+        QCOMPARE(plot.graph(2)->dataCount(), 2);
+        const QPoint atUnmeasured(int(std::lround(plot.xAxis->coordToPixel(1e-2))), int(std::lround(plot.yAxis->coordToPixel(0.3))));
+        QTest::mouseClick(&plot, Qt::LeftButton, {}, atUnmeasured);
+        QCOMPARE(clicked.count(), 2);
+        QCOMPARE(clicked.at(1).at(0).toInt(), 2);
+        plot.setXAxisMode(PlanScatter::XAxisMode::AccuracyDrop);
+        QCOMPARE(plot.thresholdX(), 2.5);
     }
 };
 
