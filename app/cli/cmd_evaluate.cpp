@@ -25,7 +25,8 @@ const char* kUsage =
     "                          (--data DIR | --synthetic N) [--labels FILE] [--dict KEYS.txt]\n"
     "                          [--preprocess PROFILE.json] [--input-bits B] [--calibration DIR | --dynamic]\n"
     "                          [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile] [--threads N]\n"
-    "                          [--cache DIR | --no-cache] [--input NAME=DIMS]... [--json]\n\n"
+    "                          [--layer-inputs-only] [--no-bias-correction] [--cache DIR | --no-cache]\n"
+    "                          [--input NAME=DIMS]... [--json]\n\n"
     "Runs the plan with nodes [0, N] on the edge (weights per channel at their bits, activations per\n"
     "tensor, tensors crossing the cut at their producer's bits) and the rest in float16, and compares\n"
     "with the float model: top-1 agreement/accuracy (classifiers), character accuracy (CTC\n"
@@ -35,7 +36,10 @@ const char* kUsage =
     "plan.json (its \"selected\" plan); see the README. --uniform 8,8 gives every edge node the same.\n"
     "DIR holds images (with preprocess.json or --preprocess) or .pb/.npy tensors; --labels FILE has\n"
     "\"FILE<TAB>LABEL\" lines (class index, or the text for --dict). Activation ranges come from a\n"
-    "calibration (cached) on --calibration DIR or on the evaluation data; --dynamic fits them per input.\n";
+    "calibration (cached) on --calibration DIR or on the evaluation data; --dynamic fits them per input.\n"
+    "Every edge output is quantized at its node's bits; --layer-inputs-only only those a Conv/Gemm/\n"
+    "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
+    "--no-bias-correction leaves biases as they are.\n";
 
 int toInt(const std::string& s, const char* what) {
     try {
@@ -70,6 +74,8 @@ int run(const Args& argv) {
     const std::string inputBits = args.value("--input-bits");
     const std::string calibDir = args.value("--calibration");
     const bool dynamic = args.flag("--dynamic");
+    const bool layerInputsOnly = args.flag("--layer-inputs-only");
+    const bool noBiasCorrection = args.flag("--no-bias-correction");
     const std::string clip = args.value("--clip", "mse");
     const int threads = toInt(args.value("--threads", "0"), "--threads");
     const std::string cache = args.value("--cache");
@@ -83,6 +89,8 @@ int run(const Args& argv) {
     EvalOptions eo;
     eo.threads = threads;
     eo.quant.clip = parseClipMethod(clip);
+    if (layerInputsOnly) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
+    eo.biasCorrection = !noBiasCorrection;
     LoadedModel m = loadModel(args, json);
     const Graph& g = m.graph;
 

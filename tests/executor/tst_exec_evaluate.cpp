@@ -248,6 +248,17 @@ private slots:
         const EvalMetrics q2 = ev.evaluate(q);
         QVERIFY(q2.relativeMse > 100 * q32.relativeMse);
         QVERIFY(std::fabs(q2.relativeMse - oracleRelativeMse(g, data.inputs, q)) <= 1e-12 * std::max(1.0, q2.relativeMse));
+        // Activation scope: the Add output feeds only the pooling node. Every output is quantized
+        // by default; with LayerInputs it stays float unless it crosses the cut.
+        PlanBits addOnly = PlanBits::uniform(g, 6, 32, 32, 32);
+        addOnly.activationBits[3] = 2;
+        QVERIFY(ev.evaluate(addOnly).relativeMse > 1e-3);
+        EvalOptions layerInputs;
+        layerInputs.activationScope = EvalOptions::ActivationScope::LayerInputs;
+        const PlanEvaluator li(g, data, nullptr, layerInputs);
+        QCOMPARE(li.evaluate(addOnly).relativeMse, 0.0);
+        addOnly.splitPosition = 3;  // now d crosses to the cloud: quantized at its producer's bits
+        QVERIFY(li.evaluate(addOnly).relativeMse > 1e-3);
         // The same bits on a cloud node are ignored (the cloud runs float16).
         PlanBits r = PlanBits::uniform(g, 1, 32, 32, 32);
         const EvalMetrics r32 = ev.evaluate(r);

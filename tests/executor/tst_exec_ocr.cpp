@@ -61,9 +61,10 @@ private slots:
         QVERIFY(std::fabs(f16.accuracyDrop) <= 0.5);
         QVERIFY(w2.accuracyDrop > 30.0);
         QVERIFY(w2.accuracyDrop > a8.accuracyDrop + 20.0);
-        // Acceptance: all 8 bits within 1 point of float. Per-tensor post-training quantization of
-        // this model's depthwise/HardSwish stages loses 2-4 points today (bias correction included).
-        QEXPECT_FAIL("", "all-8-bit PTQ of PP-OCRv4 rec loses 2-4 points (per-tensor activations)", Continue);
+        // Acceptance: all 8 bits within 1 point of float. Per-tensor post-training quantization
+        // (MSE clipping, bias correction) loses about 1.9 points on this set today; the early
+        // depthwise/HardSwish stages are the sensitive part.
+        QEXPECT_FAIL("", "all-8-bit PTQ of PP-OCRv4 rec loses ~1.9 points (per-tensor activations)", Continue);
         QVERIFY2(a8.accuracyDrop <= 1.0, qPrintable(QString("drop %1").arg(a8.accuracyDrop)));
     }
 };

@@ -3,13 +3,12 @@
 // A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
 // model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
 //   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
-//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); float
-//     outputs fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like producers)
-//     where integer hardware reads them (ActivationScope::LayerInputs, the default): when a
-//     Conv/ConvTranspose/Gemm/MatMul reads them or they cross the cut. Outputs read only by
-//     element-wise, normalization, pooling or shape nodes (e.g. the inside of a decomposed
-//     LayerNorm) stay float, as on an accelerator's vector unit; ActivationScope::AllNodes
-//     quantizes every output instead. Parameters:
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); every
+//     float output fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like
+//     producers; ActivationScope::AllNodes, the default, matching the per-node D_a of the error
+//     table). ActivationScope::LayerInputs quantizes only the outputs a Conv/ConvTranspose/Gemm/
+//     MatMul reads or that cross the cut, leaving vector-unit chains (e.g. a decomposed LayerNorm)
+//     in float. Parameters:
 //     with the activation parameters the ErrorTable fitted on the calibration set when it has them
 //     for that node and bit width (static quantization, as deployed), else fitted per input
 //     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
@@ -122,7 +121,7 @@ struct EvalOptions {
     bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
     bool biasCorrection = true;
     enum class ActivationScope { LayerInputs, AllNodes };
-    ActivationScope activationScope = ActivationScope::LayerInputs;
+    ActivationScope activationScope = ActivationScope::AllNodes;
 };
 
 class Executor;
