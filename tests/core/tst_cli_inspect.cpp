@@ -1,11 +1,11 @@
 // `autosplit inspect` as a user runs it: the JSON fields promised by the issue, and a one-line
 // error with a non-zero exit on bad input.
+#include "cli_runner.h"
 #include "onnx_builder.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QProcess>
 #include <QtTest>
 
 using namespace autosplit;
@@ -13,17 +13,7 @@ using namespace autosplit::testing;
 
 namespace {
 
-struct Run {
-    int code = -1;
-    QByteArray out, err;
-};
-
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(AUTOSPLIT_CLI), args);
-    p.waitForFinished(120000);
-    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
-}
+CliRun cli(const QStringList& args) { return runCli(args); }
 
 std::string smallNet(bool symbolic) {
     ModelBuilder b;
@@ -42,7 +32,7 @@ class TestCliInspect : public QObject {
     Q_OBJECT
 private slots:
     void jsonFields() {
-        const Run r = cli({"inspect", QString::fromStdString(smallNet(true)), "--input", "x=1x3x8x8", "--json"});
+        const CliRun r = cli({"inspect", QString::fromStdString(smallNet(true)), "--input", "x=1x3x8x8", "--json"});
         QVERIFY2(r.code == 0, r.err.constData());
         QJsonParseError perr;
         const QJsonObject j = QJsonDocument::fromJson(r.out, &perr).object();
@@ -72,7 +62,7 @@ private slots:
     }
 
     void tableByDefault() {
-        const Run r = cli({"inspect", QString::fromStdString(smallNet(false))});
+        const CliRun r = cli({"inspect", QString::fromStdString(smallNet(false))});
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.contains("MACs"));
         QVERIFY(r.out.contains("Conv+Relu"));
@@ -98,7 +88,7 @@ private slots:
         QFETCH(QStringList, args);
         QFETCH(int, code);
         QFETCH(QString, expected);
-        const Run r = cli(args);
+        const CliRun r = cli(args);
         QCOMPARE(r.code, code);
         QVERIFY2(r.err.startsWith("error: "), r.err.constData());
         QVERIFY2(QString::fromUtf8(r.err).contains(expected), r.err.constData());

@@ -3,30 +3,25 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include "cli_runner.h"
+
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
 namespace {
 
-struct Run {
-    int code = -1;
-    QByteArray out, err;
-};
-
 QTemporaryDir& cacheDir() {
     static QTemporaryDir d;
     return d;
 }
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+using autosplit::testing::CliRun;
+
+CliRun cli(const QStringList& args) {
+    QProcessEnvironment env;
     env.insert("AUTOSPLIT_CACHE", cacheDir().path());
-    p.setProcessEnvironment(env);
-    p.start(QStringLiteral(AUTOSPLIT_CLI), args);
-    if (!p.waitForFinished(300000)) qFatal("autosplit did not finish");
-    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
+    return autosplit::testing::runCli(args, env);
 }
 
 const QString kExample = QStringLiteral(AUTOSPLIT_BINARY_DIR "/resources/example.onnx");
@@ -39,7 +34,7 @@ private slots:
     void planWritesAVersionedPlan() {
         QTemporaryDir dir;
         const QString out = dir.filePath("plan.json");
-        const Run r = cli({"plan", kExample, "--edge", "eyeriss", "--cloud", "tpu", "--uplink", "3Mbps", "--edge-memory",
+        const CliRun r = cli({"plan", kExample, "--edge", "eyeriss", "--cloud", "tpu", "--uplink", "3Mbps", "--edge-memory",
                            "4GiB", "--max-drop", "5%", "--synthetic", "2", "--out", out});
         QVERIFY2(r.code == 0, r.err);
         QVERIFY(r.out.contains("selected plan"));
@@ -65,7 +60,7 @@ private slots:
         if (sel["kind"].toString() != "CLOUD_ONLY") QVERIFY(sel["accuracy_drop"].toObject()["value"].toDouble() <= 5.0);
 
         // --verify: matches its model, rejects another file.
-        Run v = cli({"plan", kExample, "--verify", out});
+        CliRun v = cli({"plan", kExample, "--verify", out});
         QVERIFY2(v.code == 0, v.err);
         const QString other = dir.filePath("other.onnx");
         QVERIFY(QFile::copy(kExample, other));
@@ -79,14 +74,14 @@ private slots:
     }
 
     void zeroThresholdNeverExceeds() {
-        const Run r = cli({"plan", kExample, "--max-drop", "0%", "--synthetic", "2", "--json"});
+        const CliRun r = cli({"plan", kExample, "--max-drop", "0%", "--synthetic", "2", "--json"});
         QVERIFY2(r.code == 0, r.err);
         const QJsonObject sel = QJsonDocument::fromJson(r.out).object()["selected"].toObject();
         if (sel["kind"].toString() != "CLOUD_ONLY") QCOMPARE(sel["accuracy_drop"].toObject()["value"].toDouble(), 0.0);
     }
 
     void tinyMemoryIsCloudOnlyWithReason() {
-        const Run r = cli({"plan", kExample, "--edge-memory", "16B", "--synthetic", "2", "--json"});
+        const CliRun r = cli({"plan", kExample, "--edge-memory", "16B", "--synthetic", "2", "--json"});
         QVERIFY2(r.code == 0, r.err);
         const QJsonObject sel = QJsonDocument::fromJson(r.out).object()["selected"].toObject();
         QCOMPARE(sel["kind"].toString(), QString("CLOUD_ONLY"));
@@ -105,7 +100,7 @@ private slots:
     void badInputsAreClearErrors() {
         QFETCH(QStringList, args);
         QFETCH(QString, message);
-        const Run r = cli(QStringList{"plan", kExample, "--synthetic", "1"} + args);
+        const CliRun r = cli(QStringList{"plan", kExample, "--synthetic", "1"} + args);
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains(message.toUtf8()), r.err);
     }
@@ -113,7 +108,7 @@ private slots:
     void planReadsImageFolders() {
         QTemporaryDir dir;
         // --preprocess without a folder, and a folder without images, are clear errors.
-        Run r = cli({"plan", kExample, "--preprocess", dir.filePath("p.json")});
+        CliRun r = cli({"plan", kExample, "--preprocess", dir.filePath("p.json")});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("--preprocess needs --data"), r.err);
         r = cli({"plan", kExample, "--data", dir.path()});
@@ -153,7 +148,7 @@ private slots:
     void sweepWritesCsv() {
         QTemporaryDir dir;
         const QString csv = dir.filePath("sweep.csv");
-        const Run r = cli({"sweep", kExample, "--synthetic", "2", "--steps", "5", "--csv", csv});
+        const CliRun r = cli({"sweep", kExample, "--synthetic", "2", "--steps", "5", "--csv", csv});
         QVERIFY2(r.code == 0, r.err);
         QVERIFY(r.out.contains("plan changes"));
         QFile f(csv);

@@ -7,21 +7,15 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
+#include "cli_runner.h"
+
 #include <QtTest>
 
 namespace {
 
-struct Run {
-    int code = -1;
-    QByteArray out, err;
-};
+using autosplit::testing::CliRun;
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(AUTOSPLIT_CLI), args);
-    if (!p.waitForFinished(120000)) qFatal("autosplit did not finish");
-    return {p.exitCode(), p.readAllStandardOutput(), p.readAllStandardError()};
-}
+CliRun cli(const QStringList& args) { return autosplit::testing::runCli(args); }
 
 const QString kResnet = QStringLiteral(AUTOSPLIT_MODELS_DIR "/resnet50.onnx");
 
@@ -44,7 +38,7 @@ private slots:
         out.write(QJsonDocument(doc).toJson());
         out.close();
         // The device is checked before the model is read, so any model path will do.
-        const Run r = cli({"sim", "model.onnx", "--device", path});
+        const CliRun r = cli({"sim", "model.onnx", "--device", path});
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("field 'offchip.bandwidth_gbps' must be positive"), r.err);
     }
@@ -65,14 +59,14 @@ private slots:
         QFETCH(QStringList, args);
         QFETCH(int, code);
         QFETCH(QString, message);
-        const Run r = cli(args);
+        const CliRun r = cli(args);
         QCOMPARE(r.code, code);
         QVERIFY2(QString::fromUtf8(r.err).contains(message), r.err);
     }
 
     void jsonOnResnet50() {
         if (!QFileInfo::exists(kResnet)) QSKIP("resnet50.onnx missing: run scripts/fetch-models.sh --paper");
-        const Run r = cli({"sim", kResnet, "--device", "eyeriss", "--bits", "w4a8", "--json"});
+        const CliRun r = cli({"sim", kResnet, "--device", "eyeriss", "--bits", "w4a8", "--json"});
         QVERIFY2(r.code == 0, r.err);
         const QJsonObject j = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(j["schema"].toString(), QString("autosplit-sim"));
@@ -105,7 +99,7 @@ private slots:
         QVERIFY(f.open(QIODevice::WriteOnly));
         f.write("layer,bits,ms\n/fc/Gemm,w8a8,0.5\n");
         f.close();
-        const Run r = cli({"sim", kResnet, "--device", "eyeriss", "--profile", csv, "--json"});
+        const CliRun r = cli({"sim", kResnet, "--device", "eyeriss", "--profile", csv, "--json"});
         QVERIFY2(r.code == 0, r.err);
         const QJsonArray layers = QJsonDocument::fromJson(r.out).object()["layers"].toArray();
         int measured = 0;
@@ -121,7 +115,7 @@ private slots:
         QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
         f.write("layer,bits,ms\n/fc/Gemm,w8a8,0.5\nfc9,w8a8,1\n");
         f.close();
-        const Run bad = cli({"sim", kResnet, "--device", "eyeriss", "--profile", csv});
+        const CliRun bad = cli({"sim", kResnet, "--device", "eyeriss", "--profile", csv});
         QCOMPARE(bad.code, 1);
         QVERIFY2(bad.err.contains(":3: layer 'fc9' is not in the model"), bad.err);
     }
