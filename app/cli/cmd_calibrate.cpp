@@ -23,26 +23,6 @@ const char* kUsage =
     "or one .pb (TensorProto) / .npy tensor per input. Tables are cached\n"
     "in $AUTOSPLIT_CACHE or ~/.cache/autosplit keyed by model and data hashes.\n";
 
-std::vector<int> parseBits(const std::string& s) {
-    std::vector<int> out;
-    size_t pos = 0;
-    while (pos <= s.size()) {
-        const size_t comma = s.find(',', pos);
-        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        try {
-            size_t used = 0;
-            const int b = std::stoi(item, &used);
-            if (used != item.size() || !isSupportedBits(b)) throw std::invalid_argument(item);
-            out.push_back(b);
-        } catch (const std::exception&) {
-            throw UsageError{"--bits: '" + item + "' is not one of 2, 4, 6, 8, 16"};
-        }
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return out;
-}
-
 int run(const Args& argv) {
     ArgReader args(argv, kUsage);
     const std::string dataDir = args.value("--data");
@@ -56,7 +36,7 @@ int run(const Args& argv) {
     const bool json = args.flag("--json");
     if (dataDir.empty() == synth.empty()) throw UsageError{"give exactly one of --data DIR and --synthetic N"};
     CalibrationOptions o;
-    o.bits = parseBits(bits);
+    o.bits = parseBitList(bits, 16, "2, 4, 6, 8, 16");
     o.quant.clip = parseClipMethod(clip);
     try {
         o.threads = std::stoi(threads);

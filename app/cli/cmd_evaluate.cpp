@@ -41,15 +41,6 @@ const char* kUsage =
     "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
     "--no-bias-correction leaves biases as they are.\n";
 
-int toInt(const std::string& s, const char* what) {
-    try {
-        size_t used = 0;
-        const int v = std::stoi(s, &used);
-        if (used == s.size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw UsageError{std::string(what) + " needs a number, got '" + s + "'"};
-}
 
 std::string readText(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
@@ -77,7 +68,7 @@ int run(const Args& argv) {
     const bool layerInputsOnly = args.flag("--layer-inputs-only");
     const bool noBiasCorrection = args.flag("--no-bias-correction");
     const std::string clip = args.value("--clip", "mse");
-    const int threads = toInt(args.value("--threads", "0"), "--threads");
+    const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
     const bool json = args.flag("--json");
@@ -97,7 +88,7 @@ int run(const Args& argv) {
     std::optional<int> split;
     if (!splitArg.empty()) {
         const int byName = g.findNode(splitArg);
-        split = byName >= 0 ? byName : toInt(splitArg, "--split");
+        split = byName >= 0 ? byName : parseIntOption(splitArg, "--split");
     }
     PlanBits plan;
     if (!bitsFile.empty()) {
@@ -105,14 +96,14 @@ int run(const Args& argv) {
     } else {
         const auto comma = uniform.find(',');
         if (comma == std::string::npos) throw UsageError{"--uniform needs W,A (e.g. 8,8)"};
-        plan = PlanBits::uniform(g, *split, toInt(uniform.substr(0, comma), "--uniform"), toInt(uniform.substr(comma + 1), "--uniform"));
+        plan = PlanBits::uniform(g, *split, parseIntOption(uniform.substr(0, comma), "--uniform"), parseIntOption(uniform.substr(comma + 1), "--uniform"));
     }
-    if (!inputBits.empty()) plan.inputBits = toInt(inputBits, "--input-bits");
+    if (!inputBits.empty()) plan.inputBits = parseIntOption(inputBits, "--input-bits");
     validatePlan(g, plan);  // before any data is read or calibrated
 
     EvalData data;
     if (!synth.empty()) {
-        const int n = toInt(synth, "--synthetic");
+        const int n = parseIntOption(synth, "--synthetic");
         if (n < 1) throw UsageError{"--synthetic needs a positive count"};
         data.inputs = syntheticCalibration(g, n);
         if (!json) std::cerr << "warning: evaluating on " << data.inputs.description << "; metrics reflect random data\n";

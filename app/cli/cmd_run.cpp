@@ -29,15 +29,6 @@ const char* kUsage =
     "shape and value range, and the top-K classes of [N, C] outputs (default K = 5). --save writes\n"
     "each output as DIR/NAME.npy.\n";
 
-int toInt(const std::string& s, const char* what) {
-    try {
-        size_t used = 0;
-        const int v = std::stoi(s, &used);
-        if (used == s.size()) return v;
-    } catch (const std::exception&) {
-    }
-    throw UsageError{std::string(what) + " needs a number, got '" + s + "'"};
-}
 
 bool isClassifierShape(const std::vector<int64_t>& s) {
     if (s.size() < 2 || s[1] < 2) return false;
@@ -55,8 +46,8 @@ std::string safeFileName(std::string s) {
 int run(const Args& argv) {
     ArgReader args(argv, kUsage);
     const std::string profile = args.value("--preprocess");
-    const int top = toInt(args.value("--top", "5"), "--top");
-    const int threads = toInt(args.value("--threads", "0"), "--threads");
+    const int top = parseIntOption(args.value("--top", "5"), "--top");
+    const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
     const std::string saveDir = args.value("--save");
     const bool json = args.flag("--json");
     // --input values that are not NAME=DIMS shape bindings (those go to loadModel) are files.

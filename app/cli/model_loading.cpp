@@ -1,8 +1,11 @@
 #include "model_loading.h"
 
+#include "autosplit/quantize.h"
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 
 namespace autosplit::cli {
 
@@ -38,6 +41,36 @@ std::string shapeString(const std::vector<int64_t>& shape) {
     std::string s;
     for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
     return s.empty() ? "scalar" : s;
+}
+
+int parseIntOption(const std::string& s, const char* option) {
+    try {
+        size_t used = 0;
+        const int v = std::stoi(s, &used);
+        if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{std::string(option) + " needs a number, got '" + s + "'"};
+}
+
+std::vector<int> parseBitList(const std::string& s, int maxBits, const char* allowed) {
+    std::vector<int> out;
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        const size_t comma = s.find(',', pos);
+        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        try {
+            size_t used = 0;
+            const int b = std::stoi(item, &used);
+            if (used != item.size() || !isSupportedBits(b) || b > maxBits) throw std::invalid_argument(item);
+            out.push_back(b);
+        } catch (const std::exception&) {
+            throw UsageError{"--bits: '" + item + "' is not one of " + allowed};
+        }
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out;
 }
 
 std::string humanCount(double v) {

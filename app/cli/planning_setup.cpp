@@ -31,26 +31,6 @@ const char* kPlanningOptions =
 
 namespace {
 
-std::vector<int> parseBitSet(const std::string& s) {
-    std::vector<int> out;
-    size_t pos = 0;
-    while (pos <= s.size()) {
-        const size_t comma = s.find(',', pos);
-        const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        try {
-            size_t used = 0;
-            const int b = std::stoi(item, &used);
-            if (used != item.size() || !isSupportedBits(b) || b > 8) throw std::invalid_argument(item);
-            out.push_back(b);
-        } catch (const std::exception&) {
-            throw UsageError{"--bits: '" + item + "' is not one of 2, 4, 6, 8"};
-        }
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return out;
-}
-
 int parseCount(const std::string& s, const std::string& option) {
     try {
         size_t used = 0;
@@ -95,7 +75,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     s.constraints.messageOverheadMs = planner::parseMilliseconds(overhead);
     s.constraints.validate();
     planner::ContextOptions co;
-    co.bits = parseBitSet(bits);
+    co.bits = parseBitList(bits, 8, "2, 4, 6, 8");
     co.allocator = allocator == "exact" ? planner::Allocator::Exact : planner::Allocator::Lagrangian;
     int synthetic = 4;
     if (!synth.empty()) {
