@@ -1,7 +1,9 @@
 // Conv (1-D..3-D, groups, depthwise, dilations, pads, strides, auto_pad) and ConvTranspose.
-// 1-D and 2-D run as 3-D with unit leading spatial dims. Conv = tiled im2col + GEMM with the
-// bias and fused activation applied per tile; depthwise runs a direct loop per channel.
+// 1-D and 2-D run as 3-D with unit leading spatial dims. Conv = packed GEMM whose B panels are
+// filled straight from the input (im2col rows on demand), with the bias and fused activation in
+// the GEMM epilogue; depthwise runs a direct loop per channel.
 #include "exec_internal.h"
+#include "sgemm_kernels.h"
 
 #include <algorithm>
 #include <cstring>
@@ -57,65 +59,53 @@ void readSpatialAttrs(const KernelContext& c, Geom& g) {
         if (g.s[i] < 1 || g.d[i] < 1) c.fail("strides and dilations must be positive");
 }
 
-thread_local std::vector<float> tlsScratch;
+// The im2col matrix of one group as a GEMM B operand: row r = (c, kz, ky, kx), column j = output
+// position; rows are produced on demand while packing, so no column buffer is materialized.
+class Im2colSource final : public GemmBSource {
+public:
+    Im2colSource(const Geom& g, const float* x) : g_(g), x_(x) {}
 
-float* scratch(size_t n) {
-    if (tlsScratch.size() < n) tlsScratch.resize(n);
-    return tlsScratch.data();
-}
-
-// col[r, j] for rows r = (c, kz, ky, kx) of one group, output positions j in [j0, j1).
-void im2col(const Geom& g, const float* x, int64_t channels, int64_t j0, int64_t j1, float* col) {
-    const int64_t ncols = j1 - j0;
-    const int64_t OHW = g.out[1] * g.out[2];
-    for (int64_t ch = 0; ch < channels; ++ch)
-        for (int64_t kz = 0; kz < g.k[0]; ++kz)
-            for (int64_t ky = 0; ky < g.k[1]; ++ky)
-                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
-                    const int64_t row = ((ch * g.k[0] + kz) * g.k[1] + ky) * g.k[2] + kx;
-                    float* dst = col + row * ncols;
-                    const float* xc = x + ch * g.inSize();
-                    int64_t j = j0;
-                    while (j < j1) {
-                        const int64_t oz = j / OHW, oy = (j / g.out[2]) % g.out[1], ox0 = j % g.out[2];
-                        const int64_t run = std::min(g.out[2] - ox0, j1 - j);  // rest of this output row
-                        const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
-                        const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
-                        float* o = dst + (j - j0);
-                        if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
-                            std::fill(o, o + run, 0.f);
-                        } else {
-                            const float* xr = xc + (iz * g.in[1] + iy) * g.in[2];
-                            const int64_t sx = g.s[2], base = kx * g.d[2] - g.pb[2];
-                            if (sx == 1) {
-                                // Contiguous: copy the in-range part, zero the padding.
-                                const int64_t lo = std::clamp<int64_t>(-(ox0 + base), 0, run);
-                                const int64_t hi = std::clamp<int64_t>(g.in[2] - (ox0 + base), lo, run);
-                                std::fill(o, o + lo, 0.f);
-                                if (hi > lo) std::memcpy(o + lo, xr + ox0 + base + lo, (hi - lo) * sizeof(float));
-                                std::fill(o + hi, o + run, 0.f);
-                            } else {
-                                for (int64_t t = 0; t < run; ++t) {
-                                    const int64_t ix = (ox0 + t) * sx + base;
-                                    o[t] = (ix >= 0 && ix < g.in[2]) ? xr[ix] : 0.f;
-                                }
-                            }
-                        }
-                        j += run;
+    const float* row(int64_t r, int64_t j0, int64_t n, float* tmp) const override {
+        const Geom& g = g_;
+        const int64_t kx = r % g.k[2], ky = (r / g.k[2]) % g.k[1], kz = (r / (g.k[2] * g.k[1])) % g.k[0];
+        const int64_t ch = r / g.kSize();
+        const float* xc = x_ + ch * g.inSize();
+        const int64_t OHW = g.out[1] * g.out[2], j1 = j0 + n;
+        int64_t j = j0;
+        while (j < j1) {
+            const int64_t oz = j / OHW, oy = (j / g.out[2]) % g.out[1], ox0 = j % g.out[2];
+            const int64_t run = std::min(g.out[2] - ox0, j1 - j);  // rest of this output row
+            const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
+            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
+            float* o = tmp + (j - j0);
+            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
+                std::fill(o, o + run, 0.f);
+            } else {
+                const float* xr = xc + (iz * g.in[1] + iy) * g.in[2];
+                const int64_t sx = g.s[2], base = kx * g.d[2] - g.pb[2];
+                if (sx == 1) {
+                    // Contiguous: copy the in-range part, zero the padding.
+                    const int64_t lo = std::clamp<int64_t>(-(ox0 + base), 0, run);
+                    const int64_t hi = std::clamp<int64_t>(g.in[2] - (ox0 + base), lo, run);
+                    std::fill(o, o + lo, 0.f);
+                    if (hi > lo) std::memcpy(o + lo, xr + ox0 + base + lo, (hi - lo) * sizeof(float));
+                    std::fill(o + hi, o + run, 0.f);
+                } else {
+                    for (int64_t t = 0; t < run; ++t) {
+                        const int64_t ix = (ox0 + t) * sx + base;
+                        o[t] = (ix >= 0 && ix < g.in[2]) ? xr[ix] : 0.f;
                     }
                 }
-}
-
-void epilogue(const Node& node, const float* bias, float* y, int64_t rows, int64_t ldy, int64_t ncols) {
-    for (int64_t m = 0; m < rows; ++m) {
-        float* r = y + m * ldy;
-        if (bias) {
-            const float b = bias[m];
-            for (int64_t j = 0; j < ncols; ++j) r[j] += b;
+            }
+            j += run;
         }
-        applyActivation(node.activation, r, ncols);
+        return tmp;
     }
-}
+
+private:
+    const Geom& g_;
+    const float* x_;
+};
 
 void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
                float* y, int64_t channels) {
@@ -198,6 +188,7 @@ void convOp(KernelContext& c) {
     const bool pointwise = g.kSize() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[0] == 0 &&
                            g.pb[1] == 0 && g.pb[2] == 0 && g.pe[0] == 0 && g.pe[1] == 0 && g.pe[2] == 0;
     const float* bias = b ? b->floats.data() : nullptr;
+    const GemmIsa isa = gemmIsa();
     const int threads = c.pool.size();
     for (int64_t n = 0; n < N; ++n) {
         const float* xn = x.floats.data() + n * C * g.inSize();
@@ -206,40 +197,24 @@ void convOp(KernelContext& c) {
             depthwise(c.pool, c.node, g, xn, w.floats.data(), bias, yn, C);
             continue;
         }
-        for (int64_t gi = 0; gi < group; ++gi) {
+        // One GEMM per group: Y_g[Kg, OSP] = W_g[Kg, rows] * im2col(X_g)[rows, OSP], bias and
+        // activation in the epilogue. Many groups run in parallel, each single-threaded.
+        auto runGroup = [&](int64_t gi, ThreadPool* pool) {
             const float* xg = xn + gi * Cg * g.inSize();
             const float* wg = w.floats.data() + gi * Kg * rows;
             float* yg = yn + gi * Kg * OSP;
-            const float* bg = bias ? bias + gi * Kg : nullptr;
-            // Column tiles bound the im2col buffer (~4 MB) and give each thread its own work.
-            int64_t tiles = pointwise ? 1 : std::max<int64_t>(1, rows * OSP / (1 << 20));
-            if (OSP >= 64 * threads) tiles = ((std::max<int64_t>(tiles, threads) + threads - 1) / threads) * threads;
-            int64_t tileCols = (OSP + tiles - 1) / tiles;
-            tileCols = std::min(OSP, (tileCols + 15) / 16 * 16);
-            tiles = (OSP + tileCols - 1) / tileCols;
-            auto doTile = [&](int64_t t) {
-                const int64_t j0 = t * tileCols, j1 = std::min(OSP, j0 + tileCols);
-                const float* colp;
-                int64_t ldb;
-                if (pointwise) {
-                    colp = xg + j0;
-                    ldb = OSP;
-                } else {
-                    float* col = scratch(static_cast<size_t>(rows * (j1 - j0)));
-                    im2col(g, xg, Cg, j0, j1, col);
-                    colp = col;
-                    ldb = j1 - j0;
-                }
-                sgemm(c.pool, false, false, Kg, j1 - j0, rows, wg, rows, colp, ldb, yg + j0, OSP, false);
-                epilogue(c.node, bg, yg + j0, Kg, OSP, j1 - j0);
-            };
-            if (tiles >= threads && threads > 1) {
-                c.pool.parallelFor(tiles, 1, [&](int64_t t0, int64_t t1) {
-                    for (int64_t t = t0; t < t1; ++t) doTile(t);
-                });
-            } else {
-                for (int64_t t = 0; t < tiles; ++t) doTile(t);
-            }
+            const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation);
+            if (pointwise)
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
+            else
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, Im2colSource(g, xg), yg, OSP, false, ep);
+        };
+        if (group >= threads && threads > 1) {
+            c.pool.parallelFor(group, 1, [&](int64_t g0, int64_t g1) {
+                for (int64_t gi = g0; gi < g1; ++gi) runGroup(gi, nullptr);
+            });
+        } else {
+            for (int64_t gi = 0; gi < group; ++gi) runGroup(gi, &c.pool);
         }
     }
     c.out[0] = std::move(y);

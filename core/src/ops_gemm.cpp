@@ -1,5 +1,7 @@
-// GEMM core (Eigen blocks, split across the pool) and the Gemm / MatMul ops.
+// GEMM entry point (packed kernels of sgemm_kernels.cpp; Eigen for thin shapes such as the
+// matrix-vector products of a batch-1 classifier head) and the Gemm / MatMul ops.
 #include "exec_internal.h"
+#include "sgemm_kernels.h"
 
 #include <Eigen/Core>
 
@@ -46,6 +48,19 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
     if (K == 0) {
         if (!accumulate)
             for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.f);
+        return;
+    }
+    // Packed kernels unless one side is too thin to fill a register tile.
+    if (M >= 4 && N >= 8) {
+        std::vector<float> at;
+        if (transA) {  // A is [K, M]: copy it row-major once (ConvTranspose, rare Gemm).
+            at.resize(static_cast<size_t>(M * K));
+            for (int64_t k = 0; k < K; ++k)
+                for (int64_t i = 0; i < M; ++i) at[static_cast<size_t>(i * K + k)] = A[k * lda + i];
+            A = at.data();
+            lda = K;
+        }
+        packedGemm(gemmIsa(), &pool, M, N, K, A, lda, MatrixBSource(B, ldb, transB), C, ldc, accumulate);
         return;
     }
     if (!transA && !transB)

@@ -1,0 +1,419 @@
+// Packed SGEMM: micro-kernels per ISA, cache-blocked driver, work split over the pool.
+//
+// Layout: C tile = R rows x (NV vectors of VW floats). A is read in place (row r at a + r*lda);
+// B is packed per (KC x NC) block into panels of NR columns ([kc][w] each, w = NR, or the last
+// panel's width rounded up to VW and zero-padded), so the kernel streams one panel from L1 while
+// the rows of A come from L2. Columns past N are masked on load/store of C.
+#include "sgemm_kernels.h"
+
+#include "exec_internal.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define AUTOSPLIT_GEMM_X86 1
+#include <immintrin.h>
+#endif
+
+namespace autosplit::exec {
+
+namespace {
+
+enum Flags : int { kLoadC = 1, kBias = 2, kClamp = 4 };
+
+struct KArgs {
+    int64_t kc;
+    const float* a;
+    int64_t lda;
+    const float* b;  // packed panel [kc][NV * VW]
+    float* c;
+    int64_t ldc;
+    int ncols;  // valid columns in the tile, 1..NV*VW
+    int flags;
+    const float* bias;  // bias of the tile's first row (kBias)
+    float lo, hi;       // kClamp
+};
+
+using KernelFn = void (*)(const KArgs&);
+
+// ---------------------------------------------------------------- portable kernel
+
+constexpr int kGenMR = 4, kGenVW = 8, kGenNV = 2;
+
+template <int R, int NV>
+struct GenericKernel {
+    static void run(const KArgs& p) {
+        constexpr int W = NV * kGenVW;
+        float acc[R][W] = {};
+        const float* a = p.a;
+        const float* b = p.b;
+        for (int64_t k = 0; k < p.kc; ++k, ++a, b += W)
+            for (int r = 0; r < R; ++r) {
+                const float av = a[r * p.lda];
+                for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
+            }
+        for (int r = 0; r < R; ++r) {
+            float* c = p.c + r * p.ldc;
+            for (int j = 0; j < p.ncols; ++j) {
+                float x = acc[r][j];
+                if (p.flags & kLoadC) x += c[j];
+                if (p.flags & kBias) x += p.bias[r];
+                if (p.flags & kClamp) x = std::min(std::max(x, p.lo), p.hi);
+                c[j] = x;
+            }
+        }
+    }
+};
+
+#ifdef AUTOSPLIT_GEMM_X86
+
+// ---------------------------------------------------------------- AVX2 + FMA kernel (6 x 16)
+
+#define AUTOSPLIT_TARGET_AVX2 __attribute__((target("avx2,fma")))
+constexpr int kAvx2MR = 6, kAvx2NV = 2;
+
+alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+template <int R, int NV>
+struct Avx2Kernel {
+    AUTOSPLIT_TARGET_AVX2 static void run(const KArgs& p) {
+        __m256 acc[R][NV];
+        for (int r = 0; r < R; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+        const float* a = p.a;
+        const float* b = p.b;
+        const int64_t lda = p.lda;
+#pragma GCC unroll 2
+        for (int64_t k = 0; k < p.kc; ++k, ++a, b += 8 * NV) {
+            __m256 bv[NV];
+            for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+            for (int r = 0; r < R; ++r) {
+                const __m256 av = _mm256_broadcast_ss(a + r * lda);
+                for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
+            }
+        }
+        const int rem = p.ncols - 8 * (NV - 1);  // 1..8 columns in the last vector
+        const __m256i lastMask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - rem));
+        const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
+        for (int r = 0; r < R; ++r) {
+            float* c = p.c + r * p.ldc;
+            const __m256 bias = (p.flags & kBias) ? _mm256_set1_ps(p.bias[r]) : _mm256_setzero_ps();
+            for (int v = 0; v < NV; ++v) {
+                __m256 x = acc[r][v];
+                const bool full = v < NV - 1 || rem == 8;
+                if (p.flags & kLoadC)
+                    x = _mm256_add_ps(x, full ? _mm256_loadu_ps(c + 8 * v) : _mm256_maskload_ps(c + 8 * v, lastMask));
+                if (p.flags & kBias) x = _mm256_add_ps(x, bias);
+                if (p.flags & kClamp) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+                if (full) _mm256_storeu_ps(c + 8 * v, x);
+                else _mm256_maskstore_ps(c + 8 * v, lastMask, x);
+            }
+        }
+    }
+};
+
+// ---------------------------------------------------------------- AVX-512 kernel (12 x 32)
+
+#define AUTOSPLIT_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+constexpr int kAvx512MR = 12, kAvx512NV = 2;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+template <int R, int NV>
+struct Avx512Kernel {
+    AUTOSPLIT_TARGET_AVX512 static void run(const KArgs& p) {
+        __m512 acc[R][NV];
+        for (int r = 0; r < R; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+        const float* a = p.a;
+        const float* b = p.b;
+        const int64_t lda = p.lda;
+#pragma GCC unroll 2
+        for (int64_t k = 0; k < p.kc; ++k, ++a, b += 16 * NV) {
+            __m512 bv[NV];
+            for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int r = 0; r < R; ++r) {
+                const __m512 av = _mm512_set1_ps(a[r * lda]);
+                for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+            }
+        }
+        const int rem = p.ncols - 16 * (NV - 1);  // 1..16 columns in the last vector
+        const __mmask16 lastMask = static_cast<__mmask16>(rem >= 16 ? 0xffffu : (1u << rem) - 1u);
+        const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+        for (int r = 0; r < R; ++r) {
+            float* c = p.c + r * p.ldc;
+            const __m512 bias = (p.flags & kBias) ? _mm512_set1_ps(p.bias[r]) : _mm512_setzero_ps();
+            for (int v = 0; v < NV; ++v) {
+                const __mmask16 m = v < NV - 1 ? static_cast<__mmask16>(0xffff) : lastMask;
+                __m512 x = acc[r][v];
+                if (p.flags & kLoadC) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c + 16 * v));
+                if (p.flags & kBias) x = _mm512_add_ps(x, bias);
+                if (p.flags & kClamp) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+                _mm512_mask_storeu_ps(c + 16 * v, m, x);
+            }
+        }
+    }
+};
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // AUTOSPLIT_GEMM_X86
+
+// ---------------------------------------------------------------- kernel tables
+
+constexpr int kMaxMR = 16, kMaxNV = 4;
+
+struct Config {
+    int mr = 0, vw = 0, nvMax = 0;
+    int64_t kc = 0, mc = 0, nc = 0;
+    KernelFn kern[kMaxMR + 1][kMaxNV + 1] = {};
+    int nr() const { return vw * nvMax; }
+};
+
+template <template <int, int> class K, int NV, int... Rs>
+void fillRows(Config& c, std::integer_sequence<int, Rs...>) {
+    ((c.kern[Rs + 1][NV] = &K<Rs + 1, NV>::run), ...);
+}
+
+template <template <int, int> class K, int MR, int... NVs>
+void fillTable(Config& c, std::integer_sequence<int, NVs...>) {
+    (fillRows<K, NVs + 1>(c, std::make_integer_sequence<int, MR>{}), ...);
+}
+
+template <template <int, int> class K, int MR, int NVMax>
+Config makeConfig(int vw, int64_t kc, int64_t mc, int64_t nc) {
+    Config c;
+    c.mr = MR;
+    c.vw = vw;
+    c.nvMax = NVMax;
+    c.kc = kc;
+    c.mc = mc;
+    c.nc = nc;
+    fillTable<K, MR>(c, std::make_integer_sequence<int, NVMax>{});
+    return c;
+}
+
+const Config& config(GemmIsa isa) {
+#ifdef AUTOSPLIT_GEMM_X86
+    static const Config avx512 = makeConfig<Avx512Kernel, kAvx512MR, kAvx512NV>(16, 256, 480, 1024);
+    static const Config avx2 = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(8, 256, 288, 1024);
+    if (isa == GemmIsa::Avx512) return avx512;
+    if (isa == GemmIsa::Avx2) return avx2;
+#endif
+    static const Config generic = makeConfig<GenericKernel, kGenMR, kGenNV>(kGenVW, 256, 256, 1024);
+    (void)isa;
+    return generic;
+}
+
+// ---------------------------------------------------------------- buffers
+
+struct AlignedFree {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+};
+
+struct Scratch {
+    std::unique_ptr<float[], AlignedFree> data;
+    size_t cap = 0;
+    float* get(size_t n) {
+        if (n > cap) {
+            data.reset(static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64))));
+            cap = n;
+        }
+        return data.get();
+    }
+};
+
+thread_local Scratch tlsPanels, tlsRow;
+
+// Packs rows [k0, k0+kc) x columns [j0, j0+nc) of B into NR-column panels.
+void packB(const Config& cf, const GemmBSource& src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* dst,
+           float* rowTmp) {
+    const int nr = cf.nr(), vw = cf.vw;
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* row = src.row(k0 + k, j0, nc, rowTmp);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t cnt = std::min<int64_t>(nr, nc - jr);
+            const int64_t w = std::min<int64_t>(nr, (cnt + vw - 1) / vw * vw);
+            float* d = dst + jr * kc + k * w;
+            std::memcpy(d, row + jr, static_cast<size_t>(cnt) * sizeof(float));
+            for (int64_t j = cnt; j < w; ++j) d[j] = 0.f;
+        }
+    }
+}
+
+// One worker's share: rows [m0, m1) x columns [n0, n1) of C.
+void gemmPart(const Config& cf, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const float* A,
+              int64_t lda, const GemmBSource& src, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep) {
+    const int nr = cf.nr(), mr = cf.mr, vw = cf.vw;
+    const int64_t ncMax = std::min<int64_t>(cf.nc, (n1 - n0 + nr - 1) / nr * nr);
+    const int64_t kcMax = std::min<int64_t>(cf.kc, K);
+    float* panels = tlsPanels.get(static_cast<size_t>(ncMax * kcMax));
+    float* rowTmp = tlsRow.get(static_cast<size_t>(ncMax));
+    const bool clamp = ep.clamps();
+    for (int64_t jc = n0; jc < n1; jc += cf.nc) {
+        const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
+        for (int64_t pc = 0; pc < K; pc += cf.kc) {
+            const int64_t kc = std::min<int64_t>(cf.kc, K - pc);
+            packB(cf, src, pc, kc, jc, nc, panels, rowTmp);
+            const bool last = pc + kc == K;
+            int flags = (accumulate || pc > 0) ? kLoadC : 0;
+            if (last && ep.bias) flags |= kBias;
+            if (last && clamp) flags |= kClamp;
+            for (int64_t ic = m0; ic < m1; ic += cf.mc) {
+                const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    const int64_t cnt = std::min<int64_t>(nr, nc - jr);
+                    const int nv = static_cast<int>((cnt + vw - 1) / vw);
+                    KArgs p;
+                    p.kc = kc;
+                    p.lda = lda;
+                    p.b = panels + jr * kc;
+                    p.ldc = ldc;
+                    p.ncols = static_cast<int>(cnt);
+                    p.flags = flags;
+                    p.lo = ep.lo;
+                    p.hi = ep.hi;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+                        const int64_t i = ic + ir;
+                        p.a = A + i * lda + pc;
+                        p.c = C + i * ldc + jc + jr;
+                        p.bias = ep.bias ? ep.bias + i : nullptr;
+                        cf.kern[rows][nv](p);
+                    }
+                    if (last && ep.post)
+                        for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*ep.post, C + i * ldc + jc + jr, cnt);
+                }
+            }
+        }
+    }
+}
+
+GemmIsa detectIsa() {
+    if (gemmIsaSupported(GemmIsa::Avx512)) return GemmIsa::Avx512;
+    if (gemmIsaSupported(GemmIsa::Avx2)) return GemmIsa::Avx2;
+    return GemmIsa::Generic;
+}
+
+GemmIsa initialIsa() {
+    const GemmIsa best = detectIsa();
+    if (const char* e = std::getenv("AUTOSPLIT_SGEMM_ISA")) {
+        const std::string s = e;
+        for (GemmIsa i : {GemmIsa::Generic, GemmIsa::Avx2, GemmIsa::Avx512})
+            if (s == gemmIsaName(i) && gemmIsaSupported(i)) return i;
+    }
+    return best;
+}
+
+std::atomic<int>& isaChoice() {
+    static std::atomic<int> choice{static_cast<int>(initialIsa())};
+    return choice;
+}
+
+}  // namespace
+
+const char* gemmIsaName(GemmIsa isa) {
+    switch (isa) {
+    case GemmIsa::Avx512: return "avx512";
+    case GemmIsa::Avx2: return "avx2";
+    default: return "generic";
+    }
+}
+
+bool gemmIsaSupported(GemmIsa isa) {
+    switch (isa) {
+    case GemmIsa::Generic: return true;
+#ifdef AUTOSPLIT_GEMM_X86
+    case GemmIsa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::Avx512:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("fma");
+#endif
+    default: return false;
+    }
+}
+
+GemmIsa gemmIsa() { return static_cast<GemmIsa>(isaChoice().load(std::memory_order_relaxed)); }
+
+void setGemmIsa(GemmIsa isa) {
+    if (gemmIsaSupported(isa)) isaChoice().store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+const float* MatrixBSource::row(int64_t k, int64_t j0, int64_t n, float* tmp) const {
+    if (!trans_) return b_ + k * ld_ + j0;
+    const float* p = b_ + j0 * ld_ + k;
+    for (int64_t j = 0; j < n; ++j) tmp[j] = p[j * ld_];
+    return tmp;
+}
+
+GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {
+    GemmEpilogue e;
+    e.bias = bias;
+    switch (act.kind) {
+    case Activation::Kind::None: break;
+    case Activation::Kind::Relu: e.lo = 0.f; break;
+    case Activation::Kind::Clip:
+        e.lo = act.min;
+        e.hi = act.max;
+        break;
+    default: e.post = &act; break;
+    }
+    return e;
+}
+
+void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                const GemmBSource& B, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep) {
+    if (M <= 0 || N <= 0) return;
+    const Config& cf = config(gemmIsaSupported(isa) ? isa : GemmIsa::Generic);
+    if (K <= 0) {  // C = 0 (or unchanged) + epilogue
+        for (int64_t i = 0; i < M; ++i) {
+            float* c = C + i * ldc;
+            for (int64_t j = 0; j < N; ++j) {
+                float x = accumulate ? c[j] : 0.f;
+                if (ep.bias) x += ep.bias[i];
+                c[j] = std::min(std::max(x, ep.lo), ep.hi);
+            }
+            if (ep.post) applyActivation(*ep.post, c, N);
+        }
+        return;
+    }
+    int threads = pool ? pool->size() : 1;
+    if (M * N * K < 64 * 64 * 64) threads = 1;
+    if (threads <= 1) {
+        gemmPart(cf, 0, M, 0, N, K, A, lda, B, C, ldc, accumulate, ep);
+        return;
+    }
+    // Split along N (whole panels) or M (whole row blocks), whichever balances better; N first
+    // since each worker then packs only its own columns.
+    const int nr = cf.nr(), mr = cf.mr;
+    const int64_t panels = (N + nr - 1) / nr, strips = (M + mr - 1) / mr;
+    auto balance = [&](int64_t units) {
+        const int64_t parts = std::min<int64_t>(threads, units);
+        return static_cast<double>(units) / static_cast<double>((units + parts - 1) / parts * threads);
+    };
+    const bool byN = balance(panels) >= balance(strips);
+    const int64_t units = byN ? panels : strips;
+    const int64_t parts = std::min<int64_t>(threads, units);
+    pool->parallelFor(parts, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t u0 = units * t / parts, u1 = units * (t + 1) / parts;
+            if (byN)
+                gemmPart(cf, 0, M, u0 * nr, std::min(N, u1 * nr), K, A, lda, B, C, ldc, accumulate, ep);
+            else
+                gemmPart(cf, u0 * mr, std::min(M, u1 * mr), 0, N, K, A, lda, B, C, ldc, accumulate, ep);
+        }
+    });
+}
+
+}  // namespace autosplit::exec
