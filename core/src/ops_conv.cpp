@@ -60,52 +60,100 @@ void readSpatialAttrs(const KernelContext& c, Geom& g) {
 }
 
 // The im2col matrix of one group as a GEMM B operand: row r = (c, kz, ky, kx), column j = output
-// position; rows are produced on demand while packing, so no column buffer is materialized.
+// position. Blocks are packed straight from the input, so no column buffer is materialized. The
+// input must already be padded (see padInput): every read is in range.
 class Im2colSource final : public GemmBSource {
 public:
+    // x: [channels, in0, in1, in2] of the padded geometry g (no pads left).
     Im2colSource(const Geom& g, const float* x) : g_(g), x_(x) {}
 
-    const float* row(int64_t r, int64_t j0, int64_t n, float* tmp) const override {
+    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override {
         const Geom& g = g_;
-        const int64_t kx = r % g.k[2], ky = (r / g.k[2]) % g.k[1], kz = (r / (g.k[2] * g.k[1])) % g.k[0];
-        const int64_t ch = r / g.kSize();
-        const float* xc = x_ + ch * g.inSize();
-        const int64_t OHW = g.out[1] * g.out[2], j1 = j0 + n;
-        int64_t j = j0;
-        while (j < j1) {
-            const int64_t oz = j / OHW, oy = (j / g.out[2]) % g.out[1], ox0 = j % g.out[2];
-            const int64_t run = std::min(g.out[2] - ox0, j1 - j);  // rest of this output row
-            const int64_t iz = oz * g.s[0] - g.pb[0] + kz * g.d[0];
-            const int64_t iy = oy * g.s[1] - g.pb[1] + ky * g.d[1];
-            float* o = tmp + (j - j0);
-            if (iz < 0 || iz >= g.in[0] || iy < 0 || iy >= g.in[1]) {
-                std::fill(o, o + run, 0.f);
-            } else {
-                const float* xr = xc + (iz * g.in[1] + iy) * g.in[2];
-                const int64_t sx = g.s[2], base = kx * g.d[2] - g.pb[2];
-                if (sx == 1) {
-                    // Contiguous: copy the in-range part, zero the padding.
-                    const int64_t lo = std::clamp<int64_t>(-(ox0 + base), 0, run);
-                    const int64_t hi = std::clamp<int64_t>(g.in[2] - (ox0 + base), lo, run);
-                    std::fill(o, o + lo, 0.f);
-                    if (hi > lo) std::memcpy(o + lo, xr + ox0 + base + lo, (hi - lo) * sizeof(float));
-                    std::fill(o + hi, o + run, 0.f);
-                } else {
-                    for (int64_t t = 0; t < run; ++t) {
-                        const int64_t ix = (ox0 + t) * sx + base;
-                        o[t] = (ix >= 0 && ix < g.in[2]) ? xr[ix] : 0.f;
+        const int64_t W = g.in[2], HW = g.in[1] * g.in[2], sx = g.s[2];
+        // Runs of columns within one output row and one panel: (destination in row 0 of the
+        // block, count, input offset of the first element for kernel offset 0).
+        struct Run {
+            int64_t dst, n, src;
+        };
+        thread_local std::vector<Run> runs;
+        runs.clear();
+        {
+            const int64_t OW = g.out[2], OH = g.out[1];
+            int64_t oz = j0 / (OH * OW), oy = (j0 / OW) % OH, ox = j0 % OW;
+            for (int64_t jj = 0, panel = 0, inPanel = 0; jj < nc;) {
+                const int64_t n = std::min({OW - ox, nc - jj, out.nr - inPanel});
+                runs.push_back({panel * out.kc + inPanel, n, oz * g.s[0] * HW + oy * g.s[1] * W + ox * sx});
+                jj += n;
+                inPanel += n;
+                if (inPanel == out.nr) {
+                    inPanel = 0;
+                    panel += out.nr;
+                }
+                ox += n;
+                if (ox == OW) {
+                    ox = 0;
+                    if (++oy == OH) {
+                        oy = 0;
+                        ++oz;
                     }
                 }
             }
-            j += run;
         }
-        return tmp;
+        // Row r = ((c * kD + kz) * kH + ky) * kW + kx, walked incrementally from k0.
+        int64_t kx = k0 % g.k[2], ky = (k0 / g.k[2]) % g.k[1], kz = (k0 / (g.k[2] * g.k[1])) % g.k[0];
+        int64_t ch = k0 / g.kSize();
+        for (int64_t k = 0; k < kc; ++k) {
+            const float* base = x_ + ch * g.inSize() + kz * g.d[0] * HW + ky * g.d[1] * W + kx * g.d[2];
+            float* row = out.dst + k * out.nr;
+            if (sx == 1) {
+                for (const Run& r : runs) {
+                    const float* src = base + r.src;
+                    float* d = row + r.dst;
+                    for (int64_t t = 0; t < r.n; ++t) d[t] = src[t];
+                }
+            } else {
+                for (const Run& r : runs) {
+                    const float* src = base + r.src;
+                    float* d = row + r.dst;
+                    for (int64_t t = 0; t < r.n; ++t) d[t] = src[t * sx];
+                }
+            }
+            if (++kx == g.k[2]) {
+                kx = 0;
+                if (++ky == g.k[1]) {
+                    ky = 0;
+                    if (++kz == g.k[0]) {
+                        kz = 0;
+                        ++ch;
+                    }
+                }
+            }
+        }
     }
 
 private:
     const Geom& g_;
     const float* x_;
 };
+
+// Copies `channels` planes of x into `dst` with the geometry's padding as zeros; returns the
+// geometry of the padded input (pads 0).
+Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float>& dst) {
+    Geom p = g;
+    for (int i = 0; i < 3; ++i) {
+        p.in[i] = g.in[i] + g.pb[i] + g.pe[i];
+        p.pb[i] = p.pe[i] = 0;
+    }
+    dst.assign(static_cast<size_t>(channels * p.inSize()), 0.f);
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t z = 0; z < g.in[0]; ++z)
+            for (int64_t y = 0; y < g.in[1]; ++y) {
+                const float* s = x + ((c * g.in[0] + z) * g.in[1] + y) * g.in[2];
+                float* d = dst.data() + ((c * p.in[0] + z + g.pb[0]) * p.in[1] + y + g.pb[1]) * p.in[2] + g.pb[2];
+                std::copy(s, s + g.in[2], d);
+            }
+    return p;
+}
 
 void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
                float* y, int64_t channels) {
@@ -199,15 +247,21 @@ void convOp(KernelContext& c) {
         }
         // One GEMM per group: Y_g[Kg, OSP] = W_g[Kg, rows] * im2col(X_g)[rows, OSP], bias and
         // activation in the epilogue. Many groups run in parallel, each single-threaded.
+        const bool padded = g.pb[0] || g.pb[1] || g.pb[2] || g.pe[0] || g.pe[1] || g.pe[2];
         auto runGroup = [&](int64_t gi, ThreadPool* pool) {
             const float* xg = xn + gi * Cg * g.inSize();
             const float* wg = w.floats.data() + gi * Kg * rows;
             float* yg = yn + gi * Kg * OSP;
             const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation);
-            if (pointwise)
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
-            else
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, Im2colSource(g, xg), yg, OSP, false, ep);
+            if (pointwise) {
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
+            } else if (padded) {
+                std::vector<float> xp;
+                const Geom gp = padInput(g, xg, Cg, xp);
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colSource(gp, xp.data()), yg, OSP, false, ep);
+            } else {
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colSource(g, xg), yg, OSP, false, ep);
+            }
         };
         if (group >= threads && threads > 1) {
             c.pool.parallelFor(group, 1, [&](int64_t g0, int64_t g1) {

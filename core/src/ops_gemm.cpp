@@ -52,15 +52,7 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
     }
     // Packed kernels unless one side is too thin to fill a register tile.
     if (M >= 4 && N >= 8) {
-        std::vector<float> at;
-        if (transA) {  // A is [K, M]: copy it row-major once (ConvTranspose, rare Gemm).
-            at.resize(static_cast<size_t>(M * K));
-            for (int64_t k = 0; k < K; ++k)
-                for (int64_t i = 0; i < M; ++i) at[static_cast<size_t>(i * K + k)] = A[k * lda + i];
-            A = at.data();
-            lda = K;
-        }
-        packedGemm(gemmIsa(), &pool, M, N, K, A, lda, MatrixBSource(B, ldb, transB), C, ldc, accumulate);
+        packedGemm(gemmIsa(), &pool, M, N, K, A, lda, transA, MatrixBSource(B, ldb, transB), C, ldc, accumulate);
         return;
     }
     if (!transA && !transB)

@@ -1,9 +1,9 @@
 // Packed SGEMM: micro-kernels per ISA, cache-blocked driver, work split over the pool.
 //
-// Layout: C tile = R rows x (NV vectors of VW floats). A is read in place (row r at a + r*lda);
-// B is packed per (KC x NC) block into panels of NR columns ([kc][w] each, w = NR, or the last
-// panel's width rounded up to VW and zero-padded), so the kernel streams one panel from L1 while
-// the rows of A come from L2. Columns past N are masked on load/store of C.
+// Layout: C tile = R rows x (NV vectors of VW floats), R <= MR, NV*VW <= NR. A is packed per
+// (MC x KC) block into strips of MR rows ([kc][MR] each), B per (KC x NC) block into panels of NR
+// columns ([kc][NR] each, BPanels), so the kernel streams one B panel from L1 against the A
+// strips of an L2-resident block. Columns past N are masked on the load/store of C.
 #include "sgemm_kernels.h"
 
 #include "exec_internal.h"
@@ -24,15 +24,17 @@
 
 namespace autosplit::exec {
 
+int64_t kUnpackedMaxPanels = 1000000;  // TUNING
+
 namespace {
 
 enum Flags : int { kLoadC = 1, kBias = 2, kClamp = 4 };
 
 struct KArgs {
     int64_t kc;
-    const float* a;
+    const float* a;  // packed strip [kc][MR], or row-major rows at stride lda (unpacked kernels)
     int64_t lda;
-    const float* b;  // packed panel [kc][NV * VW]
+    const float* b;  // packed panel [kc][NR]
     float* c;
     int64_t ldc;
     int ncols;  // valid columns in the tile, 1..NV*VW
@@ -47,18 +49,20 @@ using KernelFn = void (*)(const KArgs&);
 
 constexpr int kGenMR = 4, kGenVW = 8, kGenNV = 2;
 
-template <int R, int NV>
+template <int R, int NV, bool PackedA>
 struct GenericKernel {
     static void run(const KArgs& p) {
         constexpr int W = NV * kGenVW;
         float acc[R][W] = {};
         const float* a = p.a;
         const float* b = p.b;
-        for (int64_t k = 0; k < p.kc; ++k, ++a, b += W)
+        const int64_t rs = PackedA ? 1 : p.lda, ks = PackedA ? kGenMR : 1;
+        for (int64_t k = 0; k < p.kc; ++k, a += ks, b += kGenVW * kGenNV) {
             for (int r = 0; r < R; ++r) {
-                const float av = a[r * p.lda];
+                const float av = a[r * rs];
                 for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
             }
+        }
         for (int r = 0; r < R; ++r) {
             float* c = p.c + r * p.ldc;
             for (int j = 0; j < p.ncols; ++j) {
@@ -81,30 +85,37 @@ constexpr int kAvx2MR = 6, kAvx2NV = 2;
 
 alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
-template <int R, int NV>
+template <int R, int NV, bool PackedA>
 struct Avx2Kernel {
     AUTOSPLIT_TARGET_AVX2 static void run(const KArgs& p) {
         __m256 acc[R][NV];
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
         const float* a = p.a;
         const float* b = p.b;
-        const int64_t lda = p.lda;
-#pragma GCC unroll 2
-        for (int64_t k = 0; k < p.kc; ++k, ++a, b += 8 * NV) {
+        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda;
+        #pragma GCC unroll 4
+        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx2MR : 1, b += 8 * kAvx2NV) {
             __m256 bv[NV];
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+            #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const __m256 av = _mm256_broadcast_ss(a + r * lda);
+                #pragma GCC unroll 16
                 for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
             }
         }
         const int rem = p.ncols - 8 * (NV - 1);  // 1..8 columns in the last vector
         const __m256i lastMask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - rem));
         const __m256 lo = _mm256_set1_ps(p.lo), hi = _mm256_set1_ps(p.hi);
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             float* c = p.c + r * p.ldc;
             const __m256 bias = (p.flags & kBias) ? _mm256_set1_ps(p.bias[r]) : _mm256_setzero_ps();
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) {
                 __m256 x = acc[r][v];
                 const bool full = v < NV - 1 || rem == 8;
@@ -128,30 +139,37 @@ constexpr int kAvx512MR = 12, kAvx512NV = 2;
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-template <int R, int NV>
+template <int R, int NV, bool PackedA>
 struct Avx512Kernel {
     AUTOSPLIT_TARGET_AVX512 static void run(const KArgs& p) {
         __m512 acc[R][NV];
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
         const float* a = p.a;
         const float* b = p.b;
-        const int64_t lda = p.lda;
-#pragma GCC unroll 2
-        for (int64_t k = 0; k < p.kc; ++k, ++a, b += 16 * NV) {
+        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda;
+        #pragma GCC unroll 4
+        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx512MR : 1, b += 16 * kAvx512NV) {
             __m512 bv[NV];
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+            #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const __m512 av = _mm512_set1_ps(a[r * lda]);
+                #pragma GCC unroll 16
                 for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
             }
         }
         const int rem = p.ncols - 16 * (NV - 1);  // 1..16 columns in the last vector
         const __mmask16 lastMask = static_cast<__mmask16>(rem >= 16 ? 0xffffu : (1u << rem) - 1u);
         const __m512 lo = _mm512_set1_ps(p.lo), hi = _mm512_set1_ps(p.hi);
+        #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             float* c = p.c + r * p.ldc;
             const __m512 bias = (p.flags & kBias) ? _mm512_set1_ps(p.bias[r]) : _mm512_setzero_ps();
+            #pragma GCC unroll 16
             for (int v = 0; v < NV; ++v) {
                 const __mmask16 m = v < NV - 1 ? static_cast<__mmask16>(0xffff) : lastMask;
                 __m512 x = acc[r][v];
@@ -176,21 +194,22 @@ constexpr int kMaxMR = 16, kMaxNV = 4;
 struct Config {
     int mr = 0, vw = 0, nvMax = 0;
     int64_t kc = 0, mc = 0, nc = 0;
-    KernelFn kern[kMaxMR + 1][kMaxNV + 1] = {};
+    KernelFn kern[2][kMaxMR + 1][kMaxNV + 1] = {};  // [packed A][rows][vectors]
     int nr() const { return vw * nvMax; }
 };
 
-template <template <int, int> class K, int NV, int... Rs>
+template <template <int, int, bool> class K, int NV, int... Rs>
 void fillRows(Config& c, std::integer_sequence<int, Rs...>) {
-    ((c.kern[Rs + 1][NV] = &K<Rs + 1, NV>::run), ...);
+    ((c.kern[1][Rs + 1][NV] = &K<Rs + 1, NV, true>::run), ...);
+    ((c.kern[0][Rs + 1][NV] = &K<Rs + 1, NV, false>::run), ...);
 }
 
-template <template <int, int> class K, int MR, int... NVs>
+template <template <int, int, bool> class K, int MR, int... NVs>
 void fillTable(Config& c, std::integer_sequence<int, NVs...>) {
     (fillRows<K, NVs + 1>(c, std::make_integer_sequence<int, MR>{}), ...);
 }
 
-template <template <int, int> class K, int MR, int NVMax>
+template <template <int, int, bool> class K, int MR, int NVMax>
 Config makeConfig(int vw, int64_t kc, int64_t mc, int64_t nc) {
     Config c;
     c.mr = MR;
@@ -233,51 +252,72 @@ struct Scratch {
     }
 };
 
-thread_local Scratch tlsPanels, tlsRow;
+thread_local Scratch tlsPanelsB, tlsPanelsA;
 
-// Packs rows [k0, k0+kc) x columns [j0, j0+nc) of B into NR-column panels.
-void packB(const Config& cf, const GemmBSource& src, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* dst,
-           float* rowTmp) {
-    const int nr = cf.nr(), vw = cf.vw;
-    for (int64_t k = 0; k < kc; ++k) {
-        const float* row = src.row(k0 + k, j0, nc, rowTmp);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            const int64_t cnt = std::min<int64_t>(nr, nc - jr);
-            const int64_t w = std::min<int64_t>(nr, (cnt + vw - 1) / vw * vw);
-            float* d = dst + jr * kc + k * w;
-            std::memcpy(d, row + jr, static_cast<size_t>(cnt) * sizeof(float));
-            for (int64_t j = cnt; j < w; ++j) d[j] = 0.f;
+
+
+// Packs rows [i0, i0+mc) x [k0, k0+kc) of A into strips of mr rows: strip s at dst + s*kc*mr,
+// element (r, k) at + k*mr + r; rows past the end of the last strip are zero.
+void packA(int mr, const float* A, int64_t lda, bool transA, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+           float* dst) {
+    for (int64_t is = 0; is < mc; is += mr, dst += kc * mr) {
+        const int rows = static_cast<int>(std::min<int64_t>(mr, mc - is));
+        if (transA) {  // column k of A^T is contiguous over i
+            for (int64_t k = 0; k < kc; ++k) {
+                const float* s = A + (k0 + k) * lda + i0 + is;
+                float* d = dst + k * mr;
+                for (int r = 0; r < rows; ++r) d[r] = s[r];
+                for (int r = rows; r < mr; ++r) d[r] = 0.f;
+            }
+        } else {
+            const float* s = A + (i0 + is) * lda + k0;
+            for (int64_t k = 0; k < kc; ++k) {
+                float* d = dst + k * mr;
+                for (int r = 0; r < rows; ++r) d[r] = s[r * lda + k];
+                for (int r = rows; r < mr; ++r) d[r] = 0.f;
+            }
         }
     }
 }
 
 // One worker's share: rows [m0, m1) x columns [n0, n1) of C.
 void gemmPart(const Config& cf, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const float* A,
-              int64_t lda, const GemmBSource& src, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep) {
+              int64_t lda, bool transA, const GemmBSource& src, float* C, int64_t ldc, bool accumulate,
+              const GemmEpilogue& ep) {
     const int nr = cf.nr(), mr = cf.mr, vw = cf.vw;
     const int64_t ncMax = std::min<int64_t>(cf.nc, (n1 - n0 + nr - 1) / nr * nr);
+    const int64_t mcMax = std::min<int64_t>(cf.mc, (m1 - m0 + mr - 1) / mr * mr);
     const int64_t kcMax = std::min<int64_t>(cf.kc, K);
-    float* panels = tlsPanels.get(static_cast<size_t>(ncMax * kcMax));
-    float* rowTmp = tlsRow.get(static_cast<size_t>(ncMax));
+    float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * kcMax));
+    float* aBuf = tlsPanelsA.get(static_cast<size_t>(mcMax * kcMax));
     const bool clamp = ep.clamps();
+    // Packing A pays off over several B panels; a few columns (late ResNet stages, 7x7) read
+    // the rows of A in place instead.
+    const bool packedA = transA || n1 - n0 > kUnpackedMaxPanels * nr;
     for (int64_t jc = n0; jc < n1; jc += cf.nc) {
         const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
         for (int64_t pc = 0; pc < K; pc += cf.kc) {
             const int64_t kc = std::min<int64_t>(cf.kc, K - pc);
-            packB(cf, src, pc, kc, jc, nc, panels, rowTmp);
+            const BPanels panels{bBuf, kc, nr};
+            src.pack(pc, kc, jc, nc, panels);
+            // Zero the padding of the last vector so the kernel reads defined values.
+            if (const int64_t tail = nc % nr, pad = (vw - nc % vw) % vw; pad > 0)
+                for (int64_t k = 0; k < kc; ++k)
+                    std::fill_n(bBuf + (nc - tail) * kc + k * nr + tail, pad, 0.f);
             const bool last = pc + kc == K;
             int flags = (accumulate || pc > 0) ? kLoadC : 0;
             if (last && ep.bias) flags |= kBias;
             if (last && clamp) flags |= kClamp;
             for (int64_t ic = m0; ic < m1; ic += cf.mc) {
                 const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
+                if (packedA) packA(mr, A, lda, transA, ic, mc, pc, kc, aBuf);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     const int64_t cnt = std::min<int64_t>(nr, nc - jr);
                     const int nv = static_cast<int>((cnt + vw - 1) / vw);
                     KArgs p;
                     p.kc = kc;
                     p.lda = lda;
-                    p.b = panels + jr * kc;
+                    p.b = bBuf + jr * kc;
                     p.ldc = ldc;
                     p.ncols = static_cast<int>(cnt);
                     p.flags = flags;
@@ -286,10 +326,10 @@ void gemmPart(const Config& cf, int64_t m0, int64_t m1, int64_t n0, int64_t n1, 
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
                         const int64_t i = ic + ir;
-                        p.a = A + i * lda + pc;
+                        p.a = packedA ? aBuf + ir * kc : A + i * lda + pc;
                         p.c = C + i * ldc + jc + jr;
                         p.bias = ep.bias ? ep.bias + i : nullptr;
-                        cf.kern[rows][nv](p);
+                        cf.kern[packedA][rows][nv](p);
                     }
                     if (last && ep.post)
                         for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*ep.post, C + i * ldc + jc + jr, cnt);
@@ -350,11 +390,22 @@ void setGemmIsa(GemmIsa isa) {
     if (gemmIsaSupported(isa)) isaChoice().store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
-const float* MatrixBSource::row(int64_t k, int64_t j0, int64_t n, float* tmp) const {
-    if (!trans_) return b_ + k * ld_ + j0;
-    const float* p = b_ + j0 * ld_ + k;
-    for (int64_t j = 0; j < n; ++j) tmp[j] = p[j * ld_];
-    return tmp;
+void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
+    const int nr = out.nr;
+    for (int64_t k = 0; k < kc; ++k) {
+        float* row = out.dst + k * nr;
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t n = std::min<int64_t>(nr, nc - jr);
+            float* d = row + jr * out.kc;
+            if (!trans_) {
+                const float* s = b_ + (k0 + k) * ld_ + j0 + jr;
+                for (int64_t t = 0; t < n; ++t) d[t] = s[t];
+            } else {
+                const float* s = b_ + (j0 + jr) * ld_ + k0 + k;
+                for (int64_t t = 0; t < n; ++t) d[t] = s[t * ld_];
+            }
+        }
+    }
 }
 
 GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {
@@ -373,7 +424,7 @@ GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {
 }
 
 void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                const GemmBSource& B, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep) {
+                bool transA, const GemmBSource& B, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep) {
     if (M <= 0 || N <= 0) return;
     const Config& cf = config(gemmIsaSupported(isa) ? isa : GemmIsa::Generic);
     if (K <= 0) {  // C = 0 (or unchanged) + epilogue
@@ -391,7 +442,7 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
     int threads = pool ? pool->size() : 1;
     if (M * N * K < 64 * 64 * 64) threads = 1;
     if (threads <= 1) {
-        gemmPart(cf, 0, M, 0, N, K, A, lda, B, C, ldc, accumulate, ep);
+        gemmPart(cf, 0, M, 0, N, K, A, lda, transA, B, C, ldc, accumulate, ep);
         return;
     }
     // Split along N (whole panels) or M (whole row blocks), whichever balances better; N first
@@ -409,9 +460,9 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t u0 = units * t / parts, u1 = units * (t + 1) / parts;
             if (byN)
-                gemmPart(cf, 0, M, u0 * nr, std::min(N, u1 * nr), K, A, lda, B, C, ldc, accumulate, ep);
+                gemmPart(cf, 0, M, u0 * nr, std::min(N, u1 * nr), K, A, lda, transA, B, C, ldc, accumulate, ep);
             else
-                gemmPart(cf, u0 * mr, std::min(M, u1 * mr), 0, N, K, A, lda, B, C, ldc, accumulate, ep);
+                gemmPart(cf, u0 * mr, std::min(M, u1 * mr), 0, N, K, A, lda, transA, B, C, ldc, accumulate, ep);
         }
     });
 }

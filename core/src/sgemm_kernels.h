@@ -2,11 +2,13 @@
 // AVX2, portable C++) chosen at run time, cache blocking, B packed into panels by a source
 // (a plain matrix, or the im2col of a convolution packed directly without a column buffer),
 // bias + clamp activation fused into the store of the last K block. A (the weights of a Conv)
-// is read in place, row-major, so constant weights need no repacking per run.
+// is packed per cache block as it is used (it is read from memory once either way), so nothing
+// is kept between runs.
 #pragma once
 
 #include "autosplit/graph.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -27,20 +29,29 @@ GemmIsa gemmIsa();
 // Overrides the choice (tests); ignored when unsupported. Not meant to change during runs.
 void setGemmIsa(GemmIsa isa);
 
-// Produces rows of the B operand [K, N]: row k, columns [j0, j0 + n), contiguous. Returns either a
-// pointer into its own storage or `tmp` (room for n floats) after filling it. Called from several
-// threads at once.
+// Where packed B goes: columns in panels of `nr`, panel p at dst + p*kc*nr holding [kc][nr]
+// (row k of the panel at + k*nr), so block column jj of row k is at
+// dst + (jj / nr) * kc * nr + k * nr + jj % nr. Columns past the block's end are padded by the
+// caller.
+struct BPanels {
+    float* dst;
+    int64_t kc;
+    int nr;
+};
+
+// The B operand [K, N] of packedGemm: packs rows [k0, k0+kc) x columns [j0, j0+nc) into `out`
+// (block column jj = j - j0, block row k - k0). Called from several threads at once.
 class GemmBSource {
 public:
     virtual ~GemmBSource() = default;
-    virtual const float* row(int64_t k, int64_t j0, int64_t n, float* tmp) const = 0;
+    virtual void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const = 0;
 };
 
 // B as a row-major matrix ([K, N], leading dimension ld) or transposed ([N, K]).
 class MatrixBSource final : public GemmBSource {
 public:
     MatrixBSource(const float* b, int64_t ld, bool trans) : b_(b), ld_(ld), trans_(trans) {}
-    const float* row(int64_t k, int64_t j0, int64_t n, float* tmp) const override;
+    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override;
 
 private:
     const float* b_;
@@ -60,9 +71,11 @@ struct GemmEpilogue {
     static GemmEpilogue of(const float* bias, const Activation& act);
 };
 
-// C[M,N] (=|+=) A[M,K] * B[K,N] (+ epilogue), A row-major with leading dimension lda. Split over
-// `pool` (null: the calling thread only) along N or M; each worker packs its own B blocks.
+// C[M,N] (=|+=) A[M,K] * B[K,N] (+ epilogue); A is read as A[i*lda + k], or A[k*lda + i] when
+// transA. Split over `pool` (null: the calling thread only) along N or M; each worker packs its
+// own blocks of A and B.
 void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-                const GemmBSource& B, float* C, int64_t ldc, bool accumulate, const GemmEpilogue& ep = {});
+                bool transA, const GemmBSource& B, float* C, int64_t ldc, bool accumulate,
+                const GemmEpilogue& ep = {});
 
 }  // namespace autosplit::exec
