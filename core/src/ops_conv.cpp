@@ -59,82 +59,17 @@ void readSpatialAttrs(const KernelContext& c, Geom& g) {
         if (g.s[i] < 1 || g.d[i] < 1) c.fail("strides and dilations must be positive");
 }
 
-// The im2col matrix of one group as a GEMM B operand: row r = (c, kz, ky, kx), column j = output
-// position. Blocks are packed straight from the input, so no column buffer is materialized. The
-// input must already be padded (see padInput): every read is in range.
-class Im2colSource final : public GemmBSource {
-public:
-    // x: [channels, in0, in1, in2] of the padded geometry g (no pads left).
-    Im2colSource(const Geom& g, const float* x) : g_(g), x_(x) {}
-
-    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override {
-        const Geom& g = g_;
-        const int64_t W = g.in[2], HW = g.in[1] * g.in[2], sx = g.s[2];
-        // Runs of columns within one output row and one panel: (destination in row 0 of the
-        // block, count, input offset of the first element for kernel offset 0).
-        struct Run {
-            int64_t dst, n, src;
-        };
-        thread_local std::vector<Run> runs;
-        runs.clear();
-        {
-            const int64_t OW = g.out[2], OH = g.out[1];
-            int64_t oz = j0 / (OH * OW), oy = (j0 / OW) % OH, ox = j0 % OW;
-            for (int64_t jj = 0, panel = 0, inPanel = 0; jj < nc;) {
-                const int64_t n = std::min({OW - ox, nc - jj, out.nr - inPanel});
-                runs.push_back({panel * out.kc + inPanel, n, oz * g.s[0] * HW + oy * g.s[1] * W + ox * sx});
-                jj += n;
-                inPanel += n;
-                if (inPanel == out.nr) {
-                    inPanel = 0;
-                    panel += out.nr;
-                }
-                ox += n;
-                if (ox == OW) {
-                    ox = 0;
-                    if (++oy == OH) {
-                        oy = 0;
-                        ++oz;
-                    }
-                }
-            }
-        }
-        // Row r = ((c * kD + kz) * kH + ky) * kW + kx, walked incrementally from k0.
-        int64_t kx = k0 % g.k[2], ky = (k0 / g.k[2]) % g.k[1], kz = (k0 / (g.k[2] * g.k[1])) % g.k[0];
-        int64_t ch = k0 / g.kSize();
-        for (int64_t k = 0; k < kc; ++k) {
-            const float* base = x_ + ch * g.inSize() + kz * g.d[0] * HW + ky * g.d[1] * W + kx * g.d[2];
-            float* row = out.dst + k * out.nr;
-            if (sx == 1) {
-                for (const Run& r : runs) {
-                    const float* src = base + r.src;
-                    float* d = row + r.dst;
-                    for (int64_t t = 0; t < r.n; ++t) d[t] = src[t];
-                }
-            } else {
-                for (const Run& r : runs) {
-                    const float* src = base + r.src;
-                    float* d = row + r.dst;
-                    for (int64_t t = 0; t < r.n; ++t) d[t] = src[t * sx];
-                }
-            }
-            if (++kx == g.k[2]) {
-                kx = 0;
-                if (++ky == g.k[1]) {
-                    ky = 0;
-                    if (++kz == g.k[0]) {
-                        kz = 0;
-                        ++ch;
-                    }
-                }
-            }
-        }
+ConvGeometry convGeometry(const Geom& g) {
+    ConvGeometry c;
+    for (int i = 0; i < 3; ++i) {
+        c.in[i] = g.in[i];
+        c.k[i] = g.k[i];
+        c.s[i] = g.s[i];
+        c.d[i] = g.d[i];
+        c.out[i] = g.out[i];
     }
-
-private:
-    const Geom& g_;
-    const float* x_;
-};
+    return c;
+}
 
 // Copies `channels` planes of x into `dst` with the geometry's padding as zeros; returns the
 // geometry of the padded input (pads 0).
@@ -255,12 +190,11 @@ void convOp(KernelContext& c) {
             const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation);
             if (pointwise) {
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
-            } else if (padded) {
-                std::vector<float> xp;
-                const Geom gp = padInput(g, xg, Cg, xp);
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colSource(gp, xp.data()), yg, OSP, false, ep);
             } else {
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colSource(g, xg), yg, OSP, false, ep);
+                std::vector<float> xp;
+                const Geom gp = padded ? padInput(g, xg, Cg, xp) : g;
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg, isa),
+                           yg, OSP, false, ep);
             }
         };
         if (group >= threads && threads > 1) {

@@ -16,6 +16,7 @@
 #include <new>
 #include <string>
 #include <utility>
+#include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define AUTOSPLIT_GEMM_X86 1
@@ -25,6 +26,7 @@
 namespace autosplit::exec {
 
 int64_t kUnpackedMaxPanels = 1000000;  // TUNING
+int64_t kTune[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // TUNING
 
 namespace {
 
@@ -339,6 +341,70 @@ void gemmPart(const Config& cf, int64_t m0, int64_t m1, int64_t n0, int64_t n1, 
     }
 }
 
+// ---------------------------------------------------------------- im2col packing
+
+// A run of block columns within one output row and one panel: destination in row 0 of the
+// block, count, input offset of its first element for kernel offset 0.
+struct Run {
+    int64_t dst, n, src;
+};
+
+thread_local std::vector<Run> tlsRuns;
+thread_local std::vector<int64_t> tlsRowBase;
+
+void copyRunsGeneric(const float* x, const int64_t* rowBase, int64_t kc, const Run* runs, size_t nRuns, int64_t sx,
+                     float* dst, int nr) {
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* base = x + rowBase[k];
+        float* row = dst + k * nr;
+        for (size_t i = 0; i < nRuns; ++i) {
+            const float* src = base + runs[i].src;
+            float* d = row + runs[i].dst;
+            const int64_t n = runs[i].n;
+            if (sx == 1)
+                for (int64_t t = 0; t < n; ++t) d[t] = src[t];
+            else
+                for (int64_t t = 0; t < n; ++t) d[t] = src[t * sx];
+        }
+    }
+}
+
+#ifdef AUTOSPLIT_GEMM_X86
+// Masked 16-wide copies: a run is one or two instructions instead of a short scalar loop.
+AUTOSPLIT_TARGET_AVX512 void copyRunsAvx512(const float* x, const int64_t* rowBase, int64_t kc, const Run* runs,
+                                            size_t nRuns, int64_t sx, float* dst, int nr) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* base = x + rowBase[k];
+        float* row = dst + k * nr;
+        for (size_t i = 0; i < nRuns; ++i) {
+            const float* src = base + runs[i].src;
+            float* d = row + runs[i].dst;
+            int64_t n = runs[i].n;
+            if (sx == 1) {
+                for (; n >= 16; n -= 16, src += 16, d += 16) _mm512_storeu_ps(d, _mm512_loadu_ps(src));
+                if (n > 0) {
+                    const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+                    _mm512_mask_storeu_ps(d, m, _mm512_maskz_loadu_ps(m, src));
+                }
+            } else if (sx == 2) {
+                for (; n > 0; n -= 16, src += 32, d += 16) {
+                    // Elements 0, 2, .., 2(c-1) of the next 2c-1 inputs (never read past them).
+                    const int64_t c = std::min<int64_t>(n, 16), need = 2 * c - 1;
+                    const __mmask16 m1 = static_cast<__mmask16>(need >= 16 ? 0xffffu : (1u << need) - 1u);
+                    const __mmask16 m2 = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1u : 0u);
+                    const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m1, src), even,
+                                                            _mm512_maskz_loadu_ps(m2, src + 16));
+                    _mm512_mask_storeu_ps(d, static_cast<__mmask16>(c == 16 ? 0xffffu : (1u << c) - 1u), v);
+                }
+            } else {
+                for (int64_t t = 0; t < n; ++t) d[t] = src[t * sx];
+            }
+        }
+    }
+}
+#endif
+
 GemmIsa detectIsa() {
     if (gemmIsaSupported(GemmIsa::Avx512)) return GemmIsa::Avx512;
     if (gemmIsaSupported(GemmIsa::Avx2)) return GemmIsa::Avx2;
@@ -406,6 +472,58 @@ void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const B
             }
         }
     }
+}
+
+void Im2colBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
+    const ConvGeometry& g = g_;
+    const int64_t W = g.in[2], HW = g.in[1] * g.in[2], sx = g.s[2];
+    std::vector<Run>& runs = tlsRuns;
+    runs.clear();
+    const int64_t OW = g.out[2], OH = g.out[1];
+    int64_t oz = j0 / (OH * OW), oy = (j0 / OW) % OH, ox = j0 % OW;
+    for (int64_t jj = 0, panel = 0, inPanel = 0; jj < nc;) {
+        const int64_t n = std::min({OW - ox, nc - jj, out.nr - inPanel});
+        runs.push_back({panel * out.kc + inPanel, n, oz * g.s[0] * HW + oy * g.s[1] * W + ox * sx});
+        jj += n;
+        inPanel += n;
+        if (inPanel == out.nr) {
+            inPanel = 0;
+            panel += out.nr;
+        }
+        ox += n;
+        if (ox == OW) {
+            ox = 0;
+            if (++oy == OH) {
+                oy = 0;
+                ++oz;
+            }
+        }
+    }
+    // Input offset of each row's kernel tap, walking r = ((c * kD + kz) * kH + ky) * kW + kx.
+    std::vector<int64_t>& rowBase = tlsRowBase;
+    rowBase.resize(static_cast<size_t>(kc));
+    const int64_t kvol = g.k[0] * g.k[1] * g.k[2], inVol = g.in[0] * HW;
+    int64_t kx = k0 % g.k[2], ky = (k0 / g.k[2]) % g.k[1], kz = (k0 / (g.k[2] * g.k[1])) % g.k[0], ch = k0 / kvol;
+    for (int64_t k = 0; k < kc; ++k) {
+        rowBase[k] = ch * inVol + kz * g.d[0] * HW + ky * g.d[1] * W + kx * g.d[2];
+        if (++kx == g.k[2]) {
+            kx = 0;
+            if (++ky == g.k[1]) {
+                ky = 0;
+                if (++kz == g.k[0]) {
+                    kz = 0;
+                    ++ch;
+                }
+            }
+        }
+    }
+#ifdef AUTOSPLIT_GEMM_X86
+    if (isa_ == GemmIsa::Avx512 && !kTune[0]) {
+        copyRunsAvx512(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
+        return;
+    }
+#endif
+    copyRunsGeneric(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
 }
 
 GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {

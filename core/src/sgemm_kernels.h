@@ -59,6 +59,25 @@ private:
     bool trans_;
 };
 
+// The im2col matrix of a convolution's input as B ([channels * kernel volume, output positions]):
+// row r = ((c * k0 + kz) * k1 + ky) * k2 + kx, column = (oz * out1 + oy) * out2 + ox. The
+// input [channels, in0, in1, in2] must be zero-padded already (every read in range). Blocks are
+// packed straight from the input; no column matrix is materialized.
+struct ConvGeometry {
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, out[3] = {1, 1, 1};
+};
+
+class Im2colBSource final : public GemmBSource {
+public:
+    Im2colBSource(const ConvGeometry& g, const float* x, GemmIsa isa) : g_(g), x_(x), isa_(isa) {}
+    void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override;
+
+private:
+    ConvGeometry g_;
+    const float* x_;
+    GemmIsa isa_;
+};
+
 // Applied to the finished C tile: C = clamp(C + bias[row], lo, hi), then `post` (activations
 // that are not a clamp) over the tile.
 struct GemmEpilogue {
