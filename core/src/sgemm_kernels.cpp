@@ -15,6 +15,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -25,7 +26,6 @@
 
 namespace autosplit::exec {
 
-int64_t kUnpackedMaxPanels = 1000000;  // TUNING
 int64_t kTune[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // TUNING
 
 namespace {
@@ -254,7 +254,7 @@ struct Scratch {
     }
 };
 
-thread_local Scratch tlsPanelsB, tlsPanelsA;
+thread_local Scratch tlsPanelsB, tlsPanelsA, tlsShared;
 
 
 
@@ -282,61 +282,83 @@ void packA(int mr, const float* A, int64_t lda, bool transA, int64_t i0, int64_t
     }
 }
 
-// One worker's share: rows [m0, m1) x columns [n0, n1) of C.
-void gemmPart(const Config& cf, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const float* A,
-              int64_t lda, bool transA, const GemmBSource& src, float* C, int64_t ldc, bool accumulate,
-              const GemmEpilogue& ep) {
+struct GemmJob {
+    const Config& cf;
+    int64_t M, N, K;
+    const float* A;
+    int64_t lda;
+    bool transA;
+    const GemmBSource& src;
+    float* C;
+    int64_t ldc;
+    bool accumulate;
+    const GemmEpilogue& ep;
+};
+
+// Packs B rows [pc, pc+kc) x columns [jc, jc+nc) into panels at dst, zeroing the padding of
+// the last vector so the kernel reads defined values.
+void packBlock(const GemmJob& j, int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* dst) {
+    const int nr = j.cf.nr(), vw = j.cf.vw;
+    j.src.pack(pc, kc, jc, nc, BPanels{dst, kc, nr});
+    if (const int64_t tail = nc % nr, pad = (vw - nc % vw) % vw; pad > 0)
+        for (int64_t k = 0; k < kc; ++k) std::fill_n(dst + (nc - tail) * kc + k * nr + tail, pad, 0.f);
+}
+
+// C rows [m0, m1) x columns [jc, jc+nc) += the K block [pc, pc+kc) against packed B at bp; the
+// first block stores (unless accumulating), the last applies the epilogue.
+void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t m0,
+                  int64_t m1) {
+    const Config& cf = j.cf;
     const int nr = cf.nr(), mr = cf.mr, vw = cf.vw;
+    const bool last = pc + kc == j.K;
+    int flags = (j.accumulate || pc > 0) ? kLoadC : 0;
+    if (last && j.ep.bias) flags |= kBias;
+    if (last && j.ep.clamps()) flags |= kClamp;
+    // A is read in place (row-major); only a transposed A is packed, per row block.
+    float* aBuf = nullptr;
+    if (j.transA) aBuf = tlsPanelsA.get(static_cast<size_t>(std::min<int64_t>(cf.mc, m1 - m0 + mr) * kc));
+    for (int64_t ic = m0; ic < m1; ic += cf.mc) {
+        const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
+        if (j.transA) packA(mr, j.A, j.lda, true, ic, mc, pc, kc, aBuf);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t cnt = std::min<int64_t>(nr, nc - jr);
+            const int nv = static_cast<int>((cnt + vw - 1) / vw);
+            KArgs p;
+            p.kc = kc;
+            p.lda = j.lda;
+            p.b = bp + jr * kc;
+            p.ldc = j.ldc;
+            p.ncols = static_cast<int>(cnt);
+            p.flags = flags;
+            p.lo = j.ep.lo;
+            p.hi = j.ep.hi;
+            const auto& kern = cf.kern[j.transA ? 1 : 0];
+            for (int64_t ir = 0; ir < mc; ir += mr) {
+                const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+                const int64_t i = ic + ir;
+                p.a = j.transA ? aBuf + ir * kc : j.A + i * j.lda + pc;
+                p.c = j.C + i * j.ldc + jc + jr;
+                p.bias = j.ep.bias ? j.ep.bias + i : nullptr;
+                kern[rows][nv](p);
+            }
+            if (last && j.ep.post)
+                for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*j.ep.post, j.C + i * j.ldc + jc + jr, cnt);
+        }
+    }
+}
+
+// All rows x columns [n0, n1): B packed per (KC x NC) block into this thread's buffer.
+void gemmColumns(const GemmJob& j, int64_t n0, int64_t n1) {
+    const Config& cf = j.cf;
+    const int nr = cf.nr();
     const int64_t ncMax = std::min<int64_t>(cf.nc, (n1 - n0 + nr - 1) / nr * nr);
-    const int64_t mcMax = std::min<int64_t>(cf.mc, (m1 - m0 + mr - 1) / mr * mr);
-    const int64_t kcMax = std::min<int64_t>(cf.kc, K);
-    float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * kcMax));
-    float* aBuf = tlsPanelsA.get(static_cast<size_t>(mcMax * kcMax));
-    const bool clamp = ep.clamps();
-    // Packing A pays off over several B panels; a few columns (late ResNet stages, 7x7) read
-    // the rows of A in place instead.
-    const bool packedA = transA || n1 - n0 > kUnpackedMaxPanels * nr;
+    float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * std::min<int64_t>(cf.kc, j.K)));
     for (int64_t jc = n0; jc < n1; jc += cf.nc) {
         const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
-        for (int64_t pc = 0; pc < K; pc += cf.kc) {
-            const int64_t kc = std::min<int64_t>(cf.kc, K - pc);
-            const BPanels panels{bBuf, kc, nr};
-            src.pack(pc, kc, jc, nc, panels);
-            // Zero the padding of the last vector so the kernel reads defined values.
-            if (const int64_t tail = nc % nr, pad = (vw - nc % vw) % vw; pad > 0)
-                for (int64_t k = 0; k < kc; ++k)
-                    std::fill_n(bBuf + (nc - tail) * kc + k * nr + tail, pad, 0.f);
-            const bool last = pc + kc == K;
-            int flags = (accumulate || pc > 0) ? kLoadC : 0;
-            if (last && ep.bias) flags |= kBias;
-            if (last && clamp) flags |= kClamp;
-            for (int64_t ic = m0; ic < m1; ic += cf.mc) {
-                const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
-                if (packedA) packA(mr, A, lda, transA, ic, mc, pc, kc, aBuf);
-                for (int64_t jr = 0; jr < nc; jr += nr) {
-                    const int64_t cnt = std::min<int64_t>(nr, nc - jr);
-                    const int nv = static_cast<int>((cnt + vw - 1) / vw);
-                    KArgs p;
-                    p.kc = kc;
-                    p.lda = lda;
-                    p.b = bBuf + jr * kc;
-                    p.ldc = ldc;
-                    p.ncols = static_cast<int>(cnt);
-                    p.flags = flags;
-                    p.lo = ep.lo;
-                    p.hi = ep.hi;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-                        const int64_t i = ic + ir;
-                        p.a = packedA ? aBuf + ir * kc : A + i * lda + pc;
-                        p.c = C + i * ldc + jc + jr;
-                        p.bias = ep.bias ? ep.bias + i : nullptr;
-                        cf.kern[packedA][rows][nv](p);
-                    }
-                    if (last && ep.post)
-                        for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*ep.post, C + i * ldc + jc + jr, cnt);
-                }
-            }
+        for (int64_t pc = 0; pc < j.K; pc += cf.kc) {
+            const int64_t kc = std::min<int64_t>(cf.kc, j.K - pc);
+            packBlock(j, pc, kc, jc, nc, bBuf);
+            computeBlock(j, bBuf, pc, kc, jc, nc, 0, j.M);
         }
     }
 }
@@ -557,30 +579,47 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
         }
         return;
     }
+    const GemmJob job{cf, M, N, K, A, lda, transA, B, C, ldc, accumulate, ep};
     int threads = pool ? pool->size() : 1;
     if (M * N * K < 64 * 64 * 64) threads = 1;
     if (threads <= 1) {
-        gemmPart(cf, 0, M, 0, N, K, A, lda, transA, B, C, ldc, accumulate, ep);
+        gemmColumns(job, 0, N);
         return;
     }
-    // Split along N (whole panels) or M (whole row blocks), whichever balances better; N first
-    // since each worker then packs only its own columns.
+    // Work is claimed dynamically, so a worker that starts late (a busy pool, a shared machine)
+    // just takes fewer pieces.
     const int nr = cf.nr(), mr = cf.mr;
     const int64_t panels = (N + nr - 1) / nr, strips = (M + mr - 1) / mr;
-    auto balance = [&](int64_t units) {
-        const int64_t parts = std::min<int64_t>(threads, units);
-        return static_cast<double>(units) / static_cast<double>((units + parts - 1) / parts * threads);
-    };
-    const bool byN = balance(panels) >= balance(strips);
-    const int64_t units = byN ? panels : strips;
-    const int64_t parts = std::min<int64_t>(threads, units);
-    pool->parallelFor(parts, 1, [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t u0 = units * t / parts, u1 = units * (t + 1) / parts;
-            if (byN)
-                gemmPart(cf, 0, M, u0 * nr, std::min(N, u1 * nr), K, A, lda, transA, B, C, ldc, accumulate, ep);
-            else
-                gemmPart(cf, u0 * mr, std::min(M, u1 * mr), 0, N, K, A, lda, transA, B, C, ldc, accumulate, ep);
+    const int64_t sharedFloats = K * panels * nr;
+    if (panels >= 4 * threads || strips < 2 * threads || sharedFloats > (int64_t{4} << 20)) {
+        // Wide: column chunks of whole panels, each worker packing only the B it uses.
+        const int64_t chunk = std::min<int64_t>(cf.nc, (panels + 4 * threads - 1) / (4 * threads) * nr);
+        const int64_t tasks = (N + chunk - 1) / chunk;
+        std::atomic<int64_t> next{0};
+        pool->parallelFor(threads, 1, [&](int64_t, int64_t) {
+            for (int64_t t; (t = next.fetch_add(1)) < tasks;) gemmColumns(job, t * chunk, std::min(N, (t + 1) * chunk));
+        });
+        return;
+    }
+    // Narrow (few output positions, many channels): B is packed once for all of K into a shared
+    // buffer, its K blocks claimed by the workers; then row blocks are claimed.
+    float* shared = tlsShared.get(static_cast<size_t>(sharedFloats));
+    const int64_t kBlocks = (K + cf.kc - 1) / cf.kc;
+    const int64_t rowsPerTask = std::max<int64_t>(1, strips / (4 * threads)) * mr;
+    const int64_t tasks = (M + rowsPerTask - 1) / rowsPerTask;
+    std::atomic<int64_t> nextPack{0}, packed{0}, nextRows{0};
+    pool->parallelFor(threads, 1, [&](int64_t, int64_t) {
+        for (int64_t b; (b = nextPack.fetch_add(1)) < kBlocks;) {
+            const int64_t pc = b * cf.kc;
+            packBlock(job, pc, std::min<int64_t>(cf.kc, K - pc), 0, N, shared + pc * panels * nr);
+            packed.fetch_add(1, std::memory_order_release);
+        }
+        // Only blocks another running worker has claimed are outstanding: a short wait.
+        while (packed.load(std::memory_order_acquire) < kBlocks) std::this_thread::yield();
+        for (int64_t t; (t = nextRows.fetch_add(1)) < tasks;) {
+            const int64_t m0 = t * rowsPerTask, m1 = std::min(M, m0 + rowsPerTask);
+            for (int64_t pc = 0; pc < K; pc += cf.kc)
+                computeBlock(job, shared + pc * panels * nr, pc, std::min<int64_t>(cf.kc, K - pc), 0, N, m0, m1);
         }
     });
 }

@@ -95,6 +95,10 @@ const std::vector<Case>& cases() {
         {6, 16, 8, false, true, false},      {7, 1100, 20, false, false, true},
         {64, 100, 70, true, true, false},    {100, 9, 33, false, false, false},
         {3, 200, 40, false, true, true},     {29, 70, 600, false, false, false},
+        // Big enough to split across two threads: by column chunks (wide) and by row blocks
+        // over a shared packed B (narrow), with several K blocks.
+        {40, 1100, 20, false, false, false}, {100, 49, 700, false, false, true},
+        {50, 150, 300, false, true, false},  {61, 200, 530, true, false, false},
     };
     return cs;
 }
