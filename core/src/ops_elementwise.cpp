@@ -83,6 +83,17 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
         o[0] = f(a[0], b[0]);
         return;
     }
+    // Both operands laid out like the output (size-1 dims aside): one flat loop, no per-row
+    // index bookkeeping (residual adds over 7x7 maps would otherwise be mostly overhead).
+    const auto cs = contiguousStrides(outShape);
+    bool flat = true;
+    for (size_t d = 0; d < r && flat; ++d) flat = outShape[d] == 1 || (sa[d] == cs[d] && sb[d] == cs[d]);
+    if (flat) {
+        pool.parallelFor(total, kGrain, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i) o[i] = f(a[i], b[i]);
+        });
+        return;
+    }
     const int64_t inner = outShape[r - 1];
     const int64_t ia = sa[r - 1], ib = sb[r - 1];
     const int64_t outer = total / inner;

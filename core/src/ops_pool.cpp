@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace autosplit::exec {
 
@@ -76,6 +77,42 @@ std::vector<int64_t> outShapeOf(const TensorData& x, const PoolGeom& g) {
 template <class T>
 void maxPoolImpl(ThreadPool& pool, const PoolGeom& g, const T* x, T* y, int64_t planes) {
     const int64_t inSize = g.in[0] * g.in[1] * g.in[2], outSize = g.out[0] * g.out[1] * g.out[2];
+    if (g.d[0] == 1 && g.d[1] == 1 && g.d[2] == 1) {
+        // Separable: per output row, the max over the window's input rows (vectorizes), then
+        // over each window's columns. Same comparisons as below, so NaN is skipped the same way.
+        pool.parallelFor(planes, 1, [&](int64_t p0, int64_t p1) {
+            std::vector<T> colMax(static_cast<size_t>(g.in[2]));
+            for (int64_t p = p0; p < p1; ++p) {
+                const T* xp = x + p * inSize;
+                T* yp = y + p * outSize;
+                for (int64_t oz = 0; oz < g.out[0]; ++oz)
+                    for (int64_t oy = 0; oy < g.out[1]; ++oy) {
+                        std::fill(colMax.begin(), colMax.end(), std::numeric_limits<T>::lowest());
+                        T* cm = colMax.data();
+                        for (int64_t kz = 0; kz < g.k[0]; ++kz) {
+                            const int64_t iz = oz * g.s[0] - g.pb[0] + kz;
+                            if (iz < 0 || iz >= g.in[0]) continue;
+                            for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+                                const int64_t iy = oy * g.s[1] - g.pb[1] + ky;
+                                if (iy < 0 || iy >= g.in[1]) continue;
+                                const T* row = xp + (iz * g.in[1] + iy) * g.in[2];
+                                for (int64_t ix = 0; ix < g.in[2]; ++ix) cm[ix] = row[ix] > cm[ix] ? row[ix] : cm[ix];
+                            }
+                        }
+                        T* yr = yp + (oz * g.out[1] + oy) * g.out[2];
+                        for (int64_t ox = 0; ox < g.out[2]; ++ox) {
+                            T best = std::numeric_limits<T>::lowest();
+                            const int64_t ix0 = ox * g.s[2] - g.pb[2];
+                            const int64_t lo = std::max<int64_t>(0, ix0), hi = std::min<int64_t>(g.in[2], ix0 + g.k[2]);
+                            for (int64_t ix = lo; ix < hi; ++ix)
+                                if (cm[ix] > best) best = cm[ix];
+                            yr[ox] = best;
+                        }
+                    }
+            }
+        });
+        return;
+    }
     pool.parallelFor(planes, 1, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
             const T* xp = x + p * inSize;
