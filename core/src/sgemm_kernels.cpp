@@ -26,8 +26,6 @@
 
 namespace autosplit::exec {
 
-int64_t kTune[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // TUNING
-
 namespace {
 
 enum Flags : int { kLoadC = 1, kBias = 2, kClamp = 4 };
@@ -183,6 +181,32 @@ struct Avx512Kernel {
         }
     }
 };
+// The last few columns of a block (N % 16 <= kMaxDotCols, e.g. 49 = 3 * 16 + 1 output positions
+// of a 7x7 map) as dot products along K instead of a mostly empty 16-wide vector:
+// out[r * cols + c] = sum_k a[r * lda + k] * t[c * kc + k].
+AUTOSPLIT_TARGET_AVX512 void dotColumnsAvx512(const float* a, int64_t lda, int rows, const float* t, int cols,
+                                              int64_t kc, float* out) {
+    const __mmask16 tailMask = static_cast<__mmask16>((1u << (kc % 16)) - 1u);
+    const int64_t kFull = kc / 16 * 16;
+    for (int r = 0; r < rows; ++r) {
+        const float* ar = a + r * lda;
+        for (int c = 0; c < cols; ++c) {
+            const float* tc = t + c * kc;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            int64_t k = 0;
+            for (; k + 32 <= kFull; k += 32) {
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(ar + k), _mm512_loadu_ps(tc + k), acc0);
+                acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(ar + k + 16), _mm512_loadu_ps(tc + k + 16), acc1);
+            }
+            for (; k < kFull; k += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(ar + k), _mm512_loadu_ps(tc + k), acc0);
+            if (tailMask)
+                acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tailMask, ar + k), _mm512_maskz_loadu_ps(tailMask, tc + k),
+                                       acc1);
+            out[r * cols + c] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        }
+    }
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -193,9 +217,14 @@ struct Avx512Kernel {
 
 constexpr int kMaxMR = 16, kMaxNV = 4;
 
+constexpr int kDotRows = 16;  // rows per dot call
+using DotFn = void (*)(const float* a, int64_t lda, int rows, const float* t, int cols, int64_t kc, float* out);
+constexpr int kMaxDotCols = 4;
+
 struct Config {
     int mr = 0, vw = 0, nvMax = 0;
     int64_t kc = 0, mc = 0, nc = 0;
+    DotFn dot = nullptr;  // for the last N % vw <= kMaxDotCols columns (row-major A only)
     KernelFn kern[2][kMaxMR + 1][kMaxNV + 1] = {};  // [packed A][rows][vectors]
     int nr() const { return vw * nvMax; }
 };
@@ -226,7 +255,11 @@ Config makeConfig(int vw, int64_t kc, int64_t mc, int64_t nc) {
 
 const Config& config(GemmIsa isa) {
 #ifdef AUTOSPLIT_GEMM_X86
-    static const Config avx512 = makeConfig<Avx512Kernel, kAvx512MR, kAvx512NV>(16, 256, 480, 1024);
+    static const Config avx512 = [] {
+        Config c = makeConfig<Avx512Kernel, kAvx512MR, kAvx512NV>(16, 256, 480, 1024);
+        c.dot = dotColumnsAvx512;
+        return c;
+    }();
     static const Config avx2 = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(8, 256, 288, 1024);
     if (isa == GemmIsa::Avx512) return avx512;
     if (isa == GemmIsa::Avx2) return avx2;
@@ -254,7 +287,7 @@ struct Scratch {
     }
 };
 
-thread_local Scratch tlsPanelsB, tlsPanelsA, tlsShared;
+thread_local Scratch tlsPanelsB, tlsPanelsA, tlsShared, tlsDot;
 
 
 
@@ -295,13 +328,18 @@ struct GemmJob {
     const GemmEpilogue& ep;
 };
 
-// Packs B rows [pc, pc+kc) x columns [jc, jc+nc) into panels at dst, zeroing the padding of
-// the last vector so the kernel reads defined values.
-void packBlock(const GemmJob& j, int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* dst) {
+// Packs rows [r0, r1) of the B block [pc, pc+kc) x [jc, jc+nc) into its panels at dst, zeroing
+// the padding of the last vector so the kernel reads defined values.
+void packRows(const GemmJob& j, int64_t pc, int64_t kc, int64_t r0, int64_t r1, int64_t jc, int64_t nc,
+              float* dst) {
     const int nr = j.cf.nr(), vw = j.cf.vw;
-    j.src.pack(pc, kc, jc, nc, BPanels{dst, kc, nr});
+    j.src.pack(r0, r1 - r0, jc, nc, BPanels{dst + (r0 - pc) * nr, kc, nr});
     if (const int64_t tail = nc % nr, pad = (vw - nc % vw) % vw; pad > 0)
-        for (int64_t k = 0; k < kc; ++k) std::fill_n(dst + (nc - tail) * kc + k * nr + tail, pad, 0.f);
+        for (int64_t k = r0 - pc; k < r1 - pc; ++k) std::fill_n(dst + (nc - tail) * kc + k * nr + tail, pad, 0.f);
+}
+
+void packBlock(const GemmJob& j, int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* dst) {
+    packRows(j, pc, kc, pc, pc + kc, jc, nc, dst);
 }
 
 // C rows [m0, m1) x columns [jc, jc+nc) += the K block [pc, pc+kc) against packed B at bp; the
@@ -317,11 +355,22 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
     // A is read in place (row-major); only a transposed A is packed, per row block.
     float* aBuf = nullptr;
     if (j.transA) aBuf = tlsPanelsA.get(static_cast<size_t>(std::min<int64_t>(cf.mc, m1 - m0 + mr) * kc));
+    // A last sliver of columns becomes dot products along K (copied out of its panel, K-major).
+    const int dotCols = cf.dot && !j.transA && nc % vw <= kMaxDotCols ? static_cast<int>(nc % vw) : 0;
+    const int64_t ncMain = nc - dotCols;
+    float* dotB = nullptr;
+    float dotOut[kDotRows * kMaxDotCols];
+    if (dotCols > 0) {
+        dotB = tlsDot.get(static_cast<size_t>(dotCols * kc));
+        const float* panel = bp + (ncMain - ncMain % nr) * kc;
+        for (int c = 0; c < dotCols; ++c)
+            for (int64_t k = 0; k < kc; ++k) dotB[c * kc + k] = panel[k * nr + ncMain % nr + c];
+    }
     for (int64_t ic = m0; ic < m1; ic += cf.mc) {
         const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
         if (j.transA) packA(mr, j.A, j.lda, true, ic, mc, pc, kc, aBuf);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            const int64_t cnt = std::min<int64_t>(nr, nc - jr);
+        for (int64_t jr = 0; jr < ncMain; jr += nr) {
+            const int64_t cnt = std::min<int64_t>(nr, ncMain - jr);
             const int nv = static_cast<int>((cnt + vw - 1) / vw);
             KArgs p;
             p.kc = kc;
@@ -341,10 +390,35 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
                 p.bias = j.ep.bias ? j.ep.bias + i : nullptr;
                 kern[rows][nv](p);
             }
-            if (last && j.ep.post)
-                for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*j.ep.post, j.C + i * j.ldc + jc + jr, cnt);
         }
+        for (int64_t ir = 0; dotCols > 0 && ir < mc; ir += kDotRows) {
+            const int rows = static_cast<int>(std::min<int64_t>(kDotRows, mc - ir));
+            const int64_t i0 = ic + ir;
+            cf.dot(j.A + i0 * j.lda + pc, j.lda, rows, dotB, dotCols, kc, dotOut);
+            for (int r = 0; r < rows; ++r) {
+                float* c = j.C + (i0 + r) * j.ldc + jc + ncMain;
+                for (int q = 0; q < dotCols; ++q) {
+                    float x = dotOut[r * dotCols + q];
+                    if (flags & kLoadC) x += c[q];
+                    if (flags & kBias) x += j.ep.bias[i0 + r];
+                    if (flags & kClamp) x = std::min(std::max(x, j.ep.lo), j.ep.hi);
+                    c[q] = x;
+                }
+            }
+        }
+        if (last && j.ep.post)
+            for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*j.ep.post, j.C + i * j.ldc + jc, nc);
     }
+}
+
+// K block size: KC keeps a B panel in L1. With only a few panels (a 7x7 or 14x14 map) each
+// row of A is used for few columns, so reading A in long sequential rows (all of K at once, B
+// panels streaming from L2) matters more.
+int64_t blockK(const GemmJob& j, int64_t ncols) {
+    const int nr = j.cf.nr();
+    const int64_t padded = (ncols + nr - 1) / nr * nr;
+    if (padded <= 4 * nr && j.K * padded <= (int64_t{768} << 10)) return j.K;
+    return std::min<int64_t>(j.cf.kc, j.K);
 }
 
 // All rows x columns [n0, n1): B packed per (KC x NC) block into this thread's buffer.
@@ -352,11 +426,12 @@ void gemmColumns(const GemmJob& j, int64_t n0, int64_t n1) {
     const Config& cf = j.cf;
     const int nr = cf.nr();
     const int64_t ncMax = std::min<int64_t>(cf.nc, (n1 - n0 + nr - 1) / nr * nr);
-    float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * std::min<int64_t>(cf.kc, j.K)));
+    const int64_t kb = blockK(j, ncMax);
+    float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * kb));
     for (int64_t jc = n0; jc < n1; jc += cf.nc) {
         const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
-        for (int64_t pc = 0; pc < j.K; pc += cf.kc) {
-            const int64_t kc = std::min<int64_t>(cf.kc, j.K - pc);
+        for (int64_t pc = 0; pc < j.K; pc += kb) {
+            const int64_t kc = std::min<int64_t>(kb, j.K - pc);
             packBlock(j, pc, kc, jc, nc, bBuf);
             computeBlock(j, bBuf, pc, kc, jc, nc, 0, j.M);
         }
@@ -540,7 +615,7 @@ void Im2colBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const B
         }
     }
 #ifdef AUTOSPLIT_GEMM_X86
-    if (isa_ == GemmIsa::Avx512 && !kTune[0]) {
+    if (isa_ == GemmIsa::Avx512) {
         copyRunsAvx512(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
         return;
     }
@@ -604,22 +679,24 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
     // Narrow (few output positions, many channels): B is packed once for all of K into a shared
     // buffer, its K blocks claimed by the workers; then row blocks are claimed.
     float* shared = tlsShared.get(static_cast<size_t>(sharedFloats));
-    const int64_t kBlocks = (K + cf.kc - 1) / cf.kc;
+    const int64_t kb = blockK(job, N);
+    const int64_t chunk = kb == K ? std::min<int64_t>(cf.kc, K) : kb;  // rows per packing task
+    const int64_t packTasks = (K + chunk - 1) / chunk;
     const int64_t rowsPerTask = std::max<int64_t>(1, strips / (4 * threads)) * mr;
     const int64_t tasks = (M + rowsPerTask - 1) / rowsPerTask;
     std::atomic<int64_t> nextPack{0}, packed{0}, nextRows{0};
     pool->parallelFor(threads, 1, [&](int64_t, int64_t) {
-        for (int64_t b; (b = nextPack.fetch_add(1)) < kBlocks;) {
-            const int64_t pc = b * cf.kc;
-            packBlock(job, pc, std::min<int64_t>(cf.kc, K - pc), 0, N, shared + pc * panels * nr);
+        for (int64_t t; (t = nextPack.fetch_add(1)) < packTasks;) {
+            const int64_t r0 = t * chunk, pc = r0 / kb * kb;
+            packRows(job, pc, std::min<int64_t>(kb, K - pc), r0, std::min(K, r0 + chunk), 0, N, shared + pc * panels * nr);
             packed.fetch_add(1, std::memory_order_release);
         }
-        // Only blocks another running worker has claimed are outstanding: a short wait.
-        while (packed.load(std::memory_order_acquire) < kBlocks) std::this_thread::yield();
+        // Only pieces another running worker has claimed are outstanding: a short wait.
+        while (packed.load(std::memory_order_acquire) < packTasks) std::this_thread::yield();
         for (int64_t t; (t = nextRows.fetch_add(1)) < tasks;) {
             const int64_t m0 = t * rowsPerTask, m1 = std::min(M, m0 + rowsPerTask);
-            for (int64_t pc = 0; pc < K; pc += cf.kc)
-                computeBlock(job, shared + pc * panels * nr, pc, std::min<int64_t>(cf.kc, K - pc), 0, N, m0, m1);
+            for (int64_t pc = 0; pc < K; pc += kb)
+                computeBlock(job, shared + pc * panels * nr, pc, std::min<int64_t>(kb, K - pc), 0, N, m0, m1);
         }
     });
 }
