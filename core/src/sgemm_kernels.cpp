@@ -342,6 +342,15 @@ void packBlock(const GemmJob& j, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
     packRows(j, pc, kc, pc, pc + kc, jc, nc, dst);
 }
 
+// Rows for the next register strip when `left` rows remain: full strips, except that a short
+// remainder (few accumulators, FMA latency exposed) is avoided by splitting the last two strips
+// evenly, e.g. 64 = 4 x 12 + 8 + 8 rather than 5 x 12 + 4. Packed A needs uniform strips.
+int64_t stripRows(int mr, int64_t left, bool balance) {
+    if (left <= mr) return left;
+    if (!balance || left >= 2 * mr || left - mr >= 2 * mr / 3) return mr;
+    return (left + 1) / 2;
+}
+
 // C rows [m0, m1) x columns [jc, jc+nc) += the K block [pc, pc+kc) against packed B at bp; the
 // first block stores (unless accumulating), the last applies the epilogue.
 void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t m0,
@@ -382,8 +391,8 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
             p.lo = j.ep.lo;
             p.hi = j.ep.hi;
             const auto& kern = cf.kern[j.transA ? 1 : 0];
-            for (int64_t ir = 0; ir < mc; ir += mr) {
-                const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+            for (int64_t ir = 0, rows; ir < mc; ir += rows) {
+                rows = stripRows(mr, mc - ir, !j.transA);
                 const int64_t i = ic + ir;
                 p.a = j.transA ? aBuf + ir * kc : j.A + i * j.lda + pc;
                 p.c = j.C + i * j.ldc + jc + jr;
