@@ -1,9 +1,10 @@
 // Packed SGEMM: micro-kernels per ISA, cache-blocked driver, work split over the pool.
 //
-// Layout: C tile = R rows x (NV vectors of VW floats), R <= MR, NV*VW <= NR. A is packed per
-// (MC x KC) block into strips of MR rows ([kc][MR] each), B per (KC x NC) block into panels of NR
-// columns ([kc][NR] each, BPanels), so the kernel streams one B panel from L1 against the A
-// strips of an L2-resident block. Columns past N are masked on the load/store of C.
+// Layout: C tile = R rows x (NV vectors of VW floats), R <= MR, NV*VW <= NR. B is packed per
+// (KC x NC) block into panels of NR columns ([kc][NR] each, BPanels); the kernel streams one B
+// panel from L1 and broadcasts A straight from its rows (conv weights: reading them is the one
+// pass over memory they need anyway, so packing them per call costs more than it saves). Only a
+// transposed A is packed, into [kc][MR] strips. Columns past N are masked on the load/store of C.
 #include "sgemm_kernels.h"
 
 #include "exec_internal.h"
@@ -11,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
@@ -19,7 +19,8 @@
 #include <utility>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
+// AUTOSPLIT_GEMM_PORTABLE_ONLY builds only the portable kernel (as on non-x86 targets).
+#if (defined(__x86_64__) || defined(_M_X64)) && !defined(AUTOSPLIT_GEMM_PORTABLE_ONLY)
 #define AUTOSPLIT_GEMM_X86 1
 #include <immintrin.h>
 #endif
@@ -289,28 +290,17 @@ struct Scratch {
 
 thread_local Scratch tlsPanelsB, tlsPanelsA, tlsShared, tlsDot;
 
-
-
-// Packs rows [i0, i0+mc) x [k0, k0+kc) of A into strips of mr rows: strip s at dst + s*kc*mr,
-// element (r, k) at + k*mr + r; rows past the end of the last strip are zero.
-void packA(int mr, const float* A, int64_t lda, bool transA, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
-           float* dst) {
+// Packs rows [i0, i0+mc) x [k0, k0+kc) of a transposed A (stored [K, M]) into strips of mr
+// rows: strip s at dst + s*kc*mr, element (r, k) at + k*mr + r; rows past the end are zero.
+void packTransposedA(int mr, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+                     float* dst) {
     for (int64_t is = 0; is < mc; is += mr, dst += kc * mr) {
         const int rows = static_cast<int>(std::min<int64_t>(mr, mc - is));
-        if (transA) {  // column k of A^T is contiguous over i
-            for (int64_t k = 0; k < kc; ++k) {
-                const float* s = A + (k0 + k) * lda + i0 + is;
-                float* d = dst + k * mr;
-                for (int r = 0; r < rows; ++r) d[r] = s[r];
-                for (int r = rows; r < mr; ++r) d[r] = 0.f;
-            }
-        } else {
-            const float* s = A + (i0 + is) * lda + k0;
-            for (int64_t k = 0; k < kc; ++k) {
-                float* d = dst + k * mr;
-                for (int r = 0; r < rows; ++r) d[r] = s[r * lda + k];
-                for (int r = rows; r < mr; ++r) d[r] = 0.f;
-            }
+        for (int64_t k = 0; k < kc; ++k) {
+            const float* s = A + (k0 + k) * lda + i0 + is;  // column k of A^T: contiguous over i
+            float* d = dst + k * mr;
+            for (int r = 0; r < rows; ++r) d[r] = s[r];
+            for (int r = rows; r < mr; ++r) d[r] = 0.f;
         }
     }
 }
@@ -377,7 +367,7 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
     }
     for (int64_t ic = m0; ic < m1; ic += cf.mc) {
         const int64_t mc = std::min<int64_t>(cf.mc, m1 - ic);
-        if (j.transA) packA(mr, j.A, j.lda, true, ic, mc, pc, kc, aBuf);
+        if (j.transA) packTransposedA(mr, j.A, j.lda, ic, mc, pc, kc, aBuf);
         for (int64_t jr = 0; jr < ncMain; jr += nr) {
             const int64_t cnt = std::min<int64_t>(nr, ncMain - jr);
             const int nv = static_cast<int>((cnt + vw - 1) / vw);
@@ -675,7 +665,7 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
     const int nr = cf.nr(), mr = cf.mr;
     const int64_t panels = (N + nr - 1) / nr, strips = (M + mr - 1) / mr;
     const int64_t sharedFloats = K * panels * nr;
-    if (panels >= 4 * threads || strips < 2 * threads || sharedFloats > (int64_t{4} << 20)) {
+    if (panels >= 4 * threads || strips < 2 * threads || sharedFloats > (int64_t{1} << 20)) {
         // Wide: column chunks of whole panels, each worker packing only the B it uses.
         const int64_t chunk = std::min<int64_t>(cf.nc, (panels + 4 * threads - 1) / (4 * threads) * nr);
         const int64_t tasks = (N + chunk - 1) / chunk;

@@ -2,13 +2,11 @@
 // AVX2, portable C++) chosen at run time, cache blocking, B packed into panels by a source
 // (a plain matrix, or the im2col of a convolution packed directly without a column buffer),
 // bias + clamp activation fused into the store of the last K block. A (the weights of a Conv)
-// is packed per cache block as it is used (it is read from memory once either way), so nothing
-// is kept between runs.
+// is read in place, so nothing is prepared or cached between runs.
 #pragma once
 
 #include "autosplit/graph.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -91,8 +89,8 @@ struct GemmEpilogue {
 };
 
 // C[M,N] (=|+=) A[M,K] * B[K,N] (+ epilogue); A is read as A[i*lda + k], or A[k*lda + i] when
-// transA. Split over `pool` (null: the calling thread only) along N or M; each worker packs its
-// own blocks of A and B.
+// transA. Split over `pool` (null: the calling thread only): wide problems by column chunks
+// (each worker packs its own B), narrow ones by row blocks over B packed once and shared.
 void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
                 bool transA, const GemmBSource& B, float* C, int64_t ldc, bool accumulate,
                 const GemmEpilogue& ep = {});
