@@ -288,7 +288,8 @@ struct Scratch {
     }
 };
 
-thread_local Scratch tlsPanelsB, tlsPanelsA, tlsShared, tlsDot;
+// Per-thread packing buffers; no code using one calls back into the pool.
+thread_local Scratch tlsPanelsB, tlsPanelsA, tlsDot;
 
 // Packs rows [i0, i0+mc) x [k0, k0+kc) of a transposed A (stored [K, M]) into strips of mr
 // rows: strip s at dst + s*kc*mr, element (r, k) at + k*mr + r; rows past the end are zero.
@@ -677,7 +678,10 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
     }
     // Narrow (few output positions, many channels): B is packed once for all of K into a shared
     // buffer, its K blocks claimed by the workers; then row blocks are claimed.
-    float* shared = tlsShared.get(static_cast<size_t>(sharedFloats));
+    // Not thread-local: while waiting in parallelFor this thread may run another job's chunk,
+    // which could start a packedGemm of its own.
+    Scratch sharedBuf;
+    float* shared = sharedBuf.get(static_cast<size_t>(sharedFloats));
     const int64_t kb = blockK(job, N);
     const int64_t chunk = kb == K ? std::min<int64_t>(cf.kc, K) : kb;  // rows per packing task
     const int64_t packTasks = (K + chunk - 1) / chunk;
