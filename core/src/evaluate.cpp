@@ -1,5 +1,7 @@
 #include "autosplit/evaluate.h"
 
+#include "autosplit/gptq.h"
+
 #include "autosplit/errors.h"
 #include "autosplit/executor.h"
 
@@ -363,6 +365,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     parallel_ = std::make_unique<Executor>(g, all);
     quantizedWeightOf_.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) quantizedWeightOf_[i] = quantizedWeightTensor(g, g.nodes[i]);
+    gptqPrepared_.assign(g.nodes.size(), 0);
     layerInput_.assign(g.tensors.size(), 0);
     lastConsumer_.assign(g.tensors.size(), -1);
     for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -488,10 +491,73 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
 
 PlanEvaluator::~PlanEvaluator() = default;
 
+void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel) const {
+    if (opts_.weightRounding != EvalOptions::WeightRounding::Gptq) return;
+    const Graph& g = graph_;
+    std::lock_guard<std::mutex> prep(gptqMutex_);
+    std::vector<int> todo;
+    for (int i = 0; i <= plan.splitPosition && i < static_cast<int>(g.nodes.size()); ++i) {
+        const int b = plan.weightBits[static_cast<size_t>(i)];
+        if (gptqPrepared_[static_cast<size_t>(i)] || quantizedWeightOf_[static_cast<size_t>(i)] < 0 || b < 2 || b > 8) continue;
+        if (LayerInputMoments::bytesFor(g, i) == 0) {
+            gptqPrepared_[static_cast<size_t>(i)] = 1;  // not applicable: nearest rounding
+            continue;
+        }
+        todo.push_back(i);
+    }
+    static constexpr int kBits[] = {2, 4, 6, 8};
+    for (size_t first = 0; first < todo.size();) {
+        // A batch of layers whose moments fit the memory budget (at least one layer).
+        std::vector<int> batch;
+        int64_t bytes = 0;
+        while (first < todo.size() &&
+               (batch.empty() || bytes + LayerInputMoments::bytesFor(g, todo[first]) <= opts_.gptqMemoryBytes)) {
+            bytes += LayerInputMoments::bytesFor(g, todo[first]);
+            batch.push_back(todo[first++]);
+        }
+        std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
+        std::unordered_map<int, std::vector<size_t>> readers;  // input tensor -> batch slots
+        for (size_t k = 0; k < batch.size(); ++k) {
+            moments[k] = LayerInputMoments::forNode(g, batch[k]);
+            if (moments[k]) readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
+        }
+        RunHooks hooks;
+        hooks.cancel = cancel;
+        hooks.lastNode = batch.back();
+        hooks.onValue = [&](int, int tensor, TensorData& v) {
+            auto it = readers.find(tensor);
+            if (it == readers.end() || !v.isFloat()) return;
+            for (size_t k : it->second) moments[k]->add(v);
+        };
+        // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
+        // same in every run (sample-parallel accumulation would order them by thread timing).
+        for (const auto& sample : data_.inputs.samples) parallel_->run(sample, hooks);
+        // Quantize every layer of the batch at every bit width, in parallel.
+        const int tasks = static_cast<int>(batch.size() * std::size(kBits));
+        std::vector<std::shared_ptr<const TensorData>> results(static_cast<size_t>(tasks));
+        forSamples(tasks, threads_, cancel, [&](int t) {
+            const size_t k = static_cast<size_t>(t) / std::size(kBits);
+            if (!moments[k] || moments[k]->vectors() == 0) return;
+            const int node = batch[k];
+            const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
+            results[static_cast<size_t>(t)] = std::make_shared<const TensorData>(
+                gptqQuantizeWeights(g, node, w, kBits[static_cast<size_t>(t) % std::size(kBits)], opts_.quant, *moments[k]));
+        });
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        for (size_t k = 0; k < batch.size(); ++k) {
+            for (size_t b = 0; b < std::size(kBits); ++b)
+                if (auto& r = results[k * std::size(kBits) + b]) gptqCache_[{batch[k], kBits[b]}] = r;
+            gptqPrepared_[static_cast<size_t>(batch[k])] = 1;
+        }
+    }
+}
+
 std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int node, int bits) const {
     const auto key = std::make_pair(tensor, bits);
     {
         std::lock_guard<std::mutex> l(cacheMutex_);
+        auto g = gptqCache_.find({node, bits});
+        if (g != gptqCache_.end()) return g->second;
         auto it = weightCache_.find(key);
         if (it != weightCache_.end()) return it->second;
     }
@@ -618,6 +684,7 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
     const Graph& g = graph_;
     validatePlan(g, plan);
+    prepareGptq(plan, cancel);
 
     const auto result = runAll(&plan, cancel);
     EvalMetrics m;

@@ -54,17 +54,35 @@ private slots:
         const int last = static_cast<int>(g.nodes.size()) - 1;
         const EvalMetrics f16 = ev.evaluate(PlanBits::uniform(g, last, 16, 16, 16));
         const EvalMetrics a8 = ev.evaluate(PlanBits::uniform(g, last, 8, 8, 8));
+        const EvalMetrics w4 = ev.evaluate(PlanBits::uniform(g, last, 4, 8, 8));
         const EvalMetrics w2 = ev.evaluate(PlanBits::uniform(g, last, 2, 8, 8));
-        qInfo("edge-only char accuracy: float16 %.2f, w8a8 %.2f (drop %.2f), w2a8 %.2f (drop %.2f)", *f16.charAccuracy,
-              *a8.charAccuracy, a8.accuracyDrop, *w2.charAccuracy, w2.accuracyDrop);
+        qInfo("edge-only char accuracy (GPTQ weights): float16 %.2f, w8a8 %.2f (drop %.2f), w4a8 %.2f (drop %.2f), "
+              "w2a8 %.2f (drop %.2f)",
+              *f16.charAccuracy, *a8.charAccuracy, a8.accuracyDrop, *w4.charAccuracy, w4.accuracyDrop, *w2.charAccuracy,
+              w2.accuracyDrop);
         QCOMPARE(a8.metricName, std::string("char-accuracy-drop"));
         QVERIFY(std::fabs(f16.accuracyDrop) <= 0.5);
         QVERIFY(w2.accuracyDrop > 30.0);
         QVERIFY(w2.accuracyDrop > a8.accuracyDrop + 20.0);
-        // Acceptance: all 8 bits within 1 point of float. Per-tensor post-training quantization
-        // (MSE clipping, bias correction) loses about 1.9 points on this set today; the early
-        // depthwise/HardSwish stages are the sensitive part.
-        QEXPECT_FAIL("", "all-8-bit PTQ of PP-OCRv4 rec loses ~1.9 points (per-tensor activations)", Continue);
+
+        // Nearest rounding of the same plans: 4-bit weights lose half the characters; GPTQ keeps
+        // most of them (the default is what the planner measures).
+        EvalOptions on = o;
+        on.weightRounding = EvalOptions::WeightRounding::Nearest;
+        const PlanEvaluator nearest(g, data, &table, on);
+        const EvalMetrics n8 = nearest.evaluate(PlanBits::uniform(g, last, 8, 8, 8));
+        const EvalMetrics n4 = nearest.evaluate(PlanBits::uniform(g, last, 4, 8, 8));
+        qInfo("nearest rounding: w8a8 %.2f (drop %.2f), w4a8 %.2f (drop %.2f)", *n8.charAccuracy, n8.accuracyDrop,
+              *n4.charAccuracy, n4.accuracyDrop);
+        QVERIFY2(w4.accuracyDrop + 15.0 < n4.accuracyDrop,
+                 qPrintable(QString("w4a8 drop: GPTQ %1, nearest %2").arg(w4.accuracyDrop).arg(n4.accuracyDrop)));
+        QVERIFY(w4.relativeMse < n4.relativeMse);
+
+        // Acceptance: all 8 bits within 1 point of float. Not met by post-training quantization
+        // with per-tensor activations here: activations alone (float weights) lose ~6 points, the
+        // early 3x3 depthwise convs after BatchNorm folding amplify the noise of channels whose
+        // range is far below their tensor's (see the closing note for the equalization results).
+        QEXPECT_FAIL("", "all-8-bit PTQ of PP-OCRv4 rec: per-tensor 8-bit activations lose several points", Continue);
         QVERIFY2(a8.accuracyDrop <= 1.0, qPrintable(QString("drop %1").arg(a8.accuracyDrop)));
     }
 };

@@ -13,6 +13,12 @@
 //     for that node and bit width (static quantization, as deployed), else fitted per input
 //     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
 //     accelerators).
+//     With WeightRounding::Gptq (default), 2- to 8-bit weights of Conv/Gemm/MatMul are rounded by
+//     GPTQ against the second moments of the layer's float inputs on the evaluation set
+//     (gptq.h: same grid and scales, output error instead of weight error minimized); they are
+//     computed the first time a plan quantizes the layer (one extra float pass over the set per
+//     batch of layers, gptqMemoryBytes of moments at a time) for all of 2/4/6/8 bits and kept.
+//     ConvTranspose and batched MatMul weights are rounded to nearest.
 //     With biasCorrection (default), the bias of a quantized Conv/Gemm absorbs the mean shift the
 //     weight error causes on the evaluation set's float inputs: b' = b - (W_q - W) E[x] per output
 //     channel (Nagel et al. 2019, "bias correction"; padding ignored), as deployment toolchains do.
@@ -120,6 +126,9 @@ struct EvalOptions {
     std::vector<std::string> ctcDictionary;
     bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
     bool biasCorrection = true;
+    enum class WeightRounding { Nearest, Gptq };
+    WeightRounding weightRounding = WeightRounding::Gptq;
+    int64_t gptqMemoryBytes = int64_t(256) << 20;  // moments accumulated in one float pass
     enum class ActivationScope { LayerInputs, AllNodes };
     ActivationScope activationScope = ActivationScope::AllNodes;
 };
@@ -152,6 +161,9 @@ public:
 
 private:
     std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
+    // Computes the GPTQ weights (all of 2/4/6/8 bits) of the plan's quantized edge layers that
+    // do not have them yet.
+    void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
     // Corrected bias of `node` for its weight at `bits`; null when not applicable.
     std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
     std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel,
@@ -175,6 +187,9 @@ private:
     mutable std::mutex cacheMutex_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> biasCache_;  // (node, bits)
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> gptqCache_;  // (node, bits)
+    mutable std::mutex gptqMutex_;           // one preparation at a time
+    mutable std::vector<char> gptqPrepared_;  // per node: GPTQ weights computed or not applicable
     std::vector<std::vector<double>> inputChannelMean_;  // per node with a correctable bias, else empty
 };
 
