@@ -532,16 +532,19 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
         // same in every run (sample-parallel accumulation would order them by thread timing).
         for (const auto& sample : data_.inputs.samples) parallel_->run(sample, hooks);
-        // Quantize every layer of the batch at every bit width, in parallel.
-        const int tasks = static_cast<int>(batch.size() * std::size(kBits));
-        std::vector<std::shared_ptr<const TensorData>> results(static_cast<size_t>(tasks));
-        forSamples(tasks, threads_, cancel, [&](int t) {
-            const size_t k = static_cast<size_t>(t) / std::size(kBits);
+        // Quantize every layer of the batch at every bit width (one factorization per layer),
+        // layers in parallel.
+        const std::vector<int> bitsList(std::begin(kBits), std::end(kBits));
+        std::vector<std::shared_ptr<const TensorData>> results(batch.size() * bitsList.size());
+        forSamples(static_cast<int>(batch.size()), threads_, cancel, [&](int t) {
+            const size_t k = static_cast<size_t>(t);
             if (!moments[k] || moments[k]->vectors() == 0) return;
             const int node = batch[k];
             const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
-            results[static_cast<size_t>(t)] = std::make_shared<const TensorData>(
-                gptqQuantizeWeights(g, node, w, kBits[static_cast<size_t>(t) % std::size(kBits)], opts_.quant, *moments[k]));
+            auto qs = gptqQuantizeWeights(g, node, w, bitsList, opts_.quant, *moments[k]);
+            for (size_t b = 0; b < qs.size(); ++b)
+                results[k * bitsList.size() + b] = std::make_shared<const TensorData>(std::move(qs[b]));
+            moments[k].reset();  // free the moments as soon as they are used
         });
         std::lock_guard<std::mutex> l(cacheMutex_);
         for (size_t k = 0; k < batch.size(); ++k) {

@@ -185,25 +185,28 @@ void LayerInputMoments::merge(const LayerInputMoments& o) {
 namespace {
 
 // Upper Cholesky factor U of H^-1 (H^-1 = U^T U) after dampening, as GPTQ uses it; false when H
-// stays indefinite even with strong dampening.
-bool inverseCholesky(MatD h, double dampening, MatD& u) {
+// stays indefinite even with strong dampening. With P the reversal permutation and
+// P H P = L L^T, U = P L^-1 P is upper triangular and U^T U = P (P H P)^-1 P = H^-1: one
+// Cholesky and one triangular inverse instead of inverting H and factorizing the inverse.
+bool inverseCholesky(const MatD& h, double dampening, MatD& u) {
     const int64_t n = h.rows();
     double mean = 0;
     for (int64_t j = 0; j < n; ++j) mean += h(j, j);
     mean /= static_cast<double>(std::max<int64_t>(1, n));
     if (!(mean > 0)) return false;
-    for (int64_t j = 0; j < n; ++j)
-        if (h(j, j) <= 0) h(j, j) = mean;  // a dead input: no error feedback through it
     for (double damp : {dampening, std::max(0.1, 10 * dampening), std::max(1.0, 100 * dampening)}) {
-        MatD hd = h;
-        hd.diagonal().array() += damp * mean;
-        Eigen::LLT<MatD> llt(hd);
+        Eigen::MatrixXd r(n, n);  // P H P, dampened; a dead input gets the mean on its diagonal
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) r(i, j) = h(n - 1 - i, n - 1 - j);
+        for (int64_t j = 0; j < n; ++j) r(j, j) = (r(j, j) > 0 ? r(j, j) : mean) + damp * mean;
+        Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(r);  // in place: L in the lower triangle
         if (llt.info() != Eigen::Success) continue;
-        MatD inv = llt.solve(MatD::Identity(n, n));
-        inv = 0.5 * (inv + inv.transpose()).eval();
-        Eigen::LLT<MatD> l2(inv);
-        if (l2.info() != Eigen::Success) continue;
-        u = l2.matrixU();
+        Eigen::MatrixXd linv = Eigen::MatrixXd::Identity(n, n);
+        r.triangularView<Eigen::Lower>().solveInPlace(linv);
+        u.resize(n, n);
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) u(i, j) = linv(n - 1 - i, n - 1 - j);
+        if (!u.allFinite()) continue;
         return true;
     }
     return false;
@@ -211,58 +214,69 @@ bool inverseCholesky(MatD h, double dampening, MatD& u) {
 
 }  // namespace
 
-TensorData gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, int bits, const QuantOptions& o,
-                               const LayerInputMoments& moments, double dampening) {
+std::vector<TensorData> gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, const std::vector<int>& bitsList,
+                                            const QuantOptions& o, const LayerInputMoments& moments, double dampening) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const RowLayout l = rowLayout(n, w);
     if (l.channels == 0 || l.rowLength != moments.rowLength())
         throw Error("GPTQ: node '" + n.name + "' does not match its input moments");
-    // Nearest rounding first: the same per-channel scales, and the fallback.
-    TensorData out = fakeQuantizeWeights(w, weightChannelAxis(n, w, 1), bits, o);
+    // Per-channel grids (the scales of nearest rounding), and nearest rounding as the fallback.
     const int64_t R = l.rowLength, perGroup = l.channels / moments.groups();
     std::vector<float> row(static_cast<size_t>(R));
+    std::vector<std::vector<QuantParams>> grids(bitsList.size(), std::vector<QuantParams>(static_cast<size_t>(l.channels)));
+    std::vector<TensorData> out(bitsList.size(), w);
+    for (int64_t k = 0; k < l.channels; ++k) {
+        for (int64_t j = 0; j < R; ++j) row[static_cast<size_t>(j)] = w.floats[static_cast<size_t>(l.index(k, j))];
+        for (size_t bi = 0; bi < bitsList.size(); ++bi) {
+            const QuantParams p = symmetricParams(row.data(), R, bitsList[bi], o);
+            grids[bi][static_cast<size_t>(k)] = p;
+            for (int64_t j = 0; j < R; ++j)
+                out[bi].floats[static_cast<size_t>(l.index(k, j))] = p.quantize(row[static_cast<size_t>(j)]);
+        }
+    }
+    MatD h(R, R), u;
     for (int64_t gi = 0; gi < moments.groups(); ++gi) {
-        MatD h(R, R);
         const std::vector<double>& src = moments.moments(gi);
         for (int64_t r = 0; r < R; ++r)
             for (int64_t c = 0; c <= r; ++c) h(r, c) = h(c, r) = src[static_cast<size_t>(r * R + c)];
-        MatD u;
-        if (!inverseCholesky(std::move(h), dampening, u)) continue;  // keep nearest rounding for this group
+        if (!inverseCholesky(h, dampening, u)) continue;  // keep nearest rounding for this group
         const int64_t ch0 = gi * perGroup, rowsInGroup = perGroup;
-        // W (channels of this group x R), the per-channel grids from the nearest-rounding pass.
-        MatD wm(rowsInGroup, R);
-        std::vector<QuantParams> grid(static_cast<size_t>(rowsInGroup));
-        for (int64_t k = 0; k < rowsInGroup; ++k) {
-            for (int64_t j = 0; j < R; ++j) {
-                row[static_cast<size_t>(j)] = w.floats[static_cast<size_t>(l.index(ch0 + k, j))];
-                wm(k, j) = row[static_cast<size_t>(j)];
-            }
-            grid[static_cast<size_t>(k)] = symmetricParams(row.data(), R, bits, o);
-        }
-        // Blocked GPTQ: columns in blocks of B; errors inside a block update its later columns
-        // one at a time, the block's errors update the rest of the row with one product.
-        constexpr int64_t B = 64;
-        MatD q(rowsInGroup, R);
-        for (int64_t j0 = 0; j0 < R; j0 += B) {
-            const int64_t j1 = std::min(R, j0 + B), nb = j1 - j0;
-            MatD err(rowsInGroup, nb);
-            for (int64_t j = j0; j < j1; ++j) {
-                const double d = u(j, j);
-                for (int64_t k = 0; k < rowsInGroup; ++k) {
-                    const double v = grid[static_cast<size_t>(k)].quantize(static_cast<float>(wm(k, j)));
-                    q(k, j) = v;
-                    err(k, j - j0) = (wm(k, j) - v) / d;
-                }
-                if (j + 1 < j1)
-                    wm.block(0, j + 1, rowsInGroup, j1 - j - 1).noalias() -=
-                        err.col(j - j0) * u.block(j, j + 1, 1, j1 - j - 1);
-            }
-            if (j1 < R) wm.rightCols(R - j1).noalias() -= err * u.block(j0, j1, nb, R - j1);
-        }
+        MatD w0(rowsInGroup, R);
         for (int64_t k = 0; k < rowsInGroup; ++k)
-            for (int64_t j = 0; j < R; ++j) out.floats[static_cast<size_t>(l.index(ch0 + k, j))] = static_cast<float>(q(k, j));
+            for (int64_t j = 0; j < R; ++j) w0(k, j) = w.floats[static_cast<size_t>(l.index(ch0 + k, j))];
+        for (size_t bi = 0; bi < bitsList.size(); ++bi) {
+            const QuantParams* grid = grids[bi].data() + ch0;
+            // Blocked GPTQ: columns in blocks of B; errors inside a block update its later
+            // columns one at a time, the block's errors update the rest of the row at once.
+            constexpr int64_t B = 64;
+            MatD wm = w0, q(rowsInGroup, R);
+            for (int64_t j0 = 0; j0 < R; j0 += B) {
+                const int64_t j1 = std::min(R, j0 + B), nb = j1 - j0;
+                MatD err(rowsInGroup, nb);
+                for (int64_t j = j0; j < j1; ++j) {
+                    const double d = u(j, j);
+                    for (int64_t k = 0; k < rowsInGroup; ++k) {
+                        const double v = grid[k].quantize(static_cast<float>(wm(k, j)));
+                        q(k, j) = v;
+                        err(k, j - j0) = (wm(k, j) - v) / d;
+                    }
+                    if (j + 1 < j1)
+                        wm.block(0, j + 1, rowsInGroup, j1 - j - 1).noalias() -=
+                            err.col(j - j0) * u.block(j, j + 1, 1, j1 - j - 1);
+                }
+                if (j1 < R) wm.rightCols(R - j1).noalias() -= err * u.block(j0, j1, nb, R - j1);
+            }
+            for (int64_t k = 0; k < rowsInGroup; ++k)
+                for (int64_t j = 0; j < R; ++j)
+                    out[bi].floats[static_cast<size_t>(l.index(ch0 + k, j))] = static_cast<float>(q(k, j));
+        }
     }
     return out;
+}
+
+TensorData gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, int bits, const QuantOptions& o,
+                               const LayerInputMoments& moments, double dampening) {
+    return std::move(gptqQuantizeWeights(g, node, w, std::vector<int>{bits}, o, moments, dampening).front());
 }
 
 double layerOutputError(const Graph& g, int node, const TensorData& w, const TensorData& wq,

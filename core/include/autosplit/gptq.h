@@ -71,6 +71,11 @@ private:
 // `dampening` is added to H's diagonal as a fraction of its mean (GPTQ uses 0.01).
 TensorData gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, int bits, const QuantOptions& o,
                                const LayerInputMoments& moments, double dampening = 0.01);
+// The same for several bit widths with one factorization of H per group (the expensive part:
+// O(R^3) for rows of R weights).
+std::vector<TensorData> gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, const std::vector<int>& bits,
+                                            const QuantOptions& o, const LayerInputMoments& moments,
+                                            double dampening = 0.01);
 
 // Output error of a quantized weight against the moments: sum over groups and rows of
 // (w_q - w)^T H (w_q - w) / vectors — what GPTQ minimizes (for tests and diagnostics).
