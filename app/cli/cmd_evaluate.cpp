@@ -25,7 +25,7 @@ const char* kUsage =
     "                          (--data DIR | --synthetic N) [--labels FILE] [--dict KEYS.txt]\n"
     "                          [--preprocess PROFILE.json] [--input-bits B] [--calibration DIR | --dynamic]\n"
     "                          [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile] [--threads N]\n"
-    "                          [--layer-inputs-only] [--no-bias-correction] [--cache DIR | --no-cache]\n"
+    "                          [--layer-inputs-only] [--no-bias-correction] [--nearest] [--cache DIR | --no-cache]\n"
     "                          [--input NAME=DIMS]... [--json]\n\n"
     "Runs the plan with nodes [0, N] on the edge (weights per channel at their bits, activations per\n"
     "tensor, tensors crossing the cut at their producer's bits) and the rest in float16, and compares\n"
@@ -39,7 +39,9 @@ const char* kUsage =
     "calibration (cached) on --calibration DIR or on the evaluation data; --dynamic fits them per input.\n"
     "Every edge output is quantized at its node's bits; --layer-inputs-only only those a Conv/Gemm/\n"
     "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
-    "--no-bias-correction leaves biases as they are.\n";
+    "--no-bias-correction leaves biases as they are. Weights at 2-8 bits are rounded by GPTQ against\n"
+    "the layer inputs of the evaluation data (same grid; an extra float pass); --nearest rounds each\n"
+    "weight on its own.\n";
 
 
 std::string readText(const std::string& path) {
@@ -67,6 +69,7 @@ int run(const Args& argv) {
     const bool dynamic = args.flag("--dynamic");
     const bool layerInputsOnly = args.flag("--layer-inputs-only");
     const bool noBiasCorrection = args.flag("--no-bias-correction");
+    const bool nearestRounding = args.flag("--nearest");
     const std::string clip = args.value("--clip", "mse");
     const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
     const std::string cache = args.value("--cache");
@@ -82,6 +85,7 @@ int run(const Args& argv) {
     eo.quant.clip = parseClipMethod(clip);
     if (layerInputsOnly) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
     eo.biasCorrection = !noBiasCorrection;
+    if (nearestRounding) eo.weightRounding = EvalOptions::WeightRounding::Nearest;
     LoadedModel m = loadModel(args, json);
     const Graph& g = m.graph;
 

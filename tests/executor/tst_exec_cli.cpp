@@ -210,6 +210,10 @@ private slots:
         const double mse2 = parse(r)["relative_mse"].toDouble();
         QVERIFY2(mse2 > 10 * mse8, qPrintable(QString("%1 vs %2").arg(mse2).arg(mse8)));
         QVERIFY(mse8 < 1e-2);
+        // --nearest: each weight rounded on its own instead of GPTQ (the default) -> other numbers.
+        r = cli(base + QStringList{"--split", "3", "--uniform", "2,8", "--nearest"}, cache.path());
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY(parse(r)["relative_mse"].toDouble() != mse2);
 
         // Bits files: names, per-node arrays and a plan.json's selected entry give the same numbers.
         writeText(tmp.path() + "/names.json",
