@@ -26,6 +26,7 @@ const char* kUsage =
     "                          [--preprocess PROFILE.json] [--input-bits B] [--calibration DIR | --dynamic]\n"
     "                          [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile] [--threads N]\n"
     "                          [--layer-inputs-only] [--no-bias-correction] [--nearest] [--cache DIR | --no-cache]\n"
+    "                          [--task auto|classifier|ctc|binary-map] [--map-threshold T]\n"
     "                          [--input NAME=DIMS]... [--json]\n\n"
     "Runs the plan with nodes [0, N] on the edge (weights per channel at their bits, activations per\n"
     "tensor, tensors crossing the cut at their producer's bits) and the rest in float16, and compares\n"
@@ -41,7 +42,8 @@ const char* kUsage =
     "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
     "--no-bias-correction leaves biases as they are. Weights at 2-8 bits are rounded by GPTQ against\n"
     "the layer inputs of the evaluation data (same grid; an extra float pass); --nearest rounds each\n"
-    "weight on its own.\n";
+    "weight on its own. --task binary-map scores output 0 as a probability map: F1 of its pixels above\n"
+    "--map-threshold (0.3, PaddleOCR's DB threshold) against the float model's (text detectors).\n";
 
 
 std::string readText(const std::string& path) {
@@ -70,6 +72,8 @@ int run(const Args& argv) {
     const bool layerInputsOnly = args.flag("--layer-inputs-only");
     const bool noBiasCorrection = args.flag("--no-bias-correction");
     const bool nearestRounding = args.flag("--nearest");
+    const std::string task = args.value("--task", "auto");
+    const std::string mapThreshold = args.value("--map-threshold");
     const std::string clip = args.value("--clip", "mse");
     const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
     const std::string cache = args.value("--cache");
@@ -86,6 +90,11 @@ int run(const Args& argv) {
     if (layerInputsOnly) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
     eo.biasCorrection = !noBiasCorrection;
     if (nearestRounding) eo.weightRounding = EvalOptions::WeightRounding::Nearest;
+    eo.task = parseEvalTask(task);
+    if (!mapThreshold.empty()) {
+        if (eo.task != EvalTask::BinaryMap) throw UsageError{"--map-threshold needs --task binary-map"};
+        eo.mapThreshold = parseMapThreshold(mapThreshold);
+    }
     LoadedModel m = loadModel(args, json);
     const Graph& g = m.graph;
 
@@ -170,6 +179,7 @@ int run(const Args& argv) {
         j["char_accuracy"] = opt(r.charAccuracy);
         j["float_char_accuracy"] = opt(r.floatCharAccuracy);
         j["char_agreement"] = opt(r.charAgreement);
+        j["map_f1"] = opt(r.mapF1);
         nlohmann::ordered_json outs = nlohmann::ordered_json::array();
         for (const auto& o : r.outputs) outs.push_back({{"name", o.name}, {"relative_mse", number(o.relativeMse)}, {"sqnr_db", number(o.sqnrDb)}});
         j["outputs"] = outs;
@@ -185,6 +195,7 @@ int run(const Args& argv) {
     if (r.top1Accuracy) std::printf("top-1 accuracy      %7.2f %%   (float %.2f %%)\n", *r.top1Accuracy, *r.floatTop1Accuracy);
     if (r.charAccuracy) std::printf("char accuracy       %7.2f %%   (float %.2f %%)\n", *r.charAccuracy, *r.floatCharAccuracy);
     if (r.charAgreement) std::printf("char agreement      %7.2f %%   (vs float decodes)\n", *r.charAgreement);
+    if (r.mapF1) std::printf("map F1              %7.2f %%   (pixels > %.2f vs the float map)\n", *r.mapF1, eo.mapThreshold);
     for (const auto& o : r.outputs) std::printf("output %-24s relative MSE %.4g, SQNR %.2f dB\n", o.name.c_str(), o.relativeMse, o.sqnrDb);
     std::printf("accuracy drop       %7.3f     (%s)\n", r.accuracyDrop, r.metricName.c_str());
     std::printf("time: float reference %.2f s, plan %.2f s (%d samples)\n", refSeconds, evalSeconds, r.samples);

@@ -2,6 +2,7 @@
 
 #include "autosplit/quantize.h"
 
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -51,6 +52,16 @@ int parseIntOption(const std::string& s, const char* option) {
     } catch (const std::exception&) {
     }
     throw UsageError{std::string(option) + " needs a number, got '" + s + "'"};
+}
+
+float parseMapThreshold(const std::string& s) {
+    try {
+        size_t used = 0;
+        const float v = std::stof(s, &used);
+        if (used == s.size() && std::isfinite(v)) return v;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{"--map-threshold needs a number, got '" + s + "'"};
 }
 
 std::vector<int> parseBitList(const std::string& s, int maxBits, const char* allowed) {

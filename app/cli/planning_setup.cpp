@@ -25,6 +25,10 @@ const char* kPlanningOptions =
     "                          one .pb/.npy tensor per sample                    [--synthetic 4]\n"
     "  --preprocess FILE.json  how images become the input tensor       [DIR/preprocess.json]\n"
     "  --allocator exact|lagrangian  bit-allocation solver                        [exact]\n"
+    "  --task auto|binary-map  accuracy metric: auto = top-1 for [N, C] outputs, else relative L2;\n"
+    "                          binary-map = F1 of the output map above --map-threshold (DB text\n"
+    "                          detectors such as PP-OCR det)                     [auto]\n"
+    "  --map-threshold T       binarization threshold of --task binary-map       [0.3]\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
     "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";
@@ -57,12 +61,22 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string synth = args.value("--synthetic");
     const std::string preprocess = args.value("--preprocess");
     const std::string allocator = args.value("--allocator", "exact");
+    const std::string task = args.value("--task", "auto");
+    const std::string mapThreshold = args.value("--map-threshold");
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
     const int threads = parseCount(args.value("--threads", "0"), "--threads");
     if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
     if (!preprocess.empty() && dataDir.empty()) throw UsageError{"--preprocess needs --data DIR (a folder of images)"};
     if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
+    EvalOptions eo;
+    eo.threads = threads;
+    if (task != "auto" && task != "binary-map") throw UsageError{"--task must be auto or binary-map"};
+    eo.task = parseEvalTask(task);
+    if (!mapThreshold.empty()) {
+        if (eo.task != EvalTask::BinaryMap) throw UsageError{"--map-threshold needs --task binary-map"};
+        eo.mapThreshold = parseMapThreshold(mapThreshold);
+    }
 
     // Everything that can be checked without the model first.
     const sim::DeviceProfile edge = sim::resolveDevice(edgeName);
@@ -124,8 +138,6 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     // The evaluator refers to the context's graph and table (heap-held, stable addresses).
     EvalData ed;
     ed.inputs = s.data;
-    EvalOptions eo;
-    eo.threads = threads;
     s.evaluator = std::make_unique<PlanEvaluator>(s.ctx->graph(), std::move(ed), &s.ctx->errors(), eo);
     s.measure = planner::measureWith(*s.evaluator);
     return s;

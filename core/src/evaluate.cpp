@@ -32,8 +32,16 @@ const char* evalTaskName(EvalTask t) {
     case EvalTask::Generic: return "generic";
     case EvalTask::Classifier: return "classifier";
     case EvalTask::Ctc: return "ctc";
+    case EvalTask::BinaryMap: return "binary-map";
     }
     return "?";
+}
+
+EvalTask parseEvalTask(const std::string& s) {
+    if (s == "generic" || s == "auto") return EvalTask::Generic;
+    for (EvalTask t : {EvalTask::Classifier, EvalTask::Ctc, EvalTask::BinaryMap})
+        if (s == evalTaskName(t)) return t;
+    throw Error("unknown task '" + s + "' (auto, classifier, ctc, binary-map)");
 }
 
 // ---------------------------------------------------------------- CTC helpers
@@ -449,6 +457,8 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
             throw Error("output '" + out0Name + "' has " + std::to_string(out0.shape[2]) + " classes, the dictionary " +
                         std::to_string(opts_.ctcDictionary.size()) + " entries + blank");
     }
+    if (task_ == EvalTask::BinaryMap && (!out0.isFloat() || out0.elementCount() == 0))
+        throw Error("binary-map evaluation needs output '" + out0Name + "' as a float map");
     if (task_ == EvalTask::Classifier && (!out0.isFloat() || !classifierShape(out0.shape)))
         throw Error("output '" + out0Name + "' is not [N, C] class scores");
     if (!data_.labels.empty() && task_ != EvalTask::Classifier)
@@ -757,6 +767,22 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
             m.accuracyDrop = 100.0 - *m.charAgreement;
             m.metricName = "char-disagreement";
         }
+    } else if (task_ == EvalTask::BinaryMap) {
+        int64_t tp = 0, fp = 0, fn = 0;
+        const float thr = opts_.mapThreshold;
+        for (size_t si = 0; si < result.size(); ++si) {
+            const auto& a = result[si].front().floats;
+            const auto& b = reference_[si].front().floats;
+            for (size_t k = 0; k < a.size(); ++k) {
+                const bool p = a[k] > thr, r = b[k] > thr;
+                tp += p && r;
+                fp += p && !r;
+                fn += !p && r;
+            }
+        }
+        m.mapF1 = tp + fp + fn == 0 ? 100.0 : 100.0 * 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+        m.accuracyDrop = 100.0 - *m.mapF1;
+        m.metricName = "map-f1-disagreement";
     } else {
         m.accuracyDrop = 100.0 * std::sqrt(m.relativeMse);
         m.metricName = "relative-l2-error";

@@ -286,6 +286,17 @@ private slots:
         r = cli({"evaluate", model, "--data", data.path(), "--bits", tmp.path() + "/b.json"}, cache.path());
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains("nosuch"), r.err.constData());
+        // Unknown task; a threshold without the binary-map task.
+        r = cli({"evaluate", model, "--data", data.path(), "--split", "0", "--uniform", "8,8", "--task", "segmentation"}, cache.path());
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("segmentation") && r.err.contains("binary-map"), r.err.constData());
+        r = cli({"evaluate", model, "--data", data.path(), "--split", "0", "--uniform", "8,8", "--map-threshold", "0.5"}, cache.path());
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--task binary-map"), r.err.constData());
+        r = cli({"evaluate", model, "--data", data.path(), "--split", "0", "--uniform", "8,8", "--task", "binary-map", "--map-threshold", "x"},
+                cache.path());
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--map-threshold needs a number"), r.err.constData());
         QCOMPARE(filesIn(cache.path()), 0);
     }
 };

@@ -96,6 +96,24 @@ Graph ctcHead(int steps, int classes) {
     return g;
 }
 
+// Text-detector-like head: conv(relu) -> 1x1 conv to one channel with a fused sigmoid = [1, 1, 12, 12].
+Graph mapHead() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, 3, 12, 12});
+    const int a = addValue(g, "a"), y = addValue(g, "y");
+    Node c1 = node("conv1", "Conv", {x, addWeight(g, "w1", {6, 3, 3, 3}, 31, 0.5f)}, {a});
+    c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    c1.activation.kind = Activation::Kind::Relu;
+    Node c2 = node("prob", "Conv", {a, addWeight(g, "w2", {1, 6, 1, 1}, 32, 0.8f)}, {y});
+    c2.activation.kind = Activation::Kind::Sigmoid;
+    g.nodes = {c1, c2};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+
 EvalData dataFor(const Graph& g, int n, uint32_t seed = 3) {
     EvalData d;
     d.inputs = syntheticCalibration(g, n, seed);
@@ -106,9 +124,10 @@ bool sameMetrics(const EvalMetrics& a, const EvalMetrics& b) {
     return a.relativeMse == b.relativeMse && a.top1Agreement == b.top1Agreement && a.accuracyDrop == b.accuracyDrop;
 }
 
-// Independent oracle for a plan with dynamic activation parameters (no table): runs the executor
-// with explicit hooks and returns the relative MSE of output 0 against the float outputs.
-double oracleRelativeMse(const Graph& g, const CalibrationSet& set, const PlanBits& p) {
+// Independent oracle for a plan with dynamic activation parameters (no table), nearest weight
+// rounding and no bias correction: runs the executor with explicit hooks and returns output 0 of
+// the plan and of the float model for every sample.
+std::vector<std::pair<TensorData, TensorData>> oracleOutputs(const Graph& g, const CalibrationSet& set, const PlanBits& p) {
     Executor ex(g, ExecutorOptions{1});
     std::unordered_map<int, std::shared_ptr<const TensorData>> w;
     for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -137,14 +156,18 @@ double oracleRelativeMse(const Graph& g, const CalibrationSet& set, const PlanBi
             fakeQuantizeActivation(v, p.activationBits[nodeIndex], producesNonNegative(g.nodes[nodeIndex]), {});
         }
     };
+    std::vector<std::pair<TensorData, TensorData>> out;
+    for (const auto& s : set.samples) out.emplace_back(ex.run(s, h).outputs[0], ex(s)[0]);
+    return out;
+}
+
+double oracleRelativeMse(const Graph& g, const CalibrationSet& set, const PlanBits& p) {
     double err = 0, ref = 0;
-    for (const auto& s : set.samples) {
-        const auto fl = ex(s);
-        const auto q = ex.run(s, h).outputs;
-        for (size_t k = 0; k < fl[0].floats.size(); ++k) {
-            const double d = static_cast<double>(q[0].floats[k]) - fl[0].floats[k];
+    for (const auto& [q, fl] : oracleOutputs(g, set, p)) {
+        for (size_t k = 0; k < fl.floats.size(); ++k) {
+            const double d = static_cast<double>(q.floats[k]) - fl.floats[k];
             err += d * d;
-            ref += static_cast<double>(fl[0].floats[k]) * fl[0].floats[k];
+            ref += static_cast<double>(fl.floats[k]) * fl.floats[k];
         }
     }
     return err / ref;
@@ -345,6 +368,59 @@ private slots:
         auto nan = dataFor(g, 2);
         nan.inputs.samples[1][0].floats[5] = NAN;
         QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, nan, nullptr));
+    }
+
+    void binaryMapF1() {
+        const Graph g = mapHead();
+        const EvalData data = dataFor(g, 6, 5);
+        EvalOptions o;
+        // Never detected automatically: a [1, 1, H, W] output is generic without --task.
+        QCOMPARE(PlanEvaluator(g, data, nullptr, o).task(), EvalTask::Generic);
+        o.task = EvalTask::BinaryMap;
+        const PlanEvaluator ev(g, data, nullptr, o);
+        QCOMPARE(ev.task(), EvalTask::BinaryMap);
+        const PlanBits w2 = PlanBits::uniform(g, 1, 2, 2, 2);
+        const EvalMetrics m = ev.evaluate(w2);
+        QCOMPARE(m.metricName, std::string("map-f1-disagreement"));
+        QVERIFY(m.mapF1.has_value());
+        QCOMPARE(m.accuracyDrop, 100.0 - *m.mapF1);
+
+        // Oracle: F1 of pixels > 0.3 between the executor-hook re-implementation of the plan and
+        // the float model (nearest rounding, no bias correction, per-input ranges on both sides).
+        EvalOptions on = o;
+        on.weightRounding = EvalOptions::WeightRounding::Nearest;
+        on.biasCorrection = false;
+        on.threads = 1;
+        const EvalMetrics mn = PlanEvaluator(g, data, nullptr, on).evaluate(w2);
+        int64_t tp = 0, fp = 0, fn = 0;
+        for (const auto& [q, fl] : oracleOutputs(g, data.inputs, w2))
+            for (size_t k = 0; k < fl.floats.size(); ++k) {
+                const bool pp = q.floats[k] > 0.3f, rr = fl.floats[k] > 0.3f;
+                tp += pp && rr;
+                fp += pp && !rr;
+                fn += !pp && rr;
+            }
+        QVERIFY(tp > 0 && fp + fn > 0);  // the case is not trivial
+        const double f1 = 100.0 * 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+        QVERIFY2(std::fabs(*mn.mapF1 - f1) < 1e-9, qPrintable(QString("%1 vs oracle %2").arg(*mn.mapF1).arg(f1)));
+        const PlanEvaluator nothingQuantized(g, data, nullptr, o);
+        QCOMPARE(*nothingQuantized.evaluate(PlanBits::uniform(g, 1, 32, 32, 32)).mapF1, 100.0);
+        QVERIFY2(*m.mapF1 < 100.0, qPrintable(QString("2-bit plan F1 %1").arg(*m.mapF1)));
+        QVERIFY(*m.mapF1 >= 0.0);
+        QVERIFY(*ev.evaluate(PlanBits::uniform(g, 1, 16, 16, 16)).mapF1 > *m.mapF1);
+
+        // Thresholds outside the sigmoid's range: no positive pixels in either map (F1 100 by
+        // definition), or all pixels positive in both.
+        for (float t : {2.f, -1.f}) {
+            EvalOptions ot = o;
+            ot.mapThreshold = t;
+            const EvalMetrics mt = PlanEvaluator(g, data, nullptr, ot).evaluate(w2);
+            QCOMPARE(*mt.mapF1, 100.0);
+            QCOMPARE(mt.accuracyDrop, 0.0);
+        }
+        QCOMPARE(parseEvalTask("binary-map"), EvalTask::BinaryMap);
+        QCOMPARE(parseEvalTask("auto"), EvalTask::Generic);
+        QVERIFY_EXCEPTION_THROWN(parseEvalTask("segmentation"), Error);
     }
 
     void ctcHelpers() {

@@ -71,9 +71,13 @@ void validatePlan(const Graph& g, const PlanBits& plan);
 enum class EvalTask {
     Generic,     // any output: relative MSE / SQNR
     Classifier,  // output 0 is [N, C] logits or probabilities
-    Ctc          // output 0 is [N, T, C] per-step class scores, blank = 0 (PP-OCR recognizer)
+    Ctc,         // output 0 is [N, T, C] per-step class scores, blank = 0 (PP-OCR recognizer)
+    BinaryMap    // output 0 is a probability map (DB text detectors: PP-OCR det), binarized at
+                 // EvalOptions::mapThreshold; never detected automatically
 };
 const char* evalTaskName(EvalTask t);
+// "generic" (or "auto": detect), "classifier", "ctc", "binary-map"; throws Error otherwise.
+EvalTask parseEvalTask(const std::string& s);
 
 struct OutputMetrics {
     std::string name;
@@ -96,6 +100,9 @@ struct EvalMetrics {
     std::optional<double> floatCharAccuracy;  // the float model's on the same texts
     std::optional<double> charAgreement;      // vs the float model's decoded strings
     std::vector<std::string> decoded;         // plan's greedy decodes, one per row (CTC only)
+    // Binary map: F1 (%) of the plan's output-0 pixels above the threshold against the float
+    // model's (100 when neither has any).
+    std::optional<double> mapF1;
 
     // One number for the planner's accuracy constraint, in percentage points (lower is better),
     // chosen in this order:
@@ -103,6 +110,7 @@ struct EvalMetrics {
     //   "char-disagreement":   CTC without texts  100 - charAgreement
     //   "top1-accuracy-drop":  classifier, labels floatTop1Accuracy - top1Accuracy
     //   "top1-disagreement":   classifier         100 - top1Agreement
+    //   "map-f1-disagreement": binary map         100 - mapF1
     //   "relative-l2-error":   anything else      100 * sqrt(relativeMse), a proxy, not a task metric
     double accuracyDrop = 0;
     std::string metricName;
@@ -124,6 +132,7 @@ struct EvalOptions {
                                         // Classifier when output 0 is [N, C] with C >= 2
     // CTC dictionary: class c >= 1 decodes to ctcDictionary[c - 1]; class 0 is the blank.
     std::vector<std::string> ctcDictionary;
+    float mapThreshold = 0.3f;  // BinaryMap: PaddleOCR's DB binarization threshold (det_db_thresh)
     bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
     bool biasCorrection = true;
     enum class WeightRounding { Nearest, Gptq };
