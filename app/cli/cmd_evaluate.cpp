@@ -42,8 +42,9 @@ const char* kUsage =
     "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
     "--no-bias-correction leaves biases as they are. Weights at 2-8 bits are rounded by GPTQ against\n"
     "the layer inputs of the evaluation data (same grid; an extra float pass); --nearest rounds each\n"
-    "weight on its own. --task binary-map scores output 0 as a probability map: F1 of its pixels above\n"
-    "--map-threshold (0.3, PaddleOCR's DB threshold) against the float model's (text detectors).\n";
+    "weight on its own. --task binary-map (detected for [N, 1, H, W] sigmoid outputs) scores output 0\n"
+    "as a probability map: F1 of its pixels above --map-threshold (0.3, PaddleOCR's DB threshold)\n"
+    "against the float model's (text detectors).\n";
 
 
 std::string readText(const std::string& path) {

@@ -276,6 +276,16 @@ bool classifierShape(const std::vector<int64_t>& s) {
     return true;
 }
 
+// Output 0 is a single-channel map [N, 1, H, W] (H*W > 1) that a sigmoid produces: a per-pixel
+// probability map such as a DB text detector's (PP-OCR det), scored by its binarized F1.
+bool sigmoidMap(const Graph& g, const std::vector<int64_t>& s) {
+    if (s.size() != 4 || s[1] != 1 || s[2] * s[3] <= 1) return false;
+    const int p = g.tensors[static_cast<size_t>(g.outputs[0])].producer;
+    if (p < 0) return false;
+    const Node& n = g.nodes[static_cast<size_t>(p)];
+    return n.op == "Sigmoid" || n.activation.kind == Activation::Kind::Sigmoid;
+}
+
 // Rows and classes of output 0 for the classifier / CTC metrics.
 struct RowView {
     int64_t rows = 0, steps = 1, classes = 0;
@@ -447,6 +457,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     if (task_ == EvalTask::Generic) {
         if (!opts_.ctcDictionary.empty()) task_ = EvalTask::Ctc;
         else if (out0.isFloat() && classifierShape(out0.shape)) task_ = EvalTask::Classifier;
+        else if (out0.isFloat() && sigmoidMap(g, out0.shape)) task_ = EvalTask::BinaryMap;
     }
     if (task_ == EvalTask::Ctc) {
         if (opts_.ctcDictionary.empty()) throw Error("CTC evaluation needs a character dictionary");

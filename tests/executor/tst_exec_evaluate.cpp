@@ -374,8 +374,13 @@ private slots:
         const Graph g = mapHead();
         const EvalData data = dataFor(g, 6, 5);
         EvalOptions o;
-        // Never detected automatically: a [1, 1, H, W] output is generic without --task.
-        QCOMPARE(PlanEvaluator(g, data, nullptr, o).task(), EvalTask::Generic);
+        // Detected: a [1, 1, H, W] output of a (fused) sigmoid. Without the sigmoid it is generic.
+        QCOMPARE(PlanEvaluator(g, data, nullptr, o).task(), EvalTask::BinaryMap);
+        Graph linear = mapHead();
+        linear.nodes[1].activation = Activation{};
+        QCOMPARE(PlanEvaluator(linear, data, nullptr, o).task(), EvalTask::Generic);
+        QCOMPARE(PlanEvaluator(linear, data, nullptr, o).evaluate(PlanBits::uniform(linear, 1, 8, 8, 8)).metricName,
+                 std::string("relative-l2-error"));
         o.task = EvalTask::BinaryMap;
         const PlanEvaluator ev(g, data, nullptr, o);
         QCOMPARE(ev.task(), EvalTask::BinaryMap);

@@ -73,7 +73,7 @@ enum class EvalTask {
     Classifier,  // output 0 is [N, C] logits or probabilities
     Ctc,         // output 0 is [N, T, C] per-step class scores, blank = 0 (PP-OCR recognizer)
     BinaryMap    // output 0 is a probability map (DB text detectors: PP-OCR det), binarized at
-                 // EvalOptions::mapThreshold; never detected automatically
+                 // EvalOptions::mapThreshold; detected for [N, 1, H, W] outputs of a Sigmoid
 };
 const char* evalTaskName(EvalTask t);
 // "generic" (or "auto": detect), "classifier", "ctc", "binary-map"; throws Error otherwise.
@@ -129,7 +129,8 @@ struct EvalOptions {
     QuantOptions quant;       // clipping for weights and for activations fitted per input
     int threads = 0;          // 0 = all cores; samples run in parallel
     EvalTask task = EvalTask::Generic;  // Generic = detect: Ctc when a dictionary is given,
-                                        // Classifier when output 0 is [N, C] with C >= 2
+                                        // Classifier when output 0 is [N, C] with C >= 2,
+                                        // BinaryMap for a [N, 1, H, W] Sigmoid output
     // CTC dictionary: class c >= 1 decodes to ctcDictionary[c - 1]; class 0 is the blank.
     std::vector<std::string> ctcDictionary;
     float mapThreshold = 0.3f;  // BinaryMap: PaddleOCR's DB binarization threshold (det_db_thresh)
