@@ -520,7 +520,8 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
     for (int i = 0; i <= plan.splitPosition && i < static_cast<int>(g.nodes.size()); ++i) {
         const int b = plan.weightBits[static_cast<size_t>(i)];
         if (gptqPrepared_[static_cast<size_t>(i)] || quantizedWeightOf_[static_cast<size_t>(i)] < 0 || b < 2 || b > 8) continue;
-        if (LayerInputMoments::bytesFor(g, i) == 0) {
+        const int64_t rowLength = LayerInputMoments::rowLengthFor(g, i);
+        if (rowLength == 0 || (opts_.gptqMaxRowLength > 0 && rowLength > opts_.gptqMaxRowLength)) {
             gptqPrepared_[static_cast<size_t>(i)] = 1;  // not applicable: nearest rounding
             continue;
         }

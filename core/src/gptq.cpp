@@ -63,6 +63,12 @@ int64_t LayerInputMoments::bytesFor(const Graph& g, int node) {
     return groups * l.rowLength * l.rowLength * static_cast<int64_t>(sizeof(double));
 }
 
+int64_t LayerInputMoments::rowLengthFor(const Graph& g, int node) {
+    const Node& n = g.nodes[static_cast<size_t>(node)];
+    const TensorData* w = constantWeight(g, n);
+    return w ? rowLayout(n, *w).rowLength : 0;
+}
+
 std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, int node) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const TensorData* w = constantWeight(g, n);

@@ -18,7 +18,8 @@
 //     (gptq.h: same grid and scales, output error instead of weight error minimized); they are
 //     computed the first time a plan quantizes the layer (one extra float pass over the set per
 //     batch of layers, gptqMemoryBytes of moments at a time) for all of 2/4/6/8 bits and kept.
-//     ConvTranspose and batched MatMul weights are rounded to nearest.
+//     ConvTranspose, batched MatMul weights and rows longer than gptqMaxRowLength are rounded to
+//     nearest.
 //     With biasCorrection (default), the bias of a quantized Conv/Gemm absorbs the mean shift the
 //     weight error causes on the evaluation set's float inputs: b' = b - (W_q - W) E[x] per output
 //     channel (Nagel et al. 2019, "bias correction"; padding ignored), as deployment toolchains do.
@@ -139,6 +140,10 @@ struct EvalOptions {
     enum class WeightRounding { Nearest, Gptq };
     WeightRounding weightRounding = WeightRounding::Gptq;
     int64_t gptqMemoryBytes = int64_t(256) << 20;  // moments accumulated in one float pass
+    // Layers with more weights per output channel are rounded to nearest: GPTQ's cost grows as
+    // R^3 (ResNet-50's 3x3 convs on 512 channels, R = 4608, took 3/4 of its GPTQ time) while
+    // rounding errors over that many inputs largely average out. 0 = no limit.
+    int64_t gptqMaxRowLength = 2304;
     enum class ActivationScope { LayerInputs, AllNodes };
     ActivationScope activationScope = ActivationScope::AllNodes;
 };

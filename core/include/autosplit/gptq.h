@@ -38,7 +38,8 @@ public:
     int64_t groups() const { return groups_; }
     // Memory the accumulated moments take (groups * R * R doubles).
     int64_t bytes() const { return groups_ * rows_ * rows_ * static_cast<int64_t>(sizeof(double)); }
-    static int64_t bytesFor(const Graph& g, int node);  // without allocating; 0 when unsupported
+    static int64_t bytesFor(const Graph& g, int node);      // without allocating; 0 when unsupported
+    static int64_t rowLengthFor(const Graph& g, int node);  // R without allocating; 0 when unsupported
     int64_t vectors() const { return count_; }          // input vectors accumulated
 
     // Adds the vectors of one run's input 0 of the node. Not thread-safe: use one object per
