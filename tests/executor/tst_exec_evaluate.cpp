@@ -8,6 +8,7 @@
 #include "autosplit/errors.h"
 #include "autosplit/evaluate.h"
 #include "autosplit/executor.h"
+#include "graph_fixtures.h"
 
 #include <QtTest>
 
@@ -16,41 +17,17 @@
 #include <thread>
 
 using namespace autosplit;
+using autosplit::testing::addInput;
+using autosplit::testing::addValue;
+using autosplit::testing::makeNode;
+using autosplit::testing::randomTensor;
 
 namespace {
-int addValue(Graph& g, const std::string& name) {
-    Tensor t;
-    t.name = name;
-    return g.addTensor(std::move(t));
-}
-int addInput(Graph& g, const std::string& name, std::vector<int64_t> shape) {
-    Tensor t;
-    t.name = name;
-    t.shape = std::move(shape);
-    t.shapeKnown = true;
-    return g.addTensor(std::move(t));
-}
 int addWeight(Graph& g, const std::string& name, std::vector<int64_t> shape, uint32_t seed, float sd) {
-    TensorData d;
-    d.shape = shape;
-    d.floats.resize(static_cast<size_t>(d.elementCount()));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> n(0.f, sd);
-    for (float& v : d.floats) v = n(rng);
-    Tensor t;
-    t.name = name;
-    t.shape = shape;
-    t.shapeKnown = true;
-    t.data = std::make_shared<TensorData>(std::move(d));
-    return g.addTensor(std::move(t));
+    return testing::addWeight(g, name, randomTensor(std::move(shape), seed, sd));
 }
 Node node(const std::string& name, const std::string& op, std::vector<int> in, std::vector<int> out) {
-    Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    return n;
+    return makeNode(name, op, std::move(in), std::move(out));
 }
 
 // 0 conv1(relu) a | 1 conv2(relu) b | 2 conv3 c | 3 add(a, c)(relu) d | 4 gap e | 5 flatten f | 6 fc y

@@ -7,6 +7,7 @@
 #include "autosplit/calibration.h"
 #include "autosplit/evaluate.h"
 #include "autosplit/gptq.h"
+#include "graph_fixtures.h"
 
 #include <QtTest>
 
@@ -15,50 +16,9 @@
 #include <thread>
 
 using namespace autosplit;
+using namespace autosplit::testing;
 
 namespace {
-
-int addValue(Graph& g, const std::string& name) {
-    Tensor t;
-    t.name = name;
-    return g.addTensor(std::move(t));
-}
-
-int addInput(Graph& g, const std::string& name, std::vector<int64_t> shape) {
-    Tensor t;
-    t.name = name;
-    t.shape = std::move(shape);
-    t.shapeKnown = true;
-    return g.addTensor(std::move(t));
-}
-
-TensorData randomData(std::vector<int64_t> shape, uint32_t seed, float sd) {
-    TensorData d;
-    d.shape = std::move(shape);
-    d.floats.resize(static_cast<size_t>(d.elementCount()));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> n(0.f, sd);
-    for (float& v : d.floats) v = n(rng);
-    return d;
-}
-
-int addWeight(Graph& g, const std::string& name, TensorData d) {
-    Tensor t;
-    t.name = name;
-    t.shape = d.shape;
-    t.shapeKnown = true;
-    t.data = std::make_shared<TensorData>(std::move(d));
-    return g.addTensor(std::move(t));
-}
-
-Node makeNode(const std::string& name, const std::string& op, std::vector<int> in, std::vector<int> out) {
-    Node n;
-    n.name = name;
-    n.op = op;
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    return n;
-}
 
 // One-node graph: node 0 reads "x" (shape xs) with weight w.
 Graph singleLayer(const std::string& op, std::vector<int64_t> xs, TensorData w,
@@ -79,7 +39,7 @@ Graph singleLayer(const std::string& op, std::vector<int64_t> xs, TensorData w,
 // Inputs with strongly correlated neighbours (a smoothed random field plus a channel offset):
 // the case where the order and direction of rounding errors matter.
 TensorData correlatedInput(std::vector<int64_t> shape, uint32_t seed) {
-    TensorData d = randomData(shape, seed, 1.f);
+    TensorData d = randomTensor(shape, seed, 1.f);
     const int64_t last = shape.back();
     for (size_t i = 1; i < d.floats.size(); ++i)
         if (static_cast<int64_t>(i) % last != 0) d.floats[i] = 0.8f * d.floats[i - 1] + 0.6f * d.floats[i];
@@ -109,7 +69,7 @@ class GptqTest : public QObject {
 private slots:
     void convMomentsMatchExplicitPatches() {
         // 2 groups, stride 2, asymmetric pads, dilation 2 on a 7x9 map.
-        Graph g = singleLayer("Conv", {1, 4, 7, 9}, randomData({6, 2, 3, 2}, 1, 0.5f),
+        Graph g = singleLayer("Conv", {1, 4, 7, 9}, randomTensor({6, 2, 3, 2}, 1, 0.5f),
                               {{"group", Attribute{int64_t{2}}},
                                {"strides", Attribute{std::vector<int64_t>{2, 1}}},
                                {"dilations", Attribute{std::vector<int64_t>{2, 1}}},
@@ -118,7 +78,7 @@ private slots:
         QVERIFY(m);
         QCOMPARE(m->rowLength(), int64_t(12));  // 2 channels x 3 x 2
         QCOMPARE(m->groups(), int64_t(2));
-        const TensorData x = randomData({1, 4, 7, 9}, 2, 1.f);
+        const TensorData x = randomTensor({1, 4, 7, 9}, 2, 1.f);
         m->add(x);
         // Output size: H (7 + 1 + 2 - 5) / 2 + 1 = 3, W (9 + 0 + 1 - 2) / 1 + 1 = 9.
         QCOMPARE(m->vectors(), int64_t(27));
@@ -154,10 +114,10 @@ private slots:
     }
 
     void unsupportedLayersHaveNoMoments() {
-        Graph g = singleLayer("ConvTranspose", {1, 2, 4, 4}, randomData({2, 3, 3, 3}, 3, 0.5f));
+        Graph g = singleLayer("ConvTranspose", {1, 2, 4, 4}, randomTensor({2, 3, 3, 3}, 3, 0.5f));
         QVERIFY(!LayerInputMoments::forNode(g, 0));
         QCOMPARE(LayerInputMoments::bytesFor(g, 0), int64_t(0));
-        Graph gemm = singleLayer("Gemm", {4, 8}, randomData({8, 5}, 4, 0.5f), {{"transA", Attribute{int64_t{1}}}});
+        Graph gemm = singleLayer("Gemm", {4, 8}, randomTensor({8, 5}, 4, 0.5f), {{"transA", Attribute{int64_t{1}}}});
         QVERIFY(!LayerInputMoments::forNode(gemm, 0));
     }
 
@@ -175,25 +135,25 @@ private slots:
         TensorData x;
         int64_t channels = 0;
         if (op == "conv") {
-            g = singleLayer("Conv", {1, 6, 12, 12}, randomData({10, 6, 3, 3}, 5, 0.4f),
+            g = singleLayer("Conv", {1, 6, 12, 12}, randomTensor({10, 6, 3, 3}, 5, 0.4f),
                             {{"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
             x = correlatedInput({1, 6, 12, 12}, 6);
             channels = 10;
         } else if (op == "depthwise") {
-            g = singleLayer("Conv", {1, 8, 12, 12}, randomData({8, 1, 3, 3}, 7, 3.f),
+            g = singleLayer("Conv", {1, 8, 12, 12}, randomTensor({8, 1, 3, 3}, 7, 3.f),
                             {{"group", Attribute{int64_t{8}}}, {"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
             x = correlatedInput({1, 8, 12, 12}, 8);
             channels = 8;
         } else if (op == "gemm") {
-            g = singleLayer("Gemm", {64, 24}, randomData({24, 12}, 9, 0.3f));
+            g = singleLayer("Gemm", {64, 24}, randomTensor({24, 12}, 9, 0.3f));
             x = correlatedInput({64, 24}, 10);
             channels = 12;
         } else if (op == "gemmT") {
-            g = singleLayer("Gemm", {64, 24}, randomData({12, 24}, 11, 0.3f), {{"transB", Attribute{int64_t{1}}}});
+            g = singleLayer("Gemm", {64, 24}, randomTensor({12, 24}, 11, 0.3f), {{"transB", Attribute{int64_t{1}}}});
             x = correlatedInput({64, 24}, 12);
             channels = 12;
         } else {
-            g = singleLayer("MatMul", {2, 32, 24}, randomData({24, 12}, 13, 0.3f));
+            g = singleLayer("MatMul", {2, 32, 24}, randomTensor({24, 12}, 13, 0.3f));
             x = correlatedInput({2, 32, 24}, 14);
             channels = 12;
         }
@@ -218,7 +178,7 @@ private slots:
 
     void deadInputsAndSingularMoments() {
         // Channel 1 of the input is always zero: H has a zero row and column.
-        Graph g = singleLayer("Conv", {1, 3, 6, 6}, randomData({4, 3, 1, 1}, 15, 0.5f));
+        Graph g = singleLayer("Conv", {1, 3, 6, 6}, randomTensor({4, 3, 1, 1}, 15, 0.5f));
         TensorData x = correlatedInput({1, 3, 6, 6}, 16);
         for (int64_t i = 36; i < 72; ++i) x.floats[static_cast<size_t>(i)] = 0.f;
         auto m = LayerInputMoments::forNode(g, 0);
@@ -240,17 +200,17 @@ private slots:
         const int x = addInput(g, "x", {1, 4, 12, 12});
         const int a = addValue(g, "a"), b = addValue(g, "b"), c = addValue(g, "c"), d = addValue(g, "d"), e = addValue(g, "e"),
                   y = addValue(g, "y");
-        Node c1 = makeNode("conv1", "Conv", {x, addWeight(g, "w1", randomData({8, 4, 3, 3}, 20, 0.3f))}, {a});
+        Node c1 = makeNode("conv1", "Conv", {x, addWeight(g, "w1", randomTensor({8, 4, 3, 3}, 20, 0.3f))}, {a});
         c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
         c1.activation.kind = Activation::Kind::Relu;
-        Node c2 = makeNode("dw", "Conv", {a, addWeight(g, "w2", randomData({8, 1, 3, 3}, 21, 1.f))}, {b});
+        Node c2 = makeNode("dw", "Conv", {a, addWeight(g, "w2", randomTensor({8, 1, 3, 3}, 21, 1.f))}, {b});
         c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
         c2.attrs["group"] = Attribute{int64_t{8}};
         c2.activation.kind = Activation::Kind::Relu;
-        Node c3 = makeNode("conv3", "Conv", {b, addWeight(g, "w3", randomData({8, 8, 1, 1}, 22, 0.4f))}, {c});
+        Node c3 = makeNode("conv3", "Conv", {b, addWeight(g, "w3", randomTensor({8, 8, 1, 1}, 22, 0.4f))}, {c});
         Node gap = makeNode("gap", "GlobalAveragePool", {c}, {d});
         Node flat = makeNode("flatten", "Flatten", {d}, {e});
-        Node fc = makeNode("fc", "Gemm", {e, addWeight(g, "wfc", randomData({8, 5}, 23, 0.5f))}, {y});
+        Node fc = makeNode("fc", "Gemm", {e, addWeight(g, "wfc", randomTensor({8, 5}, 23, 0.5f))}, {y});
         g.nodes = {c1, c2, c3, gap, flat, fc};
         g.inputs = {x};
         g.outputs = {y};

@@ -2,6 +2,7 @@
 // dilation, stride, padding), fused activations vs separate nodes, thread-count invariance,
 // up-front validation, hooks, cancellation and input checks.
 #include "autosplit/executor.h"
+#include "graph_fixtures.h"
 
 #include <QtTest>
 
@@ -9,6 +10,8 @@
 #include <random>
 
 using namespace autosplit;
+using autosplit::testing::addValue;
+using autosplit::testing::addWeight;
 
 namespace {
 
@@ -20,23 +23,6 @@ TensorData randomTensor(std::vector<int64_t> shape, uint32_t seed, float lo = -1
     t.floats.resize(static_cast<size_t>(t.elementCount()));
     for (float& v : t.floats) v = d(rng);
     return t;
-}
-
-int addValue(Graph& g, const std::string& name, std::vector<int64_t> shape = {}) {
-    Tensor t;
-    t.name = name;
-    t.shape = std::move(shape);
-    t.shapeKnown = !t.shape.empty();
-    return g.addTensor(std::move(t));
-}
-
-int addWeight(Graph& g, const std::string& name, TensorData d) {
-    Tensor t;
-    t.name = name;
-    t.shape = d.shape;
-    t.shapeKnown = true;
-    t.data = std::make_shared<TensorData>(std::move(d));
-    return g.addTensor(std::move(t));
 }
 
 Attribute ints(std::vector<int64_t> v) { return Attribute{std::move(v)}; }
