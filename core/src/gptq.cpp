@@ -150,34 +150,42 @@ void LayerInputMoments::add(const TensorData& x) {
     }
     const int64_t outSize = c.out[0] * c.out[1] * c.out[2], inSize = c.in[0] * c.in[1] * c.in[2];
     const int64_t cg = channels_ / groups_, ks = c.k[0] * c.k[1] * c.k[2];
-    constexpr int64_t chunk = 256;
-    MatF cols(rows_, chunk);
-    for (int64_t b = 0; b < x.shape[0]; ++b)
-        for (int64_t gi = 0; gi < groups_; ++gi)
-            for (int64_t p0 = 0; p0 < outSize; p0 += chunk) {
-                const int64_t np = std::min(chunk, outSize - p0);
-                if (np != cols.cols()) cols.resize(rows_, np);
+    constexpr int64_t chunk = 1024;
+    MatF cols(rows_, std::min(chunk, outSize));
+    // Input coordinates of each output position of a chunk at kernel offset 0 (no divisions in
+    // the patch loop).
+    std::vector<int64_t> bz(static_cast<size_t>(chunk)), by(static_cast<size_t>(chunk)), bx(static_cast<size_t>(chunk));
+    for (int64_t p0 = 0; p0 < outSize; p0 += chunk) {
+        const int64_t np = std::min(chunk, outSize - p0);
+        for (int64_t p = 0; p < np; ++p) {
+            const int64_t o = p0 + p;
+            bz[static_cast<size_t>(p)] = o / (c.out[1] * c.out[2]) * c.s[0] - c.pb[0];
+            by[static_cast<size_t>(p)] = (o / c.out[2]) % c.out[1] * c.s[1] - c.pb[1];
+            bx[static_cast<size_t>(p)] = o % c.out[2] * c.s[2] - c.pb[2];
+        }
+        if (np != cols.cols()) cols.resize(rows_, np);
+        for (int64_t b = 0; b < x.shape[0]; ++b)
+            for (int64_t gi = 0; gi < groups_; ++gi) {
                 for (int64_t ch = 0; ch < cg; ++ch) {
                     const float* xc = x.floats.data() + ((b * channels_) + gi * cg + ch) * inSize;
                     for (int64_t kz = 0; kz < c.k[0]; ++kz)
                         for (int64_t ky = 0; ky < c.k[1]; ++ky)
                             for (int64_t kx = 0; kx < c.k[2]; ++kx) {
                                 const int64_t r = ch * ks + (kz * c.k[1] + ky) * c.k[2] + kx;
+                                const int64_t dz = kz * c.d[0], dy = ky * c.d[1], dx = kx * c.d[2];
+                                float* dst = &cols(r, 0);
                                 for (int64_t p = 0; p < np; ++p) {
-                                    const int64_t o = p0 + p;
-                                    const int64_t oz = o / (c.out[1] * c.out[2]), oy = (o / c.out[2]) % c.out[1],
-                                                  ox = o % c.out[2];
-                                    const int64_t iz = oz * c.s[0] - c.pb[0] + kz * c.d[0];
-                                    const int64_t iy = oy * c.s[1] - c.pb[1] + ky * c.d[1];
-                                    const int64_t ix = ox * c.s[2] - c.pb[2] + kx * c.d[2];
+                                    const int64_t iz = bz[static_cast<size_t>(p)] + dz, iy = by[static_cast<size_t>(p)] + dy,
+                                                  ix = bx[static_cast<size_t>(p)] + dx;
                                     const bool inside = iz >= 0 && iz < c.in[0] && iy >= 0 && iy < c.in[1] && ix >= 0 &&
                                                         ix < c.in[2];
-                                    cols(r, p) = inside ? xc[(iz * c.in[1] + iy) * c.in[2] + ix] : 0.f;
+                                    dst[p] = inside ? xc[(iz * c.in[1] + iy) * c.in[2] + ix] : 0.f;
                                 }
                             }
                 }
                 accumulate(gi, cols);
             }
+    }
     count_ += x.shape[0] * outSize;
 }
 
