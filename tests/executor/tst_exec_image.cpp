@@ -4,6 +4,7 @@
 #include "autosplit/calibration.h"
 #include "autosplit/errors.h"
 #include "autosplit/image.h"
+#include "graph_fixtures.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -193,20 +194,9 @@ private slots:
     void folders() {
         QTemporaryDir d;
         Graph g;
-        Tensor x;
-        x.name = "x";
-        x.shape = {1, 3, 8, 8};
-        x.shapeKnown = true;
-        const int xi = g.addTensor(x);
-        Tensor y;
-        y.name = "y";
-        const int yi = g.addTensor(y);
-        Node n;
-        n.name = "relu";
-        n.op = "Relu";
-        n.inputs = {xi};
-        n.outputs = {yi};
-        g.nodes = {n};
+        const int xi = testing::addInput(g, "x", {1, 3, 8, 8});
+        const int yi = testing::addValue(g, "y");
+        g.nodes = {testing::makeNode("relu", "Relu", {xi}, {yi})};
         g.inputs = {xi};
         g.outputs = {yi};
         g.rebuild();

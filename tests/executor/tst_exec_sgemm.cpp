@@ -3,6 +3,7 @@
 // accumulation, the fused bias/activation epilogue, one and two threads, and every kernel this
 // CPU can run (portable, AVX2, AVX-512). Conv runs through the executor per kernel as well.
 #include "autosplit/executor.h"
+#include "graph_fixtures.h"
 #include "exec_internal.h"
 #include "sgemm_kernels.h"
 
@@ -188,31 +189,11 @@ private slots:
         for (const ConvCase& cc : ccs) {
             Graph g;
             g.opsetVersion = 13;
-            Tensor xt;
-            xt.name = "x";
-            xt.shape = {1, cc.C, cc.size, cc.size};
-            xt.shapeKnown = true;
-            const int x = g.addTensor(xt);
-            Tensor wt;
-            wt.name = "w";
-            wt.data = std::make_shared<TensorData>(randomTensor({cc.K, cc.C / cc.group, cc.kernel, cc.kernel}, 4));
-            wt.shape = wt.data->shape;
-            wt.shapeKnown = true;
-            const int w = g.addTensor(wt);
-            Tensor bt;
-            bt.name = "b";
-            bt.data = std::make_shared<TensorData>(randomTensor({cc.K}, 5));
-            bt.shape = bt.data->shape;
-            bt.shapeKnown = true;
-            const int b = g.addTensor(bt);
-            Tensor yt;
-            yt.name = "y";
-            const int y = g.addTensor(yt);
-            Node n;
-            n.name = "conv";
-            n.op = "Conv";
-            n.inputs = {x, w, b};
-            n.outputs = {y};
+            const int x = testing::addInput(g, "x", {1, cc.C, cc.size, cc.size});
+            const int w = testing::addWeight(g, "w", randomTensor({cc.K, cc.C / cc.group, cc.kernel, cc.kernel}, 4));
+            const int b = testing::addWeight(g, "b", randomTensor({cc.K}, 5));
+            const int y = testing::addValue(g, "y");
+            Node n = testing::makeNode("conv", "Conv", {x, w, b}, {y});
             n.attrs["group"] = Attribute{cc.group};
             n.attrs["strides"] = Attribute{std::vector<int64_t>{cc.stride, cc.stride}};
             n.attrs["pads"] = Attribute{std::vector<int64_t>{cc.pad, cc.pad, cc.pad, cc.pad}};
