@@ -91,11 +91,7 @@ int run(const Args& argv) {
     if (layerInputsOnly) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
     eo.biasCorrection = !noBiasCorrection;
     if (nearestRounding) eo.weightRounding = EvalOptions::WeightRounding::Nearest;
-    eo.task = parseEvalTask(task);
-    if (!mapThreshold.empty()) {
-        if (eo.task != EvalTask::BinaryMap) throw UsageError{"--map-threshold needs --task binary-map"};
-        eo.mapThreshold = parseMapThreshold(mapThreshold);
-    }
+    applyTaskOptions(eo, task, mapThreshold);
     LoadedModel m = loadModel(args, json);
     const Graph& g = m.graph;
 

@@ -54,14 +54,20 @@ int parseIntOption(const std::string& s, const char* option) {
     throw UsageError{std::string(option) + " needs a number, got '" + s + "'"};
 }
 
-float parseMapThreshold(const std::string& s) {
+void applyTaskOptions(EvalOptions& eo, const std::string& task, const std::string& mapThreshold) {
+    eo.task = parseEvalTask(task);
+    if (mapThreshold.empty()) return;
+    if (eo.task != EvalTask::BinaryMap) throw UsageError{"--map-threshold needs --task binary-map"};
     try {
         size_t used = 0;
-        const float v = std::stof(s, &used);
-        if (used == s.size() && std::isfinite(v)) return v;
+        const float v = std::stof(mapThreshold, &used);
+        if (used == mapThreshold.size() && std::isfinite(v)) {
+            eo.mapThreshold = v;
+            return;
+        }
     } catch (const std::exception&) {
     }
-    throw UsageError{"--map-threshold needs a number, got '" + s + "'"};
+    throw UsageError{"--map-threshold needs a number, got '" + mapThreshold + "'"};
 }
 
 std::vector<int> parseBitList(const std::string& s, int maxBits, const char* allowed) {

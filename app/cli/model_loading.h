@@ -4,6 +4,7 @@
 
 #include "command.h"
 
+#include "autosplit/evaluate.h"
 #include "autosplit/graph.h"
 #include "autosplit/onnx_import.h"
 #include "autosplit/passes.h"
@@ -25,8 +26,9 @@ LoadedModel loadModel(ArgReader& args, bool quiet = false);
 std::string shapeString(const std::vector<int64_t>& shape);
 // An integer option value; UsageError "OPTION needs a number, got '…'" otherwise.
 int parseIntOption(const std::string& s, const char* option);
-// "--map-threshold 0.3": a finite number; UsageError otherwise.
-float parseMapThreshold(const std::string& s);
+// --task NAME (parseEvalTask: Error on an unknown name) and --map-threshold T (a finite number,
+// only with --task binary-map; UsageError otherwise) into eo.task / eo.mapThreshold.
+void applyTaskOptions(EvalOptions& eo, const std::string& task, const std::string& mapThreshold);
 // "--bits 2,4,8": each item a supported width (quantize.h) no larger than maxBits; UsageError
 // "--bits: 'X' is not one of <allowed>" otherwise.
 std::vector<int> parseBitList(const std::string& s, int maxBits, const char* allowed);

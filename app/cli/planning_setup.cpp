@@ -72,11 +72,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     EvalOptions eo;
     eo.threads = threads;
     if (task != "auto" && task != "binary-map") throw UsageError{"--task must be auto or binary-map"};
-    eo.task = parseEvalTask(task);
-    if (!mapThreshold.empty()) {
-        if (eo.task != EvalTask::BinaryMap) throw UsageError{"--map-threshold needs --task binary-map"};
-        eo.mapThreshold = parseMapThreshold(mapThreshold);
-    }
+    applyTaskOptions(eo, task, mapThreshold);
 
     // Everything that can be checked without the model first.
     const sim::DeviceProfile edge = sim::resolveDevice(edgeName);
