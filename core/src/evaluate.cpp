@@ -517,6 +517,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
     const Graph& g = graph_;
     std::lock_guard<std::mutex> prep(gptqMutex_);
     std::vector<int> todo;
+    std::vector<int64_t> todoBytes;  // bytes of each layer's moments
     for (int i = 0; i <= plan.splitPosition && i < static_cast<int>(g.nodes.size()); ++i) {
         const int b = plan.weightBits[static_cast<size_t>(i)];
         if (gptqPrepared_[static_cast<size_t>(i)] || quantizedWeightOf_[static_cast<size_t>(i)] < 0 || b < 2 || b > 8) continue;
@@ -526,15 +527,15 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
             continue;
         }
         todo.push_back(i);
+        todoBytes.push_back(LayerInputMoments::bytesFor(g, i));
     }
     static constexpr int kBits[] = {2, 4, 6, 8};
     for (size_t first = 0; first < todo.size();) {
         // A batch of layers whose moments fit the memory budget (at least one layer).
         std::vector<int> batch;
         int64_t bytes = 0;
-        while (first < todo.size() &&
-               (batch.empty() || bytes + LayerInputMoments::bytesFor(g, todo[first]) <= opts_.gptqMemoryBytes)) {
-            bytes += LayerInputMoments::bytesFor(g, todo[first]);
+        while (first < todo.size() && (batch.empty() || bytes + todoBytes[first] <= opts_.gptqMemoryBytes)) {
+            bytes += todoBytes[first];
             batch.push_back(todo[first++]);
         }
         std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
