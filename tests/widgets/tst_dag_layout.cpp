@@ -3,6 +3,7 @@
 #include "autosplit/engine/engine.h"
 #include "autosplit/widgets/dag_view.h"
 #include "autosplit/widgets/palette.h"
+#include "example_session.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -14,18 +15,6 @@ using namespace autosplit::widgets;
 
 namespace {
 constexpr int kTimeout = 60000;
-
-std::shared_ptr<const engine::ModelSession> loadExample() {
-    engine::Engine e;
-    QSignalSpy ok(&e, &engine::Engine::sessionAvailable);
-    engine::LoadRequest r;
-    r.path = QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL);
-    r.edgeDevice = sim::builtinDevice("eyeriss");
-    r.cloudDevice = sim::builtinDevice("tpu");
-    e.loadModel(r);
-    if (!ok.wait(kTimeout)) return nullptr;
-    return e.session();
-}
 
 // Node boxes of the graph with its edges (producer -> consumer over activations).
 DagLayoutInput inputFor(const Graph& g) {
@@ -69,7 +58,7 @@ class TestDagLayout : public QObject {
 
 private slots:
     void initTestCase() {
-        session_ = loadExample();
+        session_ = loadExampleSession(kTimeout);
         QVERIFY(session_);
     }
 

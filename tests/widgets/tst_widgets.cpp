@@ -4,6 +4,7 @@
 #include "autosplit/widgets/control_panel.h"
 #include "autosplit/widgets/layer_models.h"
 #include "autosplit/widgets/plots.h"
+#include "example_session.h"
 
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
@@ -28,15 +29,8 @@ class TestWidgets : public QObject {
 
 private slots:
     void initTestCase() {
-        engine::Engine e;
-        QSignalSpy ok(&e, &engine::Engine::sessionAvailable);
-        engine::LoadRequest r;
-        r.path = QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL);
-        r.edgeDevice = sim::builtinDevice("eyeriss");
-        r.cloudDevice = sim::builtinDevice("tpu");
-        e.loadModel(r);
-        QVERIFY(ok.wait(60000));
-        session_ = e.session();
+        session_ = loadExampleSession(60000);
+        QVERIFY(session_);
     }
 
     void logSlidersCoverTheDocumentedRanges() {
