@@ -53,20 +53,16 @@ int64_t convGroups(const Node& n) { return std::max<int64_t>(1, n.attrInt("group
 
 }  // namespace
 
-int64_t LayerInputMoments::bytesFor(const Graph& g, int node) {
-    const Node& n = g.nodes[static_cast<size_t>(node)];
-    const TensorData* w = constantWeight(g, n);
-    if (!w) return 0;
-    const RowLayout l = rowLayout(n, *w);
-    if (l.channels == 0) return 0;
-    const int64_t groups = n.op == "Conv" ? convGroups(n) : 1;
-    return groups * l.rowLength * l.rowLength * static_cast<int64_t>(sizeof(double));
-}
-
 int64_t LayerInputMoments::rowLengthFor(const Graph& g, int node) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const TensorData* w = constantWeight(g, n);
     return w ? rowLayout(n, *w).rowLength : 0;
+}
+
+int64_t LayerInputMoments::bytesFor(const Graph& g, int node) {
+    const Node& n = g.nodes[static_cast<size_t>(node)];
+    const int64_t r = rowLengthFor(g, node), groups = n.op == "Conv" ? convGroups(n) : 1;
+    return groups * r * r * static_cast<int64_t>(sizeof(double));
 }
 
 std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, int node) {
