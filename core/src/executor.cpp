@@ -325,86 +325,106 @@ void checkInput(const Tensor& t, const TensorData& v) {
 }
 }  // namespace
 
-RunResult Executor::run(std::vector<TensorData> inputs, const RunHooks& hooks) const {
-    const Graph& g = graph_;
+ExecutorRun::ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, RunHooks hooks)
+    : ex_(ex), hooks_(std::move(hooks)) {
+    const Graph& g = ex_.graph_;
     if (inputs.size() != g.inputs.size())
         throw Error("the model takes " + std::to_string(g.inputs.size()) + " input(s), got " +
                     std::to_string(inputs.size()));
-    const int lastNode = hooks.lastNode < 0 ? static_cast<int>(g.nodes.size()) - 1
-                                            : std::min<int>(hooks.lastNode, static_cast<int>(g.nodes.size()) - 1);
-    std::vector<char> pinned(g.tensors.size(), 0);  // kept until the end
-    for (int t : g.outputs) pinned[t] = 1;
-    for (int t : hooks.keep) {
+    last_ = hooks_.lastNode < 0 ? static_cast<int>(g.nodes.size()) - 1
+                                : std::min<int>(hooks_.lastNode, static_cast<int>(g.nodes.size()) - 1);
+    pinned_.assign(g.tensors.size(), 0);  // kept until the end
+    for (int t : g.outputs) pinned_[t] = 1;
+    for (int t : hooks_.keep) {
         if (t < 0 || t >= static_cast<int>(g.tensors.size())) throw Error("keep: no tensor with id " + std::to_string(t));
-        pinned[t] = 1;
+        pinned_[t] = 1;
     }
-
-    std::vector<std::shared_ptr<const TensorData>> values(g.tensors.size());
+    values_.resize(g.tensors.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
         const int t = g.inputs[i];
         checkInput(g.tensors[t], inputs[i]);
-        if (hooks.onValue) hooks.onValue(-1, t, inputs[i]);
-        values[t] = std::make_shared<TensorData>(std::move(inputs[i]));
+        if (hooks_.onValue) hooks_.onValue(-1, t, inputs[i]);
+        values_[t] = std::make_shared<TensorData>(std::move(inputs[i]));
     }
-    auto weightData = [&](int t) -> const TensorData* {
-        if (hooks.weightOverrides) {
-            auto it = hooks.weightOverrides->find(t);
-            if (it != hooks.weightOverrides->end()) return it->second.get();
-        }
-        return g.tensors[t].data.get();
-    };
+}
 
+ExecutorRun::~ExecutorRun() = default;
+
+const TensorData* ExecutorRun::weightData(int t) const {
+    if (hooks_.weightOverrides) {
+        auto it = hooks_.weightOverrides->find(t);
+        if (it != hooks_.weightOverrides->end()) return it->second.get();
+    }
+    return ex_.graph_.tensors[t].data.get();
+}
+
+void ExecutorRun::runTo(int node) {
+    const Graph& g = ex_.graph_;
     const auto& reg = exec::registry();
-    for (int ni = 0; ni <= lastNode; ++ni) {
-        hooks.cancel.throwIfCancelled();
-        const Node& node = g.nodes[ni];
-        const exec::OpEntry& entry = reg.at(node.op);
-        std::vector<const TensorData*> in(node.inputs.size(), nullptr);
-        for (size_t k = 0; k < node.inputs.size(); ++k) {
-            const int t = node.inputs[k];
+    for (; next_ <= std::min(node, last_); ++next_) {
+        const int ni = next_;
+        hooks_.cancel.throwIfCancelled();
+        const Node& n = g.nodes[ni];
+        const exec::OpEntry& entry = reg.at(n.op);
+        std::vector<const TensorData*> in(n.inputs.size(), nullptr);
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int t = n.inputs[k];
             if (t < 0) continue;
             if (g.tensors[t].isWeight()) {
                 in[k] = weightData(t);
             } else {
-                in[k] = values[t].get();
+                in[k] = values_[t].get();
                 if (!in[k])
-                    throw Error("node '" + node.name + "' reads tensor '" + g.tensors[t].name +
-                                "' before it is computed");
+                    throw Error("node '" + n.name + "' reads tensor '" + g.tensors[t].name + "' before it is computed");
             }
         }
-        std::vector<TensorData> out(node.outputs.size());
-        exec::KernelContext ctx{g, node, std::move(in), out, *pool_};
+        std::vector<TensorData> out(n.outputs.size());
+        exec::KernelContext ctx{g, n, std::move(in), out, *ex_.pool_};
         entry.kernel(ctx);
-        if (!node.activation.isNone() && !entry.appliesActivation && !out.empty()) {
+        if (!n.activation.isNone() && !entry.appliesActivation && !out.empty()) {
             if (!out[0].isFloat()) ctx.fail("fused activation on a non-float output");
             float* d = out[0].floats.data();
-            const int64_t n = static_cast<int64_t>(out[0].floats.size());
-            pool_->parallelFor(n, 16384, [&](int64_t b, int64_t e) { exec::applyActivation(node.activation, d + b, e - b); });
+            const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
+            ex_.pool_->parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { exec::applyActivation(n.activation, d + b, e - b); });
         }
-        for (size_t k = 0; k < node.outputs.size(); ++k) {
-            const int t = node.outputs[k];
+        for (size_t k = 0; k < n.outputs.size(); ++k) {
+            const int t = n.outputs[k];
             if (t < 0) continue;
-            if (hooks.onValue) hooks.onValue(ni, t, out[k]);
-            if (!pinned[t] && lastUse_[t] < 0) continue;  // nothing reads it
-            values[t] = std::make_shared<TensorData>(std::move(out[k]));
+            if (hooks_.onValue) hooks_.onValue(ni, t, out[k]);
+            if (!pinned_[t] && ex_.lastUse_[t] < 0) continue;  // nothing reads it
+            values_[t] = std::make_shared<TensorData>(std::move(out[k]));
         }
         // Free what no later node reads.
-        for (int t : node.inputs)
-            if (t >= 0 && !pinned[t] && lastUse_[t] == ni) values[t].reset();
+        for (int t : n.inputs)
+            if (t >= 0 && !pinned_[t] && ex_.lastUse_[t] == ni) values_[t].reset();
     }
+}
 
+RunResult ExecutorRun::finish() {
+    runTo(last_);
+    const Graph& g = ex_.graph_;
     RunResult r;
     r.outputs.reserve(g.outputs.size());
     auto fetch = [&](int t) -> TensorData {
-        if (values[t]) return *values[t];
+        if (values_[t]) return *values_[t];
         if (g.tensors[t].isWeight()) return *weightData(t);
         TensorData empty;
         empty.dtype = DType::Other;
         return empty;
     };
     for (int t : g.outputs) r.outputs.push_back(fetch(t));
-    for (int t : hooks.keep) r.kept.emplace(t, fetch(t));
+    for (int t : hooks_.keep) r.kept.emplace(t, fetch(t));
+    values_.clear();
     return r;
+}
+
+std::unique_ptr<ExecutorRun> Executor::start(std::vector<TensorData> inputs, RunHooks hooks) const {
+    return std::unique_ptr<ExecutorRun>(new ExecutorRun(*this, std::move(inputs), std::move(hooks)));
+}
+
+RunResult Executor::run(std::vector<TensorData> inputs, const RunHooks& hooks) const {
+    ExecutorRun r(*this, std::move(inputs), hooks);
+    return r.finish();
 }
 
 }  // namespace autosplit

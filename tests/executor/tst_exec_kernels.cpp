@@ -105,6 +105,34 @@ class KernelsTest : public QObject {
     Q_OBJECT
 
 private slots:
+    void steppedRunsMatchRun() {
+        // ExecutorRun: two inputs advanced node by node in lockstep (as empirical bias correction
+        // does) give what run() gives, with every value seen once; lastNode bounds runTo().
+        const Graph g = convGraph({1, 3, 9, 9}, randomTensor({4, 3, 3, 3}, 1, 0.5f), randomTensor({4}, 2, 0.1f), 1, 1, 1, 1,
+                                  true, false);
+        const Executor ex(g);
+        const TensorData x0 = randomTensor({1, 3, 9, 9}, 3, 1.f), x1 = randomTensor({1, 3, 9, 9}, 4, 1.f);
+        int seen = 0;
+        RunHooks h;
+        h.onValue = [&](int, int, TensorData&) { ++seen; };
+        auto r0 = ex.start({x0}, h), r1 = ex.start({x1}, h);
+        QCOMPARE(seen, 2);  // the inputs, when the runs start
+        r0->runTo(0);
+        r1->runTo(0);
+        QCOMPARE(r0->nextNode(), 1);
+        QCOMPARE(seen, 4);
+        const auto y0 = r0->finish().outputs.front(), y1 = r1->finish().outputs.front();
+        QCOMPARE(seen, 6);
+        QCOMPARE(y0.floats, ex({x0}).front().floats);
+        QCOMPARE(y1.floats, ex({x1}).front().floats);
+        RunHooks stop;
+        stop.lastNode = 0;
+        auto r2 = ex.start({x0}, stop);
+        r2->runTo(5);
+        QCOMPARE(r2->nextNode(), 1);
+        QVERIFY_THROWS_EXCEPTION(Error, ex.start({}, {}));
+    }
+
     void convMatchesReference_data() {
         QTest::addColumn<int>("C");
         QTest::addColumn<int>("K");

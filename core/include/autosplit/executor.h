@@ -57,6 +57,7 @@ struct RunResult {
 };
 
 class ThreadPool;
+class ExecutorRun;
 
 class Executor {
 public:
@@ -72,6 +73,9 @@ public:
     // Inputs in Graph::inputs order. Throws Error on a missing input, a dtype or rank that does
     // not fit the graph, or NaN/Inf in a float input.
     RunResult run(std::vector<TensorData> inputs, const RunHooks& hooks = {}) const;
+    // The same run, node by node (see ExecutorRun): for callers that advance several inputs in
+    // lockstep and act between nodes. The run copies `hooks`; what they point to must outlive it.
+    std::unique_ptr<ExecutorRun> start(std::vector<TensorData> inputs, RunHooks hooks = {}) const;
     // Convenience: outputs only.
     std::vector<TensorData> operator()(std::vector<TensorData> inputs) const {
         return run(std::move(inputs)).outputs;
@@ -83,9 +87,34 @@ public:
     static std::string unsupportedReason(const Graph& g, const Node& n);
 
 private:
+    friend class ExecutorRun;
     const Graph& graph_;
     std::unique_ptr<ThreadPool> pool_;
     std::vector<int> lastUse_;  // per tensor: index of the last node reading it (-1: none)
+};
+
+// One run of an Executor that advances on request: runTo(i) runs nodes up to i (inclusive,
+// within RunHooks::lastNode), finish() runs the rest and returns what run() would have. Inputs are
+// checked (and onValue called for them) when the run starts. Not thread-safe itself; distinct
+// runs of one Executor may advance on different threads.
+class ExecutorRun {
+public:
+    ~ExecutorRun();
+    ExecutorRun(const ExecutorRun&) = delete;
+    ExecutorRun& operator=(const ExecutorRun&) = delete;
+    void runTo(int node);
+    int nextNode() const { return next_; }
+    RunResult finish();
+
+private:
+    friend class Executor;
+    ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, RunHooks hooks);
+    const TensorData* weightData(int t) const;
+    const Executor& ex_;
+    RunHooks hooks_;
+    int last_ = -1, next_ = 0;
+    std::vector<char> pinned_;
+    std::vector<std::shared_ptr<const TensorData>> values_;
 };
 
 // Round a float to the nearest float16 value (round half to even), saturating to +-inf like a
