@@ -65,7 +65,13 @@ int64_t LayerInputMoments::bytesFor(const Graph& g, int node) {
     return groups * r * r * static_cast<int64_t>(sizeof(double));
 }
 
-std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, int node) {
+std::unique_ptr<LayerInputMoments> LayerInputMoments::meansForNode(const Graph& g, int node) {
+    return forNode(g, node, false);
+}
+
+std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, int node) { return forNode(g, node, true); }
+
+std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, int node, bool second) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const TensorData* w = constantWeight(g, n);
     if (!w) return nullptr;
@@ -97,13 +103,25 @@ std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, in
     } else {
         m->channels_ = l.rowLength;
     }
-    m->h_.assign(static_cast<size_t>(m->groups_), std::vector<double>(static_cast<size_t>(m->rows_ * m->rows_), 0.0));
+    if (second)
+        m->h_.assign(static_cast<size_t>(m->groups_), std::vector<double>(static_cast<size_t>(m->rows_ * m->rows_), 0.0));
+    m->sum_.assign(static_cast<size_t>(m->groups_ * m->rows_), 0.0);
+    return m;
+}
+
+std::vector<double> LayerInputMoments::mean() const {
+    std::vector<double> m(sum_);
+    if (count_ > 0)
+        for (double& v : m) v /= static_cast<double>(count_);
     return m;
 }
 
 void LayerInputMoments::add(const TensorData& x) {
     if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
-    auto accumulate = [this](int64_t group, const MatF& cols) {
+    auto accumulate = [this](int64_t group, const auto& cols) {
+        double* s = sum_.data() + group * rows_;
+        for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
+        if (h_.empty()) return;
         // cols: R x P (float). Products in float per chunk, sums in double across chunks.
         MatF prod = MatF::Zero(rows_, rows_);
         prod.selfadjointView<Eigen::Lower>().rankUpdate(cols);
@@ -146,6 +164,47 @@ void LayerInputMoments::add(const TensorData& x) {
     }
     const int64_t outSize = c.out[0] * c.out[1] * c.out[2], inSize = c.in[0] * c.in[1] * c.in[2];
     const int64_t cg = channels_ / groups_, ks = c.k[0] * c.k[1] * c.k[2];
+    if (h_.empty()) {
+        // First moments only: for each kernel offset, the sum of the input over the (strided)
+        // box of positions the output grid reads there; padding contributes zeros.
+        int64_t lo[3][8], hi[3][8];  // per axis and offset (kernels up to 8 wide take this path)
+        bool small = true;
+        for (int i = 0; i < 3; ++i) {
+            if (c.k[i] > 8) small = false;
+            for (int64_t k = 0; small && k < c.k[i]; ++k) {
+                // Output positions o with 0 <= o * s - pb + k * d < in.
+                const int64_t base = k * c.d[i] - c.pb[i];
+                int64_t a = base >= 0 ? 0 : (-base + c.s[i] - 1) / c.s[i];
+                int64_t b = c.in[i] - 1 - base < 0 ? -1 : (c.in[i] - 1 - base) / c.s[i];
+                lo[i][k] = a;
+                hi[i][k] = std::min(b, c.out[i] - 1);
+            }
+        }
+        if (small) {
+            for (int64_t b = 0; b < x.shape[0]; ++b)
+                for (int64_t ch = 0; ch < channels_; ++ch) {
+                    const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;
+                    double* s = sum_.data() + (ch / cg) * rows_ + (ch % cg) * ks;
+                    for (int64_t kz = 0; kz < c.k[0]; ++kz)
+                        for (int64_t ky = 0; ky < c.k[1]; ++ky)
+                            for (int64_t kx = 0; kx < c.k[2]; ++kx) {
+                                double acc = 0;
+                                for (int64_t oz = lo[0][kz]; oz <= hi[0][kz]; ++oz)
+                                    for (int64_t oy = lo[1][ky]; oy <= hi[1][ky]; ++oy) {
+                                        const float* row = xc + ((oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] +
+                                                                 oy * c.s[1] - c.pb[1] + ky * c.d[1]) * c.in[2] -
+                                                           c.pb[2] + kx * c.d[2];
+                                        float racc = 0;
+                                        for (int64_t ox = lo[2][kx]; ox <= hi[2][kx]; ++ox) racc += row[ox * c.s[2]];
+                                        acc += racc;
+                                    }
+                                s[(kz * c.k[1] + ky) * c.k[2] + kx] += acc;
+                            }
+                }
+            count_ += x.shape[0] * outSize;
+            return;
+        }
+    }
     constexpr int64_t chunk = 1024;
     MatF cols(rows_, std::min(chunk, outSize));
     // Input coordinates of each output position of a chunk at kernel offset 0 (no divisions in
@@ -189,6 +248,7 @@ void LayerInputMoments::merge(const LayerInputMoments& o) {
     if (o.rows_ != rows_ || o.groups_ != groups_) throw Error("GPTQ moments of different layers cannot be merged");
     for (size_t g = 0; g < h_.size(); ++g)
         for (size_t i = 0; i < h_[g].size(); ++i) h_[g][i] += o.h_[g][i];
+    for (size_t i = 0; i < sum_.size(); ++i) sum_[i] += o.sum_[i];
     count_ += o.count_;
 }
 

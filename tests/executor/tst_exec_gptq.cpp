@@ -6,6 +6,7 @@
 // nearest rounding at 4 bits on a small network, with concurrent evaluations agreeing.
 #include "autosplit/calibration.h"
 #include "autosplit/evaluate.h"
+#include "autosplit/executor.h"
 #include "autosplit/gptq.h"
 #include "graph_fixtures.h"
 
@@ -111,6 +112,36 @@ private slots:
         m2->merge(*m);
         QCOMPARE(m2->vectors(), int64_t(54));
         QVERIFY(std::fabs(m2->moments(1)[7] - 2 * m->moments(1)[7]) < 1e-9 * (1 + std::fabs(m->moments(1)[7])));
+    }
+
+    void firstMomentsGiveTheOutputMean() {
+        // The same strided, dilated, asymmetrically padded, grouped conv: the patch means (padding
+        // as zeros) of the cheap first-moment path equal those of the full path, and
+        // sum_j w[o, j] E[x_j] is exactly the mean of output channel o (what bias correction uses).
+        const TensorData w = randomTensor({6, 2, 3, 2}, 1, 0.5f);
+        Graph g = singleLayer("Conv", {1, 4, 7, 9}, w,
+                              {{"group", Attribute{int64_t{2}}},
+                               {"strides", Attribute{std::vector<int64_t>{2, 1}}},
+                               {"dilations", Attribute{std::vector<int64_t>{2, 1}}},
+                               {"pads", Attribute{std::vector<int64_t>{1, 0, 2, 1}}}});
+        auto cheap = LayerInputMoments::meansForNode(g, 0), full = LayerInputMoments::forNode(g, 0);
+        QVERIFY(cheap && full);
+        const TensorData x = correlatedInput({1, 4, 7, 9}, 3);
+        cheap->add(x);
+        full->add(x);
+        QCOMPARE(cheap->vectors(), full->vectors());
+        const auto mc = cheap->mean(), mf = full->mean();
+        QCOMPARE(mc.size(), size_t(24));
+        for (size_t j = 0; j < mc.size(); ++j) QVERIFY2(std::fabs(mc[j] - mf[j]) < 1e-5, qPrintable(QString::number(j)));
+        const TensorData y = Executor(g)({x}).front();
+        const int64_t positions = y.elementCount() / 6;
+        for (int64_t o = 0; o < 6; ++o) {
+            double out = 0, predicted = 0;
+            for (int64_t k = 0; k < positions; ++k) out += y.floats[static_cast<size_t>(o * positions + k)];
+            out /= static_cast<double>(positions);
+            for (int64_t j = 0; j < 12; ++j) predicted += w.floats[static_cast<size_t>(o * 12 + j)] * mc[static_cast<size_t>((o / 3) * 12 + j)];
+            QVERIFY2(std::fabs(out - predicted) < 1e-5, qPrintable(QString("channel %1: %2 vs %3").arg(o).arg(out).arg(predicted)));
+        }
     }
 
     void unsupportedLayersHaveNoMoments() {
@@ -221,7 +252,7 @@ private slots:
         EvalOptions opts;
         QCOMPARE(opts.weightRounding, EvalOptions::WeightRounding::Gptq);
         opts.task = EvalTask::Generic;
-        opts.biasCorrection = false;
+        opts.biasCorrection = EvalOptions::BiasCorrection::None;
         const PlanEvaluator gptq(g, data, nullptr, opts);
         EvalOptions nearestOpts = opts;
         nearestOpts.weightRounding = EvalOptions::WeightRounding::Nearest;

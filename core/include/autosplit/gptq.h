@@ -27,16 +27,19 @@
 
 namespace autosplit {
 
-// Sum over samples of x x^T for the input vectors one node's weight rows multiply.
+// Sums over samples of x and x x^T for the input vectors one node's weight rows multiply.
 class LayerInputMoments {
 public:
     // Null when `node` has no GPTQ-able weight (see above) or its input is not a float tensor of
     // the expected rank.
     static std::unique_ptr<LayerInputMoments> forNode(const Graph& g, int node);
+    // The same layers, first moments only (mean(); moments() is empty): O(R) memory, and a
+    // pass no costlier than a depthwise conv over the input. For bias correction.
+    static std::unique_ptr<LayerInputMoments> meansForNode(const Graph& g, int node);
 
     int64_t rowLength() const { return rows_; }  // R: weights per output channel
     int64_t groups() const { return groups_; }
-    // Memory the accumulated moments take (groups * R * R doubles).
+    // Memory the accumulated second moments take (groups * R * R doubles).
     int64_t bytes() const { return groups_ * rows_ * rows_ * static_cast<int64_t>(sizeof(double)); }
     static int64_t bytesFor(const Graph& g, int node);      // without allocating; 0 when unsupported
     static int64_t rowLengthFor(const Graph& g, int node);  // R without allocating; 0 when unsupported
@@ -49,9 +52,13 @@ public:
 
     // H of group g, R x R, row-major (only the lower triangle is meaningful before finalize()).
     const std::vector<double>& moments(int64_t group) const { return h_[static_cast<size_t>(group)]; }
+    // E[x] of the input vectors, groups * R values (group-major, in weight-row order): with a
+    // conv's padding counted as zeros, sum_j w_j E[x_j] is exactly the mean of the output.
+    std::vector<double> mean() const;
 
 private:
     LayerInputMoments() = default;
+    static std::unique_ptr<LayerInputMoments> forNode(const Graph& g, int node, bool second);
     struct ConvGeom {
         int nsp = 0;
         int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
@@ -62,7 +69,8 @@ private:
     ConvGeom geom_;
     int64_t channels_ = 0;  // input channels (Conv) or vector length (Gemm/MatMul)
     int64_t rows_ = 0, groups_ = 1, count_ = 0;
-    std::vector<std::vector<double>> h_;
+    std::vector<std::vector<double>> h_;  // empty: first moments only
+    std::vector<double> sum_;             // groups * R
 };
 
 // Per-output-channel symmetric quantization of node `node`'s weight `w` at `bits` (2..8) with
