@@ -16,11 +16,13 @@ namespace {
 const char* kUsage =
     "usage: autosplit calibrate MODEL.onnx (--data DIR | --synthetic N) [--input NAME=DIMS]...\n"
     "                           [--bits 2,4,6,8] [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile]\n"
-    "                           [--preprocess PROFILE.json] [--threads N] [--cache DIR | --no-cache] [--json]\n\n"
+    "                           [--preprocess PROFILE.json] [--threads N] [--cache DIR | --no-cache]\n"
+    "                           [--no-equalize] [--json]\n\n"
     "Runs the optimized float model over the calibration inputs and prints, per layer and bit width,\n"
     "the weight MSE D_w (per-channel symmetric) and activation MSE D_a (per tensor; unsigned after\n"
     "ReLU-like layers). DIR holds images (.png/.jpg, preprocessed by --preprocess or DIR/preprocess.json)\n"
-    "or one .pb (TensorProto) / .npy tensor per input. Tables are cached\n"
+    "or one .pb (TensorProto) / .npy tensor per input. The tensors convs read are first equalized per\n"
+    "channel on the same inputs, as plan and evaluate do (--no-equalize keeps them). Tables are cached\n"
     "in $AUTOSPLIT_CACHE or ~/.cache/autosplit keyed by model and data hashes.\n";
 
 int run(const Args& argv) {
@@ -33,6 +35,7 @@ int run(const Args& argv) {
     const std::string cache = args.value("--cache");
     const std::string profile = args.value("--preprocess");
     const bool noCache = args.flag("--no-cache");
+    const bool noEqualize = args.flag("--no-equalize");
     const bool json = args.flag("--json");
     if (dataDir.empty() == synth.empty()) throw UsageError{"give exactly one of --data DIR and --synthetic N"};
     CalibrationOptions o;
@@ -59,6 +62,7 @@ int run(const Args& argv) {
     } else {
         set = loadDataFolder(m.graph, dataDir, profile, json);
     }
+    equalizeModel(m.graph, set, !noEqualize, o.threads, json);
     const ErrorTable t = calibrate(m.graph, set, o);
     if (json) {
         std::cout << errorTableToJson(t) << "\n";

@@ -25,7 +25,8 @@ const char* kUsage =
     "                          (--data DIR | --synthetic N) [--labels FILE] [--dict KEYS.txt]\n"
     "                          [--preprocess PROFILE.json] [--input-bits B] [--calibration DIR | --dynamic]\n"
     "                          [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile] [--threads N]\n"
-    "                          [--layer-inputs-only] [--no-bias-correction] [--nearest] [--cache DIR | --no-cache]\n"
+    "                          [--all-nodes] [--bias-correction empirical|weight|none] [--nearest] [--no-equalize]\n"
+    "                          [--cache DIR | --no-cache]\n"
     "                          [--task auto|classifier|ctc|binary-map] [--map-threshold T]\n"
     "                          [--input NAME=DIMS]... [--json]\n\n"
     "Runs the plan with nodes [0, N] on the edge (weights per channel at their bits, activations per\n"
@@ -38,9 +39,12 @@ const char* kUsage =
     "DIR holds images (with preprocess.json or --preprocess) or .pb/.npy tensors; --labels FILE has\n"
     "\"FILE<TAB>LABEL\" lines (class index, or the text for --dict). Activation ranges come from a\n"
     "calibration (cached) on --calibration DIR or on the evaluation data; --dynamic fits them per input.\n"
-    "Every edge output is quantized at its node's bits; --layer-inputs-only only those a Conv/Gemm/\n"
-    "MatMul reads or that are sent (vector-unit chains such as a decomposed LayerNorm stay float);\n"
-    "--no-bias-correction leaves biases as they are. Weights at 2-8 bits are rounded by GPTQ against\n"
+    "The edge outputs a Conv/Gemm/MatMul reads, and those sent, are quantized at their node's bits\n"
+    "(vector-unit chains such as affine blocks or a decomposed LayerNorm stay at accumulator\n"
+    "precision); --all-nodes quantizes every edge output. Before calibration the tensors convs read\n"
+    "are equalized per channel (float-exact; --no-equalize keeps them). Biases absorb the mean shift\n"
+    "of quantization as the plan computes it (--bias-correction empirical; weight: the weight error\n"
+    "only; none). Weights at 2-8 bits are rounded by GPTQ against\n"
     "the layer inputs of the evaluation data (same grid; an extra float pass); --nearest rounds each\n"
     "weight on its own. --task binary-map (detected for [N, 1, H, W] sigmoid outputs) scores output 0\n"
     "as a probability map: F1 of its pixels above --map-threshold (0.3, PaddleOCR's DB threshold)\n"
@@ -70,8 +74,9 @@ int run(const Args& argv) {
     const std::string inputBits = args.value("--input-bits");
     const std::string calibDir = args.value("--calibration");
     const bool dynamic = args.flag("--dynamic");
-    const bool layerInputsOnly = args.flag("--layer-inputs-only");
-    const bool noBiasCorrection = args.flag("--no-bias-correction");
+    const bool allNodes = args.flag("--all-nodes");
+    const std::string biasCorrection = args.value("--bias-correction", "empirical");
+    const bool noEqualize = args.flag("--no-equalize");
     const bool nearestRounding = args.flag("--nearest");
     const std::string task = args.value("--task", "auto");
     const std::string mapThreshold = args.value("--map-threshold");
@@ -88,12 +93,14 @@ int run(const Args& argv) {
     EvalOptions eo;
     eo.threads = threads;
     eo.quant.clip = parseClipMethod(clip);
-    if (layerInputsOnly) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
-    eo.biasCorrection = !noBiasCorrection;
+    if (allNodes) eo.activationScope = EvalOptions::ActivationScope::AllNodes;
+    if (biasCorrection == "none") eo.biasCorrection = EvalOptions::BiasCorrection::None;
+    else if (biasCorrection == "weight") eo.biasCorrection = EvalOptions::BiasCorrection::Weight;
+    else if (biasCorrection != "empirical") throw UsageError{"--bias-correction must be empirical, weight or none"};
     if (nearestRounding) eo.weightRounding = EvalOptions::WeightRounding::Nearest;
     applyTaskOptions(eo, task, mapThreshold);
     LoadedModel m = loadModel(args, json);
-    const Graph& g = m.graph;
+    const Graph& g = m.graph;  // equalized in place below, before calibration
 
     std::optional<int> split;
     if (!splitArg.empty()) {
@@ -127,6 +134,8 @@ int run(const Args& argv) {
         else data.labels = classLabels(labels, data.inputs.sampleNames);
     }
 
+    const CalibrationSet calib = calibDir.empty() ? data.inputs : loadDataFolder(g, calibDir, profile, json);
+    equalizeModel(m.graph, calib, !noEqualize, threads, json);
     std::optional<ErrorTable> table;
     if (!dynamic) {
         CalibrationOptions co;
@@ -135,7 +144,6 @@ int run(const Args& argv) {
         co.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
         // Fit the bit widths the plan uses (and the usual ones, so the cache entry is shared).
         co.bits = {2, 4, 6, 8};
-        const CalibrationSet calib = calibDir.empty() ? data.inputs : loadDataFolder(g, calibDir, profile, json);
         table = calibrate(g, calib, co);
     }
 

@@ -2,6 +2,7 @@
 
 #include "autosplit/quantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <chrono>
 #include <cstdio>
@@ -36,6 +37,30 @@ LoadedModel loadModel(ArgReader& args, bool quiet) {
     if (!quiet)
         for (const auto& w : m.import.warnings) std::cerr << "warning: " << w << "\n";
     return m;
+}
+
+EqualizeReport equalizeModel(Graph& g, const CalibrationSet& data, bool enabled, int threads, bool quiet) {
+    if (!enabled) return {};
+    EqualizeOptions o;
+    o.threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    EqualizeReport r = equalizeActivations(g, data, o);
+    if (!quiet) {
+        double largest = 1;
+        int depthwise = 0;
+        for (const auto& t : r.tensors) {
+            largest = std::max(largest, t.maxScale);
+            depthwise += t.depthwise;
+        }
+        char line[200];
+        std::snprintf(line, sizeof line,
+                      "equalization: %zu tensors rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
+                      "on %d samples (%d ms)",
+                      r.tensors.size(), depthwise, largest, r.samples,
+                      int(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
+        std::cerr << line << "\n";
+    }
+    return r;
 }
 
 std::string shapeString(const std::vector<int64_t>& shape) {

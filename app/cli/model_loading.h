@@ -4,6 +4,7 @@
 
 #include "command.h"
 
+#include "autosplit/equalize.h"
 #include "autosplit/evaluate.h"
 #include "autosplit/graph.h"
 #include "autosplit/onnx_import.h"
@@ -22,6 +23,10 @@ struct LoadedModel {
 // the single positional MODEL.onnx (so call it after reading all other options), imports and
 // optimizes the model.
 LoadedModel loadModel(ArgReader& args, bool quiet = false);
+
+// Activation equalization (equalize.h) of the loaded model on the calibration data, before it is
+// calibrated; says "equalization: ..." on stderr unless quiet. Skipped when !enabled.
+EqualizeReport equalizeModel(Graph& g, const CalibrationSet& data, bool enabled, int threads, bool quiet);
 
 std::string shapeString(const std::vector<int64_t>& shape);
 // An integer option value; UsageError "OPTION needs a number, got '…'" otherwise.

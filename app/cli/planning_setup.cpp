@@ -29,6 +29,8 @@ const char* kPlanningOptions =
     "                          [N, 1, H, W] sigmoid maps, else relative L2; binary-map = F1 of the\n"
     "                          map above --map-threshold vs the float map (DB text detectors)  [auto]\n"
     "  --map-threshold T       binarization threshold (needs --task binary-map)  [0.3]\n"
+    "  --no-equalize           keep activation ranges as the model has them (no per-channel rescaling\n"
+    "                          of the tensors convs read; see the README)\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
     "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";
@@ -65,6 +67,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string mapThreshold = args.value("--map-threshold");
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
+    const bool noEqualize = args.flag("--no-equalize");
     const int threads = parseCount(args.value("--threads", "0"), "--threads");
     if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
     if (!preprocess.empty() && dataDir.empty()) throw UsageError{"--preprocess needs --data DIR (a folder of images)"};
@@ -113,6 +116,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     } else {
         s.data = loadDataFolder(s.model.graph, dataDir, preprocess, quiet);
     }
+    equalizeModel(s.model.graph, s.data, !noEqualize, threads, quiet);
     CalibrationOptions calib;
     calib.bits = co.bits;
     calib.threads = threads;

@@ -1,5 +1,6 @@
 #include "autosplit/evaluate.h"
 
+#include "autosplit/analysis.h"
 #include "autosplit/gptq.h"
 
 #include "autosplit/errors.h"
@@ -396,10 +397,21 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
         }
     }
 
-    // Bias correction needs E[x] per input channel of Conv/Gemm layers with a float bias.
-    inputChannelMean_.resize(g.nodes.size());
+    {  // Peak live activations of one run, for the lockstep pass of empirical bias correction.
+        std::vector<int64_t> delta(g.nodes.size() + 2, 0);
+        for (const TensorLifetime& l : tensorLifetimes(g)) {
+            if (l.elements <= 0 || l.end < l.start) continue;
+            delta[static_cast<size_t>(l.start + 1)] += l.elements;
+            delta[static_cast<size_t>(l.end + 2)] -= l.elements;
+        }
+        int64_t live = 0;
+        for (int64_t d : delta) sampleLiveBytes_ = std::max(sampleLiveBytes_, 4 * (live += d));
+    }
+
+    // Bias correction needs E[x] of the input vectors of Conv/Gemm layers with a float bias.
+    inputMean_.resize(g.nodes.size());
     std::unordered_map<int, std::vector<int>> meanReaders;  // tensor -> nodes
-    if (opts_.biasCorrection) {
+    if (opts_.biasCorrection != EvalOptions::BiasCorrection::None) {
         for (size_t i = 0; i < g.nodes.size(); ++i) {
             const Node& n = g.nodes[i];
             if (quantizedWeightOf_[i] < 0 || n.inputs.size() < 3 || n.inputs[2] < 0 || n.inputs[0] < 0) continue;
@@ -413,43 +425,36 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
             } else {
                 continue;
             }
+            if (!LayerInputMoments::meansForNode(g, static_cast<int>(i))) continue;
             meanReaders[n.inputs[0]].push_back(static_cast<int>(i));
         }
     }
     std::mutex meanMutex;
-    std::vector<std::vector<double>> sums(g.nodes.size());
-    std::vector<int64_t> counts(g.nodes.size(), 0);
+    std::vector<std::unique_ptr<LayerInputMoments>> means(g.nodes.size());
     const auto t0 = std::chrono::steady_clock::now();
+    // Empirical correction compares the plan's means on its lockstep samples with the float means
+    // on the same samples; weight correction uses the whole set.
+    empiricalSamples_ = std::max(1, std::min({samples(), opts_.empiricalBiasSamples,
+                                              static_cast<int>(std::min<int64_t>(
+                                                  samples(), opts_.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes_)))}));
+    const int meanSamples = opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical ? empiricalSamples_ : samples();
     std::function<void(int, int, TensorData&)> observe;
-    if (!meanReaders.empty()) observe = [&](int, int tensor, TensorData& v) {
+    if (!meanReaders.empty()) observe = [&](int sample, int tensor, TensorData& v) {
         auto it = meanReaders.find(tensor);
-        if (it == meanReaders.end() || !v.isFloat() || v.shape.size() < 2) return;
-        // Channel axis 1 (NCHW activations, [N, K] Gemm inputs): per-channel sums of this sample.
-        const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
-        std::vector<double> local(static_cast<size_t>(C), 0.0);
-        for (int64_t o = 0; o < outer; ++o)
-            for (int64_t c = 0; c < C; ++c) {
-                const float* p = v.floats.data() + (o * C + c) * inner;
-                double acc = 0;
-                for (int64_t k = 0; k < inner; ++k) acc += p[k];
-                local[static_cast<size_t>(c)] += acc;
-            }
-        std::lock_guard<std::mutex> l(meanMutex);
+        if (sample >= meanSamples || it == meanReaders.end() || !v.isFloat()) return;
         for (int node : it->second) {
-            auto& s = sums[static_cast<size_t>(node)];
-            if (s.empty()) s.assign(local.size(), 0.0);
-            if (s.size() != local.size()) continue;
-            for (size_t c = 0; c < s.size(); ++c) s[c] += local[c];
-            counts[static_cast<size_t>(node)] += outer * inner;
+            auto local = LayerInputMoments::meansForNode(g, node);
+            local->add(v);
+            std::lock_guard<std::mutex> l(meanMutex);
+            auto& acc = means[static_cast<size_t>(node)];
+            if (acc) acc->merge(*local);
+            else acc = std::move(local);
         }
     };
     reference_ = runAll(nullptr, cancel, observe);
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-        if (sums[i].empty() || counts[i] == 0) continue;
-        inputChannelMean_[i] = sums[i];
-        for (double& m : inputChannelMean_[i]) m /= static_cast<double>(counts[i]);
-    }
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (means[i] && means[i]->vectors() > 0) inputMean_[i] = means[i]->mean();
 
     const TensorData& out0 = reference_.front().front();
     const std::string out0Name = g.tensors[g.outputs[0]].name;
@@ -594,8 +599,41 @@ std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int
     return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
 }
 
+std::optional<TensorData> PlanEvaluator::shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const {
+    const auto& mean = inputMean_[static_cast<size_t>(node)];
+    if (mean.empty() || planMean.size() != mean.size()) return std::nullopt;
+    const Node& n = graph_.nodes[static_cast<size_t>(node)];
+    const TensorData& w = *graph_.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
+    TensorData b = *graph_.tensors[static_cast<size_t>(n.inputs[2])].data;
+    // b' = b - (W_q E_plan[x] - W E[x]) per output channel, over the weight row's input vector.
+    auto shift = [&](size_t idx, size_t j) {
+        return static_cast<double>(wq.floats[idx]) * planMean[j] - static_cast<double>(w.floats[idx]) * mean[j];
+    };
+    if (n.op == "Conv") {
+        const int64_t O = w.shape[0], R = w.elementCount() / O;
+        const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1)), perGroup = std::max<int64_t>(1, O / groups);
+        if (static_cast<int64_t>(mean.size()) != R * groups) return std::nullopt;
+        for (int64_t o = 0; o < O; ++o) {
+            const int64_t m0 = (o / perGroup) * R;
+            double d = 0;
+            for (int64_t j = 0; j < R; ++j) d += shift(static_cast<size_t>(o * R + j), static_cast<size_t>(m0 + j));
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    } else {  // Gemm, transA = 0: y[n] = sum_k x[k] B[k, n] (transB: B[n, k])
+        const bool tb = n.attrInt("transB", 0) != 0;
+        const int64_t K = tb ? w.shape[1] : w.shape[0], N = tb ? w.shape[0] : w.shape[1];
+        if (static_cast<int64_t>(mean.size()) != K) return std::nullopt;
+        for (int64_t o = 0; o < N; ++o) {
+            double d = 0;
+            for (int64_t kk = 0; kk < K; ++kk) d += shift(static_cast<size_t>(tb ? o * K + kk : kk * N + o), static_cast<size_t>(kk));
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    }
+    return b;
+}
+
 std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bits) const {
-    const auto& mean = inputChannelMean_[static_cast<size_t>(node)];
+    const auto& mean = inputMean_[static_cast<size_t>(node)];
     if (mean.empty()) return nullptr;
     const auto key = std::make_pair(node, bits);
     {
@@ -603,39 +641,10 @@ std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bit
         auto it = biasCache_.find(key);
         if (it != biasCache_.end()) return it->second;
     }
-    const Node& n = graph_.nodes[static_cast<size_t>(node)];
     const int wt = quantizedWeightOf_[static_cast<size_t>(node)];
-    const TensorData& w = *graph_.tensors[static_cast<size_t>(wt)].data;
-    const TensorData& wq = *quantizedWeight(wt, node, bits);
-    TensorData b = *graph_.tensors[static_cast<size_t>(n.inputs[2])].data;
-    if (n.op == "Conv") {
-        const int64_t O = w.shape[0], Ig = w.shape[1], k = w.elementCount() / (O * Ig);
-        const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1)), perGroup = std::max<int64_t>(1, O / groups);
-        if (static_cast<int64_t>(mean.size()) != Ig * groups) return nullptr;
-        for (int64_t o = 0; o < O; ++o) {
-            const int64_t g0 = (o / perGroup) * Ig;
-            double d = 0;
-            for (int64_t ic = 0; ic < Ig; ++ic)
-                for (int64_t t = 0; t < k; ++t) {
-                    const size_t idx = static_cast<size_t>((o * Ig + ic) * k + t);
-                    d += (static_cast<double>(wq.floats[idx]) - w.floats[idx]) * mean[static_cast<size_t>(g0 + ic)];
-                }
-            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
-        }
-    } else {  // Gemm, transA = 0: y[n] = sum_k x[k] B[k, n] (transB: B[n, k])
-        const bool tb = n.attrInt("transB", 0) != 0;
-        const int64_t K = tb ? w.shape[1] : w.shape[0], N = tb ? w.shape[0] : w.shape[1];
-        if (static_cast<int64_t>(mean.size()) != K) return nullptr;
-        for (int64_t o = 0; o < N; ++o) {
-            double d = 0;
-            for (int64_t kk = 0; kk < K; ++kk) {
-                const size_t idx = static_cast<size_t>(tb ? o * K + kk : kk * N + o);
-                d += (static_cast<double>(wq.floats[idx]) - w.floats[idx]) * mean[static_cast<size_t>(kk)];
-            }
-            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
-        }
-    }
-    auto p = std::make_shared<const TensorData>(std::move(b));
+    auto b = shiftedBias(node, *quantizedWeight(wt, node, bits), mean);
+    if (!b) return nullptr;
+    auto p = std::make_shared<const TensorData>(std::move(*b));
     std::lock_guard<std::mutex> l(cacheMutex_);
     return biasCache_.emplace(key, std::move(p)).first->second;
 }
@@ -645,7 +654,7 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
     const Graph& g = graph_;
     RunHooks hooks;
     hooks.cancel = cancel;
-    if (!plan && observe) hooks.onValue = observe;
+
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
     if (plan) {
         const int split = plan->splitPosition;
@@ -659,7 +668,8 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
                     // Edge: only the layer's quantized weight; biases and other constants stay float.
                     if (t != quantizedWeightOf_[i] || plan->weightBits[i] == 32) continue;
                     overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan->weightBits[i]));
-                    if (auto b = correctedBias(static_cast<int>(i), plan->weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
+                    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Weight)
+                        if (auto b = correctedBias(static_cast<int>(i), plan->weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
                 } else {
                     overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
                 }
@@ -698,13 +708,79 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
     const auto& samples = data_.inputs.samples;
     const int n = static_cast<int>(samples.size());
     std::vector<std::vector<TensorData>> out(samples.size());
-    if (threads_ > 1 && n > 1) {
+    int first = 0;
+    if (plan && opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical)
+        first = runCorrecting(*plan, hooks, overrides, cancel, out);
+    auto hooksFor = [&](int i) {
+        if (plan || !observe) return hooks;
+        RunHooks h = hooks;
+        h.onValue = [&observe, i](int, int tensor, TensorData& v) { observe(i, tensor, v); };
+        return h;
+    };
+    if (threads_ > 1 && n - first > 1) {
         // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-        forSamples(n, threads_, cancel, [&](int i) { out[i] = serial_->run(samples[i], hooks).outputs; });
+        forSamples(n - first, threads_, cancel, [&](int i) { out[first + i] = serial_->run(samples[first + i], hooksFor(first + i)).outputs; });
     } else {
-        for (int i = 0; i < n; ++i) out[i] = parallel_->run(samples[i], hooks).outputs;
+        for (int i = first; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
     }
     return out;
+}
+
+int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
+                                 std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                                 const CancelToken& cancel, std::vector<std::vector<TensorData>>& out) const {
+    const Graph& g = graph_;
+    // Edge layers with a correctable bias, and the tensors whose plan-time means they need.
+    std::vector<int> layers;
+    std::unordered_map<int, std::vector<size_t>> slotsOf;  // input tensor -> slots (layers)
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        if (inputMean_[static_cast<size_t>(i)].empty()) continue;
+        slotsOf[g.nodes[static_cast<size_t>(i)].inputs[0]].push_back(layers.size());
+        layers.push_back(i);
+    }
+    if (layers.empty()) return 0;
+    const int k = empiricalSamples_;
+    // Per sample and layer: the means of what the layer reads under the plan.
+    std::vector<std::vector<std::unique_ptr<LayerInputMoments>>> means(static_cast<size_t>(k));
+    std::vector<std::unique_ptr<ExecutorRun>> runs(static_cast<size_t>(k));
+    const bool sampleParallel = threads_ > 1 && k > 1;
+    const Executor& ex = sampleParallel ? *serial_ : *parallel_;
+    auto forK = [&](const std::function<void(int)>& f) {
+        if (sampleParallel) {
+            forSamples(k, threads_, cancel, f);
+        } else {
+            for (int s = 0; s < k; ++s) f(s);
+        }
+    };
+    forK([&](int s) {
+        auto& mine = means[static_cast<size_t>(s)];
+        mine.resize(layers.size());
+        for (size_t l = 0; l < layers.size(); ++l) mine[l] = LayerInputMoments::meansForNode(g, layers[l]);
+        RunHooks h = hooks;
+        h.onValue = [&hooks, &slotsOf, &mine](int node, int tensor, TensorData& v) {
+            if (hooks.onValue) hooks.onValue(node, tensor, v);  // the plan's quantization first
+            auto it = slotsOf.find(tensor);
+            if (it == slotsOf.end() || !v.isFloat()) return;
+            for (size_t l : it->second) mine[l]->add(v);
+        };
+        runs[static_cast<size_t>(s)] = ex.start(data_.inputs.samples[static_cast<size_t>(s)], std::move(h));
+    });
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const int layer = layers[l];
+        // Every sample up to the layer's predecessor, then its bias from their means (merged in
+        // sample order: the same correction in every run).
+        forK([&](int s) { runs[static_cast<size_t>(s)]->runTo(layer - 1); });
+        const Node& node = g.nodes[static_cast<size_t>(layer)];
+        for (int s = 1; s < k; ++s) means[0][l]->merge(*means[static_cast<size_t>(s)][l]);
+        if (means[0][l]->vectors() == 0 || overrides.count(node.inputs[2])) continue;
+        const int wt = quantizedWeightOf_[static_cast<size_t>(layer)];
+        auto w = overrides.find(wt);
+        auto b = shiftedBias(layer, w != overrides.end() ? *w->second : *g.tensors[static_cast<size_t>(wt)].data,
+                             means[0][l]->mean());
+        if (b) overrides.emplace(node.inputs[2], std::make_shared<const TensorData>(std::move(*b)));
+    }
+    forK([&](int s) { out[static_cast<size_t>(s)] = runs[static_cast<size_t>(s)]->finish().outputs; });
+    return k;
 }
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {

@@ -3,12 +3,14 @@
 // A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
 // model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
 //   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
-//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); every
-//     float output fake-quantized per tensor at activationBits[i] (unsigned after ReLU-like
-//     producers; ActivationScope::AllNodes, the default, matching the per-node D_a of the error
-//     table). ActivationScope::LayerInputs quantizes only the outputs a Conv/ConvTranspose/Gemm/
-//     MatMul reads or that cross the cut, leaving vector-unit chains (e.g. a decomposed LayerNorm)
-//     in float. Parameters:
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); the float
+//     outputs a Conv/ConvTranspose/Gemm/MatMul reads, or that cross the cut, fake-quantized per
+//     tensor at activationBits[i] (unsigned after ReLU-like producers). This is
+//     ActivationScope::LayerInputs, the default: what an accelerator stores for its PE array and
+//     what it sends; vector-unit chains between layers (affine blocks, SE gates, a decomposed
+//     LayerNorm) stay at accumulator precision, as in fused epilogues. ActivationScope::AllNodes
+//     quantizes every edge node's outputs (the per-node D_a of the error table, a pessimistic
+//     bound). Parameters:
 //     with the activation parameters the ErrorTable fitted on the calibration set when it has them
 //     for that node and bit width (static quantization, as deployed), else fitted per input
 //     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
@@ -20,9 +22,10 @@
 //     batch of layers, gptqMemoryBytes of moments at a time) for all of 2/4/6/8 bits and kept.
 //     ConvTranspose, batched MatMul weights and rows longer than gptqMaxRowLength are rounded to
 //     nearest.
-//     With biasCorrection (default), the bias of a quantized Conv/Gemm absorbs the mean shift the
-//     weight error causes on the evaluation set's float inputs: b' = b - (W_q - W) E[x] per output
-//     channel (Nagel et al. 2019, "bias correction"; padding ignored), as deployment toolchains do.
+//     Biases of quantized Conv/Gemm layers absorb the mean shift of quantization (biasCorrection,
+//     default Empirical: weight and activation error as the plan computes them; Weight: the weight
+//     error on float inputs only). Means are over each layer's input patches, padding as zeros,
+//     so the corrected layer's mean output equals the float one on the measured samples.
 //   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
 //   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
 //     producer's activation bits (graph inputs at inputBits).
@@ -47,6 +50,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace autosplit {
@@ -136,7 +140,19 @@ struct EvalOptions {
     std::vector<std::string> ctcDictionary;
     float mapThreshold = 0.3f;  // BinaryMap: PaddleOCR's DB binarization threshold (det_db_thresh)
     bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
-    bool biasCorrection = true;
+    // Bias of the quantized edge Conv/Gemm layers (a float bias of matching size):
+    //   None:      left as it is.
+    //   Weight:    b' = b - (W_q - W) E[x]: the mean shift the weight error causes on the float
+    //              inputs (Nagel et al. 2019, "bias correction").
+    //   Empirical: b' = b - (W_q E[x_q] - W E[x]), E[x_q] the per-channel mean of the layer's input
+    //              as the plan computes it (quantized activations and corrected layers upstream):
+    //              also absorbs the shift activation quantization causes. Measured per plan on the
+    //              first empiricalBiasSamples samples, run node by node in lockstep so that each
+    //              layer sees its corrected predecessors (DFQ's "empirical bias correction").
+    enum class BiasCorrection { None, Weight, Empirical };
+    BiasCorrection biasCorrection = BiasCorrection::Empirical;
+    int empiricalBiasSamples = 32;
+    int64_t empiricalBiasMemoryBytes = int64_t(512) << 20;  // live activations of the lockstep samples
     enum class WeightRounding { Nearest, Gptq };
     WeightRounding weightRounding = WeightRounding::Gptq;
     int64_t gptqMemoryBytes = int64_t(256) << 20;  // moments accumulated in one float pass
@@ -145,10 +161,11 @@ struct EvalOptions {
     // rounding errors over that many inputs largely average out. 0 = no limit.
     int64_t gptqMaxRowLength = 2304;
     enum class ActivationScope { LayerInputs, AllNodes };
-    ActivationScope activationScope = ActivationScope::AllNodes;
+    ActivationScope activationScope = ActivationScope::LayerInputs;
 };
 
 class Executor;
+struct RunHooks;
 
 class PlanEvaluator {
 public:
@@ -181,7 +198,17 @@ private:
     void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
     // Corrected bias of `node` for its weight at `bits`; null when not applicable.
     std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
+    // b' = b - (W_q planMean - W E[x]) for an edge layer with a correctable bias (E[x]: the float
+    // input means); nullopt when not applicable.
+    std::optional<TensorData> shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const;
+    // Empirical bias correction: runs the first samples of the set node by node in lockstep under
+    // the plan's `hooks`, adding each edge layer's corrected bias to `overrides` before the layer
+    // runs; their outputs go to `out`. Returns how many samples it ran.
+    int runCorrecting(const PlanBits& plan, const RunHooks& hooks,
+                      std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides, const CancelToken& cancel,
+                      std::vector<std::vector<TensorData>>& out) const;
     std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel,
+                                                // float run only: (sample, tensor, value) of every value
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
 
     const Graph& graph_;
@@ -196,6 +223,8 @@ private:
     std::vector<std::string> floatDecoded_;
     std::optional<double> floatTop1Accuracy_, floatCharAccuracy_;
     double floatSeconds_ = 0;
+    int64_t sampleLiveBytes_ = 0;         // peak bytes of live activations in one run
+    int empiricalSamples_ = 1;            // samples the empirical bias correction runs in lockstep
     std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
     std::vector<char> layerInput_;        // per tensor: read by a Conv/ConvTranspose/Gemm/MatMul
     std::vector<int> lastConsumer_;       // per tensor: largest consumer node index (-1: none)
@@ -205,7 +234,8 @@ private:
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> gptqCache_;  // (node, bits)
     mutable std::mutex gptqMutex_;           // one preparation at a time
     mutable std::vector<char> gptqPrepared_;  // per node: GPTQ weights computed or not applicable
-    std::vector<std::vector<double>> inputChannelMean_;  // per node with a correctable bias, else empty
+    std::vector<std::vector<double>> inputMean_;  // per node with a correctable bias: E[x] of its input
+                                                   // vectors (LayerInputMoments::mean()), else empty
 };
 
 // A plan from JSON text ("bits file"). Accepted shapes (node names as in the optimized graph):

@@ -6,6 +6,7 @@
 
 #ifdef AUTOSPLIT_HAVE_PLANNER
 #include "autosplit/calibration.h"
+#include "autosplit/equalize.h"
 #include "autosplit/planner/accuracy.h"
 #include "autosplit/planner/plan_io.h"
 #endif
@@ -143,8 +144,15 @@ std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const Devi
         report(progress, 0.92 + 0.04 * done / std::max(total, 1),
                QStringLiteral("Calibrating quantization errors (%1/%2 inputs)").arg(done).arg(total));
     };
+    // Per-channel equalization of the tensors convs read (float-exact, measured on the same data),
+    // as the CLI does before calibrating; the window's DAG keeps showing model.graph (same nodes).
+    report(progress, 0.92, QStringLiteral("Equalizing activation ranges"));
+    Graph graph = model.graph;
+    EqualizeOptions eq;
+    eq.cancel = cancel;
+    equalizeActivations(graph, data, eq);
     report(progress, 0.92, QStringLiteral("Calibrating quantization errors"));
-    ErrorTable table = calibrate(model.graph, data, co);
+    ErrorTable table = calibrate(graph, data, co);
     timings.calibrationMs = table.fromCache ? 0.0 : msSince(t);
     cancel.throwIfCancelled();
 
@@ -161,7 +169,7 @@ std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const Devi
     o.progress = [&](const std::string& stage, int done, int total) {
         report(progress, 0.96 + 0.03 * done / std::max(total, 1), QStringLiteral("Planning: %1").arg(QString::fromStdString(stage)));
     };
-    p->context = planner::PlanningContext::build(model.graph, devices.edge, devices.cloud, std::move(table), src, o);
+    p->context = planner::PlanningContext::build(std::move(graph), devices.edge, devices.cloud, std::move(table), src, o);
     cancel.throwIfCancelled();
     EvalData ed;
     ed.inputs = std::move(data);
