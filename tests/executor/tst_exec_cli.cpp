@@ -297,6 +297,9 @@ private slots:
                 cache.path());
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("--map-threshold needs a number"), r.err.constData());
+        r = cli({"evaluate", model, "--data", data.path(), "--split", "0", "--uniform", "8,8", "--bias-correction", "some"}, cache.path());
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--bias-correction must be empirical, weight or none"), r.err.constData());
         QCOMPARE(filesIn(cache.path()), 0);
     }
 };
