@@ -54,9 +54,9 @@ EqualizeReport equalizeModel(Graph& g, const CalibrationSet& data, bool enabled,
         }
         char line[200];
         std::snprintf(line, sizeof line,
-                      "equalization: %zu tensors rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
+                      "equalization: %zu tensor%s rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
                       "on %d samples (%d ms)",
-                      r.tensors.size(), depthwise, largest, r.samples,
+                      r.tensors.size(), r.tensors.size() == 1 ? "" : "s", depthwise, largest, r.samples,
                       int(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
         std::cerr << line << "\n";
     }

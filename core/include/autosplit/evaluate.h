@@ -160,6 +160,8 @@ struct EvalOptions {
     // R^3 (ResNet-50's 3x3 convs on 512 channels, R = 4608, took 3/4 of its GPTQ time) while
     // rounding errors over that many inputs largely average out. 0 = no limit.
     int64_t gptqMaxRowLength = 2304;
+    // Which edge outputs are fake-quantized (see the top of this file): LayerInputs (what a
+    // Conv/ConvTranspose/Gemm/MatMul reads, and what crosses the cut) or AllNodes (every output).
     enum class ActivationScope { LayerInputs, AllNodes };
     ActivationScope activationScope = ActivationScope::LayerInputs;
 };
