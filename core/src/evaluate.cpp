@@ -772,11 +772,15 @@ int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
         forK([&](int s) { runs[static_cast<size_t>(s)]->runTo(layer - 1); });
         const Node& node = g.nodes[static_cast<size_t>(layer)];
         for (int s = 1; s < k; ++s) means[0][l]->merge(*means[static_cast<size_t>(s)][l]);
-        if (means[0][l]->vectors() == 0 || overrides.count(node.inputs[2])) continue;
+        if (overrides.count(node.inputs[2])) continue;
         const int wt = quantizedWeightOf_[static_cast<size_t>(layer)];
         auto w = overrides.find(wt);
+        // A layer that sees few input vectors per sample (a classifier's last Gemm: one) would be
+        // fitted to the very samples it is measured on (with one sample, its output would come
+        // out exactly float): it gets the weight-only correction from the float means instead.
+        const bool enough = means[0][l]->vectors() >= static_cast<int64_t>(k) * opts_.empiricalBiasMinVectors;
         auto b = shiftedBias(layer, w != overrides.end() ? *w->second : *g.tensors[static_cast<size_t>(wt)].data,
-                             means[0][l]->mean());
+                             enough ? means[0][l]->mean() : inputMean_[static_cast<size_t>(layer)]);
         if (b) overrides.emplace(node.inputs[2], std::make_shared<const TensorData>(std::move(*b)));
     }
     forK([&](int s) { out[static_cast<size_t>(s)] = runs[static_cast<size_t>(s)]->finish().outputs; });

@@ -267,20 +267,37 @@ private slots:
     }
 
     void empiricalBiasCorrectionAbsorbsActivationShift() {
+        // x -> conv (bias, Relu) -> conv 3x3 (bias, Relu) -> conv 1x1 (bias) -> y, on 12x12 maps.
         // Float weights, 2-bit activations: weight-only correction has nothing to correct (same as
-        // none); the empirical one removes the mean shift the activation grid causes downstream.
-        const Graph g = residualNet();
-        const auto data = dataFor(g, 16);
+        // none); the empirical one removes the mean shift (only) the coarse grid causes downstream.
+        Graph g;
+        g.opsetVersion = 13;
+        const int x = addInput(g, "x", {1, 3, 12, 12});
+        const int a = addValue(g, "a"), b = addValue(g, "b"), y = addValue(g, "y");
+        Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {8, 3, 3, 3}, 1, 0.3f), addWeight(g, "b1", {8}, 2, 0.1f)}, {a});
+        Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {8, 8, 3, 3}, 3, 0.2f), addWeight(g, "b2", {8}, 4, 0.1f)}, {b});
+        Node c3 = node("c3", "Conv", {b, addWeight(g, "w3", {4, 8, 1, 1}, 5, 0.3f), addWeight(g, "b3", {4}, 6, 0.1f)}, {y});
+        c1.attrs["pads"] = c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+        c1.activation.kind = c2.activation.kind = Activation::Kind::Relu;
+        g.nodes = {c1, c2, c3};
+        g.inputs = {x};
+        g.outputs = {y};
+        g.rebuild();
+        auto data = dataFor(g, 16);
+        for (auto& sample : data.inputs.samples)  // a skewed input: most of the grid's error is a shift
+            for (float& v : sample.front().floats) v = v * v;
         EvalOptions none, weight, empirical;
         none.biasCorrection = EvalOptions::BiasCorrection::None;
         weight.biasCorrection = EvalOptions::BiasCorrection::Weight;
         empirical.empiricalBiasSamples = 8;  // lockstep on half the set, the rest run after
         const PlanEvaluator en(g, data, nullptr, none), ew(g, data, nullptr, weight), ee(g, data, nullptr, empirical);
-        const PlanBits a2 = PlanBits::uniform(g, 6, 32, 2, 32);
+        const PlanBits a2 = PlanBits::uniform(g, 2, 32, 2, 32);
         const double n = en.evaluate(a2).relativeMse, w = ew.evaluate(a2).relativeMse, e = ee.evaluate(a2).relativeMse;
         qInfo("a2 rel. MSE: no correction %.3g, weight %.3g, empirical %.3g", n, w, e);
         QCOMPARE(w, n);
-        QVERIFY(e < 0.8 * n);
+        // A few percent here, where the grid's error is mostly noise; on PP-OCRv4 rec (before
+        // equalization) it took 8-bit activations alone from a 6.1- to a ~3-point drop.
+        QVERIFY(e < 0.99 * n);
         // Deterministic, and the same from concurrent evaluations.
         double twin = 0;
         std::thread t([&] { twin = ee.evaluate(a2).relativeMse; });
@@ -290,6 +307,17 @@ private slots:
         QCOMPARE(twin, e);
         // Cloud-Only: nothing on the edge to correct.
         QCOMPARE(ee.evaluate(PlanBits::uniform(g, -1, 8, 8)).relativeMse, en.evaluate(PlanBits::uniform(g, -1, 8, 8)).relativeMse);
+
+        // residualNet's biased layers read the graph input (quantized alike in every plan) or are
+        // its Gemm head, one vector per sample: fitting that bias to the measured samples would
+        // hide the error (with one sample the output would come out exactly float), so it keeps
+        // the weight-only correction.
+        const Graph r = residualNet();
+        const auto rd = dataFor(r, 8);
+        EvalOptions rw;
+        rw.biasCorrection = EvalOptions::BiasCorrection::Weight;
+        const PlanBits ra2 = PlanBits::uniform(r, 6, 32, 2, 32);
+        QCOMPARE(PlanEvaluator(r, rd, nullptr).evaluate(ra2).relativeMse, PlanEvaluator(r, rd, nullptr, rw).evaluate(ra2).relativeMse);
     }
 
     void cancellation() {

@@ -23,8 +23,9 @@
 //     ConvTranspose, batched MatMul weights and rows longer than gptqMaxRowLength are rounded to
 //     nearest.
 //     Biases of quantized Conv/Gemm layers absorb the mean shift of quantization (biasCorrection,
-//     default Empirical: weight and activation error as the plan computes them; Weight: the weight
-//     error on float inputs only). Means are over each layer's input patches, padding as zeros,
+//     default Empirical: weight and activation error as the plan computes them, for layers that see
+//     at least empiricalBiasMinVectors input vectors per sample; Weight: the weight error on float
+//     inputs only). Means are over each layer's input patches, padding as zeros,
 //     so the corrected layer's mean output equals the float one on the measured samples.
 //   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
 //   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
@@ -152,6 +153,9 @@ struct EvalOptions {
     enum class BiasCorrection { None, Weight, Empirical };
     BiasCorrection biasCorrection = BiasCorrection::Empirical;
     int empiricalBiasSamples = 32;
+    // Layers whose input gives fewer vectors per sample (conv output positions, Gemm rows) get the
+    // Weight correction: a per-channel mean over so few values would fit the measured samples.
+    int empiricalBiasMinVectors = 16;
     int64_t empiricalBiasMemoryBytes = int64_t(512) << 20;  // live activations of the lockstep samples
     enum class WeightRounding { Nearest, Gptq };
     WeightRounding weightRounding = WeightRounding::Gptq;
