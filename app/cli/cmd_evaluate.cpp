@@ -134,7 +134,9 @@ int run(const Args& argv) {
         else data.labels = classLabels(labels, data.inputs.sampleNames);
     }
 
-    const CalibrationSet calib = calibDir.empty() ? data.inputs : loadDataFolder(g, calibDir, profile, json);
+    CalibrationSet separate;  // --calibration DIR; else the evaluation data itself (not copied)
+    if (!calibDir.empty()) separate = loadDataFolder(g, calibDir, profile, json);
+    const CalibrationSet& calib = calibDir.empty() ? data.inputs : separate;
     equalizeModel(m.graph, calib, !noEqualize, threads, json);
     std::optional<ErrorTable> table;
     if (!dynamic) {

@@ -34,29 +34,24 @@ bool channelConstant(const TensorData& d, int64_t rank, int64_t channels) {
     return axis >= 0;
 }
 
-// How to multiply channel c of a tensor by s_c at its producer.
-struct Edit {
-    enum Kind { ConvRows, Constant } kind;
-    int node;
-    int tensor;  // the weight (ConvRows: the node's weight; its bias is scaled too) or constant
-};
-
-// Appends the edits that scale tensor `t` (rank `rank`, `channels` channels) exactly; false when
-// its producer cannot absorb a per-channel scale.
-bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector<Edit>& edits) {
+// Collects the constants whose channel blocks, multiplied by s_c, scale tensor `t` (rank `rank`,
+// `channels` channels) exactly; false when its producer cannot absorb a per-channel scale.
+bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector<int>& constants) {
     const Tensor& x = g.tensors[static_cast<size_t>(t)];
     if (x.producer < 0 || x.isGraphOutput) return false;
     const Node& p = g.nodes[static_cast<size_t>(x.producer)];
     if (p.outputs.empty() || p.outputs[0] != t || !homogeneous(p.activation)) return false;
-    if (p.op == "Conv") {
+    if (p.op == "Conv") {  // weight rows and bias
         if (p.inputs.size() < 2 || !ownConstant(g, p.inputs[1])) return false;
         if (g.tensors[static_cast<size_t>(p.inputs[1])].data->shape.empty() ||
             g.tensors[static_cast<size_t>(p.inputs[1])].data->shape[0] != channels)
             return false;
-        if (p.inputs.size() > 2 && p.inputs[2] >= 0 &&
-            (!ownConstant(g, p.inputs[2]) || g.tensors[static_cast<size_t>(p.inputs[2])].data->elementCount() != channels))
-            return false;
-        edits.push_back({Edit::ConvRows, x.producer, p.inputs[1]});
+        constants.push_back(p.inputs[1]);
+        if (p.inputs.size() > 2 && p.inputs[2] >= 0) {
+            if (!ownConstant(g, p.inputs[2]) || g.tensors[static_cast<size_t>(p.inputs[2])].data->elementCount() != channels)
+                return false;
+            constants.push_back(p.inputs[2]);
+        }
         return true;
     }
     if (!p.activation.isNone() || p.inputs.size() != 2 || (p.op != "Mul" && p.op != "Add" && p.op != "Sub")) return false;
@@ -65,19 +60,36 @@ bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector
     const int c = p.inputs[static_cast<size_t>(ci)], other = p.inputs[static_cast<size_t>(1 - ci)];
     if (other < 0 || g.tensors[static_cast<size_t>(other)].isWeight()) return false;
     if (!channelConstant(*g.tensors[static_cast<size_t>(c)].data, rank, channels)) return false;
-    if (p.op == "Mul") {
-        edits.push_back({Edit::Constant, x.producer, c});
-        return true;
-    }
+    constants.push_back(c);
+    if (p.op == "Mul") return true;
     // Add/Sub: y s = (x s) +- (c s): the other input must scale too and be read only here.
     if (g.tensors[static_cast<size_t>(other)].consumers.size() != 1) return false;
-    edits.push_back({Edit::Constant, x.producer, c});
-    return scalable(g, other, rank, channels, edits);
+    return scalable(g, other, rank, channels, constants);
+}
+
+// Multiplies channel block c of constant `t` by s[c] (a scalar becomes per channel, shaped to
+// broadcast on axis 1 of a rank-`rank` tensor).
+void scaleChannels(Graph& g, int t, const std::vector<float>& s, int64_t rank) {
+    Tensor& w = g.tensors[static_cast<size_t>(t)];
+    TensorData d = *w.data;
+    const int64_t channels = static_cast<int64_t>(s.size());
+    if (d.elementCount() == 1) {
+        const float v = d.floats[0];
+        d.shape.assign(static_cast<size_t>(rank - 1), 1);
+        d.shape[0] = channels;
+        d.floats.assign(static_cast<size_t>(channels), v);
+        w.shape = d.shape;
+        w.shapeKnown = true;
+    }
+    const int64_t per = d.elementCount() / channels;
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t k = 0; k < per; ++k) d.floats[static_cast<size_t>(c * per + k)] *= s[static_cast<size_t>(c)];
+    w.data = std::make_shared<const TensorData>(std::move(d));
 }
 
 struct Candidate {
     int tensor;
-    std::vector<Edit> edits;
+    std::vector<int> constants;  // scaled per channel at the producer side
     bool depthwise = true;
     std::vector<float> lo, hi;  // per channel, measured
 };
@@ -113,7 +125,7 @@ EqualizeReport equalizeActivations(Graph& g, const CalibrationSet& data, const E
             }
             if (w.shape[1] != 1) c.depthwise = false;
         }
-        if (!ok || !scalable(g, c.tensor, rank, channels, c.edits)) continue;
+        if (!ok || !scalable(g, c.tensor, rank, channels, c.constants)) continue;
         candOf.emplace(c.tensor, cands.size());
         cands.push_back(std::move(c));
     }
@@ -152,20 +164,6 @@ EqualizeReport equalizeActivations(Graph& g, const CalibrationSet& data, const E
     report.samples = measured;
 
     // Rescale: s_c moves channel c as far out as the tensor's range allows (its own sign side).
-    auto scaled = [&](int t, int64_t channels, const std::vector<float>& s, int64_t rank) {
-        Tensor& w = g.tensors[static_cast<size_t>(t)];
-        TensorData d = *w.data;
-        if (d.elementCount() == 1) {
-            const float v = d.floats[0];
-            d.shape.assign(static_cast<size_t>(rank - 1), 1);
-            d.shape[0] = channels;
-            d.floats.assign(static_cast<size_t>(channels), v);
-        }
-        for (int64_t c = 0; c < channels; ++c) d.floats[static_cast<size_t>(c)] *= s[static_cast<size_t>(c)];
-        w.shape = d.shape;
-        w.shapeKnown = true;
-        w.data = std::make_shared<const TensorData>(std::move(d));
-    };
     for (Candidate& c : cands) {
         if (c.lo.empty()) continue;
         const int64_t C = static_cast<int64_t>(c.lo.size()), rank = static_cast<int64_t>(g.tensors[static_cast<size_t>(c.tensor)].shape.size());
@@ -191,22 +189,7 @@ EqualizeReport equalizeActivations(Graph& g, const CalibrationSet& data, const E
         }
         if (maxS <= 1.0001) continue;
         // Producer side: multiply by s.
-        for (const Edit& e : c.edits) {
-            if (e.kind == Edit::Constant) {
-                scaled(e.tensor, C, s, rank);
-                continue;
-            }
-            const Node& p = g.nodes[static_cast<size_t>(e.node)];
-            for (size_t slot = 1; slot < std::min<size_t>(3, p.inputs.size()); ++slot) {
-                if (p.inputs[slot] < 0) continue;
-                Tensor& w = g.tensors[static_cast<size_t>(p.inputs[slot])];
-                TensorData d = *w.data;
-                const int64_t per = d.elementCount() / C;
-                for (int64_t ch = 0; ch < C; ++ch)
-                    for (int64_t k = 0; k < per; ++k) d.floats[static_cast<size_t>(ch * per + k)] *= s[static_cast<size_t>(ch)];
-                w.data = std::make_shared<const TensorData>(std::move(d));
-            }
-        }
+        for (int t : c.constants) scaleChannels(g, t, s, rank);
         // Consumer side: divide the weights reading channel c by s_c.
         for (int k : g.tensors[static_cast<size_t>(c.tensor)].consumers) {
             const Node& n = g.nodes[static_cast<size_t>(k)];

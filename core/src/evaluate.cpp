@@ -654,7 +654,6 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
     const Graph& g = graph_;
     RunHooks hooks;
     hooks.cancel = cancel;
-
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
     if (plan) {
         const int split = plan->splitPosition;
