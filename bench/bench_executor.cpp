@@ -2,11 +2,11 @@
 // the same thread count (median of N runs each, ORT with all graph optimizations), their ratio,
 // and the calibration time for ResNet-50 with 32 synthetic inputs (no cache).
 //   bench_executor [--threads N] [--runs N] [--model PATH] [--skip-calibration]
-#include "autosplit/calibration.h"
-#include "autosplit/executor.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
-#include "autosplit/tensor_io.h"
+#include "autosplit/data/tensor_io.h"
+#include "autosplit/exec/executor.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
+#include "autosplit/quant/calibration.h"
 
 #include <algorithm>
 #include <chrono>
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
         if (calib) {
             CalibrationOptions co;
             co.threads = threads;
-            const auto set = syntheticCalibration(g, 32);
+            const auto set = syntheticDataset(g, 32);
             const ErrorTable t = calibrate(g, set, co);
             std::printf("calibration      %8.1f s   (32 inputs, bits 2/4/6/8, clip %s, %zu layers; target < 30 s)\n",
                         t.seconds, t.clip.c_str(), t.rows.size());

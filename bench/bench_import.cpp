@@ -4,10 +4,10 @@
 // baseline is taken after the process-wide ONNX schema registry is built.
 //   bench_import [MODELS_DIR]      (models from scripts/fetch-models.sh; a missing one is an error)
 // Targets (foundation issue): ResNet-50 < 1 s, YOLOv3 < 3 s, peak memory < 2x the file size.
-#include "autosplit/analysis.h"
-#include "autosplit/onnx_builder.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/ir/analysis.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/onnx/model_builder.h"
+#include "autosplit/passes/optimize.h"
 
 #include <onnx/onnx_pb.h>
 

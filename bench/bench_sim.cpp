@@ -3,9 +3,9 @@
 // table. Ratios are against w8a8 on the same device, in the same process.
 // Models come from ${AUTOSPLIT_MODELS_DIR} (scripts/fetch-models.sh --paper); a missing model is
 // an error, never a skip.
-#include "autosplit/analysis.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/ir/analysis.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
 #include "autosplit/sim/latency_table.h"
 
 #include <algorithm>

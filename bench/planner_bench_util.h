@@ -1,11 +1,11 @@
 // Shared by bench_planner and bench_paper: model -> calibration (cached) -> planning context.
 #pragma once
 
-#include "autosplit/calibration.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/planner/planner.h"
+#include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 
 #include <chrono>
@@ -20,7 +20,7 @@ namespace bench {
 struct Prepared {
     std::string path;
     autosplit::Graph graph;  // optimized
-    autosplit::CalibrationSet data;
+    autosplit::Dataset data;
     std::shared_ptr<const autosplit::planner::PlanningContext> ctx;
     double calibrationMs = 0;
     bool calibrationCached = false;
@@ -44,7 +44,7 @@ inline Prepared prepare(const std::string& file, int samples, const std::string&
     p.path = modelPath(file);
     p.graph = importOnnx(p.path);
     optimize(p.graph);
-    p.data = syntheticCalibration(p.graph, samples);
+    p.data = syntheticDataset(p.graph, samples);
     CalibrationOptions co;
     co.bits = o.bits;
     co.cacheDir = defaultCacheDir();

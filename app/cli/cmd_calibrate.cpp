@@ -3,8 +3,8 @@
 #include "exec_data.h"
 #include "model_loading.h"
 
-#include "autosplit/calibration.h"
-#include "autosplit/errors.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/util/errors.h"
 
 #include <chrono>
 #include <cstdio>
@@ -48,7 +48,7 @@ int run(const Args& argv) {
     }
     o.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
     LoadedModel m = loadModel(args, json);
-    CalibrationSet set;
+    Dataset set;
     if (!synth.empty()) {
         int n = 0;
         try {
@@ -56,7 +56,7 @@ int run(const Args& argv) {
         } catch (const std::exception&) {
         }
         if (n < 1) throw UsageError{"--synthetic needs a positive count"};
-        set = syntheticCalibration(m.graph, n);
+        set = syntheticDataset(m.graph, n);
         std::cerr << "warning: calibrating on " << set.description
                   << "; errors reflect random data, not the model's real inputs\n";
     } else {

@@ -3,9 +3,9 @@
 #include "exec_data.h"
 #include "model_loading.h"
 
-#include "autosplit/calibration.h"
-#include "autosplit/errors.h"
-#include "autosplit/evaluate.h"
+#include "autosplit/eval/evaluate.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/util/errors.h"
 
 #include <nlohmann/json.hpp>
 
@@ -122,7 +122,7 @@ int run(const Args& argv) {
     if (!synth.empty()) {
         const int n = parseIntOption(synth, "--synthetic");
         if (n < 1) throw UsageError{"--synthetic needs a positive count"};
-        data.inputs = syntheticCalibration(g, n);
+        data.inputs = syntheticDataset(g, n);
         if (!json) std::cerr << "warning: evaluating on " << data.inputs.description << "; metrics reflect random data\n";
     } else {
         data.inputs = loadDataFolder(g, dataDir, profile, json);
@@ -134,9 +134,9 @@ int run(const Args& argv) {
         else data.labels = classLabels(labels, data.inputs.sampleNames);
     }
 
-    CalibrationSet separate;  // --calibration DIR; else the evaluation data itself (not copied)
+    Dataset separate;  // --calibration DIR; else the evaluation data itself (not copied)
     if (!calibDir.empty()) separate = loadDataFolder(g, calibDir, profile, json);
-    const CalibrationSet& calib = calibDir.empty() ? data.inputs : separate;
+    const Dataset& calib = calibDir.empty() ? data.inputs : separate;
     equalizeModel(m.graph, calib, !noEqualize, threads, json);
     std::optional<ErrorTable> table;
     if (!dynamic) {

@@ -2,7 +2,7 @@
 #include "command.h"
 #include "model_loading.h"
 
-#include "autosplit/analysis.h"
+#include "autosplit/ir/analysis.h"
 
 #include <nlohmann/json.hpp>
 

@@ -39,7 +39,7 @@ void printPlan(const planner::PlanningContext& ctx, const planner::Plan& p) {
     for (const auto& s : p.transmitted)
         std::printf("  transmitted  '%s' %s at %d bits (%s)\n", g.tensors[size_t(s.tensor)].name.c_str(),
                     shapeString(g.tensors[size_t(s.tensor)].shape).c_str(), s.bits,
-                    planner::formatBytes((s.elements * s.bits + 7) / 8).c_str());
+                    formatBytes((s.elements * s.bits + 7) / 8).c_str());
     if (p.transmitted.empty()) std::printf("  transmitted  nothing\n");
     if (!p.weightBits.empty()) {
         int hist[17] = {0}, ahist[17] = {0};
@@ -55,8 +55,8 @@ void printPlan(const planner::PlanningContext& ctx, const planner::Plan& p) {
             if (ahist[b]) std::printf(" %d nodes at %d", ahist[b], b);
         std::printf("\n");
     }
-    std::printf("  edge size    weights %s + activation working set %s\n", planner::formatBytes(p.edgeWeightBytes).c_str(),
-                planner::formatBytes(p.edgeActivationBytes).c_str());
+    std::printf("  edge size    weights %s + activation working set %s\n", formatBytes(p.edgeWeightBytes).c_str(),
+                formatBytes(p.edgeActivationBytes).c_str());
     std::printf("  latency      edge %.2f ms + transmit %.2f ms + cloud %.2f ms = %.2f ms (edge %s, cloud %s)\n",
                 p.latency.edgeMs, p.latency.transmitMs, p.latency.cloudMs, p.latency.totalMs, p.latency.edgeOrigin.c_str(),
                 p.latency.cloudOrigin.c_str());
@@ -105,7 +105,7 @@ int run(const Args& argv) {
     std::printf("devices      edge %s, cloud %s (cloud at %d bits)\n", ctx.edgeDevice().name.c_str(),
                 ctx.cloudDevice().name.c_str(), ctx.cloudBits());
     std::printf("constraints  uplink %s, edge memory %s, max drop %g%%, %g ms per message, bits {",
-                planner::formatBandwidth(c.uplinkBps).c_str(), planner::formatBytes(c.edgeMemoryBytes).c_str(),
+                formatBandwidth(c.uplinkBps).c_str(), formatBytes(c.edgeMemoryBytes).c_str(),
                 c.maxDropPercent, c.messageOverheadMs);
     for (size_t i = 0; i < ctx.bits().size(); ++i) std::printf("%s%d", i ? "," : "", ctx.bits()[i]);
     std::printf("}\n");
@@ -135,7 +135,7 @@ int run(const Args& argv) {
         if (!p.fitsMemory) note = "does not fit the edge memory" + std::string(note.empty() ? "" : "; ") + note;
         std::printf("%s %s %6d %10.2f %7.3f %12s %9s  %s\n", pad(p.name, 13).c_str(), pad(planner::planKindName(p.kind), 10).c_str(),
                     p.splitPosition, p.latency.totalMs, co ? p.latency.totalMs / co->latency.totalMs : 0.0,
-                    planner::formatBytes(p.edgeWeightBytes + p.edgeActivationBytes).c_str(), drop, note.c_str());
+                    formatBytes(p.edgeWeightBytes + p.edgeActivationBytes).c_str(), drop, note.c_str());
     };
     row(plans->selected);
     for (const auto& b : plans->baselines) row(b);

@@ -4,9 +4,9 @@
 #include "exec_data.h"
 #include "model_loading.h"
 
-#include "autosplit/errors.h"
-#include "autosplit/executor.h"
-#include "autosplit/tensor_io.h"
+#include "autosplit/data/tensor_io.h"
+#include "autosplit/exec/executor.h"
+#include "autosplit/util/errors.h"
 
 #include <nlohmann/json.hpp>
 

@@ -2,8 +2,9 @@
 #include "command.h"
 #include "model_loading.h"
 
-#include "autosplit/analysis.h"
+#include "autosplit/ir/analysis.h"
 #include "autosplit/sim/latency_table.h"
+#include "autosplit/util/units.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,14 +31,6 @@ const char* kUsage =
 
 using sim::Bound;
 using sim::LatencyOrigin;
-
-std::string bytesText(int64_t b) {
-    char buf[32];
-    if (b >= (int64_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.3g GiB", double(b) / double(int64_t(1) << 30));
-    else if (b >= (int64_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.3g MiB", double(b) / double(1 << 20));
-    else std::snprintf(buf, sizeof buf, "%.3g KiB", double(b) / 1024.0);
-    return buf;
-}
 
 std::string matrixText(const sim::LayerCost& c) {
     if (c.rule != sim::CostRule::MacArray) return sim::costRuleName(c.rule);
@@ -157,7 +150,7 @@ int run(const Args& raw) {
     std::printf("device   %s (%s): %lldx%lld %s array at %.0f MHz, %s on-chip, %.3g GB/s off-chip, vector %.0f ops/cycle\n",
                 device.name.c_str(), device.source.c_str(), static_cast<long long>(device.rows),
                 static_cast<long long>(device.cols), sim::dataflowName(device.dataflow), device.clockMHz,
-                bytesText(device.onchipBytes()).c_str(), device.bandwidthGBps, device.vectorOpsPerCycle);
+                formatBytes(device.onchipBytes()).c_str(), device.bandwidthGBps, device.vectorOpsPerCycle);
     std::printf("bits     weights %d, activations %d%s\n", wbits, abits,
                 profileArg.empty() ? "" : ("; measured profile " + profileArg).c_str());
     std::printf("model    %s: %zu layers after optimization (import %.0f ms, optimize %.0f ms, table %.2f ms)\n\n",

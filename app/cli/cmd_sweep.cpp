@@ -34,8 +34,8 @@ std::string csvField(const std::string& s) {
 
 int run(const Args& argv) {
     ArgReader args(argv, kUsage);
-    const double from = planner::parseBandwidth(args.value("--from", "0.1Mbps"));
-    const double to = planner::parseBandwidth(args.value("--to", "100Mbps"));
+    const double from = parseBandwidth(args.value("--from", "0.1Mbps"));
+    const double to = parseBandwidth(args.value("--to", "100Mbps"));
     const std::string stepsText = args.value("--steps", "31");
     const std::string csv = args.value("--csv");
     int steps = 0;
@@ -83,7 +83,7 @@ int run(const Args& argv) {
         const std::string key = std::string(planner::planKindName(p.kind)) + " " + std::to_string(p.splitPosition);
         if (key != lastKey) {
             char line[512];
-            std::snprintf(line, sizeof line, "%12s  %-10s %s", planner::formatBandwidth(c.uplinkBps).c_str(),
+            std::snprintf(line, sizeof line, "%12s  %-10s %s", formatBandwidth(c.uplinkBps).c_str(),
                           planner::planKindName(p.kind),
                           p.kind == planner::PlanKind::Split ? ("after '" + p.splitAfter + "'").c_str() : "");
             changes.push_back(line);
@@ -97,8 +97,8 @@ int run(const Args& argv) {
         if (!(f << out.str())) throw Error(csv + ": cannot write the CSV");
     }
     std::FILE* info = csv.empty() ? stderr : stdout;
-    std::fprintf(info, "plan changes over %s .. %s (%d steps, mean replan %.2f ms):\n", planner::formatBandwidth(from).c_str(),
-                 planner::formatBandwidth(to).c_str(), steps, replanMs / steps);
+    std::fprintf(info, "plan changes over %s .. %s (%d steps, mean replan %.2f ms):\n", formatBandwidth(from).c_str(),
+                 formatBandwidth(to).c_str(), steps, replanMs / steps);
     for (const auto& l : changes) std::fprintf(info, "  from %s\n", l.c_str());
     return 0;
 }

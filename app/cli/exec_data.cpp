@@ -1,7 +1,7 @@
 #include "exec_data.h"
 
-#include "autosplit/errors.h"
-#include "autosplit/tensor_io.h"
+#include "autosplit/data/tensor_io.h"
+#include "autosplit/util/errors.h"
 
 #include <algorithm>
 #include <cctype>
@@ -41,7 +41,7 @@ PreprocessProfile resolveProfile(const std::string& profilePath, const std::stri
     return PreprocessProfile{};
 }
 
-CalibrationSet loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath, bool quiet) {
+Dataset loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath, bool quiet) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw Error("data folder '" + dir + "' does not exist");
     const bool images = folderHasImages(dir), tensors = hasTensorFiles(dir);

@@ -2,9 +2,9 @@
 // images) and data folders (images with a preprocessing profile, or tensor files).
 #pragma once
 
-#include "autosplit/calibration.h"
-#include "autosplit/graph.h"
-#include "autosplit/image.h"
+#include "autosplit/data/image.h"
+#include "autosplit/ir/graph.h"
+#include "autosplit/quant/calibration.h"
 
 #include <string>
 
@@ -15,7 +15,7 @@ namespace autosplit::cli {
 PreprocessProfile resolveProfile(const std::string& profilePath, const std::string& dir, bool quiet);
 
 // A folder of images (*.png, *.jpg) or of tensor files (*.pb, *.npy), never both.
-CalibrationSet loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath, bool quiet);
+Dataset loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath, bool quiet);
 
 // One input tensor from FILE: .png/.jpg/.jpeg through the profile, anything else as a tensor file.
 TensorData loadInputFile(const Graph& g, int inputIndex, const std::string& path, const std::string& profilePath, bool quiet);

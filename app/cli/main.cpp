@@ -1,6 +1,6 @@
 #include "command.h"
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <algorithm>
 #include <cstdio>

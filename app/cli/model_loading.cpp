@@ -1,6 +1,6 @@
 #include "model_loading.h"
 
-#include "autosplit/quantize.h"
+#include "autosplit/quant/quantize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -39,7 +39,7 @@ LoadedModel loadModel(ArgReader& args, bool quiet) {
     return m;
 }
 
-EqualizeReport equalizeModel(Graph& g, const CalibrationSet& data, bool enabled, int threads, bool quiet) {
+EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet) {
     if (!enabled) return {};
     EqualizeOptions o;
     o.threads = threads;

@@ -4,11 +4,11 @@
 
 #include "command.h"
 
-#include "autosplit/equalize.h"
-#include "autosplit/evaluate.h"
-#include "autosplit/graph.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/eval/evaluate.h"
+#include "autosplit/ir/graph.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
+#include "autosplit/quant/equalize.h"
 
 namespace autosplit::cli {
 
@@ -26,7 +26,7 @@ LoadedModel loadModel(ArgReader& args, bool quiet = false);
 
 // Activation equalization (equalize.h) of the loaded model on the calibration data, before it is
 // calibrated; says "equalization: ..." on stderr unless quiet. Skipped when !enabled.
-EqualizeReport equalizeModel(Graph& g, const CalibrationSet& data, bool enabled, int threads, bool quiet);
+EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet);
 
 std::string shapeString(const std::vector<int64_t>& shape);
 // An integer option value; UsageError "OPTION needs a number, got '…'" otherwise.

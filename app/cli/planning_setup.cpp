@@ -2,11 +2,11 @@
 
 #include "exec_data.h"
 
-#include "autosplit/errors.h"
-#include "autosplit/onnx_import.h"
+#include "autosplit/onnx/import.h"
 #include "autosplit/planner/accuracy.h"
 #include "autosplit/planner/plan_io.h"
-#include "autosplit/quantize.h"
+#include "autosplit/quant/quantize.h"
+#include "autosplit/util/errors.h"
 
 #include <chrono>
 #include <iostream>
@@ -82,10 +82,10 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const sim::DeviceProfile cloud = sim::resolveDevice(cloudName);
     std::optional<sim::MeasuredProfile> measured;
     if (!edgeProfile.empty()) measured = sim::loadMeasuredProfile(edgeProfile);
-    s.constraints.uplinkBps = planner::parseBandwidth(uplink);
-    s.constraints.edgeMemoryBytes = memory.empty() ? edge.offchipBytes : planner::parseBytes(memory);
-    s.constraints.maxDropPercent = planner::parsePercent(drop);
-    s.constraints.messageOverheadMs = planner::parseMilliseconds(overhead);
+    s.constraints.uplinkBps = parseBandwidth(uplink);
+    s.constraints.edgeMemoryBytes = memory.empty() ? edge.offchipBytes : parseBytes(memory);
+    s.constraints.maxDropPercent = parsePercent(drop);
+    s.constraints.messageOverheadMs = parseMilliseconds(overhead);
     s.constraints.validate();
     planner::ContextOptions co;
     co.bits = parseBitList(bits, 8, "2, 4, 6, 8");
@@ -110,7 +110,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     };
 
     if (dataDir.empty()) {
-        s.data = syntheticCalibration(s.model.graph, synthetic);
+        s.data = syntheticDataset(s.model.graph, synthetic);
         say("warning: calibrating and measuring on " + s.data.description +
             "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
     } else {

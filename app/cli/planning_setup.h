@@ -5,9 +5,9 @@
 #include "command.h"
 #include "model_loading.h"
 
-#include "autosplit/calibration.h"
-#include "autosplit/evaluate.h"
+#include "autosplit/eval/evaluate.h"
 #include "autosplit/planner/planner.h"
+#include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/measured_profile.h"
 
@@ -23,7 +23,7 @@ extern const char* kPlanningOptions;
 struct PlanningSetup {
     LoadedModel model;
     std::string modelPath;
-    CalibrationSet data;
+    Dataset data;
     std::unique_ptr<PlanEvaluator> evaluator;
     std::shared_ptr<const planner::PlanningContext> ctx;
     planner::Constraints constraints;  // from --uplink/--edge-memory/--max-drop/--message-overhead

@@ -7,11 +7,9 @@
 #include "autosplit/widgets/format.h"
 #include "autosplit/widgets/layer_models.h"
 #include "autosplit/widgets/palette.h"
-#include "autosplit/widgets/plots.h"
+#include "autosplit/widgets/plots/plots.h"
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
 #include "autosplit/planner/plan_io.h"
-#endif
 
 #include <QAction>
 #include <QApplication>
@@ -373,12 +371,10 @@ void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> 
                          .arg(widgets::format::milliseconds(t.importMs + t.optimizeMs + t.analyzeMs + t.splitsMs + t.latencyMs),
                               widgets::format::milliseconds(t.importMs), widgets::format::milliseconds(t.optimizeMs),
                               widgets::format::milliseconds(t.latencyMs));
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (s->planning)
         status += tr("; planner ready (calibration %1, context %2)")
                       .arg(t.calibrationMs > 0 ? widgets::format::milliseconds(t.calibrationMs) : tr("cached"),
                            widgets::format::milliseconds(t.planningMs));
-#endif
     if (!busy) loadStatus_->setText(status);
     const bool newModel = !session_ || session_->model != s->model;
     session_ = std::move(s);
@@ -400,10 +396,8 @@ void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> 
                                    QString::fromStdString(session_->devices.edge.name),
                                    QString::fromStdString(session_->devices.cloud.name)));
     setWindowTitle(tr("%1 — Auto-Split Explorer").arg(m.displayName));
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (!session_->planningError.isEmpty())
         statusBar()->showMessage(tr("Planner unavailable for this model: %1 (showing uniform-bit splits)").arg(session_->planningError), 15000);
-#endif
 }
 
 void MainWindow::onLoadFailed(const QString& path, const QString& message, engine::LoadErrorKind kind) {
@@ -550,7 +544,6 @@ void MainWindow::showPlan() {
 }
 
 bool MainWindow::showPlannerPlan() {
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (!shown_->plans || !session_->planning) return false;
     const planner::PlanSet& ps = *shown_->plans;
     const planner::PlanningContext& ctx = *session_->planning->context;
@@ -711,9 +704,6 @@ bool MainWindow::showPlannerPlan() {
     planSummary_->setText(summary);
     emit planShown(pos);
     return true;
-#else
-    return false;
-#endif
 }
 
 void MainWindow::showNodeDetails(int node) {
@@ -725,7 +715,6 @@ void MainWindow::showNodeDetails(int node) {
 
 void MainWindow::exportPlanJson() {
     if (!session_ || !shown_) return showError(tr("Nothing to export"), tr("Open a model first."));
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (shown_->plans && session_->planning) {  // the planner's plan.json, as `autosplit plan --out`
         const QString p = QFileDialog::getSaveFileName(
             this, tr("Export plan"), QFileInfo(session_->model->path).completeBaseName() + QStringLiteral(".plan.json"),
@@ -737,7 +726,6 @@ void MainWindow::exportPlanJson() {
             showError(tr("Export failed"), tr("%1: %2").arg(p, f.errorString()));
         return;
     }
-#endif
     const QString p = QFileDialog::getSaveFileName(this, tr("Export plan"), QFileInfo(session_->model->path).completeBaseName() +
                                                                                 QStringLiteral(".plan.json"),
                                                    tr("JSON (*.json)"));

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "autosplit/engine/engine.h"
-#include "autosplit/widgets/dag_view.h"
+#include "autosplit/widgets/dag/dag_view.h"
 #include "session_file.h"
 
 #include <QMainWindow>

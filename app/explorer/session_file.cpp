@@ -1,6 +1,6 @@
 #include "session_file.h"
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <QFile>
 #include <QJsonArray>

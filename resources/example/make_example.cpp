@@ -3,8 +3,8 @@
 // branches, a dense context stage, BatchNorm, ReLU6 and a decomposed HardSwish), 1x3x96x96
 // input, 10 classes, seeded weights. Generated at build time so the repository carries no binary model.
 //   make_example OUT.onnx
-#include "autosplit/errors.h"
-#include "autosplit/onnx_builder.h"
+#include "autosplit/onnx/model_builder.h"
+#include "autosplit/util/errors.h"
 
 #include <cmath>
 #include <cstdio>

@@ -9,8 +9,8 @@
 //
 // The same arguments give byte-identical files (mt19937, fixed layout); a different font version
 // may change glyph shapes.
-#include "autosplit/errors.h"
-#include "autosplit/image.h"
+#include "autosplit/data/image.h"
+#include "autosplit/util/errors.h"
 
 #include <ft2build.h>
 #include FT_FREETYPE_H

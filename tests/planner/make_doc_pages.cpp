@@ -8,8 +8,8 @@
 //
 // Then: autosplit plan .models/ch_PP-OCRv4_det_infer.onnx --input x=1x3x640x640 --data DIR
 // The same arguments give byte-identical files (mt19937, fixed layout) for one font file.
-#include "autosplit/errors.h"
-#include "autosplit/image.h"
+#include "autosplit/data/image.h"
+#include "autosplit/util/errors.h"
 
 #include <ft2build.h>
 #include FT_FREETYPE_H

@@ -1,10 +1,10 @@
 // PlanningContext + replan on the bundled example model: Pareto front, selection rules,
 // monotonicity, memory filtering, baselines, errors, plan.json, thread safety.
-#include "autosplit/calibration.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/planner/planner.h"
+#include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 
 #include <QTemporaryDir>
@@ -32,7 +32,7 @@ Fixture& fixture() {
         Fixture x;
         x.graph = importOnnx(kExample);
         optimize(x.graph);
-        const CalibrationSet set = syntheticCalibration(x.graph, 2);
+        const Dataset set = syntheticDataset(x.graph, 2);
         x.table = calibrate(x.graph, set);
         ModelSource src{kExample, sha256File(kExample), {}};
         x.ctx = PlanningContext::build(x.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"), x.table, src);
@@ -43,9 +43,9 @@ Fixture& fixture() {
 
 // A deterministic stand-in for the fake-quant run: the drop grows with the MSE proxy.
 AccuracyMeasure fakeMeasure(const PlanningContext& ctx, double scale, std::atomic<int>* calls = nullptr) {
-    return [&ctx, scale, calls](const EdgeBits& b, const CancelToken&) {
+    return [&ctx, scale, calls](const PlanBits& b, const CancelToken&) {
         if (calls) ++*calls;
-        const int idx = ctx.findSolution(b.split, b.weightBits, b.activationBits);
+        const int idx = ctx.findSolution(b.splitPosition, b.weightBits, b.activationBits);
         if (idx < 0) throw Error("fake measure: unknown solution");
         AccuracyMeasurement m;
         m.drop = std::min(100.0, ctx.solutions()[size_t(idx)].mse() * scale);
@@ -153,7 +153,7 @@ private slots:
         Constraints c;
         c.maxDropPercent = 0;
         // Every edge plan loses something: Cloud-Only.
-        auto lossy = [](const EdgeBits&, const CancelToken&) { return AccuracyMeasurement{0.01, "fake", 1, ""}; };
+        auto lossy = [](const PlanBits&, const CancelToken&) { return AccuracyMeasurement{0.01, "fake", 1, ""}; };
         auto ps = planWithMeasurement(*ctx, c, lossy);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
         QVERIFY(ps->final());
@@ -162,8 +162,8 @@ private slots:
         auto ctx2 = freshContext();
         const auto pre = replan(*ctx2, c);
         const int target = pre->candidates[size_t(pre->pareto[pre->pareto.size() > 2 ? 1 : 0])].solution;
-        auto one = [&](const EdgeBits& b, const CancelToken&) {
-            const int idx = ctx2->findSolution(b.split, b.weightBits, b.activationBits);
+        auto one = [&](const PlanBits& b, const CancelToken&) {
+            const int idx = ctx2->findSolution(b.splitPosition, b.weightBits, b.activationBits);
             return AccuracyMeasurement{idx == target ? 0.0 : 3.0, "fake", 1, ""};
         };
         ps = planWithMeasurement(*ctx2, c, one);
@@ -247,9 +247,9 @@ private slots:
     // feasible baseline beats it), and never be slower than any baseline within the threshold.
     void selectionConsidersBaselinePlans() {
         auto ctx = freshContext();
-        auto floatOnly = [&ctx](const EdgeBits& b, const CancelToken&) {
+        auto floatOnly = [&ctx](const PlanBits& b, const CancelToken&) {
             bool all16 = true;
-            for (int i = 0; i <= b.split; ++i) all16 &= b.weightBits[size_t(i)] == 16 && b.activationBits[size_t(i)] == 16;
+            for (int i = 0; i <= b.splitPosition; ++i) all16 &= b.weightBits[size_t(i)] == 16 && b.activationBits[size_t(i)] == 16;
             return AccuracyMeasurement{all16 ? 0.0 : 40.0, "fake", 1, ""};
         };
         int beatCloudOnly = 0;
@@ -287,8 +287,8 @@ private slots:
     void cloudOnlyFallbackWarnsWhenTheMetricCannotTell() {
         auto ctx = freshContext();
         std::atomic<int> coCalls{0};
-        auto allBad = [&coCalls](const EdgeBits& b, const CancelToken&) {
-            if (b.split < 0) ++coCalls;
+        auto allBad = [&coCalls](const PlanBits& b, const CancelToken&) {
+            if (b.splitPosition < 0) ++coCalls;
             return AccuracyMeasurement{40.0, "fake", 2, "random"};
         };
         auto ps = planWithMeasurement(*ctx, Constraints{}, allBad);
@@ -297,8 +297,8 @@ private slots:
         QVERIFY2(ps->reason.find("warning: Cloud-Only itself") != std::string::npos, ps->reason.c_str());
         QVERIFY(ps->selected.accuracy && ps->selected.accuracy->drop == 40.0);
         auto ctx2 = freshContext();
-        auto edgeBad = [](const EdgeBits& b, const CancelToken&) {
-            return AccuracyMeasurement{b.split < 0 ? 0.0 : 40.0, "fake", 2, "real"};
+        auto edgeBad = [](const PlanBits& b, const CancelToken&) {
+            return AccuracyMeasurement{b.splitPosition < 0 ? 0.0 : 40.0, "fake", 2, "real"};
         };
         ps = planWithMeasurement(*ctx2, Constraints{}, edgeBad);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
@@ -355,18 +355,7 @@ private slots:
                                                                     sim::builtinDevice("tpu"), f.table, src, cancelled));
     }
 
-    void unitParsing() {
-        QCOMPARE(parseBandwidth("3Mbps"), 3e6);
-        QCOMPARE(parseBandwidth("500kbps"), 5e5);
-        QCOMPARE(parseBandwidth("1.5Gbps"), 1.5e9);
-        QCOMPARE(parseBytes("4GiB"), int64_t(4) << 30);
-        QCOMPARE(parseBytes("512MB"), int64_t(512000000));
-        QCOMPARE(parsePercent("5%"), 5.0);
-        QCOMPARE(parseMilliseconds("200us"), 0.2);
-        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBandwidth("-3Mbps"));
-        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBandwidth("3Mbit"));
-        QVERIFY_THROWS_EXCEPTION(PlannerError, parsePercent("120%"));
-        QVERIFY_THROWS_EXCEPTION(PlannerError, parseBytes("4 parsecs"));
+    void sha256OfKnownStrings() {
         QCOMPARE(sha256("abc"), std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         QCOMPARE(sha256(""), std::string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
     }

@@ -2,7 +2,7 @@
 // build geometries directly instead of going through the ONNX importer.
 #pragma once
 
-#include "autosplit/analysis.h"
+#include "autosplit/ir/analysis.h"
 #include "autosplit/sim/device.h"
 
 #include <string>

@@ -1,8 +1,8 @@
 // The simulator on the paper's real models (from ${AUTOSPLIT_MODELS_DIR}, filled by
 // scripts/fetch-models.sh): the w8 -> w4 behaviour on Eyeriss and the speed on a 250 MB model.
-#include "autosplit/analysis.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/ir/analysis.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
 #include "autosplit/sim/latency_table.h"
 
 #include <QFileInfo>

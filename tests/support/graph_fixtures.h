@@ -2,7 +2,7 @@
 // an ONNX file in between (the ONNX path has onnx_builder.h).
 #pragma once
 
-#include "autosplit/graph.h"
+#include "autosplit/ir/graph.h"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 // Test fixtures: the core ModelBuilder plus temporary files removed at process exit.
 #pragma once
 
-#include "autosplit/onnx_builder.h"
+#include "autosplit/onnx/model_builder.h"
 
 #include <string>
 

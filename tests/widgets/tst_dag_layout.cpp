@@ -1,7 +1,7 @@
 // DAG layout (graphviz dot and the layered fallback) on the bundled example, and the DagView's
 // placement colouring, cut labels and find.
 #include "autosplit/engine/engine.h"
-#include "autosplit/widgets/dag_view.h"
+#include "autosplit/widgets/dag/dag_view.h"
 #include "autosplit/widgets/palette.h"
 #include "example_session.h"
 

@@ -3,7 +3,7 @@
 #include "autosplit/engine/engine.h"
 #include "autosplit/widgets/control_panel.h"
 #include "autosplit/widgets/layer_models.h"
-#include "autosplit/widgets/plots.h"
+#include "autosplit/widgets/plots/plots.h"
 #include "example_session.h"
 
 #include <QAbstractItemModelTester>

@@ -1,5 +1,7 @@
 #include "autosplit/widgets/format.h"
 
+#include "autosplit/util/units.h"
+
 #include <cmath>
 
 namespace autosplit::widgets::format {
@@ -16,10 +18,7 @@ QString scaled(double v, const char* const* units, int unitCount, double base) {
 }
 }  // namespace
 
-QString bytes(int64_t b) {
-    static const char* const units[] = {"B", "kB", "MB", "GB", "TB"};
-    return scaled(double(b), units, 5, 1000.0);
-}
+QString bytes(int64_t b) { return QString::fromStdString(formatBytes(b)); }
 
 QString count(double value) {
     static const char* const units[] = {"", "K", "M", "G", "T"};

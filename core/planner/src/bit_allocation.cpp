@@ -1,6 +1,6 @@
 #include "autosplit/planner/bit_allocation.h"
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <algorithm>
 #include <cmath>

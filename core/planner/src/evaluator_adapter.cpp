@@ -3,12 +3,7 @@
 namespace autosplit::planner {
 
 AccuracyMeasure measureWith(const PlanEvaluator& evaluator) {
-    return [&evaluator](const EdgeBits& bits, const CancelToken& cancel) {
-        PlanBits plan;
-        plan.splitPosition = bits.split;
-        plan.weightBits = bits.weightBits;
-        plan.activationBits = bits.activationBits;
-        plan.inputBits = bits.inputBits;
+    return [&evaluator](const PlanBits& plan, const CancelToken& cancel) {
         const EvalMetrics m = evaluator.evaluate(plan, cancel);
         AccuracyMeasurement out;
         out.drop = m.accuracyDrop;

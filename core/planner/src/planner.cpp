@@ -3,7 +3,7 @@
 #include "autosplit/planner/bit_allocation.h"
 #include "autosplit/planner/mincut.h"
 
-#include "autosplit/quantize.h"
+#include "autosplit/quant/quantize.h"
 
 #include <algorithm>
 #include <chrono>
@@ -196,12 +196,13 @@ struct ContextBuilder {
             const int bi = E.bitsIndex(b);
             if (bi < 0) continue;
             std::vector<PlanningContext::UniformSplit> u(size_t(N) + 1);
-            const BitAssignment assign = BitAssignment::uniform(g, b, b, ctx.inputBits_);
+            PlanBits assign = PlanBits::uniform(g, -1, b, b, ctx.inputBits_);
             for (int p = -1; p < N; ++p) {
                 auto& x = u[size_t(p + 1)];
                 x.edgeUs = p >= 0 ? E.rangeUs(0, p, bi, bi) : 0.0;
                 x.transmitBits = transmitBits(p, nullptr, b);
-                const EdgeMemory m = edgeMemory(g, p, assign);
+                assign.splitPosition = p;
+                const EdgeMemory m = edgeMemory(g, assign);
                 x.edgeWeightBits = m.weightBits;
                 x.edgeActivationBits = m.peakActivationBits;
             }
@@ -211,7 +212,7 @@ struct ContextBuilder {
 
     void splitRecords() {
         const Graph& g = ctx.graph_;
-        BitAssignment low = BitAssignment::uniform(g, minB, minB, ctx.inputBits_);
+        PlanBits low = PlanBits::uniform(g, -1, minB, minB, ctx.inputBits_);
         for (int i = 0; i < N; ++i)
             if (!quantized[size_t(i)]) low.weightBits[size_t(i)] = maxB;
         ctx.records_.clear();
@@ -220,7 +221,8 @@ struct ContextBuilder {
             r.position = p;
             r.transmitted = ctx.splitInfo_[size_t(p + 1)].transmitted;
             r.minTransmitBits = transmitBits(p, nullptr, minB);
-            const EdgeMemory m = edgeMemory(g, p, low);
+            low.splitPosition = p;
+            const EdgeMemory m = edgeMemory(g, low);
             r.minEdgeBits = m.weightBits + m.peakActivationBits;
             r.candidate = p >= 0 && r.minTransmitBits < ctx.rawInputBits_;
             ctx.records_.push_back(std::move(r));
@@ -386,7 +388,7 @@ struct ContextBuilder {
             s.budget = std::move(label);
             s.exact = exact;
             int measured = 0;
-            BitAssignment assign = BitAssignment::uniform(g, maxB, maxB, ctx.inputBits_);
+            PlanBits assign = PlanBits::uniform(g, p, maxB, maxB, ctx.inputBits_);
             std::vector<int> abitsAll(size_t(N), maxB);
             for (int i = 0; i <= p; ++i) {
                 const int wb = s.weightBits[size_t(i)], ab = s.activationBits[size_t(i)];
@@ -404,7 +406,7 @@ struct ContextBuilder {
             s.cloudUs = ctx.cloudSuffixUs_[size_t(p + 1)];
             s.transmitBits = transmitBits(p, &abitsAll, 0);
             s.messages = int(ctx.splitInfo_[size_t(p + 1)].transmitted.size());
-            const EdgeMemory m = edgeMemory(g, p, assign);
+            const EdgeMemory m = edgeMemory(g, assign);
             s.edgeWeightBits = m.weightBits;
             s.edgeActivationBits = m.peakActivationBits;
             ctx.solutionIndex_[key] = int(ctx.solutions_.size());
@@ -549,9 +551,9 @@ const std::vector<PlanningContext::UniformSplit>* PlanningContext::uniform(int b
     return it == uniform_.end() ? nullptr : &it->second;
 }
 
-EdgeBits PlanningContext::edgeBits(const Solution& s) const {
-    EdgeBits e;
-    e.split = s.split;
+PlanBits PlanningContext::planBits(const Solution& s) const {
+    PlanBits e;
+    e.splitPosition = s.split;
     e.inputBits = inputBits_;
     const size_t n = graph_.nodes.size();
     e.weightBits.assign(n, cloudBits_);
@@ -590,7 +592,7 @@ void PlanningContext::storeAccuracy(int solution, AccuracyMeasurement m) const {
 AccuracyMeasurement PlanningContext::measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel) const {
     if (auto m = accuracy(solution)) return *m;
     if (solution < 0 || solution >= int(solutions_.size())) throw PlannerError("no solution " + std::to_string(solution));
-    AccuracyMeasurement m = fn(edgeBits(solutions_[size_t(solution)]), cancel);
+    AccuracyMeasurement m = fn(planBits(solutions_[size_t(solution)]), cancel);
     storeAccuracy(solution, m);
     return m;
 }
@@ -787,9 +789,8 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
     // Edge memory at 16 bits: QDMP keeps the whole model on the edge, QDMP-E only the edge part.
     // The working set is that of the schedule prefix up to the last edge node (an upper bound
     // for a non-prefix cut).
-    const BitAssignment b16 = BitAssignment::uniform(g, fb, fb, ctx.inputBits());
-    const EdgeMemory whole = edgeMemory(g, N - 1, b16);
-    const EdgeMemory upto = edgeMemory(g, last, b16);
+    const EdgeMemory whole = edgeMemory(g, PlanBits::uniform(g, N - 1, fb, fb, ctx.inputBits()));
+    const EdgeMemory upto = edgeMemory(g, PlanBits::uniform(g, last, fb, fb, ctx.inputBits()));
     int64_t edgeWeights = 0;
     {
         std::vector<bool> counted(g.tensors.size(), false);

@@ -1,15 +1,13 @@
 #include "autosplit/engine/engine.h"
 
-#include "autosplit/errors.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
+#include "autosplit/util/errors.h"
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
-#include "autosplit/calibration.h"
-#include "autosplit/equalize.h"
 #include "autosplit/planner/accuracy.h"
 #include "autosplit/planner/plan_io.h"
-#endif
+#include "autosplit/quant/calibration.h"
+#include "autosplit/quant/equalize.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -116,7 +114,6 @@ DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge,
     return d;
 }
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
 std::vector<int> plannerBits(const std::vector<int>& bitSet) {
     std::vector<int> out;
     for (int b : bitSet)
@@ -134,7 +131,7 @@ std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const Devi
     p->bits = bits;
     // No user data yet: calibrate and measure on a few seeded synthetic inputs (the CLI's
     // default); the error table is cached per model, data and bits.
-    CalibrationSet data = syntheticCalibration(model.graph, 4);
+    Dataset data = syntheticDataset(model.graph, 4);
     p->dataDescription = data.description;
     CalibrationOptions co;
     co.bits = bits;
@@ -179,7 +176,6 @@ std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const Devi
     timings.planningMs = msSince(t);
     return p;
 }
-#endif
 
 Engine::Engine(QObject* parent) : QObject(parent) {
     qRegisterMetaType<std::shared_ptr<const ModelSession>>();
@@ -265,7 +261,6 @@ quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const Model
 }
 
 void Engine::startPlanning() {
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (!planningEnabled_ || !session_) return;
     planning_ = true;
     auto base = session_;
@@ -292,7 +287,6 @@ void Engine::startPlanning() {
             requestEstimate(constraints_);
         },
         {}, [this](double f, const QString& stage) { emit loadProgress(planningJob_.generation(), f, stage); });
-#endif
 }
 
 void Engine::cancelLoad() {
@@ -313,10 +307,8 @@ void Engine::requestEstimate(const Constraints& constraints) {
     measureDelay_.stop();
     measureJob_.cancel();  // a measurement for older constraints is superseded
     if (!session_) return;
-#ifdef AUTOSPLIT_HAVE_PLANNER
     // A new bit set invalidates the planning context (slow path): rebuild it on the same model.
     if (session_->planning && session_->planning->bits != plannerBits(constraints.bitSet) && !loading_) startPlanning();
-#endif
     if (!throttle_.isActive()) {  // leading edge: the first change of a burst runs at once
         runEstimate();
         throttle_.start();
@@ -334,28 +326,23 @@ void Engine::runEstimate() {
             auto e = std::make_shared<SplitEstimates>(estimateSplits(*session, c, job.cancel));
             e->requestSerial = serial;
             e->generation = job.generation;
-#ifdef AUTOSPLIT_HAVE_PLANNER
             if (session->planning) {
                 QElapsedTimer t;
                 t.start();
                 e->plans = planner::replan(*session->planning->context, plannerConstraints(c));
                 e->replanMs = msSince(t);
             }
-#endif
             return std::shared_ptr<const SplitEstimates>(std::move(e));
         },
         [this](std::shared_ptr<const SplitEstimates> e) {
             estimates_ = std::move(e);
             emit estimateAvailable(estimates_);
-#ifdef AUTOSPLIT_HAVE_PLANNER
             if (estimates_->plans && !estimates_->plans->final()) measureDelay_.start();
-#endif
         },
         [this](std::exception_ptr e) { emit estimateFailed(describeException(e)); });
 }
 
 void Engine::runMeasurement() {
-#ifdef AUTOSPLIT_HAVE_PLANNER
     if (!session_ || !session_->planning || !estimates_ || !estimates_->plans || estimateDirty_) return;
     auto session = session_;
     auto first = estimates_;
@@ -376,15 +363,6 @@ void Engine::runMeasurement() {
             emit estimateAvailable(estimates_);
         },
         [this](std::exception_ptr e) { emit estimateFailed(tr("accuracy measurement: %1").arg(describeException(e))); });
-#endif
 }
 
 }  // namespace autosplit::engine
-
-bool autosplit::engine::Engine::plannerAvailable() {
-#ifdef AUTOSPLIT_HAVE_PLANNER
-    return true;
-#else
-    return false;
-#endif
-}

@@ -1,6 +1,6 @@
 #include "autosplit/engine/model_session.h"
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <QStringList>
 

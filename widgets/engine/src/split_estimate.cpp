@@ -1,6 +1,6 @@
 #include "autosplit/engine/split_estimate.h"
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <QElapsedTimer>
 
@@ -90,7 +90,6 @@ struct Scorer {
 
 }  // namespace
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
 planner::Constraints plannerConstraints(const Constraints& c) {
     planner::Constraints p;
     p.uplinkBps = c.uplinkMbps * 1e6;
@@ -98,7 +97,6 @@ planner::Constraints plannerConstraints(const Constraints& c) {
     p.maxDropPercent = c.maxAccuracyDropPct;
     return p;
 }
-#endif
 
 int uniformEdgeBits(const std::vector<int>& bitSet, const sim::DeviceProfile& edge) {
     int best = -1, above = -1;

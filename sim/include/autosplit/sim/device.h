@@ -2,7 +2,7 @@
 // vector unit, read from versioned JSON files (schema in resources/devices/README.md).
 #pragma once
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <cstdint>
 #include <string>

@@ -3,11 +3,11 @@
 // every slider move, from several threads at once.
 #pragma once
 
-#include "autosplit/analysis.h"
-#include "autosplit/cancel.h"
+#include "autosplit/ir/analysis.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/layer_cost.h"
 #include "autosplit/sim/measured_profile.h"
+#include "autosplit/util/cancel.h"
 
 #include <cstdint>
 #include <map>

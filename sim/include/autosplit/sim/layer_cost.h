@@ -2,7 +2,7 @@
 // vector-unit compute time, off-chip traffic with re-fetch, and how the two overlap.
 #pragma once
 
-#include "autosplit/analysis.h"
+#include "autosplit/ir/analysis.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/systolic.h"
 

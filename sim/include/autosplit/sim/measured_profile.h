@@ -10,7 +10,7 @@
 //     conv1,4,1.10
 #pragma once
 
-#include "autosplit/errors.h"
+#include "autosplit/util/errors.h"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 // Compute cycles of a GEMM-like layer on a systolic array, SCALE-Sim v2's analytical model.
 #pragma once
 
-#include "autosplit/analysis.h"
+#include "autosplit/ir/analysis.h"
 #include "autosplit/sim/device.h"
 
 #include <cstdint>

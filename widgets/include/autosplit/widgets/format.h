@@ -1,4 +1,5 @@
-// Human-readable numbers shared by every widget (one style: "1.23 MB", "4.5 ms", "3.1 GMAC").
+// Human-readable numbers shared by every widget ("1.23 MiB", "4.5 ms", "3.1 GMAC"); sizes and
+// rates follow core's one convention (autosplit/util/units.h).
 #pragma once
 
 #include <QString>
@@ -7,7 +8,7 @@
 
 namespace autosplit::widgets::format {
 
-QString bytes(int64_t bytes);        // decimal units: kB, MB, GB (what link speeds use)
+QString bytes(int64_t bytes);        // binary units: KiB, MiB, GiB (formatBytes)
 QString count(double value);         // 1.2 K, 3.4 M, 5.6 G
 QString milliseconds(double ms);     // "0.42 ms", "12.3 ms", "1.20 s"
 QString mbps(double mbps);           // "0.27 Mbps", "10 Mbps", "1 Gbps"

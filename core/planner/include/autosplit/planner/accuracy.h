@@ -1,7 +1,7 @@
 // The planner's accuracy measurement through core's fake-quant PlanEvaluator (evaluate.h).
 #pragma once
 
-#include "autosplit/evaluate.h"
+#include "autosplit/eval/evaluate.h"
 #include "autosplit/planner/planner.h"
 
 namespace autosplit::planner {

@@ -1,9 +1,9 @@
-// plan.json (schema "autosplit-plan", version 1; fields documented in core/planner/README.md),
-// the unit parsers shared by the CLI and the window, and the model hash that ties a plan to
-// its ONNX file.
+// plan.json (schema "autosplit-plan", version 1; fields documented in core/planner/README.md)
+// and the model hash that ties a plan to its ONNX file.
 #pragma once
 
 #include "autosplit/planner/planner.h"
+#include "autosplit/util/units.h"
 
 #include <cstdint>
 #include <string>
@@ -12,18 +12,6 @@
 namespace autosplit::planner {
 
 constexpr int kPlanSchemaVersion = 1;
-
-// "3Mbps", "500kbps", "1.5Gbps", "9600bps", "3e6" (bits per second; decimal prefixes).
-// Throws PlannerError on a malformed, negative, zero or non-finite value.
-double parseBandwidth(const std::string& text);
-// "4GiB", "512MB", "64KiB", "1024" (bytes; KB/MB/GB decimal, KiB/MiB/GiB binary).
-int64_t parseBytes(const std::string& text);
-// "5%" or "5" (percentage points); throws outside 0..100.
-double parsePercent(const std::string& text);
-// "1ms", "0.5ms", "200us", "0" (milliseconds); throws when negative.
-double parseMilliseconds(const std::string& text);
-std::string formatBandwidth(double bps);  // "3 Mbps"
-std::string formatBytes(int64_t bytes);   // "4.00 GiB"
 
 // SHA-256 of a file's bytes, 64 lowercase hex digits; throws PlannerError when unreadable.
 std::string sha256File(const std::string& path);

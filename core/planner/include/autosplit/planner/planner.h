@@ -15,13 +15,14 @@
 // edge layers; `accuracy` is a measured drop on `samples` inputs (AccuracyMeasurement).
 #pragma once
 
-#include "autosplit/analysis.h"
-#include "autosplit/calibration.h"
-#include "autosplit/cancel.h"
-#include "autosplit/errors.h"
-#include "autosplit/graph.h"
+#include "autosplit/ir/analysis.h"
+#include "autosplit/ir/graph.h"
+#include "autosplit/ir/plan_bits.h"
+#include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/latency_table.h"
+#include "autosplit/util/cancel.h"
+#include "autosplit/util/errors.h"
 
 #include <cstdint>
 #include <functional>
@@ -92,14 +93,8 @@ struct AccuracyMeasurement {
     std::string data;    // description of the inputs
 };
 
-// Bits of a plan in the evaluator's terms (per node; nodes > split run in the cloud).
-struct EdgeBits {
-    int split = -1;
-    std::vector<int> weightBits, activationBits;  // size = nodes
-    int inputBits = 8;
-};
 // Runs the model with the plan's fake quantization and returns the drop. May throw Cancelled.
-using AccuracyMeasure = std::function<AccuracyMeasurement(const EdgeBits&, const CancelToken&)>;
+using AccuracyMeasure = std::function<AccuracyMeasurement(const PlanBits&, const CancelToken&)>;
 
 struct LagrangianReport {
     int instances = 0;        // (split, budget) problems solved both ways
@@ -148,7 +143,8 @@ public:
     double buildMs() const { return buildMs_; }
     int nodeCount() const { return int(graph_.nodes.size()); }
 
-    EdgeBits edgeBits(const Solution& s) const;
+    // The solution in the evaluator's terms: its bits on nodes [0, split], cloud bits after.
+    PlanBits planBits(const Solution& s) const;
     // Index of the stored solution with exactly these bits, or -1.
     int findSolution(int split, const std::vector<int>& weightBits, const std::vector<int>& activationBits) const;
 

@@ -43,10 +43,9 @@ public:
     // slider is dragged, PlotJuggler style; the first request of a burst runs at once).
     void setThrottleInterval(int ms) { throttle_.setInterval(ms); }
     int throttleInterval() const { return throttle_.interval(); }
-    // Build the planner's context on load (on by default when the planner is linked); tests of
+    // Build the planner's context on load (on by default); tests of
     // the plumbing alone switch it off to stay fast.
     void setPlanningEnabled(bool on) { planningEnabled_ = on; }
-    static bool plannerAvailable();
 
 public slots:
     // Slow path; supersedes a running load. On success the session is replaced and a fresh

@@ -4,8 +4,8 @@
 // before it reaches the receiver. Progress is throttled so a fast loop cannot flood the UI.
 #pragma once
 
-#include "autosplit/cancel.h"
-#include "autosplit/errors.h"
+#include "autosplit/util/cancel.h"
+#include "autosplit/util/errors.h"
 
 #include <QElapsedTimer>
 #include <QMetaObject>

@@ -3,17 +3,15 @@
 // (re)loaded; the device part changes when the user picks another edge or cloud profile.
 #pragma once
 
-#include "autosplit/analysis.h"
-#include "autosplit/graph.h"
-#include "autosplit/onnx_import.h"
-#include "autosplit/passes.h"
+#include "autosplit/ir/analysis.h"
+#include "autosplit/ir/graph.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/latency_table.h"
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
-#include "autosplit/evaluate.h"
+#include "autosplit/eval/evaluate.h"
 #include "autosplit/planner/planner.h"
-#endif
 
 #include <QMetaType>
 #include <QString>
@@ -68,7 +66,6 @@ struct DeviceSetup {
     std::shared_ptr<const sim::LatencyTable> cloudLatency;
 };
 
-#ifdef AUTOSPLIT_HAVE_PLANNER
 // The planner's slow part (per model, devices and bit set) and how plans get measured.
 struct Planning {
     std::shared_ptr<const planner::PlanningContext> context;
@@ -77,16 +74,13 @@ struct Planning {
     std::string dataDescription;                     // what the accuracy is measured on
     std::vector<int> bits;                           // the bit set the context was built for
 };
-#endif
 
 struct ModelSession {
     std::shared_ptr<const ModelData> model;
     DeviceSetup devices;
     StageTimings timings;
-#ifdef AUTOSPLIT_HAVE_PLANNER
     std::shared_ptr<const Planning> planning;  // null when the planner could not run (see planningError)
     QString planningError;
-#endif
 };
 
 // "1x3x640x640"; "?" for unknown dims, "scalar" for rank 0.

@@ -5,8 +5,8 @@
 // model (that is the planner's ErrorTable), so it picks the lowest-latency feasible split.
 #pragma once
 
-#include "autosplit/cancel.h"
 #include "autosplit/engine/model_session.h"
+#include "autosplit/util/cancel.h"
 
 #include <QMetaType>
 
@@ -49,13 +49,11 @@ struct SplitEstimates {
     std::vector<SplitCost> splits;  // index = position + 1
     int best = -1;               // position of the fastest split that fits edge memory; -2 if none
     double computeMs = 0;
-#ifdef AUTOSPLIT_HAVE_PLANNER
     // The planner's answer for the same constraints: a fast estimate first (accuracy only where
     // already measured), then a refined one with measured drops (`measured` = true).
     std::shared_ptr<const planner::PlanSet> plans;
     bool measured = false;
     double replanMs = 0;
-#endif
 
     const SplitCost& at(int position) const { return splits[size_t(position + 1)]; }
     const SplitCost& cloudOnly() const { return splits.front(); }
@@ -70,9 +68,7 @@ int uniformEdgeBits(const std::vector<int>& bitSet, const sim::DeviceProfile& ed
 SplitEstimates estimateSplits(const ModelSession& session, const Constraints& c, const CancelToken& cancel = {});
 
 // Cost of one split at explicit edge widths (cloud at its highest width <= 16).
-#ifdef AUTOSPLIT_HAVE_PLANNER
 planner::Constraints plannerConstraints(const Constraints& c);
-#endif
 
 SplitCost costOfSplit(const ModelSession& session, int position, int wbits, int abits, const Constraints& c);
 

@@ -1,0 +1,34 @@
+// Model inputs to calibrate and measure on: a set of samples (one tensor per graph input), where
+// they came from and a content hash; synthetic and tensor-folder sources (images: image.h).
+#pragma once
+
+#include "autosplit/ir/graph.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autosplit {
+
+struct Dataset {
+    std::vector<std::vector<TensorData>> samples;  // per sample: inputs in Graph::inputs order
+    std::string description;                       // "32 synthetic inputs (seed 1)", "DIR: 12 tensor files"
+    bool synthetic = false;
+    std::string hash;                              // of shapes and values (16 hex digits)
+    std::vector<std::string> sampleNames;          // file name per sample (folders), else empty
+};
+
+// Throws Error prefixed with `what` when a sample does not fit the graph inputs (dtype, rank,
+// dims) or holds NaN/Inf.
+void validateSample(const Graph& g, const std::vector<TensorData>& sample, const std::string& what);
+// Content hash of samples (shapes and values): 16 hex digits.
+std::string hashSamples(const std::vector<std::vector<TensorData>>& samples);
+
+// `count` inputs drawn from N(0, 1) (seeded): shapes must be fully known.
+Dataset syntheticDataset(const Graph& g, int count, uint32_t seed = 1);
+// Every *.pb (TensorProto) / *.npy file of `dir`, sorted by name, one sample per file (models
+// with one input). Throws Error naming the file on a wrong shape/type, NaN/Inf, an unreadable
+// file, or when the folder has no tensor files.
+Dataset loadTensorFolder(const Graph& g, const std::string& dir);
+
+}  // namespace autosplit

@@ -1,0 +1,277 @@
+// Fake-quant evaluation of a split plan against the float model.
+//
+// A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
+// model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
+//   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); the float
+//     outputs a Conv/ConvTranspose/Gemm/MatMul reads, or that cross the cut, fake-quantized per
+//     tensor at activationBits[i] (unsigned after ReLU-like producers). This is
+//     ActivationScope::LayerInputs, the default: what an accelerator stores for its PE array and
+//     what it sends; vector-unit chains between layers (affine blocks, SE gates, a decomposed
+//     LayerNorm) stay at accumulator precision, as in fused epilogues. ActivationScope::AllNodes
+//     quantizes every edge node's outputs (the per-node D_a of the error table, a pessimistic
+//     bound). Parameters:
+//     with the activation parameters the ErrorTable fitted on the calibration set when it has them
+//     for that node and bit width (static quantization, as deployed), else fitted per input
+//     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
+//     accelerators).
+//     With WeightRounding::Gptq (default), 2- to 8-bit weights of Conv/Gemm/MatMul are rounded by
+//     GPTQ against the second moments of the layer's float inputs on the evaluation set
+//     (gptq.h: same grid and scales, output error instead of weight error minimized); they are
+//     computed the first time a plan quantizes the layer (one extra float pass over the set per
+//     batch of layers, gptqMemoryBytes of moments at a time) for all of 2/4/6/8 bits and kept.
+//     ConvTranspose, batched MatMul weights and rows longer than gptqMaxRowLength are rounded to
+//     nearest.
+//     Biases of quantized Conv/Gemm layers absorb the mean shift of quantization (biasCorrection,
+//     default Empirical: weight and activation error as the plan computes them, for layers that see
+//     at least empiricalBiasMinVectors input vectors per sample; Weight: the weight error on float
+//     inputs only). Means are over each layer's input patches, padding as zeros,
+//     so the corrected layer's mean output equals the float one on the measured samples.
+//   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
+//   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
+//     producer's activation bits (graph inputs at inputBits).
+//   - cloud nodes (split, end): every float weight and every float output rounded to float16
+//     (round half to even); arithmetic inside a node accumulates in float32.
+// Bits are 2, 4, 6, 8 (integer), 16 (float16) or 32 (left in float32: for experiments).
+//
+// Thread safety: evaluate() is const and may be called from several threads at once; quantized
+// weights are computed once per (tensor, bits) and shared (memory: one copy of the weights per
+// bit width in use, plus one float16 copy).
+#pragma once
+
+#include "autosplit/ir/graph.h"
+#include "autosplit/ir/plan_bits.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/quant/quantize.h"
+#include "autosplit/util/cancel.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace autosplit {
+
+// Throws Error when `plan` does not fit `g`: split outside -1..nodes-1, fewer bits than edge
+// nodes, bits other than 2/4/6/8/16/32 on an edge node (weight bits only where a node has a
+// quantized weight) or for the input.
+void validatePlan(const Graph& g, const PlanBits& plan);
+
+// Task of the model, as far as the metrics are concerned.
+enum class EvalTask {
+    Generic,     // any output: relative MSE / SQNR
+    Classifier,  // output 0 is [N, C] logits or probabilities
+    Ctc,         // output 0 is [N, T, C] per-step class scores, blank = 0 (PP-OCR recognizer)
+    BinaryMap    // output 0 is a probability map (DB text detectors: PP-OCR det), binarized at
+                 // EvalOptions::mapThreshold; detected for [N, 1, H, W] outputs of a Sigmoid
+};
+const char* evalTaskName(EvalTask t);
+// "generic" (or "auto": detect), "classifier", "ctc", "binary-map"; throws Error otherwise.
+EvalTask parseEvalTask(const std::string& s);
+
+struct OutputMetrics {
+    std::string name;
+    double relativeMse = 0;  // sum (y - y_float)^2 / sum y_float^2 over all samples
+    double sqnrDb = 0;       // 10 log10(1 / relativeMse); +inf when the output is bit-exact
+};
+
+struct EvalMetrics {
+    int samples = 0;
+    EvalTask task = EvalTask::Generic;
+    std::vector<OutputMetrics> outputs;  // float graph outputs, in Graph::outputs order
+    double relativeMse = 0;              // worst (largest) over the float outputs
+    double sqnrDb = 0;                   // of that output
+    // Classifier (rows = batch rows over all samples):
+    std::optional<double> top1Agreement;      // % rows whose argmax equals the float model's
+    std::optional<double> top1Accuracy;       // % rows whose argmax equals the label (labels given)
+    std::optional<double> floatTop1Accuracy;  // the float model's, on the same labels
+    // CTC recognizer (dictionary given):
+    std::optional<double> charAccuracy;       // vs ground truth (texts given), see charAccuracy()
+    std::optional<double> floatCharAccuracy;  // the float model's on the same texts
+    std::optional<double> charAgreement;      // vs the float model's decoded strings
+    std::vector<std::string> decoded;         // plan's greedy decodes, one per row (CTC only)
+    // Binary map: F1 (%) of the plan's output-0 pixels above the threshold against the float
+    // model's (100 when neither has any).
+    std::optional<double> mapF1;
+
+    // One number for the planner's accuracy constraint, in percentage points (lower is better),
+    // chosen in this order:
+    //   "char-accuracy-drop":  CTC with texts     floatCharAccuracy - charAccuracy
+    //   "char-disagreement":   CTC without texts  100 - charAgreement
+    //   "top1-accuracy-drop":  classifier, labels floatTop1Accuracy - top1Accuracy
+    //   "top1-disagreement":   classifier         100 - top1Agreement
+    //   "map-f1-disagreement": binary map         100 - mapF1
+    //   "relative-l2-error":   anything else      100 * sqrt(relativeMse), a proxy, not a task metric
+    double accuracyDrop = 0;
+    std::string metricName;
+};
+
+struct EvalData {
+    Dataset inputs;  // samples (inputs in Graph::inputs order)
+    // Classifier labels: one class index per row of output 0 over all samples (batch 1: one per
+    // sample). Empty: no accuracy, only agreement.
+    std::vector<int64_t> labels;
+    // CTC ground truth: one UTF-8 string per row of output 0 over all samples. Empty: none.
+    std::vector<std::string> texts;
+};
+
+struct EvalOptions {
+    QuantOptions quant;       // clipping for weights and for activations fitted per input
+    int threads = 0;          // 0 = all cores; samples run in parallel
+    EvalTask task = EvalTask::Generic;  // Generic = detect: Ctc when a dictionary is given,
+                                        // Classifier when output 0 is [N, C] with C >= 2,
+                                        // BinaryMap for a [N, 1, H, W] Sigmoid output
+    // CTC dictionary: class c >= 1 decodes to ctcDictionary[c - 1]; class 0 is the blank.
+    std::vector<std::string> ctcDictionary;
+    float mapThreshold = 0.3f;  // BinaryMap: PaddleOCR's DB binarization threshold (det_db_thresh)
+    bool staticActivationParams = true;  // use the ErrorTable's fitted parameters when present
+    // Bias of the quantized edge Conv/Gemm layers (a float bias of matching size):
+    //   None:      left as it is.
+    //   Weight:    b' = b - (W_q - W) E[x]: the mean shift the weight error causes on the float
+    //              inputs (Nagel et al. 2019, "bias correction").
+    //   Empirical: b' = b - (W_q E[x_q] - W E[x]), E[x_q] the per-channel mean of the layer's input
+    //              as the plan computes it (quantized activations and corrected layers upstream):
+    //              also absorbs the shift activation quantization causes. Measured per plan on the
+    //              first empiricalBiasSamples samples, run node by node in lockstep so that each
+    //              layer sees its corrected predecessors (DFQ's "empirical bias correction").
+    enum class BiasCorrection { None, Weight, Empirical };
+    BiasCorrection biasCorrection = BiasCorrection::Empirical;
+    int empiricalBiasSamples = 32;
+    // Layers whose input gives fewer vectors per sample (conv output positions, Gemm rows) get the
+    // Weight correction: a per-channel mean over so few values would fit the measured samples.
+    int empiricalBiasMinVectors = 16;
+    int64_t empiricalBiasMemoryBytes = int64_t(512) << 20;  // live activations of the lockstep samples
+    enum class WeightRounding { Nearest, Gptq };
+    WeightRounding weightRounding = WeightRounding::Gptq;
+    int64_t gptqMemoryBytes = int64_t(256) << 20;  // moments accumulated in one float pass
+    // Layers with more weights per output channel are rounded to nearest: GPTQ's cost grows as
+    // R^3 (ResNet-50's 3x3 convs on 512 channels, R = 4608, took 3/4 of its GPTQ time) while
+    // rounding errors over that many inputs largely average out. 0 = no limit.
+    int64_t gptqMaxRowLength = 2304;
+    // Which edge outputs are fake-quantized (see the top of this file): LayerInputs (what a
+    // Conv/ConvTranspose/Gemm/MatMul reads, and what crosses the cut) or AllNodes (every output).
+    enum class ActivationScope { LayerInputs, AllNodes };
+    ActivationScope activationScope = ActivationScope::LayerInputs;
+};
+
+class Executor;
+struct RunHooks;
+
+class PlanEvaluator {
+public:
+    // Runs the float model over `data` (throws Error on bad samples, labels or texts that do not
+    // match the output rows, a table for another graph). `table` may be null: every activation is
+    // then fitted per input. The graph must outlive the evaluator; the table is copied.
+    PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts = {},
+                  const CancelToken& cancel = {});
+    ~PlanEvaluator();
+    PlanEvaluator(const PlanEvaluator&) = delete;
+    PlanEvaluator& operator=(const PlanEvaluator&) = delete;
+
+    // Throws Error on an invalid plan (split out of range, missing or unsupported bits),
+    // Cancelled when `cancel` fires (polled between nodes).
+    EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {}) const;
+
+    EvalTask task() const { return task_; }
+    int samples() const { return static_cast<int>(data_.inputs.samples.size()); }
+    const std::string& dataDescription() const { return data_.inputs.description; }
+    // Float model metrics on the set (top1 accuracy / char accuracy when labels / texts given).
+    std::optional<double> floatTop1Accuracy() const { return floatTop1Accuracy_; }
+    std::optional<double> floatCharAccuracy() const { return floatCharAccuracy_; }
+    const std::vector<std::string>& floatDecoded() const { return floatDecoded_; }
+    double floatReferenceSeconds() const { return floatSeconds_; }
+
+private:
+    std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
+    // Computes the GPTQ weights (all of 2/4/6/8 bits) of the plan's quantized edge layers that
+    // do not have them yet.
+    void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
+    // Corrected bias of `node` for its weight at `bits`; null when not applicable.
+    std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
+    // b' = b - (W_q planMean - W E[x]) for an edge layer with a correctable bias (E[x]: the float
+    // input means); nullopt when not applicable.
+    std::optional<TensorData> shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const;
+    // Empirical bias correction: runs the first samples of the set node by node in lockstep under
+    // the plan's `hooks`, adding each edge layer's corrected bias to `overrides` before the layer
+    // runs; their outputs go to `out`. Returns how many samples it ran.
+    int runCorrecting(const PlanBits& plan, const RunHooks& hooks,
+                      std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides, const CancelToken& cancel,
+                      std::vector<std::vector<TensorData>>& out) const;
+    std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel,
+                                                // float run only: (sample, tensor, value) of every value
+                                                const std::function<void(int, int, TensorData&)>& observe = {}) const;
+
+    const Graph& graph_;
+    EvalData data_;
+    std::optional<ErrorTable> table_;
+    EvalOptions opts_;
+    EvalTask task_ = EvalTask::Generic;
+    std::unique_ptr<Executor> serial_, parallel_;
+    int threads_ = 1;
+    std::vector<std::vector<TensorData>> reference_;  // per sample: graph outputs
+    std::vector<int64_t> floatArgmax_;
+    std::vector<std::string> floatDecoded_;
+    std::optional<double> floatTop1Accuracy_, floatCharAccuracy_;
+    double floatSeconds_ = 0;
+    int64_t sampleLiveBytes_ = 0;         // peak bytes of live activations in one run
+    int empiricalSamples_ = 1;            // samples the empirical bias correction runs in lockstep
+    std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
+    std::vector<char> layerInput_;        // per tensor: read by a Conv/ConvTranspose/Gemm/MatMul
+    std::vector<int> lastConsumer_;       // per tensor: largest consumer node index (-1: none)
+    mutable std::mutex cacheMutex_;
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> biasCache_;  // (node, bits)
+    mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> gptqCache_;  // (node, bits)
+    mutable std::mutex gptqMutex_;           // one preparation at a time
+    mutable std::vector<char> gptqPrepared_;  // per node: GPTQ weights computed or not applicable
+    std::vector<std::vector<double>> inputMean_;  // per node with a correctable bias: E[x] of its input
+                                                   // vectors (LayerInputMoments::mean()), else empty
+};
+
+// A plan from JSON text ("bits file"). Accepted shapes (node names as in the optimized graph):
+//   {"split": 12 | "node name",                      // optional here (the CLI's --split wins)
+//    "weight_bits": {"conv1": 8, ...} | [8, 8, ...] | [{"node": "conv1", "bits": 8}, ...],
+//    "activation_bits": same forms,
+//    "default_weight_bits": 8, "default_activation_bits": 8,   // for edge nodes not listed
+//    "input_bits": 8}
+// or a plan.json (schema "autosplit-plan"): its "selected" object (split_position, weight_bits,
+// activation_bits) with constraints.input_bits. Arrays are per node in Graph::nodes order. A split
+// from the JSON is stored in splitPosition; `hasSplit` tells whether one was given. Throws Error
+// naming the field for unknown nodes, bits outside 2/4/6/8/16/32, or an edge node without bits.
+struct ParsedPlan {
+    PlanBits bits;
+    bool hasSplit = false;
+};
+ParsedPlan parsePlanBits(const Graph& g, const std::string& json, const std::string& displayName,
+                         std::optional<int> splitOverride = std::nullopt);
+
+// Labels for the samples of a folder, in `sampleNames` order. One line per sample:
+// "FILE<TAB>LABEL" (PaddleOCR's rec_gt format: the label is the rest of the line after the
+// first tab, spaces kept) or "FILE LABEL" (first space) when the line has no tab. Empty lines
+// and lines starting with '#' are skipped. Throws Error naming the file and line for a sample
+// without a label, a label for an unknown file, or a file labelled twice.
+std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames);
+// Integer class labels (for classifiers): throws Error naming the sample for a non-integer.
+std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames);
+
+// ---- CTC helpers (PP-OCR recognizer conventions) ----
+
+// One entry per line of a PaddleOCR character dictionary (UTF-8), plus " " at the end when
+// `useSpaceChar` (PP-OCR's use_space_char, on for ppocr_keys_v1.txt). Throws Error naming the
+// file when it cannot be read or is empty.
+std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar = true);
+// Greedy decoding of scores [T, C] (row-major): argmax per step, merge repeats, drop blank 0;
+// class c >= 1 maps to dict[c - 1] (an index past the dictionary is an Error).
+std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict);
+// Levenshtein distance over Unicode code points of two UTF-8 strings.
+int64_t editDistance(const std::string& a, const std::string& b);
+// 100 * max(0, 1 - sum edit distance / sum reference length) over code points: the character
+// accuracy of `predicted` against `reference` (100 when both are empty).
+double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference);
+
+}  // namespace autosplit

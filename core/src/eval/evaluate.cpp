@@ -1,0 +1,870 @@
+#include "autosplit/eval/evaluate.h"
+
+#include "autosplit/ir/analysis.h"
+#include "autosplit/quant/gptq.h"
+
+#include "autosplit/exec/executor.h"
+#include "autosplit/util/errors.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <thread>
+#include <unordered_map>
+
+namespace autosplit {
+
+const char* evalTaskName(EvalTask t) {
+    switch (t) {
+    case EvalTask::Generic: return "generic";
+    case EvalTask::Classifier: return "classifier";
+    case EvalTask::Ctc: return "ctc";
+    case EvalTask::BinaryMap: return "binary-map";
+    }
+    return "?";
+}
+
+EvalTask parseEvalTask(const std::string& s) {
+    if (s == "generic" || s == "auto") return EvalTask::Generic;
+    for (EvalTask t : {EvalTask::Classifier, EvalTask::Ctc, EvalTask::BinaryMap})
+        if (s == evalTaskName(t)) return t;
+    throw Error("unknown task '" + s + "' (auto, classifier, ctc, binary-map)");
+}
+
+// ---------------------------------------------------------------- CTC helpers
+
+namespace {
+
+// Code points of a UTF-8 string; an invalid byte counts as one code point of its own.
+std::vector<char32_t> codePoints(const std::string& s) {
+    std::vector<char32_t> out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+        if (i + static_cast<size_t>(len) > s.size()) len = 1;
+        char32_t cp = len == 1 ? c : (c & (0x7f >> len));
+        for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+        out.push_back(cp);
+        i += static_cast<size_t>(len);
+    }
+    return out;
+}
+
+int64_t editDistanceCp(const std::vector<char32_t>& a, const std::vector<char32_t>& b) {
+    std::vector<int64_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int64_t>(j);
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = static_cast<int64_t>(i);
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+}  // namespace
+
+std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot read the CTC dictionary '" + path + "'");
+    std::vector<std::string> dict;
+    std::string line;
+    while (std::getline(f, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        dict.push_back(line);
+    }
+    if (dict.empty()) throw Error("the CTC dictionary '" + path + "' is empty");
+    if (useSpaceChar) dict.emplace_back(" ");
+    return dict;
+}
+
+std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict) {
+    std::string out;
+    int64_t prev = -1;
+    for (int64_t t = 0; t < steps; ++t) {
+        const float* row = scores + t * classes;
+        const int64_t c = std::max_element(row, row + classes) - row;
+        if (c != prev && c != 0) {
+            if (c - 1 >= static_cast<int64_t>(dict.size()))
+                throw Error("CTC class " + std::to_string(c) + " is past the dictionary (" + std::to_string(dict.size()) +
+                            " entries)");
+            out += dict[static_cast<size_t>(c - 1)];
+        }
+        prev = c;
+    }
+    return out;
+}
+
+int64_t editDistance(const std::string& a, const std::string& b) { return editDistanceCp(codePoints(a), codePoints(b)); }
+
+double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference) {
+    if (predicted.size() != reference.size())
+        throw Error("character accuracy: " + std::to_string(predicted.size()) + " predictions for " +
+                    std::to_string(reference.size()) + " references");
+    int64_t dist = 0, len = 0;
+    for (size_t i = 0; i < predicted.size(); ++i) {
+        const auto r = codePoints(reference[i]);
+        dist += editDistanceCp(codePoints(predicted[i]), r);
+        len += static_cast<int64_t>(r.size());
+    }
+    if (len == 0) return dist == 0 ? 100.0 : 0.0;
+    return 100.0 * std::max(0.0, 1.0 - static_cast<double>(dist) / static_cast<double>(len));
+}
+
+// ---------------------------------------------------------------- bits files
+
+ParsedPlan parsePlanBits(const Graph& g, const std::string& text, const std::string& name, std::optional<int> splitOverride) {
+    using nlohmann::json;
+    const int N = static_cast<int>(g.nodes.size());
+    auto fail = [&](const std::string& why) { return Error("bits file '" + name + "': " + why); };
+    json j;
+    try {
+        j = json::parse(text);
+    } catch (const json::exception& e) {
+        throw fail(std::string("not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) throw fail("must be a JSON object");
+    ParsedPlan out;
+    PlanBits& p = out.bits;
+    try {
+        json plan = j;
+        if (j.contains("schema")) {
+            if (j["schema"] != "autosplit-plan") throw fail("unknown schema " + j["schema"].dump());
+            if (!j.contains("selected")) throw fail("the plan has no \"selected\" entry");
+            plan = j["selected"];
+            if (j.contains("constraints") && j["constraints"].contains("input_bits")) p.inputBits = j["constraints"]["input_bits"].get<int>();
+        }
+        auto nodeIndex = [&](const std::string& n, const std::string& field) {
+            const int i = g.findNode(n);
+            if (i < 0) throw fail(field + ": no node named '" + n + "' in the optimized model");
+            return i;
+        };
+        std::optional<int> split;
+        for (const char* key : {"split", "split_position"}) {
+            if (!plan.contains(key) || plan[key].is_null()) continue;
+            split = plan[key].is_string() ? nodeIndex(plan[key].get<std::string>(), key) : plan[key].get<int>();
+            out.hasSplit = true;
+        }
+        if (splitOverride) split = splitOverride;
+        if (!split) throw fail("no split position (give \"split\" in the file or --split)");
+        if (*split < -1 || *split >= N)
+            throw fail("split position " + std::to_string(*split) + " is outside -1.." + std::to_string(N - 1));
+        p.splitPosition = *split;
+        if (plan.contains("edge_nodes")) {
+            const auto nodes = plan["edge_nodes"].get<std::vector<std::string>>();
+            bool prefix = static_cast<int>(nodes.size()) == p.splitPosition + 1;
+            for (size_t k = 0; prefix && k < nodes.size(); ++k) prefix = g.findNode(nodes[k]) <= p.splitPosition;
+            if (!prefix) throw fail("the plan's edge nodes are not the prefix up to its split (non-prefix cuts are not evaluated)");
+        }
+        auto readBits = [&](const char* key, std::vector<int>& bits) {
+            bits.assign(static_cast<size_t>(N), 0);
+            if (!plan.contains(key)) return;
+            const json& v = plan[key];
+            if (v.is_object()) {
+                for (const auto& [n, b] : v.items()) bits[static_cast<size_t>(nodeIndex(n, key))] = b.get<int>();
+            } else if (v.is_array()) {
+                if (static_cast<int>(v.size()) > N)
+                    throw fail(std::string(key) + " has " + std::to_string(v.size()) + " entries for " + std::to_string(N) + " nodes");
+                for (size_t k = 0; k < v.size(); ++k) {
+                    if (v[k].is_object()) bits[static_cast<size_t>(nodeIndex(v[k].at("node").get<std::string>(), key))] = v[k].at("bits").get<int>();
+                    else bits[k] = v[k].get<int>();
+                }
+            } else {
+                throw fail(std::string(key) + " must be an object or an array");
+            }
+        };
+        readBits("weight_bits", p.weightBits);
+        readBits("activation_bits", p.activationBits);
+        if (plan.contains("input_bits")) p.inputBits = plan["input_bits"].get<int>();
+        const int dw = plan.value("default_weight_bits", 0), da = plan.value("default_activation_bits", 0);
+        auto valid = [](int b) { return isSupportedBits(b) || b == 32; };
+        if (!valid(p.inputBits)) throw fail("input_bits " + std::to_string(p.inputBits) + " is not one of 2, 4, 6, 8, 16, 32");
+        for (int i = 0; i < N; ++i) {
+            int& w = p.weightBits[static_cast<size_t>(i)];
+            int& a = p.activationBits[static_cast<size_t>(i)];
+            const bool hasWeight = quantizedWeightTensor(g, g.nodes[static_cast<size_t>(i)]) >= 0;
+            if (i > p.splitPosition) {
+                if (w == 0) w = 16;
+                if (a == 0) a = 16;
+            } else {
+                if (w == 0) w = dw != 0 ? dw : (hasWeight ? 0 : 32);
+                if (a == 0) a = da;
+                if (w == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no weight bits");
+                if (a == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no activation bits");
+            }
+            for (int b : {w, a})
+                if (!valid(b))
+                    throw fail("bits " + std::to_string(b) + " of node '" + g.nodes[static_cast<size_t>(i)].name +
+                               "' are not one of 2, 4, 6, 8, 16, 32");
+        }
+    } catch (const json::exception& e) {
+        throw fail(e.what());
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- labels
+
+std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error("cannot read the label file '" + path + "'");
+    std::unordered_map<std::string, size_t> index;
+    for (size_t i = 0; i < sampleNames.size(); ++i) index.emplace(sampleNames[i], i);
+    std::vector<std::string> labels(sampleNames.size());
+    std::vector<char> seen(sampleNames.size(), 0);
+    std::string line;
+    for (int lineNo = 1; std::getline(f, line); ++lineNo) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        size_t sep = line.find('\t');
+        if (sep == std::string::npos) sep = line.find(' ');
+        const std::string where = path + ":" + std::to_string(lineNo);
+        if (sep == std::string::npos) throw Error(where + ": expected FILE<TAB>LABEL");
+        std::string file = line.substr(0, sep);
+        if (const auto slash = file.find_last_of('/'); slash != std::string::npos) file = file.substr(slash + 1);
+        auto it = index.find(file);
+        if (it == index.end()) throw Error(where + ": '" + file + "' is not one of the " + std::to_string(sampleNames.size()) + " data files");
+        if (seen[it->second]) throw Error(where + ": '" + file + "' is labelled twice");
+        seen[it->second] = 1;
+        labels[it->second] = line.substr(sep + 1);
+    }
+    for (size_t i = 0; i < sampleNames.size(); ++i)
+        if (!seen[i]) throw Error("the label file '" + path + "' has no label for '" + sampleNames[i] + "'");
+    return labels;
+}
+
+std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames) {
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < labels.size(); ++i) {
+        size_t used = 0;
+        int64_t v = -1;
+        try {
+            v = std::stoll(labels[i], &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != labels[i].size() || v < 0)
+            throw Error("label '" + labels[i] + "' of '" + (i < sampleNames.size() ? sampleNames[i] : std::to_string(i)) +
+                        "' is not a class index");
+        out.push_back(v);
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- evaluator
+
+namespace {
+
+bool classifierShape(const std::vector<int64_t>& s) {
+    if (s.size() < 2 || s[1] < 2) return false;
+    for (size_t i = 2; i < s.size(); ++i)
+        if (s[i] != 1) return false;
+    return true;
+}
+
+// Output 0 is a single-channel map [N, 1, H, W] (H*W > 1) that a sigmoid produces: a per-pixel
+// probability map such as a DB text detector's (PP-OCR det), scored by its binarized F1.
+bool sigmoidMap(const Graph& g, const std::vector<int64_t>& s) {
+    if (s.size() != 4 || s[1] != 1 || s[2] * s[3] <= 1) return false;
+    const int p = g.tensors[static_cast<size_t>(g.outputs[0])].producer;
+    if (p < 0) return false;
+    const Node& n = g.nodes[static_cast<size_t>(p)];
+    return n.op == "Sigmoid" || n.activation.kind == Activation::Kind::Sigmoid;
+}
+
+// Rows and classes of output 0 for the classifier / CTC metrics.
+struct RowView {
+    int64_t rows = 0, steps = 1, classes = 0;
+};
+
+RowView rowView(EvalTask task, const TensorData& t) {
+    RowView v;
+    if (t.shape.empty()) return v;
+    v.rows = t.shape[0];
+    if (task == EvalTask::Ctc) {
+        v.steps = t.shape.size() > 1 ? t.shape[1] : 1;
+        v.classes = t.shape.size() > 2 ? t.shape[2] : 1;
+    } else {
+        v.classes = v.rows > 0 ? t.elementCount() / v.rows : 0;
+    }
+    return v;
+}
+
+int64_t argmaxRow(const TensorData& t, int64_t row, int64_t classes) {
+    const float* p = t.floats.data() + row * classes;
+    return std::max_element(p, p + classes) - p;
+}
+
+void checkBits(const char* what, int node, int bits) {
+    if (!isSupportedBits(bits) && bits != 32)
+        throw Error(std::string("plan: ") + what + " bits " + std::to_string(bits) +
+                    (node >= 0 ? " of node " + std::to_string(node) : std::string()) + " is not one of 2, 4, 6, 8, 16, 32");
+}
+
+template <class F>
+void forSamples(int n, int threads, const CancelToken& cancel, F f) {
+    std::atomic<int> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr err;
+    std::mutex m;
+    auto work = [&] {
+        for (int i; !failed.load() && !cancel.cancelled() && (i = next.fetch_add(1)) < n;) {
+            try {
+                f(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> l(m);
+                if (!err) err = std::current_exception();
+                failed = true;
+            }
+        }
+    };
+    std::vector<std::thread> ts;
+    for (int t = 1; t < std::min(threads, n); ++t) ts.emplace_back(work);
+    work();
+    for (auto& t : ts) t.join();
+    if (err) std::rethrow_exception(err);
+    cancel.throwIfCancelled();
+}
+
+}  // namespace
+
+void validatePlan(const Graph& g, const PlanBits& plan) {
+    const int nodes = static_cast<int>(g.nodes.size());
+    if (plan.splitPosition < -1 || plan.splitPosition >= nodes)
+        throw Error("plan: split position " + std::to_string(plan.splitPosition) + " is outside -1.." +
+                    std::to_string(nodes - 1));
+    const size_t needed = static_cast<size_t>(plan.splitPosition + 1);
+    if (plan.weightBits.size() < needed || plan.activationBits.size() < needed)
+        throw Error("plan: split after node " + std::to_string(plan.splitPosition) + " needs bits for " +
+                    std::to_string(needed) + " nodes, got " + std::to_string(plan.weightBits.size()) + " weight and " +
+                    std::to_string(plan.activationBits.size()) + " activation entries");
+    checkBits("input", -1, plan.inputBits);
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        checkBits("activation", i, plan.activationBits[i]);
+        if (quantizedWeightTensor(g, g.nodes[static_cast<size_t>(i)]) >= 0) checkBits("weight", i, plan.weightBits[i]);
+    }
+}
+
+PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts,
+                             const CancelToken& cancel)
+    : graph_(g), data_(std::move(data)), opts_(std::move(opts)) {
+    if (data_.inputs.samples.empty()) throw Error("the evaluation set is empty");
+    if (g.outputs.empty()) throw Error("the model has no outputs");
+    if (table) {
+        if (table->rows.size() != g.nodes.size())
+            throw Error("the error table has " + std::to_string(table->rows.size()) + " rows, the model " +
+                        std::to_string(g.nodes.size()) + " nodes: it was computed for another model");
+        for (size_t i = 0; i < g.nodes.size(); ++i)
+            if (table->rows[i].name != g.nodes[i].name)
+                throw Error("error table row " + std::to_string(i) + " is '" + table->rows[i].name + "', the model's node is '" +
+                            g.nodes[i].name + "': it was computed for another model");
+        table_ = *table;
+    }
+    threads_ = opts_.threads > 0 ? opts_.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    ExecutorOptions one;
+    one.threads = 1;
+    serial_ = std::make_unique<Executor>(g, one);
+    ExecutorOptions all;
+    all.threads = threads_;
+    parallel_ = std::make_unique<Executor>(g, all);
+    quantizedWeightOf_.resize(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) quantizedWeightOf_[i] = quantizedWeightTensor(g, g.nodes[i]);
+    gptqPrepared_.assign(g.nodes.size(), 0);
+    layerInput_.assign(g.tensors.size(), 0);
+    lastConsumer_.assign(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        const bool layer = n.op == "Conv" || n.op == "ConvTranspose" || n.op == "Gemm" || n.op == "MatMul";
+        for (int t : n.inputs) {
+            if (t < 0) continue;
+            if (layer) layerInput_[static_cast<size_t>(t)] = 1;
+            lastConsumer_[static_cast<size_t>(t)] = std::max(lastConsumer_[static_cast<size_t>(t)], static_cast<int>(i));
+        }
+    }
+
+    // Peak live activations of one run, for the lockstep pass of empirical bias correction.
+    for (int64_t live : liveAtEachStep(tensorLifetimes(g), static_cast<int>(g.nodes.size()) - 1,
+                                       [](const TensorLifetime& l) { return l.elements; }))
+        sampleLiveBytes_ = std::max(sampleLiveBytes_, 4 * live);
+
+    // Bias correction needs E[x] of the input vectors of Conv/Gemm layers with a float bias.
+    inputMean_.resize(g.nodes.size());
+    std::unordered_map<int, std::vector<int>> meanReaders;  // tensor -> nodes
+    if (opts_.biasCorrection != EvalOptions::BiasCorrection::None) {
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const Node& n = g.nodes[i];
+            if (quantizedWeightOf_[i] < 0 || n.inputs.size() < 3 || n.inputs[2] < 0 || n.inputs[0] < 0) continue;
+            const Tensor& b = g.tensors[static_cast<size_t>(n.inputs[2])];
+            if (!b.isWeight() || !b.data->isFloat()) continue;
+            const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[i])].data;
+            if (n.op == "Conv" && w.shape.size() >= 3 && b.data->elementCount() == w.shape[0]) {
+            } else if (n.op == "Gemm" && w.shape.size() == 2 && n.attrInt("transA", 0) == 0 && n.attrFloat("alpha", 1.f) == 1.f &&
+                       n.attrFloat("beta", 1.f) == 1.f &&
+                       b.data->elementCount() == (n.attrInt("transB", 0) ? w.shape[0] : w.shape[1])) {
+            } else {
+                continue;
+            }
+            if (!LayerInputMoments::meansForNode(g, static_cast<int>(i))) continue;
+            meanReaders[n.inputs[0]].push_back(static_cast<int>(i));
+        }
+    }
+    std::mutex meanMutex;
+    std::vector<std::unique_ptr<LayerInputMoments>> means(g.nodes.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    // Empirical correction compares the plan's means on its lockstep samples with the float means
+    // on the same samples; weight correction uses the whole set.
+    empiricalSamples_ = std::max(1, std::min({samples(), opts_.empiricalBiasSamples,
+                                              static_cast<int>(std::min<int64_t>(
+                                                  samples(), opts_.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes_)))}));
+    const int meanSamples = opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical ? empiricalSamples_ : samples();
+    std::function<void(int, int, TensorData&)> observe;
+    if (!meanReaders.empty()) observe = [&](int sample, int tensor, TensorData& v) {
+        auto it = meanReaders.find(tensor);
+        if (sample >= meanSamples || it == meanReaders.end() || !v.isFloat()) return;
+        for (int node : it->second) {
+            auto local = LayerInputMoments::meansForNode(g, node);
+            local->add(v);
+            std::lock_guard<std::mutex> l(meanMutex);
+            auto& acc = means[static_cast<size_t>(node)];
+            if (acc) acc->merge(*local);
+            else acc = std::move(local);
+        }
+    };
+    reference_ = runAll(nullptr, cancel, observe);
+    floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (means[i] && means[i]->vectors() > 0) inputMean_[i] = means[i]->mean();
+
+    const TensorData& out0 = reference_.front().front();
+    const std::string out0Name = g.tensors[g.outputs[0]].name;
+    task_ = opts_.task;
+    if (task_ == EvalTask::Generic) {
+        if (!opts_.ctcDictionary.empty()) task_ = EvalTask::Ctc;
+        else if (out0.isFloat() && classifierShape(out0.shape)) task_ = EvalTask::Classifier;
+        else if (out0.isFloat() && sigmoidMap(g, out0.shape)) task_ = EvalTask::BinaryMap;
+    }
+    if (task_ == EvalTask::Ctc) {
+        if (opts_.ctcDictionary.empty()) throw Error("CTC evaluation needs a character dictionary");
+        if (!out0.isFloat() || out0.shape.size() != 3)
+            throw Error("CTC evaluation needs output '" + out0Name + "' as [N, T, classes], it is rank " +
+                        std::to_string(out0.shape.size()));
+        if (out0.shape[2] != static_cast<int64_t>(opts_.ctcDictionary.size()) + 1)
+            throw Error("output '" + out0Name + "' has " + std::to_string(out0.shape[2]) + " classes, the dictionary " +
+                        std::to_string(opts_.ctcDictionary.size()) + " entries + blank");
+    }
+    if (task_ == EvalTask::BinaryMap && (!out0.isFloat() || out0.elementCount() == 0))
+        throw Error("binary-map evaluation needs output '" + out0Name + "' as a float map");
+    if (task_ == EvalTask::Classifier && (!out0.isFloat() || !classifierShape(out0.shape)))
+        throw Error("output '" + out0Name + "' is not [N, C] class scores");
+    if (!data_.labels.empty() && task_ != EvalTask::Classifier)
+        throw Error("labels were given but output '" + out0Name + "' is not [N, C] class scores");
+    if (!data_.texts.empty() && task_ != EvalTask::Ctc)
+        throw Error("ground-truth texts were given but the model is not evaluated as a CTC recognizer");
+
+    int64_t rows = 0;
+    for (const auto& s : reference_) rows += rowView(task_, s.front()).rows;
+    if (!data_.labels.empty() && static_cast<int64_t>(data_.labels.size()) != rows)
+        throw Error(std::to_string(data_.labels.size()) + " labels for " + std::to_string(rows) + " output rows (" +
+                    std::to_string(reference_.size()) + " samples): the label file does not match the data");
+    if (!data_.texts.empty() && static_cast<int64_t>(data_.texts.size()) != rows)
+        throw Error(std::to_string(data_.texts.size()) + " texts for " + std::to_string(rows) + " output rows (" +
+                    std::to_string(reference_.size()) + " samples): the label file does not match the data");
+
+    if (task_ == EvalTask::Classifier) {
+        int64_t correct = 0;
+        for (const auto& s : reference_) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r) floatArgmax_.push_back(argmaxRow(s.front(), r, v.classes));
+        }
+        for (size_t r = 0; r < data_.labels.size(); ++r) {
+            if (data_.labels[r] < 0 || data_.labels[r] >= rowView(task_, out0).classes)
+                throw Error("label " + std::to_string(data_.labels[r]) + " (row " + std::to_string(r) +
+                            ") is not a class of output '" + out0Name + "'");
+            correct += floatArgmax_[r] == data_.labels[r];
+        }
+        if (!data_.labels.empty()) floatTop1Accuracy_ = 100.0 * static_cast<double>(correct) / static_cast<double>(rows);
+    } else if (task_ == EvalTask::Ctc) {
+        for (const auto& s : reference_) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r)
+                floatDecoded_.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
+                                                        opts_.ctcDictionary));
+        }
+        if (!data_.texts.empty()) floatCharAccuracy_ = charAccuracy(floatDecoded_, data_.texts);
+    }
+}
+
+PlanEvaluator::~PlanEvaluator() = default;
+
+void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel) const {
+    if (opts_.weightRounding != EvalOptions::WeightRounding::Gptq) return;
+    const Graph& g = graph_;
+    std::lock_guard<std::mutex> prep(gptqMutex_);
+    std::vector<int> todo;
+    std::vector<int64_t> todoBytes;  // bytes of each layer's moments
+    for (int i = 0; i <= plan.splitPosition && i < static_cast<int>(g.nodes.size()); ++i) {
+        const int b = plan.weightBits[static_cast<size_t>(i)];
+        if (gptqPrepared_[static_cast<size_t>(i)] || quantizedWeightOf_[static_cast<size_t>(i)] < 0 || b < 2 || b > 8) continue;
+        const int64_t rowLength = LayerInputMoments::rowLengthFor(g, i);
+        if (rowLength == 0 || (opts_.gptqMaxRowLength > 0 && rowLength > opts_.gptqMaxRowLength)) {
+            gptqPrepared_[static_cast<size_t>(i)] = 1;  // not applicable: nearest rounding
+            continue;
+        }
+        todo.push_back(i);
+        todoBytes.push_back(LayerInputMoments::bytesFor(g, i));
+    }
+    static constexpr int kBits[] = {2, 4, 6, 8};
+    for (size_t first = 0; first < todo.size();) {
+        // A batch of layers whose moments fit the memory budget (at least one layer).
+        std::vector<int> batch;
+        int64_t bytes = 0;
+        while (first < todo.size() && (batch.empty() || bytes + todoBytes[first] <= opts_.gptqMemoryBytes)) {
+            bytes += todoBytes[first];
+            batch.push_back(todo[first++]);
+        }
+        std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
+        std::unordered_map<int, std::vector<size_t>> readers;  // input tensor -> batch slots
+        for (size_t k = 0; k < batch.size(); ++k) {
+            moments[k] = LayerInputMoments::forNode(g, batch[k]);
+            if (moments[k]) readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
+        }
+        RunHooks hooks;
+        hooks.cancel = cancel;
+        hooks.lastNode = batch.back();
+        hooks.onValue = [&](int, int tensor, TensorData& v) {
+            auto it = readers.find(tensor);
+            if (it == readers.end() || !v.isFloat()) return;
+            for (size_t k : it->second) moments[k]->add(v);
+        };
+        // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
+        // same in every run (sample-parallel accumulation would order them by thread timing).
+        for (const auto& sample : data_.inputs.samples) parallel_->run(sample, hooks);
+        // Quantize every layer of the batch at every bit width (one factorization per layer),
+        // layers in parallel.
+        const std::vector<int> bitsList(std::begin(kBits), std::end(kBits));
+        std::vector<std::shared_ptr<const TensorData>> results(batch.size() * bitsList.size());
+        forSamples(static_cast<int>(batch.size()), threads_, cancel, [&](int t) {
+            const size_t k = static_cast<size_t>(t);
+            if (!moments[k] || moments[k]->vectors() == 0) return;
+            const int node = batch[k];
+            const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
+            auto qs = gptqQuantizeWeights(g, node, w, bitsList, opts_.quant, *moments[k]);
+            for (size_t b = 0; b < qs.size(); ++b)
+                results[k * bitsList.size() + b] = std::make_shared<const TensorData>(std::move(qs[b]));
+            moments[k].reset();  // free the moments as soon as they are used
+        });
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        for (size_t k = 0; k < batch.size(); ++k) {
+            for (size_t b = 0; b < std::size(kBits); ++b)
+                if (auto& r = results[k * std::size(kBits) + b]) gptqCache_[{batch[k], kBits[b]}] = r;
+            gptqPrepared_[static_cast<size_t>(batch[k])] = 1;
+        }
+    }
+}
+
+std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int node, int bits) const {
+    const auto key = std::make_pair(tensor, bits);
+    {
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        auto g = gptqCache_.find({node, bits});
+        if (g != gptqCache_.end()) return g->second;
+        auto it = weightCache_.find(key);
+        if (it != weightCache_.end()) return it->second;
+    }
+    const TensorData& w = *graph_.tensors[tensor].data;
+    auto q = std::make_shared<const TensorData>(
+        fakeQuantizeWeights(w, weightChannelAxis(graph_.nodes[node], w, 1), bits, opts_.quant));
+    std::lock_guard<std::mutex> l(cacheMutex_);
+    return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
+}
+
+std::optional<TensorData> PlanEvaluator::shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const {
+    const auto& mean = inputMean_[static_cast<size_t>(node)];
+    if (mean.empty() || planMean.size() != mean.size()) return std::nullopt;
+    const Node& n = graph_.nodes[static_cast<size_t>(node)];
+    const TensorData& w = *graph_.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
+    TensorData b = *graph_.tensors[static_cast<size_t>(n.inputs[2])].data;
+    // b' = b - (W_q E_plan[x] - W E[x]) per output channel, over the weight row's input vector.
+    auto shift = [&](size_t idx, size_t j) {
+        return static_cast<double>(wq.floats[idx]) * planMean[j] - static_cast<double>(w.floats[idx]) * mean[j];
+    };
+    if (n.op == "Conv") {
+        const int64_t O = w.shape[0], R = w.elementCount() / O;
+        const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1)), perGroup = std::max<int64_t>(1, O / groups);
+        if (static_cast<int64_t>(mean.size()) != R * groups) return std::nullopt;
+        for (int64_t o = 0; o < O; ++o) {
+            const int64_t m0 = (o / perGroup) * R;
+            double d = 0;
+            for (int64_t j = 0; j < R; ++j) d += shift(static_cast<size_t>(o * R + j), static_cast<size_t>(m0 + j));
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    } else {  // Gemm, transA = 0: y[n] = sum_k x[k] B[k, n] (transB: B[n, k])
+        const bool tb = n.attrInt("transB", 0) != 0;
+        const int64_t K = tb ? w.shape[1] : w.shape[0], N = tb ? w.shape[0] : w.shape[1];
+        if (static_cast<int64_t>(mean.size()) != K) return std::nullopt;
+        for (int64_t o = 0; o < N; ++o) {
+            double d = 0;
+            for (int64_t kk = 0; kk < K; ++kk) d += shift(static_cast<size_t>(tb ? o * K + kk : kk * N + o), static_cast<size_t>(kk));
+            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
+        }
+    }
+    return b;
+}
+
+std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bits) const {
+    const auto& mean = inputMean_[static_cast<size_t>(node)];
+    if (mean.empty()) return nullptr;
+    const auto key = std::make_pair(node, bits);
+    {
+        std::lock_guard<std::mutex> l(cacheMutex_);
+        auto it = biasCache_.find(key);
+        if (it != biasCache_.end()) return it->second;
+    }
+    const int wt = quantizedWeightOf_[static_cast<size_t>(node)];
+    auto b = shiftedBias(node, *quantizedWeight(wt, node, bits), mean);
+    if (!b) return nullptr;
+    auto p = std::make_shared<const TensorData>(std::move(*b));
+    std::lock_guard<std::mutex> l(cacheMutex_);
+    return biasCache_.emplace(key, std::move(p)).first->second;
+}
+
+std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel,
+                                                          const std::function<void(int, int, TensorData&)>& observe) const {
+    const Graph& g = graph_;
+    RunHooks hooks;
+    hooks.cancel = cancel;
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    if (plan) {
+        const int split = plan->splitPosition;
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const Node& n = g.nodes[i];
+            const bool edge = static_cast<int>(i) <= split;
+            for (size_t k = 0; k < n.inputs.size(); ++k) {
+                const int t = n.inputs[k];
+                if (t < 0 || !g.tensors[t].isWeight() || !g.tensors[t].data->isFloat() || overrides.count(t)) continue;
+                if (edge) {
+                    // Edge: only the layer's quantized weight; biases and other constants stay float.
+                    if (t != quantizedWeightOf_[i] || plan->weightBits[i] == 32) continue;
+                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan->weightBits[i]));
+                    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Weight)
+                        if (auto b = correctedBias(static_cast<int>(i), plan->weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
+                } else {
+                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
+                }
+            }
+        }
+        hooks.weightOverrides = &overrides;
+        const ErrorTable* table = table_ && opts_.staticActivationParams ? &*table_ : nullptr;
+        hooks.onValue = [&g, plan, table, split, this](int node, int tensor, TensorData& v) {
+            if (!v.isFloat()) return;
+            int bits;
+            bool unsignedRange = false;
+            if (node < 0) {
+                bits = plan->inputBits;
+            } else if (node > split) {
+                bits = 16;
+            } else {
+                if (opts_.activationScope == EvalOptions::ActivationScope::LayerInputs && !layerInput_[static_cast<size_t>(tensor)] &&
+                    lastConsumer_[static_cast<size_t>(tensor)] <= split)
+                    return;  // read only by vector-unit nodes on the edge: stays float
+                bits = plan->activationBits[static_cast<size_t>(node)];
+                const bool out0 = g.nodes[node].outputs[0] == tensor;
+                unsignedRange = out0 && producesNonNegative(g.nodes[node]);
+                if (table && out0 && bits != 16 && bits != 32) {
+                    const int bi = table->bitsIndex(bits);
+                    if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
+                        fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()),
+                                     table->rows[node].activationParams[bi]);
+                        return;
+                    }
+                }
+            }
+            if (bits == 32) return;
+            fakeQuantizeActivation(v, bits, unsignedRange, opts_.quant);
+        };
+    }
+    const auto& samples = data_.inputs.samples;
+    const int n = static_cast<int>(samples.size());
+    std::vector<std::vector<TensorData>> out(samples.size());
+    int first = 0;
+    if (plan && opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical)
+        first = runCorrecting(*plan, hooks, overrides, cancel, out);
+    auto hooksFor = [&](int i) {
+        if (plan || !observe) return hooks;
+        RunHooks h = hooks;
+        h.onValue = [&observe, i](int, int tensor, TensorData& v) { observe(i, tensor, v); };
+        return h;
+    };
+    if (threads_ > 1 && n - first > 1) {
+        // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
+        forSamples(n - first, threads_, cancel, [&](int i) { out[first + i] = serial_->run(samples[first + i], hooksFor(first + i)).outputs; });
+    } else {
+        for (int i = first; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
+    }
+    return out;
+}
+
+int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
+                                 std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                                 const CancelToken& cancel, std::vector<std::vector<TensorData>>& out) const {
+    const Graph& g = graph_;
+    // Edge layers with a correctable bias, and the tensors whose plan-time means they need.
+    std::vector<int> layers;
+    std::unordered_map<int, std::vector<size_t>> slotsOf;  // input tensor -> slots (layers)
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        if (inputMean_[static_cast<size_t>(i)].empty()) continue;
+        slotsOf[g.nodes[static_cast<size_t>(i)].inputs[0]].push_back(layers.size());
+        layers.push_back(i);
+    }
+    if (layers.empty()) return 0;
+    const int k = empiricalSamples_;
+    // Per sample and layer: the means of what the layer reads under the plan.
+    std::vector<std::vector<std::unique_ptr<LayerInputMoments>>> means(static_cast<size_t>(k));
+    std::vector<std::unique_ptr<ExecutorRun>> runs(static_cast<size_t>(k));
+    const bool sampleParallel = threads_ > 1 && k > 1;
+    const Executor& ex = sampleParallel ? *serial_ : *parallel_;
+    auto forK = [&](const std::function<void(int)>& f) {
+        if (sampleParallel) {
+            forSamples(k, threads_, cancel, f);
+        } else {
+            for (int s = 0; s < k; ++s) f(s);
+        }
+    };
+    forK([&](int s) {
+        auto& mine = means[static_cast<size_t>(s)];
+        mine.resize(layers.size());
+        for (size_t l = 0; l < layers.size(); ++l) mine[l] = LayerInputMoments::meansForNode(g, layers[l]);
+        RunHooks h = hooks;
+        h.onValue = [&hooks, &slotsOf, &mine](int node, int tensor, TensorData& v) {
+            if (hooks.onValue) hooks.onValue(node, tensor, v);  // the plan's quantization first
+            auto it = slotsOf.find(tensor);
+            if (it == slotsOf.end() || !v.isFloat()) return;
+            for (size_t l : it->second) mine[l]->add(v);
+        };
+        runs[static_cast<size_t>(s)] = ex.start(data_.inputs.samples[static_cast<size_t>(s)], std::move(h));
+    });
+    for (size_t l = 0; l < layers.size(); ++l) {
+        const int layer = layers[l];
+        // Every sample up to the layer's predecessor, then its bias from their means (merged in
+        // sample order: the same correction in every run).
+        forK([&](int s) { runs[static_cast<size_t>(s)]->runTo(layer - 1); });
+        const Node& node = g.nodes[static_cast<size_t>(layer)];
+        for (int s = 1; s < k; ++s) means[0][l]->merge(*means[static_cast<size_t>(s)][l]);
+        if (overrides.count(node.inputs[2])) continue;
+        const int wt = quantizedWeightOf_[static_cast<size_t>(layer)];
+        auto w = overrides.find(wt);
+        // A layer that sees few input vectors per sample (a classifier's last Gemm: one) would be
+        // fitted to the very samples it is measured on (with one sample, its output would come
+        // out exactly float): it gets the weight-only correction from the float means instead.
+        const bool enough = means[0][l]->vectors() >= static_cast<int64_t>(k) * opts_.empiricalBiasMinVectors;
+        auto b = shiftedBias(layer, w != overrides.end() ? *w->second : *g.tensors[static_cast<size_t>(wt)].data,
+                             enough ? means[0][l]->mean() : inputMean_[static_cast<size_t>(layer)]);
+        if (b) overrides.emplace(node.inputs[2], std::make_shared<const TensorData>(std::move(*b)));
+    }
+    forK([&](int s) { out[static_cast<size_t>(s)] = runs[static_cast<size_t>(s)]->finish().outputs; });
+    return k;
+}
+
+EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
+    const Graph& g = graph_;
+    validatePlan(g, plan);
+    prepareGptq(plan, cancel);
+
+    const auto result = runAll(&plan, cancel);
+    EvalMetrics m;
+    m.samples = static_cast<int>(result.size());
+    m.task = task_;
+    m.relativeMse = -1;
+    for (size_t o = 0; o < g.outputs.size(); ++o) {
+        if (!reference_.front()[o].isFloat()) continue;
+        double err = 0, ref = 0;
+        for (size_t s = 0; s < result.size(); ++s) {
+            const auto& a = result[s][o].floats;
+            const auto& b = reference_[s][o].floats;
+            if (a.size() != b.size())
+                throw Error("output '" + g.tensors[g.outputs[o]].name + "' changed size under the plan");
+            for (size_t k = 0; k < a.size(); ++k) {
+                const double d = static_cast<double>(a[k]) - b[k];
+                err += d * d;
+                ref += static_cast<double>(b[k]) * b[k];
+            }
+        }
+        OutputMetrics om;
+        om.name = g.tensors[g.outputs[o]].name;
+        om.relativeMse = ref > 0 ? err / ref : (err > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+        om.sqnrDb = om.relativeMse > 0 ? -10.0 * std::log10(om.relativeMse) : std::numeric_limits<double>::infinity();
+        if (om.relativeMse > m.relativeMse) {
+            m.relativeMse = om.relativeMse;
+            m.sqnrDb = om.sqnrDb;
+        }
+        m.outputs.push_back(std::move(om));
+    }
+    if (m.relativeMse < 0) m.relativeMse = 0, m.sqnrDb = std::numeric_limits<double>::infinity();
+
+    if (task_ == EvalTask::Classifier) {
+        int64_t agree = 0, correct = 0, row = 0;
+        for (const auto& s : result) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r, ++row) {
+                const int64_t a = argmaxRow(s.front(), r, v.classes);
+                agree += a == floatArgmax_[static_cast<size_t>(row)];
+                if (!data_.labels.empty()) correct += a == data_.labels[static_cast<size_t>(row)];
+            }
+        }
+        m.top1Agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(row);
+        if (!data_.labels.empty()) {
+            m.top1Accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(row);
+            m.floatTop1Accuracy = floatTop1Accuracy_;
+            m.accuracyDrop = *floatTop1Accuracy_ - *m.top1Accuracy;
+            m.metricName = "top1-accuracy-drop";
+        } else {
+            m.accuracyDrop = 100.0 - *m.top1Agreement;
+            m.metricName = "top1-disagreement";
+        }
+    } else if (task_ == EvalTask::Ctc) {
+        for (const auto& s : result) {
+            const RowView v = rowView(task_, s.front());
+            for (int64_t r = 0; r < v.rows; ++r)
+                m.decoded.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
+                                                    opts_.ctcDictionary));
+        }
+        m.charAgreement = charAccuracy(m.decoded, floatDecoded_);
+        if (!data_.texts.empty()) {
+            m.charAccuracy = charAccuracy(m.decoded, data_.texts);
+            m.floatCharAccuracy = floatCharAccuracy_;
+            m.accuracyDrop = *floatCharAccuracy_ - *m.charAccuracy;
+            m.metricName = "char-accuracy-drop";
+        } else {
+            m.accuracyDrop = 100.0 - *m.charAgreement;
+            m.metricName = "char-disagreement";
+        }
+    } else if (task_ == EvalTask::BinaryMap) {
+        int64_t tp = 0, fp = 0, fn = 0;
+        const float thr = opts_.mapThreshold;
+        for (size_t si = 0; si < result.size(); ++si) {
+            const auto& a = result[si].front().floats;
+            const auto& b = reference_[si].front().floats;
+            for (size_t k = 0; k < a.size(); ++k) {
+                const bool p = a[k] > thr, r = b[k] > thr;
+                tp += p && r;
+                fp += p && !r;
+                fn += !p && r;
+            }
+        }
+        m.mapF1 = tp + fp + fn == 0 ? 100.0 : 100.0 * 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+        m.accuracyDrop = 100.0 - *m.mapF1;
+        m.metricName = "map-f1-disagreement";
+    } else {
+        m.accuracyDrop = 100.0 * std::sqrt(m.relativeMse);
+        m.metricName = "relative-l2-error";
+    }
+    return m;
+}
+
+}  // namespace autosplit

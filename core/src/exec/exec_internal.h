@@ -1,0 +1,106 @@
+// Private to the executor: kernel registry, kernel context, shared shape/broadcast helpers and
+// the worker pool. Kernels live in ops_*.cpp, one file per family.
+#pragma once
+
+#include "autosplit/exec/executor.h"
+#include "autosplit/ir/graph.h"
+#include "autosplit/util/errors.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace autosplit {
+
+// Fixed set of workers; parallelFor splits [0, n) into chunks and the caller works too. Safe to
+// call from several threads at once (jobs share the queue) and from inside a chunk (nested
+// calls run inline to avoid waiting on a full pool).
+class ThreadPool {
+public:
+    explicit ThreadPool(int threads);
+    ~ThreadPool();
+    int size() const { return threads_; }
+    // fn(begin, end) over contiguous chunks of at least `grain` items.
+    void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+private:
+    void workerLoop();
+    int threads_;
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::function<void()>> queue_;
+    bool stop_ = false;
+};
+
+namespace exec {
+
+struct KernelContext {
+    const Graph& graph;
+    const Node& node;
+    std::vector<const TensorData*> in;  // nullptr for omitted optional inputs
+    std::vector<TensorData>& out;       // one per node output (omitted outputs stay unused)
+    ThreadPool& pool;
+
+    const TensorData& input(size_t i) const;  // throws when missing
+    bool hasInput(size_t i) const { return i < in.size() && in[i] != nullptr; }
+    [[noreturn]] void fail(const std::string& what) const;  // Error naming node and op
+};
+
+using Kernel = void (*)(KernelContext&);
+// Static check of a node (attributes, dtypes known from the graph, outputs): empty if runnable.
+using Checker = std::string (*)(const Graph&, const Node&);
+
+struct OpEntry {
+    Kernel kernel = nullptr;
+    Checker check = nullptr;
+    // Kernel applies the node's fused activation itself (e.g. in the GEMM epilogue).
+    bool appliesActivation = false;
+};
+
+using Registry = std::map<std::string, OpEntry>;
+const Registry& registry();
+
+void registerConvOps(Registry& r);
+void registerGemmOps(Registry& r);
+void registerElementwiseOps(Registry& r);
+void registerShapeOps(Registry& r);
+void registerPoolOps(Registry& r);
+void registerResizeOps(Registry& r);
+void registerReduceOps(Registry& r);
+
+// ---- helpers shared by kernels ----
+int64_t numel(const std::vector<int64_t>& shape);
+std::string shapeStr(const std::vector<int64_t>& shape);
+TensorData makeFloat(std::vector<int64_t> shape, DType dt = DType::Float32);
+TensorData makeInt(std::vector<int64_t> shape, DType dt = DType::Int64);
+// Normalizes a possibly negative axis against `rank`; throws naming the node when out of range.
+int64_t normAxis(const KernelContext& c, int64_t axis, int64_t rank);
+// Integer view of a tensor's values (ints, or floats truncated): shape/axes/pads inputs.
+std::vector<int64_t> toInts(const TensorData& t);
+std::vector<float> toFloats(const TensorData& t);
+// Wrap an integer into the range of a narrower integer dtype (two's complement), bool to 0/1.
+int64_t wrapInt(DType dt, int64_t v);
+// Numpy-style broadcast of two shapes; throws naming the node when incompatible.
+std::vector<int64_t> broadcastShapes(const KernelContext& c, const std::vector<int64_t>& a,
+                                     const std::vector<int64_t>& b);
+// Strides of `shape` aligned right to `outRank` dims with 0 for broadcast dims.
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& shape, size_t outRank);
+std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape);
+
+// Row-major single-precision GEMM: C[M,N] (=|+=) A[M,K] * B[K,N] with leading dimensions,
+// parallelized over the pool. transA/transB read A as [K,M] / B as [N,K].
+void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int64_t K, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate);
+
+// Fused-activation epilogue over a range (used by kernels that apply it themselves).
+void applyActivation(const Activation& act, float* data, int64_t n);
+
+}  // namespace exec
+}  // namespace autosplit

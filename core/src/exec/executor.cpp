@@ -1,0 +1,430 @@
+#include "autosplit/exec/executor.h"
+
+#include "autosplit/util/float16.h"
+#include "exec_internal.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+namespace autosplit {
+
+// ---------------------------------------------------------------- errors
+
+UnsupportedError::UnsupportedError(std::string op, std::string node, const std::string& detail)
+    : Error("unsupported op " + op + " in node '" + node + "'" + (detail.empty() ? "" : ": " + detail)),
+      op_(std::move(op)),
+      node_(std::move(node)) {}
+
+// ---------------------------------------------------------------- float16
+
+float roundToFloat16(float x) { return halfBitsToFloat(floatToHalfBits(x)); }
+
+void roundToFloat16(TensorData& t) {
+    for (float& v : t.floats) v = roundToFloat16(v);
+}
+
+// ---------------------------------------------------------------- thread pool
+
+namespace {
+thread_local int tlsParallelDepth = 0;
+}
+
+ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { workerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::workerLoop() {
+    for (;;) {
+        std::function<void()> task;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+            if (stop_ && queue_.empty()) return;
+            task = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        task();
+    }
+}
+
+void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    if (n <= 0) return;
+    grain = std::max<int64_t>(1, grain);
+    const int64_t chunks = std::min<int64_t>(threads_, (n + grain - 1) / grain);
+    if (chunks <= 1 || tlsParallelDepth > 0) {
+        ++tlsParallelDepth;
+        fn(0, n);
+        --tlsParallelDepth;
+        return;
+    }
+    struct Job {
+        std::atomic<int64_t> remaining;
+        std::mutex m;
+        std::condition_variable done;
+        std::exception_ptr error;
+    };
+    auto job = std::make_shared<Job>();
+    job->remaining = chunks;
+    auto runChunk = [job, &fn, n, chunks](int64_t k) {
+        const int64_t b = n * k / chunks, e = n * (k + 1) / chunks;
+        ++tlsParallelDepth;
+        try {
+            fn(b, e);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(job->m);
+            if (!job->error) job->error = std::current_exception();
+        }
+        --tlsParallelDepth;
+        if (job->remaining.fetch_sub(1) == 1) {
+            std::lock_guard<std::mutex> lock(job->m);
+            job->done.notify_all();
+        }
+    };
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (int64_t k = 1; k < chunks; ++k) queue_.emplace_back([runChunk, k] { runChunk(k); });
+    }
+    cv_.notify_all();
+    runChunk(0);
+    // Help with queued work (ours or a concurrent caller's) instead of blocking a core.
+    while (job->remaining.load() > 0) {
+        std::function<void()> task;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!queue_.empty()) {
+                task = std::move(queue_.front());
+                queue_.pop_front();
+            }
+        }
+        if (task) {
+            task();
+            continue;
+        }
+        std::unique_lock<std::mutex> lock(job->m);
+        job->done.wait(lock, [&] { return job->remaining.load() == 0; });
+    }
+    if (job->error) std::rethrow_exception(job->error);
+}
+
+// ---------------------------------------------------------------- kernel helpers
+
+namespace exec {
+
+const TensorData& KernelContext::input(size_t i) const {
+    if (!hasInput(i)) fail("input " + std::to_string(i) + " is missing");
+    return *in[i];
+}
+
+void KernelContext::fail(const std::string& what) const {
+    throw Error("node '" + node.name + "' (" + node.op + "): " + what);
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+std::string shapeStr(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+TensorData makeFloat(std::vector<int64_t> shape, DType dt) {
+    TensorData t;
+    t.dtype = dt;
+    t.floats.resize(static_cast<size_t>(numel(shape)));
+    t.shape = std::move(shape);
+    return t;
+}
+
+TensorData makeInt(std::vector<int64_t> shape, DType dt) {
+    TensorData t;
+    t.dtype = dt;
+    t.ints.resize(static_cast<size_t>(numel(shape)));
+    t.shape = std::move(shape);
+    return t;
+}
+
+int64_t normAxis(const KernelContext& c, int64_t axis, int64_t rank) {
+    const int64_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= std::max<int64_t>(rank, 1))
+        c.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    return a;
+}
+
+std::vector<int64_t> toInts(const TensorData& t) {
+    if (!t.isFloat()) return t.ints;
+    std::vector<int64_t> r(t.floats.size());
+    for (size_t i = 0; i < r.size(); ++i) r[i] = static_cast<int64_t>(t.floats[i]);
+    return r;
+}
+
+std::vector<float> toFloats(const TensorData& t) {
+    if (t.isFloat()) return t.floats;
+    std::vector<float> r(t.ints.size());
+    for (size_t i = 0; i < r.size(); ++i) r[i] = static_cast<float>(t.ints[i]);
+    return r;
+}
+
+int64_t wrapInt(DType dt, int64_t v) {
+    switch (dt) {
+    case DType::Int8: return static_cast<int8_t>(static_cast<uint8_t>(v & 0xff));
+    case DType::UInt8: return v & 0xff;
+    case DType::Int16: return static_cast<int16_t>(static_cast<uint16_t>(v & 0xffff));
+    case DType::Int32: return static_cast<int32_t>(static_cast<uint32_t>(v & 0xffffffff));
+    case DType::Bool: return v != 0;
+    default: return v;
+    }
+}
+
+std::vector<int64_t> broadcastShapes(const KernelContext& c, const std::vector<int64_t>& a,
+                                     const std::vector<int64_t>& b) {
+    const size_t r = std::max(a.size(), b.size());
+    std::vector<int64_t> out(r);
+    for (size_t i = 0; i < r; ++i) {
+        const int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+        const int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+        if (da != db && da != 1 && db != 1)
+            c.fail("shapes " + shapeStr(a) + " and " + shapeStr(b) + " do not broadcast");
+        out[i] = da == 1 ? db : da;
+    }
+    return out;
+}
+
+std::vector<int64_t> contiguousStrides(const std::vector<int64_t>& shape) {
+    std::vector<int64_t> s(shape.size(), 1);
+    for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+    return s;
+}
+
+std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& shape, size_t outRank) {
+    std::vector<int64_t> s(outRank, 0);
+    const auto cs = contiguousStrides(shape);
+    const size_t off = outRank - shape.size();
+    for (size_t i = 0; i < shape.size(); ++i) s[off + i] = shape[i] == 1 ? 0 : cs[i];
+    return s;
+}
+
+void applyActivation(const Activation& act, float* d, int64_t n) {
+    using K = Activation::Kind;
+    switch (act.kind) {
+    case K::None: return;
+    case K::Relu:
+        for (int64_t i = 0; i < n; ++i) d[i] = d[i] > 0.f ? d[i] : 0.f;
+        return;
+    case K::Clip:
+        for (int64_t i = 0; i < n; ++i) d[i] = std::min(std::max(d[i], act.min), act.max);
+        return;
+    case K::LeakyRelu:
+        for (int64_t i = 0; i < n; ++i) d[i] = d[i] >= 0.f ? d[i] : d[i] * act.alpha;
+        return;
+    default:
+        for (int64_t i = 0; i < n; ++i) d[i] = act.apply(d[i]);
+        return;
+    }
+}
+
+const Registry& registry() {
+    static const Registry r = [] {
+        Registry reg;
+        registerConvOps(reg);
+        registerGemmOps(reg);
+        registerElementwiseOps(reg);
+        registerShapeOps(reg);
+        registerPoolOps(reg);
+        registerResizeOps(reg);
+        registerReduceOps(reg);
+        return reg;
+    }();
+    return r;
+}
+
+}  // namespace exec
+
+// ---------------------------------------------------------------- Executor
+
+std::vector<std::string> Executor::supportedOps() {
+    std::vector<std::string> ops;
+    for (const auto& [name, entry] : exec::registry()) ops.push_back(name);
+    return ops;
+}
+
+std::string Executor::unsupportedReason(const Graph& g, const Node& n) {
+    if (!n.domain.empty() && n.domain != "ai.onnx") return "domain '" + n.domain + "' is not supported";
+    const auto& reg = exec::registry();
+    auto it = reg.find(n.op);
+    if (it == reg.end()) return "no kernel for this op";
+    for (const auto& [key, a] : n.attrs)
+        if (std::holds_alternative<Attribute::SubgraphMarker>(a.value))
+            return "subgraph attribute '" + key + "'";
+    for (int t : n.inputs)
+        if (t >= 0 && g.tensors[t].dtype == DType::Other)
+            return "input '" + g.tensors[t].name + "' has an unsupported data type";
+    for (int t : n.outputs)
+        if (t >= 0 && g.tensors[t].dtype == DType::Other)
+            return "output '" + g.tensors[t].name + "' has an unsupported data type";
+    if (it->second.check) return it->second.check(g, n);
+    return {};
+}
+
+Executor::Executor(const Graph& g, ExecutorOptions opts) : graph_(g) {
+    for (const Node& n : g.nodes) {
+        std::string why = unsupportedReason(g, n);
+        if (!why.empty()) throw UnsupportedError(n.op, n.name, why);
+    }
+    for (int t : g.inputs)
+        if (g.tensors[t].dtype == DType::Other)
+            throw UnsupportedError("input", g.tensors[t].name, "unsupported data type");
+    int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
+    pool_ = std::make_unique<ThreadPool>(std::max(1, threads));
+    lastUse_.assign(g.tensors.size(), -1);
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        for (int t : g.nodes[i].inputs)
+            if (t >= 0) lastUse_[t] = static_cast<int>(i);
+}
+
+Executor::~Executor() = default;
+
+int Executor::threads() const { return pool_->size(); }
+
+namespace {
+void checkInput(const Tensor& t, const TensorData& v) {
+    if (isFloating(t.dtype) != v.isFloat())
+        throw Error("input '" + t.name + "' must be " + dtypeName(t.dtype) + ", got " + dtypeName(v.dtype));
+    if (v.isFloat() ? static_cast<int64_t>(v.floats.size()) != v.elementCount()
+                    : static_cast<int64_t>(v.ints.size()) != v.elementCount())
+        throw Error("input '" + t.name + "' holds " +
+                    std::to_string(v.isFloat() ? v.floats.size() : v.ints.size()) + " values but its shape " +
+                    exec::shapeStr(v.shape) + " needs " + std::to_string(v.elementCount()));
+    if (!t.shape.empty() || t.shapeKnown) {
+        bool ok = t.shape.size() == v.shape.size();
+        for (size_t i = 0; ok && i < t.shape.size(); ++i) ok = t.shape[i] < 0 || t.shape[i] == v.shape[i];
+        if (!ok)
+            throw Error("input '" + t.name + "' has shape " + exec::shapeStr(v.shape) + ", the model expects " +
+                        exec::shapeStr(t.shape) + " (-1 = any)");
+    }
+    if (v.isFloat())
+        for (size_t i = 0; i < v.floats.size(); ++i)
+            if (!std::isfinite(v.floats[i]))
+                throw Error("input '" + t.name + "' contains " + (std::isnan(v.floats[i]) ? "NaN" : "Inf") +
+                            " at element " + std::to_string(i));
+}
+}  // namespace
+
+ExecutorRun::ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, RunHooks hooks)
+    : ex_(ex), hooks_(std::move(hooks)) {
+    const Graph& g = ex_.graph_;
+    if (inputs.size() != g.inputs.size())
+        throw Error("the model takes " + std::to_string(g.inputs.size()) + " input(s), got " +
+                    std::to_string(inputs.size()));
+    last_ = hooks_.lastNode < 0 ? static_cast<int>(g.nodes.size()) - 1
+                                : std::min<int>(hooks_.lastNode, static_cast<int>(g.nodes.size()) - 1);
+    pinned_.assign(g.tensors.size(), 0);  // kept until the end
+    for (int t : g.outputs) pinned_[t] = 1;
+    for (int t : hooks_.keep) {
+        if (t < 0 || t >= static_cast<int>(g.tensors.size())) throw Error("keep: no tensor with id " + std::to_string(t));
+        pinned_[t] = 1;
+    }
+    values_.resize(g.tensors.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const int t = g.inputs[i];
+        checkInput(g.tensors[t], inputs[i]);
+        if (hooks_.onValue) hooks_.onValue(-1, t, inputs[i]);
+        values_[t] = std::make_shared<TensorData>(std::move(inputs[i]));
+    }
+}
+
+ExecutorRun::~ExecutorRun() = default;
+
+const TensorData* ExecutorRun::weightData(int t) const {
+    if (hooks_.weightOverrides) {
+        auto it = hooks_.weightOverrides->find(t);
+        if (it != hooks_.weightOverrides->end()) return it->second.get();
+    }
+    return ex_.graph_.tensors[t].data.get();
+}
+
+void ExecutorRun::runTo(int node) {
+    const Graph& g = ex_.graph_;
+    const auto& reg = exec::registry();
+    for (; next_ <= std::min(node, last_); ++next_) {
+        const int ni = next_;
+        hooks_.cancel.throwIfCancelled();
+        const Node& n = g.nodes[ni];
+        const exec::OpEntry& entry = reg.at(n.op);
+        std::vector<const TensorData*> in(n.inputs.size(), nullptr);
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int t = n.inputs[k];
+            if (t < 0) continue;
+            if (g.tensors[t].isWeight()) {
+                in[k] = weightData(t);
+            } else {
+                in[k] = values_[t].get();
+                if (!in[k])
+                    throw Error("node '" + n.name + "' reads tensor '" + g.tensors[t].name + "' before it is computed");
+            }
+        }
+        std::vector<TensorData> out(n.outputs.size());
+        exec::KernelContext ctx{g, n, std::move(in), out, *ex_.pool_};
+        entry.kernel(ctx);
+        if (!n.activation.isNone() && !entry.appliesActivation && !out.empty()) {
+            if (!out[0].isFloat()) ctx.fail("fused activation on a non-float output");
+            float* d = out[0].floats.data();
+            const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
+            ex_.pool_->parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { exec::applyActivation(n.activation, d + b, e - b); });
+        }
+        for (size_t k = 0; k < n.outputs.size(); ++k) {
+            const int t = n.outputs[k];
+            if (t < 0) continue;
+            if (hooks_.onValue) hooks_.onValue(ni, t, out[k]);
+            if (!pinned_[t] && ex_.lastUse_[t] < 0) continue;  // nothing reads it
+            values_[t] = std::make_shared<TensorData>(std::move(out[k]));
+        }
+        // Free what no later node reads.
+        for (int t : n.inputs)
+            if (t >= 0 && !pinned_[t] && ex_.lastUse_[t] == ni) values_[t].reset();
+    }
+}
+
+RunResult ExecutorRun::finish() {
+    runTo(last_);
+    const Graph& g = ex_.graph_;
+    RunResult r;
+    r.outputs.reserve(g.outputs.size());
+    auto fetch = [&](int t) -> TensorData {
+        if (values_[t]) return *values_[t];
+        if (g.tensors[t].isWeight()) return *weightData(t);
+        TensorData empty;
+        empty.dtype = DType::Other;
+        return empty;
+    };
+    for (int t : g.outputs) r.outputs.push_back(fetch(t));
+    for (int t : hooks_.keep) r.kept.emplace(t, fetch(t));
+    values_.clear();
+    return r;
+}
+
+std::unique_ptr<ExecutorRun> Executor::start(std::vector<TensorData> inputs, RunHooks hooks) const {
+    return std::unique_ptr<ExecutorRun>(new ExecutorRun(*this, std::move(inputs), std::move(hooks)));
+}
+
+RunResult Executor::run(std::vector<TensorData> inputs, const RunHooks& hooks) const {
+    ExecutorRun r(*this, std::move(inputs), hooks);
+    return r.finish();
+}
+
+}  // namespace autosplit

@@ -1,0 +1,213 @@
+#include "autosplit/quant/equalize.h"
+
+#include "autosplit/exec/executor.h"
+#include "autosplit/util/errors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+namespace autosplit {
+
+namespace {
+
+bool homogeneous(const Activation& a) {
+    return a.isNone() || a.kind == Activation::Kind::Relu || a.kind == Activation::Kind::LeakyRelu;
+}
+
+// A float constant read by exactly one node.
+bool ownConstant(const Graph& g, int t) {
+    if (t < 0) return false;
+    const Tensor& c = g.tensors[static_cast<size_t>(t)];
+    return c.isWeight() && c.data->isFloat() && c.consumers.size() == 1;
+}
+
+// The constant `t` broadcasts per channel (axis 1 of a rank-`rank` tensor with C channels) or is
+// a scalar.
+bool channelConstant(const TensorData& d, int64_t rank, int64_t channels) {
+    if (d.elementCount() == 1) return true;
+    if (d.elementCount() != channels || static_cast<int64_t>(d.shape.size()) > rank) return false;
+    const int64_t axis = static_cast<int64_t>(d.shape.size()) - (rank - 1);  // axis 1 of the tensor, right-aligned
+    for (int64_t i = 0; i < static_cast<int64_t>(d.shape.size()); ++i)
+        if (d.shape[static_cast<size_t>(i)] != (i == axis ? channels : 1)) return false;
+    return axis >= 0;
+}
+
+// Collects the constants whose channel blocks, multiplied by s_c, scale tensor `t` (rank `rank`,
+// `channels` channels) exactly; false when its producer cannot absorb a per-channel scale.
+bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector<int>& constants) {
+    const Tensor& x = g.tensors[static_cast<size_t>(t)];
+    if (x.producer < 0 || x.isGraphOutput) return false;
+    const Node& p = g.nodes[static_cast<size_t>(x.producer)];
+    if (p.outputs.empty() || p.outputs[0] != t || !homogeneous(p.activation)) return false;
+    if (p.op == "Conv") {  // weight rows and bias
+        if (p.inputs.size() < 2 || !ownConstant(g, p.inputs[1])) return false;
+        if (g.tensors[static_cast<size_t>(p.inputs[1])].data->shape.empty() ||
+            g.tensors[static_cast<size_t>(p.inputs[1])].data->shape[0] != channels)
+            return false;
+        constants.push_back(p.inputs[1]);
+        if (p.inputs.size() > 2 && p.inputs[2] >= 0) {
+            if (!ownConstant(g, p.inputs[2]) || g.tensors[static_cast<size_t>(p.inputs[2])].data->elementCount() != channels)
+                return false;
+            constants.push_back(p.inputs[2]);
+        }
+        return true;
+    }
+    if (!p.activation.isNone() || p.inputs.size() != 2 || (p.op != "Mul" && p.op != "Add" && p.op != "Sub")) return false;
+    const int ci = ownConstant(g, p.inputs[1]) ? 1 : ownConstant(g, p.inputs[0]) ? 0 : -1;
+    if (ci < 0) return false;
+    const int c = p.inputs[static_cast<size_t>(ci)], other = p.inputs[static_cast<size_t>(1 - ci)];
+    if (other < 0 || g.tensors[static_cast<size_t>(other)].isWeight()) return false;
+    if (!channelConstant(*g.tensors[static_cast<size_t>(c)].data, rank, channels)) return false;
+    constants.push_back(c);
+    if (p.op == "Mul") return true;
+    // Add/Sub: y s = (x s) +- (c s): the other input must scale too and be read only here.
+    if (g.tensors[static_cast<size_t>(other)].consumers.size() != 1) return false;
+    return scalable(g, other, rank, channels, constants);
+}
+
+// Multiplies channel block c of constant `t` by s[c] (a scalar becomes per channel, shaped to
+// broadcast on axis 1 of a rank-`rank` tensor).
+void scaleChannels(Graph& g, int t, const std::vector<float>& s, int64_t rank) {
+    Tensor& w = g.tensors[static_cast<size_t>(t)];
+    TensorData d = *w.data;
+    const int64_t channels = static_cast<int64_t>(s.size());
+    if (d.elementCount() == 1) {
+        const float v = d.floats[0];
+        d.shape.assign(static_cast<size_t>(rank - 1), 1);
+        d.shape[0] = channels;
+        d.floats.assign(static_cast<size_t>(channels), v);
+        w.shape = d.shape;
+        w.shapeKnown = true;
+    }
+    const int64_t per = d.elementCount() / channels;
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t k = 0; k < per; ++k) d.floats[static_cast<size_t>(c * per + k)] *= s[static_cast<size_t>(c)];
+    w.data = std::make_shared<const TensorData>(std::move(d));
+}
+
+struct Candidate {
+    int tensor;
+    std::vector<int> constants;  // scaled per channel at the producer side
+    bool depthwise = true;
+    std::vector<float> lo, hi;  // per channel, measured
+};
+
+}  // namespace
+
+EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const EqualizeOptions& o) {
+    EqualizeReport report;
+    // Candidates: tensors with a known rank >= 3 and channel count whose readers are all Convs
+    // (input 0, own constant weight) and whose producer chain scales exactly.
+    std::vector<Candidate> cands;
+    std::unordered_map<int, size_t> candOf;
+    for (size_t ti = 0; ti < g.tensors.size(); ++ti) {
+        const Tensor& t = g.tensors[ti];
+        if (t.isWeight() || t.isGraphInput || t.isGraphOutput || t.consumers.empty() || !isFloating(t.dtype)) continue;
+        if (t.shape.size() < 3 || t.shape[1] <= 1) continue;
+        const int64_t rank = static_cast<int64_t>(t.shape.size()), channels = t.shape[1];
+        Candidate c;
+        c.tensor = static_cast<int>(ti);
+        bool ok = true;
+        for (int k : t.consumers) {
+            const Node& n = g.nodes[static_cast<size_t>(k)];
+            if (n.op != "Conv" || n.inputs.size() < 2 || n.inputs[0] != c.tensor || n.inputs[1] == c.tensor ||
+                !ownConstant(g, n.inputs[1])) {
+                ok = false;
+                break;
+            }
+            const TensorData& w = *g.tensors[static_cast<size_t>(n.inputs[1])].data;
+            const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1));
+            if (w.shape.size() < 3 || w.shape[1] * groups != channels || w.shape[0] % groups != 0) {
+                ok = false;
+                break;
+            }
+            if (w.shape[1] != 1) c.depthwise = false;
+        }
+        if (!ok || !scalable(g, c.tensor, rank, channels, c.constants)) continue;
+        candOf.emplace(c.tensor, cands.size());
+        cands.push_back(std::move(c));
+    }
+    if (cands.empty() || data.samples.empty()) return report;
+
+    // Per-channel ranges on the float model.
+    ExecutorOptions eo;
+    eo.threads = o.threads;
+    const Executor ex(g, eo);
+    RunHooks hooks;
+    hooks.cancel = o.cancel;
+    hooks.onValue = [&](int, int tensor, TensorData& v) {
+        auto it = candOf.find(tensor);
+        if (it == candOf.end() || !v.isFloat() || v.shape.size() < 2) return;
+        Candidate& c = cands[it->second];
+        const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
+        if (c.lo.empty()) {
+            c.lo.assign(static_cast<size_t>(C), std::numeric_limits<float>::infinity());
+            c.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
+        }
+        if (static_cast<int64_t>(c.lo.size()) != C) return;
+        for (int64_t b = 0; b < outer; ++b)
+            for (int64_t ch = 0; ch < C; ++ch) {
+                if (inner == 0) continue;
+                const float* p = v.floats.data() + (b * C + ch) * inner;
+                const auto [mn, mx] = std::minmax_element(p, p + inner);
+                c.lo[static_cast<size_t>(ch)] = std::min(c.lo[static_cast<size_t>(ch)], *mn);
+                c.hi[static_cast<size_t>(ch)] = std::max(c.hi[static_cast<size_t>(ch)], *mx);
+            }
+    };
+    const int measured = std::min<int>(static_cast<int>(data.samples.size()), std::max(1, o.maxSamples));
+    for (int i = 0; i < measured; ++i) {
+        validateSample(g, data.samples[static_cast<size_t>(i)], "calibration sample " + std::to_string(i));
+        ex.run(data.samples[static_cast<size_t>(i)], hooks);
+    }
+    report.samples = measured;
+
+    // Rescale: s_c moves channel c as far out as the tensor's range allows (its own sign side).
+    for (Candidate& c : cands) {
+        if (c.lo.empty()) continue;
+        const int64_t C = static_cast<int64_t>(c.lo.size()), rank = static_cast<int64_t>(g.tensors[static_cast<size_t>(c.tensor)].shape.size());
+        float hg = 0, lg = 0;
+        bool finite = true;
+        for (int64_t ch = 0; ch < C; ++ch) {
+            finite = finite && std::isfinite(c.lo[static_cast<size_t>(ch)]) && std::isfinite(c.hi[static_cast<size_t>(ch)]);
+            hg = std::max(hg, c.hi[static_cast<size_t>(ch)]);
+            lg = std::min(lg, c.lo[static_cast<size_t>(ch)]);
+        }
+        if (!finite) continue;
+        std::vector<float> s(static_cast<size_t>(C), 1.f);
+        double maxS = 1;
+        for (int64_t ch = 0; ch < C; ++ch) {
+            const float h = c.hi[static_cast<size_t>(ch)], l = c.lo[static_cast<size_t>(ch)];
+            double f = std::numeric_limits<double>::infinity();
+            if (h > 0) f = std::min(f, static_cast<double>(hg) / h);
+            if (l < 0) f = std::min(f, static_cast<double>(lg) / l);
+            if (!std::isfinite(f) || f <= 1) continue;  // dead channel, or already at the edge
+            const double v = std::min(o.maxScale, c.depthwise ? f : std::sqrt(f));
+            s[static_cast<size_t>(ch)] = static_cast<float>(v);
+            maxS = std::max(maxS, v);
+        }
+        if (maxS <= 1.0001) continue;
+        // Producer side: multiply by s.
+        for (int t : c.constants) scaleChannels(g, t, s, rank);
+        // Consumer side: divide the weights reading channel c by s_c.
+        for (int k : g.tensors[static_cast<size_t>(c.tensor)].consumers) {
+            const Node& n = g.nodes[static_cast<size_t>(k)];
+            Tensor& w = g.tensors[static_cast<size_t>(n.inputs[1])];
+            TensorData d = *w.data;
+            const int64_t O = d.shape[0], cg = d.shape[1], groups = C / cg, og = O / groups, ks = d.elementCount() / (O * cg);
+            for (int64_t oc = 0; oc < O; ++oc)
+                for (int64_t ci = 0; ci < cg; ++ci) {
+                    const float inv = 1.f / s[static_cast<size_t>((oc / og) * cg + ci)];
+                    float* p = d.floats.data() + (oc * cg + ci) * ks;
+                    for (int64_t t = 0; t < ks; ++t) p[t] *= inv;
+                }
+            w.data = std::make_shared<const TensorData>(std::move(d));
+        }
+        const Tensor& t = g.tensors[static_cast<size_t>(c.tensor)];
+        report.tensors.push_back({t.name, g.nodes[static_cast<size_t>(t.producer)].name, C, maxS, c.depthwise});
+    }
+    return report;
+}
+
+}  // namespace autosplit

@@ -1,0 +1,242 @@
+// The real main window: opens the bundled example, shows the DAG, plots and plan, follows a
+// bandwidth drag, survives a bad model and a bad device file, round-trips a session, and saves
+// a screenshot of the whole window (docs/screenshot.png is a copy of it; see the README).
+#include "main_window.h"
+
+#include "autosplit/planner/planner.h"
+#include "autosplit/widgets/control_panel.h"
+#include "autosplit/widgets/plots/plots.h"
+
+#include <QCheckBox>
+#include <QFileInfo>
+#include <QSet>
+
+#include <algorithm>
+#include <cmath>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QMessageBox>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QToolButton>
+#include <QTest>
+
+using autosplit::explorer::MainWindow;
+
+namespace {
+constexpr int kTimeout = 60000;
+
+bool waitForPlan(MainWindow& w) {
+    return QTest::qWaitFor(
+        [&] {
+            if (!w.shownEstimates() || !w.dagView()->isLayoutReady()) return false;
+            if (!w.shownEstimates()->plans) return false;  // stage two: the planner's plans
+            return true;
+        },
+        kTimeout);
+}
+}  // namespace
+
+class TestExplorerWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void opensExampleAndShowsEverything() {
+        MainWindow w;
+        w.resize(1600, 1000);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        const auto session = w.engine().session();
+        QVERIFY(session);
+        QCOMPARE(w.dagView()->model(), session->model);
+        QCOMPARE(w.breakdownPlot()->rows().size() >= 3, true);
+        QCOMPARE(int(w.heatmap()->layers().size()), session->model->layerCount());
+        QVERIFY(w.selectedSplit() >= -1 && w.selectedSplit() < session->model->layerCount());
+        // The breakdown's first row is the selected plan, with the simulator's numbers.
+        QVERIFY(w.shownEstimates()->plans);
+        QCOMPARE(w.breakdownPlot()->rows().front().edgeMs, w.shownEstimates()->plans->selected.latency.edgeMs);
+        QCOMPARE(w.selectedSplit(), w.shownEstimates()->plans->selected.splitPosition);
+
+        // Drag the bandwidth slider from BLE-slow to fast: the plan follows, never a stale one.
+        QSlider* bw = w.controls()->bandwidthSlider();
+        QSignalSpy shown(&w, &MainWindow::planShown);
+        for (int v = autosplit::widgets::ControlPanel::positionFromBandwidth(0.1);
+             v <= autosplit::widgets::ControlPanel::positionFromBandwidth(1000); v += 50) {
+            bw->setValue(v);
+            QTest::qWait(5);
+        }
+        const double last = w.controls()->constraints().uplinkMbps;
+        // A new session (e.g. another bit set) clears the shown estimates until the next one lands.
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && qFuzzyCompare(w.shownEstimates()->constraints.uplinkMbps, last), kTimeout);
+        QVERIFY(!shown.isEmpty());
+        // The shown plan is the one computed for the last slider value.
+        QCOMPARE(w.selectedSplit(), w.shownEstimates()->plans->selected.splitPosition);
+
+        // A 4G-class uplink and an edge memory below the whole model's footprint: the picture
+        // shows a real split (edge part, cut, cloud part).
+        auto c = w.controls()->constraints();
+        c.uplinkMbps = 10.0;
+        c.edgeMemoryMiB = 0.12;
+        w.controls()->setConstraints(c);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->constraints == w.controls()->constraints(), kTimeout);
+        // Stage two (measured accuracy) replaces the provisional plan once the slider rests.
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && (w.shownEstimates()->measured || w.shownEstimates()->plans->final()), kTimeout);
+        // Show a node's details, as a user clicking the first cloud node would.
+        const int node = std::min(w.selectedSplit() + 1, session->model->layerCount() - 1);
+        w.dagView()->selectNode(node);
+        QTest::qWait(300);  // let queued replots and the DAG repaint land
+
+        const QImage shot = w.grab().toImage();
+        QVERIFY(!shot.isNull());
+        QCOMPARE(shot.width(), w.width());
+        const QString out = QDir(QStringLiteral(AUTOSPLIT_BINARY_DIR)).absoluteFilePath(QStringLiteral("explorer-screenshot.png"));
+        QVERIFY(shot.save(out));
+        qInfo("screenshot: %s", qPrintable(out));
+        // The picture is not blank: many distinct colours (nodes, bars, heatmap).
+        QSet<QRgb> colours;
+        for (int y = 0; y < shot.height(); y += 7)
+            for (int x = 0; x < shot.width(); x += 7) colours.insert(shot.pixel(x, y));
+        QVERIFY2(colours.size() > 50, qPrintable(QStringLiteral("only %1 colours").arg(colours.size())));
+    }
+
+    void pickingACandidateSelectsItEverywhere() {
+        MainWindow w;
+        w.show();
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        const auto plans = w.shownEstimates()->plans;
+        const auto& ctx = *w.engine().session()->planning->context;
+        // A candidate that is not the selected plan, at a real split.
+        int pick = -1;
+        for (const auto& c : plans->candidates)
+            if (c.solution != plans->selected.solution && ctx.solutions()[size_t(c.solution)].split >= 0) {
+                pick = c.solution;
+                break;
+            }
+        QVERIFY(pick >= 0);
+        QSignalSpy shown(&w, &MainWindow::planShown);
+        QElapsedTimer t;
+        t.start();
+        w.selectSolution(pick);  // one synchronous update of every view
+        qInfo("updating the views for one plan took %.2f ms (%zu candidates)", double(t.nsecsElapsed()) / 1e6,
+              plans->candidates.size());
+        QCOMPARE(shown.count(), 1);
+        const auto& sol = ctx.solutions()[size_t(pick)];
+        QCOMPARE(w.selectedSplit(), sol.split);
+        QCOMPARE(w.shownPlanName(), QStringLiteral("picked"));
+        QCOMPARE(w.dagView()->placement().splitPosition, sol.split);
+        QCOMPARE(w.dagView()->placement().weightBits.size() > size_t(0), true);
+        QCOMPARE(w.dagView()->placement().activationBits[0], int(sol.activationBits[0]));
+        // The breakdown's selected row is that candidate's latency.
+        const auto planned = autosplit::planner::planFor(ctx, pick, plans->constraints, "picked");
+        QCOMPARE(w.breakdownPlot()->rows().front().totalMs(), planned.latency.edgeMs + planned.latency.transmitMs + planned.latency.cloudMs);
+        // Moving a slider returns to the planner's choice for the new value.
+        w.controls()->thresholdSlider()->setValue(w.controls()->thresholdSlider()->value() + 10);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownPlanName() != QStringLiteral("picked"), kTimeout);
+        // The scatter's threshold line follows the slider (the accuracy-drop view is the default).
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::AccuracyDrop);
+        QTRY_COMPARE_WITH_TIMEOUT(w.scatter()->thresholdX(), w.controls()->constraints().maxAccuracyDropPct, kTimeout);
+        QCOMPARE(w.scatter()->thresholdX(), w.shownEstimates()->plans->constraints.maxDropPercent);
+        // The dock's toggle switches the scatter to the MSE proxy (no threshold line) and back.
+        auto* mse = w.findChild<QToolButton*>(QStringLiteral("scatterXMse"));
+        auto* drop = w.findChild<QToolButton*>(QStringLiteral("scatterXDrop"));
+        QVERIFY(mse && drop);
+        mse->click();
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::MseProxy);
+        QVERIFY(std::isnan(w.scatter()->thresholdX()));
+        drop->click();
+        QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::AccuracyDrop);
+        QCOMPARE(w.scatter()->thresholdX(), w.shownEstimates()->plans->constraints.maxDropPercent);
+    }
+
+    void badModelKeepsPreviousOne() {
+        MainWindow w;
+        w.show();
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        const auto before = w.engine().session();
+        const auto constraints = w.controls()->constraints();
+
+        QTemporaryDir dir;
+        const QString junk = dir.filePath(QStringLiteral("not-a-model.onnx"));
+        QFile f(junk);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("this is not protobuf at all\n");
+        f.close();
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        w.openModel(junk);
+        QTRY_COMPARE_WITH_TIMEOUT(errors.count(), 1, kTimeout);
+        QVERIFY2(w.lastError().contains(QStringLiteral("not-a-model.onnx")), qPrintable(w.lastError()));
+        QCOMPARE(w.engine().session(), before);  // the previous model stays open
+        QCOMPARE(w.dagView()->model(), before->model);
+        QCOMPARE(w.controls()->constraints(), constraints);
+        auto* box = w.findChild<QMessageBox*>(QStringLiteral("errorDialog"));
+        QVERIFY(box);
+        box->close();
+    }
+
+    void badDeviceJsonNamesTheField() {
+        MainWindow w;
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("broken.json"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"schema":"autosplit-device","version":1,"name":"x","array":{"cols":4,"dataflow":"os","clock_mhz":100,"mac_bits":8,"ops_per_mac":1},
+                 "buffers":{"ifmap_bytes":1024,"filter_bytes":1024,"ofmap_bytes":1024,"double_buffered":true},
+                 "offchip":{"size_bytes":1048576,"bandwidth_gbps":1},"vector_unit":{"ops_per_cycle":4},"bits":[8]})");
+        f.close();
+        const QString before = w.controls()->edgeDeviceSpec();
+        QVERIFY(!w.controls()->setEdgeDevice(path, true));
+        QVERIFY2(w.controls()->lastDeviceError().contains(QStringLiteral("array.rows")), qPrintable(w.controls()->lastDeviceError()));
+        QCOMPARE(w.controls()->edgeDeviceSpec(), before);
+    }
+
+    void sessionRoundTrip() {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("session.json"));
+        autosplit::explorer::SessionFile saved;
+        {
+            MainWindow w;
+            w.show();
+            w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+            QVERIFY(waitForPlan(w));
+            auto c = w.controls()->constraints();
+            c.uplinkMbps = 1.1;
+            c.edgeMemoryMiB = 2.0;
+            c.maxAccuracyDropPct = 12.5;
+            c.bitSet = {4, 8};
+            w.controls()->setConstraints(c);
+            QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && qFuzzyCompare(w.shownEstimates()->constraints.edgeMemoryMiB,
+                                                                   w.controls()->constraints().edgeMemoryMiB),
+                                 kTimeout);
+        QVERIFY(waitForPlan(w));
+            const int pick = w.engine().session()->model->layerCount() / 2;
+            w.selectSplit(pick);
+            QCOMPARE(w.selectedSplit(), pick);
+            QVERIFY(w.saveSession(file));
+            saved = w.currentSession();
+        }
+        MainWindow w2;
+        w2.show();
+        QVERIFY(w2.openSession(file));
+        QVERIFY(waitForPlan(w2));
+        const auto restored = w2.currentSession();
+        QCOMPARE(QFileInfo(restored.modelPath).absoluteFilePath(), QFileInfo(saved.modelPath).absoluteFilePath());
+        QCOMPARE(restored.edgeDevice, saved.edgeDevice);
+        QCOMPARE(restored.constraints.bitSet, saved.constraints.bitSet);
+        QVERIFY(std::abs(restored.constraints.uplinkMbps - saved.constraints.uplinkMbps) < 1e-9);
+        QVERIFY(std::abs(restored.constraints.edgeMemoryMiB - saved.constraints.edgeMemoryMiB) < 1e-9);
+        QVERIFY(std::abs(restored.constraints.maxAccuracyDropPct - saved.constraints.maxAccuracyDropPct) < 1e-9);
+        QCOMPARE(restored.pinnedSplit, saved.pinnedSplit);
+        QCOMPARE(w2.selectedSplit(), *saved.pinnedSplit);
+    }
+};
+
+QTEST_MAIN(TestExplorerWindow)
+#include "tst_explorer_window.moc"

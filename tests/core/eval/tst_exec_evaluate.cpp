@@ -1,0 +1,511 @@
+// Fake-quant plan evaluation on a hand-built residual classifier (conv-relu -> conv-relu -> conv,
+// skip Add, pool, Gemm) and a tiny CTC head: float16 everywhere is near lossless, 8 bits costs a
+// little, 2-bit weights a lot; Cloud-Only quantizes the raw input; a split inside the skip
+// connection quantizes both crossing tensors (checked against an independent re-implementation
+// of the plan with executor hooks); cancellation; concurrent evaluations agree; bad plans,
+// labels and tables fail clearly; CTC decoding and character accuracy.
+#include "autosplit/eval/evaluate.h"
+#include "autosplit/exec/executor.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/util/errors.h"
+#include "graph_fixtures.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <random>
+#include <thread>
+
+using namespace autosplit;
+using autosplit::testing::addInput;
+using autosplit::testing::addValue;
+using autosplit::testing::makeNode;
+using autosplit::testing::randomTensor;
+
+namespace {
+int addWeight(Graph& g, const std::string& name, std::vector<int64_t> shape, uint32_t seed, float sd) {
+    return testing::addWeight(g, name, randomTensor(std::move(shape), seed, sd));
+}
+Node node(const std::string& name, const std::string& op, std::vector<int> in, std::vector<int> out) {
+    return makeNode(name, op, std::move(in), std::move(out));
+}
+
+// 0 conv1(relu) a | 1 conv2(relu) b | 2 conv3 c | 3 add(a, c)(relu) d | 4 gap e | 5 flatten f | 6 fc y
+Graph residualNet() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, 3, 10, 10});
+    const int a = addValue(g, "a"), b = addValue(g, "b"), c = addValue(g, "c"), d = addValue(g, "d");
+    const int e = addValue(g, "e"), f = addValue(g, "f"), y = addValue(g, "y");
+    Node c1 = node("conv1", "Conv", {x, addWeight(g, "w1", {8, 3, 3, 3}, 1, 0.3f), addWeight(g, "b1", {8}, 2, 0.1f)}, {a});
+    c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    c1.activation.kind = Activation::Kind::Relu;
+    Node c2 = node("conv2", "Conv", {a, addWeight(g, "w2", {8, 8, 3, 3}, 3, 0.2f)}, {b});
+    c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    c2.activation.kind = Activation::Kind::Relu;
+    Node c3 = node("conv3", "Conv", {b, addWeight(g, "w3", {8, 8, 1, 1}, 4, 0.3f)}, {c});
+    Node add = node("add", "Add", {a, c}, {d});
+    add.activation.kind = Activation::Kind::Relu;
+    Node gap = node("gap", "GlobalAveragePool", {d}, {e});
+    Node flat = node("flatten", "Flatten", {e}, {f});
+    Node fc = node("fc", "Gemm", {f, addWeight(g, "wfc", {10, 8}, 5, 0.5f), addWeight(g, "bfc", {10}, 6, 0.05f)}, {y});
+    fc.attrs["transB"] = Attribute{int64_t{1}};
+    g.nodes = {c1, c2, c3, add, gap, flat, fc};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+
+// Per-step class scores [1, T, C]: x [1, T, 6] -> MatMul W[6, C] -> Softmax.
+Graph ctcHead(int steps, int classes) {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, steps, 6});
+    const int m = addValue(g, "m"), y = addValue(g, "y");
+    Node mm = node("proj", "MatMul", {x, addWeight(g, "w", {6, classes}, 11, 1.0f)}, {m});
+    Node sm = node("softmax", "Softmax", {m}, {y});
+    sm.attrs["axis"] = Attribute{int64_t{-1}};
+    g.nodes = {mm, sm};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+
+// Text-detector-like head: conv(relu) -> 1x1 conv to one channel with a fused sigmoid = [1, 1, 12, 12].
+Graph mapHead() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, 3, 12, 12});
+    const int a = addValue(g, "a"), y = addValue(g, "y");
+    Node c1 = node("conv1", "Conv", {x, addWeight(g, "w1", {6, 3, 3, 3}, 31, 0.5f)}, {a});
+    c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    c1.activation.kind = Activation::Kind::Relu;
+    Node c2 = node("prob", "Conv", {a, addWeight(g, "w2", {1, 6, 1, 1}, 32, 0.8f)}, {y});
+    c2.activation.kind = Activation::Kind::Sigmoid;
+    g.nodes = {c1, c2};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+
+EvalData dataFor(const Graph& g, int n, uint32_t seed = 3) {
+    EvalData d;
+    d.inputs = syntheticDataset(g, n, seed);
+    return d;
+}
+
+bool sameMetrics(const EvalMetrics& a, const EvalMetrics& b) {
+    return a.relativeMse == b.relativeMse && a.top1Agreement == b.top1Agreement && a.accuracyDrop == b.accuracyDrop;
+}
+
+// Independent oracle for a plan with dynamic activation parameters (no table), nearest weight
+// rounding and no bias correction: runs the executor with explicit hooks and returns output 0 of
+// the plan and of the float model for every sample.
+std::vector<std::pair<TensorData, TensorData>> oracleOutputs(const Graph& g, const Dataset& set, const PlanBits& p) {
+    Executor ex(g, ExecutorOptions{1});
+    std::unordered_map<int, std::shared_ptr<const TensorData>> w;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int t = n.inputs[k];
+            if (t < 0 || !g.tensors[t].isWeight()) continue;
+            const TensorData& src = *g.tensors[t].data;
+            if (static_cast<int>(i) > p.splitPosition) {
+                TensorData h = src;
+                roundToFloat16(h);
+                w[t] = std::make_shared<TensorData>(h);
+            } else if (k == 1 && p.weightBits[i] != 32) {
+                w[t] = std::make_shared<TensorData>(fakeQuantizeWeights(src, weightChannelAxis(n, src, 1), p.weightBits[i], {}));
+            }
+        }
+    }
+    RunHooks h;
+    h.weightOverrides = &w;
+    h.onValue = [&](int nodeIndex, int, TensorData& v) {
+        if (nodeIndex < 0) {
+            if (p.inputBits != 32) fakeQuantizeActivation(v, p.inputBits, false, {});
+        } else if (nodeIndex > p.splitPosition) {
+            roundToFloat16(v);
+        } else if (p.activationBits[nodeIndex] != 32) {
+            fakeQuantizeActivation(v, p.activationBits[nodeIndex], producesNonNegative(g.nodes[nodeIndex]), {});
+        }
+    };
+    std::vector<std::pair<TensorData, TensorData>> out;
+    for (const auto& s : set.samples) out.emplace_back(ex.run(s, h).outputs[0], ex(s)[0]);
+    return out;
+}
+
+double oracleRelativeMse(const Graph& g, const Dataset& set, const PlanBits& p) {
+    double err = 0, ref = 0;
+    for (const auto& [q, fl] : oracleOutputs(g, set, p)) {
+        for (size_t k = 0; k < fl.floats.size(); ++k) {
+            const double d = static_cast<double>(q.floats[k]) - fl.floats[k];
+            err += d * d;
+            ref += static_cast<double>(fl.floats[k]) * fl.floats[k];
+        }
+    }
+    return err / ref;
+}
+
+}  // namespace
+
+class EvaluateTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void float16EverywhereIsNearLossless() {
+        const Graph g = residualNet();
+        const PlanEvaluator ev(g, dataFor(g, 16), nullptr);
+        QCOMPARE(ev.task(), EvalTask::Classifier);
+        for (int split : {-1, 3, 6}) {
+            const EvalMetrics m = ev.evaluate(PlanBits::uniform(g, split, 16, 16, 16));
+            QCOMPARE(m.samples, 16);
+            QVERIFY2(m.relativeMse < 1e-5, qPrintable(QString::number(m.relativeMse)));
+            QVERIFY(m.relativeMse > 0);  // float16 rounding is visible, just tiny
+            QVERIFY(m.sqnrDb > 50);
+            QCOMPARE(*m.top1Agreement, 100.0);
+            QCOMPARE(m.accuracyDrop, 0.0);
+            QCOMPARE(m.metricName, std::string("top1-disagreement"));
+        }
+        // 32 bits on an Edge-Only plan leaves the float model untouched.
+        const EvalMetrics exact = ev.evaluate(PlanBits::uniform(g, 6, 32, 32, 32));
+        QCOMPARE(exact.relativeMse, 0.0);
+        QVERIFY(std::isinf(exact.sqnrDb));
+    }
+
+    void fewerBitsCostMore() {
+        const Graph g = residualNet();
+        const auto data = dataFor(g, 32);
+        const ErrorTable table = calibrate(g, data.inputs);
+        const PlanEvaluator ev(g, data, &table);
+        const EvalMetrics m8 = ev.evaluate(PlanBits::uniform(g, 6, 8, 8));
+        const EvalMetrics m4 = ev.evaluate(PlanBits::uniform(g, 6, 4, 8));
+        const EvalMetrics w2 = ev.evaluate(PlanBits::uniform(g, 6, 2, 8));
+        qInfo("edge-only rel. MSE: w8a8 %.3g  w4a8 %.3g  w2a8 %.3g; agreement %.1f / %.1f / %.1f %%", m8.relativeMse,
+              m4.relativeMse, w2.relativeMse, *m8.top1Agreement, *m4.top1Agreement, *w2.top1Agreement);
+        QVERIFY(m8.relativeMse > 0);
+        QVERIFY(m8.relativeMse < 2e-3);
+        QVERIFY(*m8.top1Agreement >= 90.0);
+        QVERIFY(m4.relativeMse > m8.relativeMse);
+        QVERIFY(w2.relativeMse > 10 * m8.relativeMse);
+        QVERIFY(w2.relativeMse > 0.005);  // empirical bias correction keeps 2-bit weights near 1.5e-2
+        QVERIFY(w2.accuracyDrop >= m8.accuracyDrop);
+        QVERIFY(w2.sqnrDb < m8.sqnrDb - 10);
+        // Bias correction absorbs the mean shift of the weight error (conv2/conv3 read ReLU outputs
+        // with a positive mean): without it the same plans are worse.
+        EvalOptions noCorrection;
+        noCorrection.biasCorrection = EvalOptions::BiasCorrection::None;
+        const PlanEvaluator raw(g, data, &table, noCorrection);
+        const EvalMetrics r4 = raw.evaluate(PlanBits::uniform(g, 6, 4, 32, 32));
+        const EvalMetrics c4 = ev.evaluate(PlanBits::uniform(g, 6, 4, 32, 32));
+        qInfo("w4 rel. MSE with bias correction %.3g, without %.3g", c4.relativeMse, r4.relativeMse);
+        QVERIFY(c4.relativeMse < r4.relativeMse);
+        // Static (table) and dynamic activation parameters are both used and differ.
+        const PlanEvaluator dyn(g, data, nullptr);
+        const EvalMetrics d8 = dyn.evaluate(PlanBits::uniform(g, 6, 8, 8));
+        QVERIFY(d8.relativeMse != m8.relativeMse);
+        QVERIFY(d8.relativeMse < 2e-3);
+    }
+
+    void cloudOnlyQuantizesTheInput() {
+        const Graph g = residualNet();
+        const auto data = dataFor(g, 8);
+        const PlanEvaluator ev(g, data, nullptr);
+        PlanBits p8 = PlanBits::uniform(g, -1, 2, 2, 8);  // edge bits are ignored: nothing on the edge
+        const EvalMetrics m8 = ev.evaluate(p8);
+        PlanBits p2 = p8;
+        p2.inputBits = 2;
+        const EvalMetrics m2 = ev.evaluate(p2);
+        const EvalMetrics f16 = ev.evaluate(PlanBits::uniform(g, -1, 2, 2, 16));
+        qInfo("cloud-only rel. MSE: input f16 %.3g, 8 bits %.3g, 2 bits %.3g", f16.relativeMse, m8.relativeMse, m2.relativeMse);
+        QVERIFY(m8.relativeMse > 2 * f16.relativeMse);
+        QVERIFY(m2.relativeMse > 10 * m8.relativeMse);
+        QVERIFY(std::fabs(m8.relativeMse - oracleRelativeMse(g, data.inputs, p8)) <= 1e-12 * std::max(1.0, m8.relativeMse));
+        // Cloud-only needs no per-node bits at all.
+        PlanBits bare;
+        bare.splitPosition = -1;
+        QCOMPARE(ev.evaluate(bare).relativeMse, m8.relativeMse);
+    }
+
+    void splitInsideTheSkipConnectionQuantizesCrossingTensors() {
+        const Graph g = residualNet();
+        const auto data = dataFor(g, 6);
+        EvalOptions allNodes;  // the oracle quantizes every edge output
+        allNodes.activationScope = EvalOptions::ActivationScope::AllNodes;
+        const PlanEvaluator ev(g, data, nullptr, allNodes);
+        // Split after conv2: a (skip branch) and b cross. Only a's producer is coarse.
+        PlanBits p = PlanBits::uniform(g, 1, 32, 32, 32);
+        p.activationBits[0] = 2;
+        const EvalMetrics m = ev.evaluate(p);
+        const double oracle = oracleRelativeMse(g, data.inputs, p);
+        QVERIFY2(std::fabs(m.relativeMse - oracle) <= 1e-12 * std::max(1.0, oracle),
+                 qPrintable(QString("%1 vs %2").arg(m.relativeMse).arg(oracle)));
+        // Split after conv3: a and c cross; c's bits matter only because c crosses to the cloud.
+        PlanBits q = PlanBits::uniform(g, 2, 32, 32, 32);
+        const EvalMetrics q32 = ev.evaluate(q);
+        q.activationBits[2] = 2;
+        const EvalMetrics q2 = ev.evaluate(q);
+        QVERIFY(q2.relativeMse > 100 * q32.relativeMse);
+        QVERIFY(std::fabs(q2.relativeMse - oracleRelativeMse(g, data.inputs, q)) <= 1e-12 * std::max(1.0, q2.relativeMse));
+        // Activation scope: the Add output feeds only the pooling node. AllNodes quantizes it; with
+        // LayerInputs (the default) it stays float unless it crosses the cut.
+        PlanBits addOnly = PlanBits::uniform(g, 6, 32, 32, 32);
+        addOnly.activationBits[3] = 2;
+        QVERIFY(ev.evaluate(addOnly).relativeMse > 1e-3);
+        const PlanEvaluator li(g, data, nullptr);
+        QCOMPARE(li.evaluate(addOnly).relativeMse, 0.0);
+        addOnly.splitPosition = 3;  // now d crosses to the cloud: quantized at its producer's bits
+        QVERIFY(li.evaluate(addOnly).relativeMse > 1e-3);
+        // The same bits on a cloud node are ignored (the cloud runs float16).
+        PlanBits r = PlanBits::uniform(g, 1, 32, 32, 32);
+        const EvalMetrics r32 = ev.evaluate(r);
+        r.activationBits[2] = 2;
+        QCOMPARE(ev.evaluate(r).relativeMse, r32.relativeMse);
+    }
+
+    void empiricalBiasCorrectionAbsorbsActivationShift() {
+        // x -> conv (bias, Relu) -> conv 3x3 (bias, Relu) -> conv 1x1 (bias) -> y, on 12x12 maps.
+        // Float weights, 2-bit activations: weight-only correction has nothing to correct (same as
+        // none); the empirical one removes the mean shift (only) the coarse grid causes downstream.
+        Graph g;
+        g.opsetVersion = 13;
+        const int x = addInput(g, "x", {1, 3, 12, 12});
+        const int a = addValue(g, "a"), b = addValue(g, "b"), y = addValue(g, "y");
+        Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {8, 3, 3, 3}, 1, 0.3f), addWeight(g, "b1", {8}, 2, 0.1f)}, {a});
+        Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {8, 8, 3, 3}, 3, 0.2f), addWeight(g, "b2", {8}, 4, 0.1f)}, {b});
+        Node c3 = node("c3", "Conv", {b, addWeight(g, "w3", {4, 8, 1, 1}, 5, 0.3f), addWeight(g, "b3", {4}, 6, 0.1f)}, {y});
+        c1.attrs["pads"] = c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+        c1.activation.kind = c2.activation.kind = Activation::Kind::Relu;
+        g.nodes = {c1, c2, c3};
+        g.inputs = {x};
+        g.outputs = {y};
+        g.rebuild();
+        auto data = dataFor(g, 16);
+        for (auto& sample : data.inputs.samples)  // a skewed input: most of the grid's error is a shift
+            for (float& v : sample.front().floats) v = v * v;
+        EvalOptions none, weight, empirical;
+        none.biasCorrection = EvalOptions::BiasCorrection::None;
+        weight.biasCorrection = EvalOptions::BiasCorrection::Weight;
+        empirical.empiricalBiasSamples = 8;  // lockstep on half the set, the rest run after
+        const PlanEvaluator en(g, data, nullptr, none), ew(g, data, nullptr, weight), ee(g, data, nullptr, empirical);
+        const PlanBits a2 = PlanBits::uniform(g, 2, 32, 2, 32);
+        const double n = en.evaluate(a2).relativeMse, w = ew.evaluate(a2).relativeMse, e = ee.evaluate(a2).relativeMse;
+        qInfo("a2 rel. MSE: no correction %.3g, weight %.3g, empirical %.3g", n, w, e);
+        QCOMPARE(w, n);
+        // A few percent here, where the grid's error is mostly noise; on PP-OCRv4 rec (before
+        // equalization) it took 8-bit activations alone from a 6.1- to a ~3-point drop.
+        QVERIFY(e < 0.99 * n);
+        // Deterministic, and the same from concurrent evaluations.
+        double twin = 0;
+        std::thread t([&] { twin = ee.evaluate(a2).relativeMse; });
+        const double again = ee.evaluate(a2).relativeMse;
+        t.join();
+        QCOMPARE(again, e);
+        QCOMPARE(twin, e);
+        // Cloud-Only: nothing on the edge to correct.
+        QCOMPARE(ee.evaluate(PlanBits::uniform(g, -1, 8, 8)).relativeMse, en.evaluate(PlanBits::uniform(g, -1, 8, 8)).relativeMse);
+
+        // residualNet's biased layers read the graph input (quantized alike in every plan) or are
+        // its Gemm head, one vector per sample: fitting that bias to the measured samples would
+        // hide the error (with one sample the output would come out exactly float), so it keeps
+        // the weight-only correction.
+        const Graph r = residualNet();
+        const auto rd = dataFor(r, 8);
+        EvalOptions rw;
+        rw.biasCorrection = EvalOptions::BiasCorrection::Weight;
+        const PlanBits ra2 = PlanBits::uniform(r, 6, 32, 2, 32);
+        QCOMPARE(PlanEvaluator(r, rd, nullptr).evaluate(ra2).relativeMse, PlanEvaluator(r, rd, nullptr, rw).evaluate(ra2).relativeMse);
+    }
+
+    void cancellation() {
+        const Graph g = residualNet();
+        const PlanEvaluator ev(g, dataFor(g, 4), nullptr);
+        CancelToken t;
+        t.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, ev.evaluate(PlanBits::uniform(g, 3, 8, 8), t));
+        QVERIFY_THROWS_EXCEPTION(Cancelled, PlanEvaluator(g, dataFor(g, 4), nullptr, {}, t));
+        // Still usable afterwards.
+        QVERIFY(ev.evaluate(PlanBits::uniform(g, 3, 8, 8)).relativeMse > 0);
+    }
+
+    void concurrentEvaluationsAgree() {
+        const Graph g = residualNet();
+        const auto data = dataFor(g, 12);
+        const ErrorTable table = calibrate(g, data.inputs);
+        EvalOptions o;
+        o.threads = 2;
+        const PlanEvaluator ev(g, data, &table, o);
+        const PlanBits pa = PlanBits::uniform(g, 2, 4, 6);
+        const PlanBits pb = PlanBits::uniform(g, 5, 2, 8);
+        const EvalMetrics ra = ev.evaluate(pa), rb = ev.evaluate(pb);
+        for (int round = 0; round < 3; ++round) {
+            EvalMetrics ta, tb, tc;
+            std::thread t1([&] { ta = ev.evaluate(pa); });
+            std::thread t2([&] { tb = ev.evaluate(pb); });
+            std::thread t3([&] { tc = ev.evaluate(pa); });
+            t1.join();
+            t2.join();
+            t3.join();
+            QVERIFY(sameMetrics(ta, ra));
+            QVERIFY(sameMetrics(tc, ra));
+            QVERIFY(sameMetrics(tb, rb));
+        }
+        // A single thread gives the same numbers as sample-parallel evaluation.
+        o.threads = 1;
+        const PlanEvaluator serial(g, data, &table, o);
+        QVERIFY(sameMetrics(serial.evaluate(pa), ra));
+    }
+
+    void labelsAndBadInput() {
+        const Graph g = residualNet();
+        auto data = dataFor(g, 5);
+        data.labels = {1, 2, 3};
+        try {
+            const PlanEvaluator ev(g, data, nullptr);
+            QFAIL("3 labels for 5 samples accepted");
+        } catch (const Error& e) {
+            QVERIFY(QString(e.what()).contains("3 labels for 5 output rows"));
+        }
+        data.labels = {0, 1, 2, 3, 10};
+        QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, data, nullptr));
+        // Labels = the float model's own predictions: float accuracy 100, drop = lost rows.
+        Executor ex(g);
+        data.labels.clear();
+        for (const auto& s : data.inputs.samples) {
+            const auto y = ex(s)[0].floats;
+            data.labels.push_back(std::max_element(y.begin(), y.end()) - y.begin());
+        }
+        const PlanEvaluator ev(g, data, nullptr);
+        QCOMPARE(*ev.floatTop1Accuracy(), 100.0);
+        const EvalMetrics m = ev.evaluate(PlanBits::uniform(g, 6, 2, 2));
+        QCOMPARE(m.metricName, std::string("top1-accuracy-drop"));
+        QCOMPARE(*m.top1Accuracy, *m.top1Agreement);
+        QCOMPARE(m.accuracyDrop, 100.0 - *m.top1Accuracy);
+        // Plans that do not fit.
+        QVERIFY_THROWS_EXCEPTION(Error, ev.evaluate(PlanBits::uniform(g, 7, 8, 8)));
+        QVERIFY_THROWS_EXCEPTION(Error, ev.evaluate(PlanBits::uniform(g, -2, 8, 8)));
+        QVERIFY_THROWS_EXCEPTION(Error, ev.evaluate(PlanBits::uniform(g, 3, 3, 8)));
+        PlanBits shortPlan = PlanBits::uniform(g, 3, 8, 8);
+        shortPlan.weightBits.resize(2);
+        QVERIFY_THROWS_EXCEPTION(Error, ev.evaluate(shortPlan));
+        // A table of another model.
+        const Graph other = ctcHead(4, 5);
+        const ErrorTable wrong = calibrate(other, syntheticDataset(other, 2));
+        QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, dataFor(g, 2), &wrong));
+        // NaN in a sample.
+        auto nan = dataFor(g, 2);
+        nan.inputs.samples[1][0].floats[5] = NAN;
+        QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, nan, nullptr));
+    }
+
+    void binaryMapF1() {
+        const Graph g = mapHead();
+        const EvalData data = dataFor(g, 6, 5);
+        EvalOptions o;
+        // Detected: a [1, 1, H, W] output of a (fused) sigmoid. Without the sigmoid it is generic.
+        QCOMPARE(PlanEvaluator(g, data, nullptr, o).task(), EvalTask::BinaryMap);
+        Graph linear = mapHead();
+        linear.nodes[1].activation = Activation{};
+        QCOMPARE(PlanEvaluator(linear, data, nullptr, o).task(), EvalTask::Generic);
+        QCOMPARE(PlanEvaluator(linear, data, nullptr, o).evaluate(PlanBits::uniform(linear, 1, 8, 8, 8)).metricName,
+                 std::string("relative-l2-error"));
+        o.task = EvalTask::BinaryMap;
+        const PlanEvaluator ev(g, data, nullptr, o);
+        QCOMPARE(ev.task(), EvalTask::BinaryMap);
+        const PlanBits w2 = PlanBits::uniform(g, 1, 2, 2, 2);
+        const EvalMetrics m = ev.evaluate(w2);
+        QCOMPARE(m.metricName, std::string("map-f1-disagreement"));
+        QVERIFY(m.mapF1.has_value());
+        QCOMPARE(m.accuracyDrop, 100.0 - *m.mapF1);
+
+        // Oracle: F1 of pixels > 0.3 between the executor-hook re-implementation of the plan and
+        // the float model (nearest rounding, no bias correction, per-input ranges on both sides).
+        EvalOptions on = o;
+        on.weightRounding = EvalOptions::WeightRounding::Nearest;
+        on.biasCorrection = EvalOptions::BiasCorrection::None;
+        on.threads = 1;
+        const EvalMetrics mn = PlanEvaluator(g, data, nullptr, on).evaluate(w2);
+        int64_t tp = 0, fp = 0, fn = 0;
+        for (const auto& [q, fl] : oracleOutputs(g, data.inputs, w2))
+            for (size_t k = 0; k < fl.floats.size(); ++k) {
+                const bool pp = q.floats[k] > 0.3f, rr = fl.floats[k] > 0.3f;
+                tp += pp && rr;
+                fp += pp && !rr;
+                fn += !pp && rr;
+            }
+        QVERIFY(tp > 0 && fp + fn > 0);  // the case is not trivial
+        const double f1 = 100.0 * 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+        QVERIFY2(std::fabs(*mn.mapF1 - f1) < 1e-9, qPrintable(QString("%1 vs oracle %2").arg(*mn.mapF1).arg(f1)));
+        const PlanEvaluator nothingQuantized(g, data, nullptr, o);
+        QCOMPARE(*nothingQuantized.evaluate(PlanBits::uniform(g, 1, 32, 32, 32)).mapF1, 100.0);
+        QVERIFY2(*m.mapF1 < 100.0, qPrintable(QString("2-bit plan F1 %1").arg(*m.mapF1)));
+        QVERIFY(*m.mapF1 >= 0.0);
+        QVERIFY(*ev.evaluate(PlanBits::uniform(g, 1, 16, 16, 16)).mapF1 > *m.mapF1);
+
+        // Thresholds outside the sigmoid's range: no positive pixels in either map (F1 100 by
+        // definition), or all pixels positive in both.
+        for (float t : {2.f, -1.f}) {
+            EvalOptions ot = o;
+            ot.mapThreshold = t;
+            const EvalMetrics mt = PlanEvaluator(g, data, nullptr, ot).evaluate(w2);
+            QCOMPARE(*mt.mapF1, 100.0);
+            QCOMPARE(mt.accuracyDrop, 0.0);
+        }
+        QCOMPARE(parseEvalTask("binary-map"), EvalTask::BinaryMap);
+        QCOMPARE(parseEvalTask("auto"), EvalTask::Generic);
+        QVERIFY_EXCEPTION_THROWN(parseEvalTask("segmentation"), Error);
+    }
+
+    void ctcHelpers() {
+        const std::vector<std::string> dict{"a", "b", "é", "中"};
+        // steps: a a blank a b b é 中 ; argmax classes 1 1 0 1 2 2 3 4
+        const int cls[] = {1, 1, 0, 1, 2, 2, 3, 4};
+        std::vector<float> s(8 * 5, 0.f);
+        for (int t = 0; t < 8; ++t) s[t * 5 + cls[t]] = 1.f;
+        QCOMPARE(ctcGreedyDecode(s.data(), 8, 5, dict), std::string("aabé中"));
+        QCOMPARE(editDistance("中é", "中e"), int64_t(1));
+        QCOMPARE(editDistance("kitten", "sitting"), int64_t(3));
+        QCOMPARE(charAccuracy({"abcd", "xy"}, {"abce", "xy"}), 100.0 * 5 / 6);
+        QCOMPARE(charAccuracy({"completely wrong"}, {"ab"}), 0.0);
+        std::vector<float> bad(5, 0.f);
+        bad[4] = 1.f;
+        QVERIFY_THROWS_EXCEPTION(Error, ctcGreedyDecode(bad.data(), 1, 5, {"a"}));
+    }
+
+    void ctcRecognizerMetrics() {
+        const Graph g = ctcHead(24, 9);
+        const std::vector<std::string> dict{"0", "1", "2", "3", "4", "5", "6", "7"};
+        EvalOptions o;
+        o.ctcDictionary = dict;
+        auto data = dataFor(g, 10);
+        const PlanEvaluator probe(g, data, nullptr, o);
+        QCOMPARE(probe.task(), EvalTask::Ctc);
+        QVERIFY(!probe.floatCharAccuracy());
+        // Ground truth = the float decodes with the first character of every line changed.
+        data.texts = probe.floatDecoded();
+        for (auto& t : data.texts) t = (t.empty() || t[0] != '9' ? "9" : "8") + (t.empty() ? std::string() : t.substr(1));
+        const PlanEvaluator ev(g, data, nullptr, o);
+        const double fl = *ev.floatCharAccuracy();
+        QVERIFY(fl < 100.0 && fl > 50.0);
+        const EvalMetrics m16 = ev.evaluate(PlanBits::uniform(g, 1, 16, 16));
+        QCOMPARE(m16.metricName, std::string("char-accuracy-drop"));
+        // float16 may flip a near-tie of the random head, nothing more.
+        QVERIFY(std::fabs(*m16.charAccuracy - fl) < 1.5);
+        QVERIFY(*m16.charAgreement > 98.0);
+        QCOMPARE(m16.accuracyDrop, fl - *m16.charAccuracy);
+        const EvalMetrics m2 = ev.evaluate(PlanBits::uniform(g, 1, 2, 2));
+        QVERIFY(*m2.charAgreement < 95.0);
+        QVERIFY(m2.accuracyDrop > 0.0);
+        QCOMPARE(m2.accuracyDrop, fl - *m2.charAccuracy);
+        QCOMPARE(m2.decoded.size(), size_t(10));
+        // A dictionary that does not fit the output.
+        o.ctcDictionary.pop_back();
+        QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, dataFor(g, 2), nullptr, o));
+    }
+};
+
+QTEST_GUILESS_MAIN(EvaluateTest)
+#include "tst_exec_evaluate.moc"

@@ -1,0 +1,300 @@
+// Executor behaviour on hand-built graphs: direct-convolution references for Conv (groups,
+// dilation, stride, padding), fused activations vs separate nodes, thread-count invariance,
+// up-front validation, hooks, cancellation and input checks.
+#include "autosplit/exec/executor.h"
+#include "graph_fixtures.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <random>
+
+using namespace autosplit;
+using autosplit::testing::addValue;
+using autosplit::testing::addWeight;
+
+namespace {
+
+TensorData randomTensor(std::vector<int64_t> shape, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+    TensorData t;
+    t.shape = std::move(shape);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    t.floats.resize(static_cast<size_t>(t.elementCount()));
+    for (float& v : t.floats) v = d(rng);
+    return t;
+}
+
+Attribute ints(std::vector<int64_t> v) { return Attribute{std::move(v)}; }
+
+// Reference convolution, straight from the definition (NCHW, groups, pads, strides, dilations).
+TensorData refConv(const TensorData& x, const TensorData& w, const TensorData& b, int64_t group, int64_t s,
+                   int64_t p, int64_t dil) {
+    const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+    const int64_t K = w.shape[0], Cg = w.shape[1], R = w.shape[2], S = w.shape[3];
+    const int64_t OH = (H + 2 * p - (R - 1) * dil - 1) / s + 1, OW = (W + 2 * p - (S - 1) * dil - 1) / s + 1;
+    TensorData y;
+    y.shape = {N, K, OH, OW};
+    y.floats.assign(static_cast<size_t>(N * K * OH * OW), 0.f);
+    const int64_t Kg = K / group;
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t oy = 0; oy < OH; ++oy)
+                for (int64_t ox = 0; ox < OW; ++ox) {
+                    double acc = b.floats.empty() ? 0.0 : b.floats[k];
+                    const int64_t gi = k / Kg;
+                    for (int64_t c = 0; c < Cg; ++c)
+                        for (int64_t r = 0; r < R; ++r)
+                            for (int64_t q = 0; q < S; ++q) {
+                                const int64_t iy = oy * s - p + r * dil, ix = ox * s - p + q * dil;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                acc += double(x.floats[((n * C + gi * Cg + c) * H + iy) * W + ix]) *
+                                       w.floats[((k * Cg + c) * R + r) * S + q];
+                            }
+                    y.floats[((n * K + k) * OH + oy) * OW + ox] = static_cast<float>(acc);
+                }
+    return y;
+}
+
+double maxRelErr(const TensorData& a, const TensorData& b) {
+    double m = 0, scale = 1e-6;
+    for (float v : b.floats) scale = std::max(scale, double(std::fabs(v)));
+    for (size_t i = 0; i < a.floats.size(); ++i) m = std::max(m, std::fabs(double(a.floats[i]) - b.floats[i]) / scale);
+    return m;
+}
+
+// x -> Conv(w, b) [-> Relu as a node or fused] -> y
+Graph convGraph(std::vector<int64_t> xs, const TensorData& w, const TensorData& b, int64_t group, int64_t s, int64_t p,
+                int64_t dil, bool reluNode, bool reluFused) {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addValue(g, "x", xs);
+    const int wi = addWeight(g, "w", w);
+    const int bi = addWeight(g, "b", b);
+    const int y = addValue(g, "conv_out");
+    Node n;
+    n.name = "conv0";
+    n.op = "Conv";
+    n.inputs = {x, wi, bi};
+    n.outputs = {y};
+    n.attrs["group"] = Attribute{group};
+    n.attrs["strides"] = ints({s, s});
+    n.attrs["pads"] = ints({p, p, p, p});
+    n.attrs["dilations"] = ints({dil, dil});
+    if (reluFused) n.activation.kind = Activation::Kind::Relu;
+    g.nodes.push_back(n);
+    int out = y;
+    if (reluNode) {
+        out = addValue(g, "relu_out");
+        Node r;
+        r.name = "relu0";
+        r.op = "Relu";
+        r.inputs = {y};
+        r.outputs = {out};
+        g.nodes.push_back(r);
+    }
+    g.inputs = {x};
+    g.outputs = {out};
+    g.rebuild();
+    return g;
+}
+
+}  // namespace
+
+class KernelsTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void steppedRunsMatchRun() {
+        // ExecutorRun: two inputs advanced node by node in lockstep (as empirical bias correction
+        // does) give what run() gives, with every value seen once; lastNode bounds runTo().
+        const Graph g = convGraph({1, 3, 9, 9}, randomTensor({4, 3, 3, 3}, 1, 0.5f), randomTensor({4}, 2, 0.1f), 1, 1, 1, 1,
+                                  true, false);
+        const Executor ex(g);
+        const TensorData x0 = randomTensor({1, 3, 9, 9}, 3, 1.f), x1 = randomTensor({1, 3, 9, 9}, 4, 1.f);
+        int seen = 0;
+        RunHooks h;
+        h.onValue = [&](int, int, TensorData&) { ++seen; };
+        auto r0 = ex.start({x0}, h), r1 = ex.start({x1}, h);
+        QCOMPARE(seen, 2);  // the inputs, when the runs start
+        r0->runTo(0);
+        r1->runTo(0);
+        QCOMPARE(r0->nextNode(), 1);
+        QCOMPARE(seen, 4);
+        const auto y0 = r0->finish().outputs.front(), y1 = r1->finish().outputs.front();
+        QCOMPARE(seen, 6);
+        QCOMPARE(y0.floats, ex({x0}).front().floats);
+        QCOMPARE(y1.floats, ex({x1}).front().floats);
+        RunHooks stop;
+        stop.lastNode = 0;
+        auto r2 = ex.start({x0}, stop);
+        r2->runTo(5);
+        QCOMPARE(r2->nextNode(), 1);
+        QVERIFY_THROWS_EXCEPTION(Error, ex.start({}, {}));
+    }
+
+    void convMatchesReference_data() {
+        QTest::addColumn<int>("C");
+        QTest::addColumn<int>("K");
+        QTest::addColumn<int>("group");
+        QTest::addColumn<int>("kernel");
+        QTest::addColumn<int>("stride");
+        QTest::addColumn<int>("pad");
+        QTest::addColumn<int>("dil");
+        QTest::addColumn<int>("size");
+        QTest::addRow("3x3 s1 p1") << 8 << 16 << 1 << 3 << 1 << 1 << 1 << 17;
+        QTest::addRow("3x3 s2 p1") << 8 << 16 << 1 << 3 << 2 << 1 << 1 << 33;
+        QTest::addRow("1x1 pointwise") << 32 << 24 << 1 << 1 << 1 << 0 << 1 << 29;
+        QTest::addRow("1x1 s2") << 16 << 8 << 1 << 1 << 2 << 0 << 1 << 15;
+        QTest::addRow("7x7 s2 p3") << 3 << 8 << 1 << 7 << 2 << 3 << 1 << 40;
+        QTest::addRow("depthwise 3x3") << 16 << 16 << 16 << 3 << 1 << 1 << 1 << 19;
+        QTest::addRow("depthwise 5x5 s2") << 12 << 12 << 12 << 5 << 2 << 2 << 1 << 23;
+        QTest::addRow("grouped 4") << 16 << 32 << 4 << 3 << 1 << 1 << 1 << 13;
+        QTest::addRow("dilated 2") << 8 << 8 << 1 << 3 << 1 << 2 << 2 << 21;
+        QTest::addRow("large tiles") << 64 << 64 << 1 << 3 << 1 << 1 << 1 << 80;
+    }
+
+    void convMatchesReference() {
+        QFETCH(int, C);
+        QFETCH(int, K);
+        QFETCH(int, group);
+        QFETCH(int, kernel);
+        QFETCH(int, stride);
+        QFETCH(int, pad);
+        QFETCH(int, dil);
+        QFETCH(int, size);
+        const TensorData x = randomTensor({1, C, size, size}, 1);
+        const TensorData w = randomTensor({K, C / group, kernel, kernel}, 2);
+        const TensorData b = randomTensor({K}, 3);
+        const Graph g = convGraph(x.shape, w, b, group, stride, pad, dil, false, false);
+        const TensorData want = refConv(x, w, b, group, stride, pad, dil);
+        for (int threads : {1, 2}) {
+            ExecutorOptions o;
+            o.threads = threads;
+            Executor ex(g, o);
+            auto out = ex({x});
+            QCOMPARE(out[0].shape, want.shape);
+            QVERIFY2(maxRelErr(out[0], want) < 1e-5, qPrintable(QString::number(maxRelErr(out[0], want))));
+        }
+    }
+
+    void fusedActivationEqualsSeparateNode() {
+        const TensorData x = randomTensor({1, 8, 12, 12}, 4);
+        const TensorData w = randomTensor({8, 8, 3, 3}, 5);
+        const TensorData b = randomTensor({8}, 6);
+        const Graph separate = convGraph(x.shape, w, b, 1, 1, 1, 1, true, false);
+        const Graph fused = convGraph(x.shape, w, b, 1, 1, 1, 1, false, true);
+        const auto a = Executor(separate)({x});
+        const auto f = Executor(fused)({x});
+        QCOMPARE(a[0].floats, f[0].floats);
+        int negatives = 0;
+        for (float v : f[0].floats) negatives += v < 0.f;
+        QCOMPARE(negatives, 0);
+    }
+
+    void unsupportedOpFailsUpFrontNamingNode() {
+        Graph g;
+        const int x = addValue(g, "x", {1, 4});
+        const int y = addValue(g, "y");
+        Node n;
+        n.name = "the_node";
+        n.op = "NonMaxSuppression";
+        n.inputs = {x};
+        n.outputs = {y};
+        g.nodes.push_back(n);
+        g.inputs = {x};
+        g.outputs = {y};
+        g.rebuild();
+        try {
+            Executor ex(g);
+            QFAIL("no exception");
+        } catch (const UnsupportedError& e) {
+            QCOMPARE(QString(e.op().c_str()), QString("NonMaxSuppression"));
+            QVERIFY(QString(e.what()).contains("the_node"));
+        }
+    }
+
+    void rejectsNonFiniteAndWrongShapes() {
+        const TensorData w = randomTensor({4, 3, 3, 3}, 7), b = randomTensor({4}, 8);
+        const Graph g = convGraph({1, 3, 8, 8}, w, b, 1, 1, 1, 1, false, false);
+        Executor ex(g);
+        TensorData x = randomTensor({1, 3, 8, 8}, 9);
+        x.floats[5] = NAN;
+        QVERIFY_THROWS_EXCEPTION(Error, ex({x}));
+        QVERIFY_THROWS_EXCEPTION(Error, ex({randomTensor({1, 3, 9, 8}, 9)}));
+        QVERIFY_THROWS_EXCEPTION(Error, ex({}));
+    }
+
+    void hooksObserveAndTransform() {
+        const TensorData x = randomTensor({1, 3, 8, 8}, 10);
+        const TensorData w = randomTensor({4, 3, 3, 3}, 11), b = randomTensor({4}, 12);
+        const Graph g = convGraph(x.shape, w, b, 1, 1, 1, 1, true, false);
+        Executor ex(g);
+        // Zero weights via override: output = relu(bias).
+        std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+        TensorData zero = w;
+        std::fill(zero.floats.begin(), zero.floats.end(), 0.f);
+        overrides[g.findTensor("w")] = std::make_shared<TensorData>(zero);
+        RunHooks h;
+        h.weightOverrides = &overrides;
+        std::vector<int> seen;
+        h.onValue = [&](int node, int, TensorData& v) {
+            seen.push_back(node);
+            if (node == 0)
+                for (float& f : v.floats) f = -f;  // negate conv output before Relu
+        };
+        auto r = ex.run({x}, h);
+        QCOMPARE(seen, (std::vector<int>{-1, 0, 1}));
+        for (int64_t k = 0; k < 4; ++k)
+            for (int64_t i = 0; i < 64; ++i)
+                QCOMPARE(r.outputs[0].floats[k * 64 + i], std::max(0.f, -b.floats[k]));
+        // Cut tensors are returned on request; lastNode stops early.
+        RunHooks h2;
+        h2.keep = {g.findTensor("conv_out")};
+        h2.lastNode = 0;
+        auto r2 = ex.run({x}, h2);
+        QCOMPARE(r2.kept.at(g.findTensor("conv_out")).shape, (std::vector<int64_t>{1, 4, 8, 8}));
+        QCOMPARE(r2.outputs[0].dtype, DType::Other);
+    }
+
+    void cancelStopsBetweenNodes() {
+        const TensorData w = randomTensor({4, 3, 3, 3}, 7), b = randomTensor({4}, 8);
+        const Graph g = convGraph({1, 3, 8, 8}, w, b, 1, 1, 1, 1, true, false);
+        Executor ex(g);
+        RunHooks h;
+        h.cancel.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, ex.run({randomTensor({1, 3, 8, 8}, 1)}, h));
+    }
+
+    void concurrentRunsAgree() {
+        const TensorData x = randomTensor({1, 16, 20, 20}, 13);
+        const TensorData w = randomTensor({16, 16, 3, 3}, 14), b = randomTensor({16}, 15);
+        const Graph g = convGraph(x.shape, w, b, 1, 1, 1, 1, true, false);
+        Executor ex(g);
+        const auto ref = ex({x});
+        std::vector<std::thread> ts;
+        std::atomic<int> bad{0};
+        for (int t = 0; t < 4; ++t)
+            ts.emplace_back([&] {
+                for (int i = 0; i < 5; ++i)
+                    if (ex({x})[0].floats != ref[0].floats) ++bad;
+            });
+        for (auto& t : ts) t.join();
+        QCOMPARE(bad.load(), 0);
+    }
+
+    void float16Rounding() {
+        QCOMPARE(roundToFloat16(1.0f), 1.0f);
+        QCOMPARE(roundToFloat16(65504.f), 65504.f);
+        QVERIFY(std::isinf(roundToFloat16(65520.f)));
+        QCOMPARE(roundToFloat16(65519.f), 65504.f);
+        // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even (1).
+        QCOMPARE(roundToFloat16(1.f + std::ldexp(1.f, -11)), 1.f);
+        QCOMPARE(roundToFloat16(1.f + 3 * std::ldexp(1.f, -11)), 1.f + std::ldexp(1.f, -9));
+        QCOMPARE(roundToFloat16(std::ldexp(1.f, -24)), std::ldexp(1.f, -24));  // smallest subnormal
+        QCOMPARE(roundToFloat16(std::ldexp(1.f, -26)), 0.f);
+    }
+};
+
+QTEST_GUILESS_MAIN(KernelsTest)
+#include "tst_exec_kernels.moc"

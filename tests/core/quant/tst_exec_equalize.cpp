@@ -1,0 +1,186 @@
+// Activation equalization (core/include/autosplit/equalize.h): the float model is unchanged, the
+// channels of a rescaled tensor reach the tensor's range (fully before a depthwise conv, halfway
+// before a dense one), 8-bit per-tensor activation error drops, and what cannot be rescaled
+// exactly (a non-homogeneous activation, a tensor read by something other than a conv, a shared
+// constant) is left alone; a cancelled run changes nothing.
+#include "autosplit/eval/evaluate.h"
+#include "autosplit/exec/executor.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/quant/equalize.h"
+#include "graph_fixtures.h"
+
+#include <QtTest>
+
+#include <cmath>
+
+using namespace autosplit;
+using namespace autosplit::testing;
+
+namespace {
+
+Attribute ints(std::vector<int64_t> v) { return Attribute{std::move(v)}; }
+
+// x [1,4,10,10] -> conv0 (6x4x3x3, pad 1, Relu; output rows scaled 1, 1/3, ..., so channel ranges
+// differ ~250x) -> dw (6 groups 3x3, pad 1) -> Mul(scalar) -> Add(scalar) -> dense 1x1 conv (5x6)
+// -> y. Equalizable: conv0's output (depthwise reader) and the Add output (dense reader).
+Graph imbalancedNet(Activation act0 = {Activation::Kind::Relu}) {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, 4, 10, 10});
+    TensorData w0 = randomTensor({6, 4, 3, 3}, 1, 0.5f);
+    for (int64_t o = 0; o < 6; ++o)
+        for (int64_t k = 0; k < 36; ++k) w0.floats[static_cast<size_t>(o * 36 + k)] *= std::pow(3.f, -float(o));
+    const int a = addValue(g, "a", {1, 6, 10, 10}), b = addValue(g, "b", {1, 6, 10, 10}), c = addValue(g, "c", {1, 6, 10, 10}),
+              d = addValue(g, "d", {1, 6, 10, 10}), y = addValue(g, "y", {1, 5, 10, 10});
+    Node conv0 = makeNode("conv0", "Conv", {x, addWeight(g, "w0", w0), addWeight(g, "b0", randomTensor({6}, 2, 1e-4f))}, {a});
+    conv0.attrs["pads"] = ints({1, 1, 1, 1});
+    conv0.activation = act0;
+    Node dw = makeNode("dw", "Conv", {a, addWeight(g, "w1", randomTensor({6, 1, 3, 3}, 3, 1.f)), addWeight(g, "b1", randomTensor({6}, 4, 0.1f))}, {b});
+    dw.attrs["group"] = Attribute{int64_t{6}};
+    dw.attrs["pads"] = ints({1, 1, 1, 1});
+    TensorData s;
+    s.shape = {1};
+    s.floats = {1.7f};
+    TensorData t = s;
+    t.floats = {-0.3f};
+    Node mul = makeNode("scale", "Mul", {b, addWeight(g, "s", s)}, {c});
+    Node add = makeNode("shift", "Add", {c, addWeight(g, "t", t)}, {d});
+    Node pw = makeNode("pw", "Conv", {d, addWeight(g, "w2", randomTensor({5, 6, 1, 1}, 5, 0.5f)), addWeight(g, "b2", randomTensor({5}, 6, 0.1f))}, {y});
+    g.nodes = {conv0, dw, mul, add, pw};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+
+Dataset inputs(const Graph& g, int n) { return syntheticDataset(g, n, 7); }
+
+// Per-channel max |v| of tensor `name` over the set, on the float model.
+std::vector<double> channelMax(const Graph& g, const Dataset& set, const std::string& name) {
+    const int id = g.findTensor(name);
+    std::vector<double> mx;
+    Executor ex(g);
+    RunHooks h;
+    h.onValue = [&](int, int t, TensorData& v) {
+        if (t != id) return;
+        const int64_t C = v.shape[1], inner = v.elementCount() / C;
+        mx.resize(static_cast<size_t>(C), 0.0);
+        for (int64_t c = 0; c < C; ++c)
+            for (int64_t k = 0; k < inner; ++k)
+                mx[static_cast<size_t>(c)] = std::max(mx[static_cast<size_t>(c)], double(std::fabs(v.floats[static_cast<size_t>(c * inner + k)])));
+    };
+    for (const auto& s : set.samples) ex.run(s, h);
+    return mx;
+}
+
+double spread(const std::vector<double>& v) {  // smallest / largest channel max
+    double lo = INFINITY, hi = 0;
+    for (double x : v) lo = std::min(lo, x), hi = std::max(hi, x);
+    return lo / hi;
+}
+
+}  // namespace
+
+class EqualizeTest : public QObject {
+    Q_OBJECT
+
+private slots:
+    void keepsTheModelAndEvensTheChannels() {
+        Graph g = imbalancedNet();
+        const Graph before = g;
+        const Dataset set = inputs(g, 6);
+        const EqualizeReport r = equalizeActivations(g, set);
+        QCOMPARE(r.samples, 6);
+        QCOMPARE(r.tensors.size(), size_t(2));
+        QCOMPARE(r.tensors[0].tensor, std::string("a"));
+        QVERIFY(r.tensors[0].depthwise);
+        QVERIFY(r.tensors[0].maxScale > 20.0);
+        QCOMPARE(r.tensors[1].tensor, std::string("d"));
+        QCOMPARE(r.tensors[1].producer, std::string("shift"));
+        QVERIFY(!r.tensors[1].depthwise);
+        QVERIFY(graphHash(g) != graphHash(before));
+        QCOMPARE(g.nodes.size(), before.nodes.size());
+        // Scalar Mul/Add constants became per channel.
+        QCOMPARE(g.tensors[static_cast<size_t>(g.findTensor("s"))].data->elementCount(), int64_t(6));
+
+        // Same float outputs.
+        const Executor e0(before), e1(g);
+        for (const auto& s : set.samples) {
+            const auto y0 = e0(s).front(), y1 = e1(s).front();
+            double err = 0, ref = 0;
+            for (size_t i = 0; i < y0.floats.size(); ++i) {
+                err += std::pow(double(y1.floats[i]) - y0.floats[i], 2);
+                ref += double(y0.floats[i]) * y0.floats[i];
+            }
+            QVERIFY2(std::sqrt(err / ref) < 1e-5, qPrintable(QString::number(std::sqrt(err / ref))));
+        }
+        // Depthwise reader: every channel reaches the tensor's range; dense reader: halfway (in
+        // the log domain) towards it.
+        const double a0 = spread(channelMax(before, set, "a")), a1 = spread(channelMax(g, set, "a"));
+        const double d0 = spread(channelMax(before, set, "d")), d1 = spread(channelMax(g, set, "d"));
+        qInfo("smallest/largest channel: a %.4f -> %.4f, d %.4f -> %.4f", a0, a1, d0, d1);
+        QVERIFY(a0 < 0.05);
+        QVERIFY(a1 > 0.99);
+        QVERIFY(d1 > d0 * 1.5);
+
+        // What it is for: 8-bit per-tensor activations (float weights) lose less.
+        const PlanEvaluator ev0(before, EvalData{set, {}, {}}, nullptr), ev1(g, EvalData{set, {}, {}}, nullptr);
+        const PlanBits p = PlanBits::uniform(g, 4, 32, 8, 32);
+        const double m0 = ev0.evaluate(p).relativeMse, m1 = ev1.evaluate(p).relativeMse;
+        qInfo("a8 relative MSE: %.3g before, %.3g after", m0, m1);
+        QVERIFY(m1 < 0.5 * m0);
+    }
+
+    void leavesWhatItCannotRescale() {
+        // HardSwish is not positively homogeneous: conv0's output stays; the Add output is still
+        // rescaled.
+        Graph g = imbalancedNet({Activation::Kind::HardSwish});
+        EqualizeReport r = equalizeActivations(g, inputs(g, 3));
+        QCOMPARE(r.tensors.size(), size_t(1));
+        QCOMPARE(r.tensors[0].tensor, std::string("d"));
+
+        // The Add output also feeds the graph output: nothing downstream may change scale.
+        g = imbalancedNet();
+        g.outputs.push_back(g.findTensor("d"));
+        g.rebuild();
+        r = equalizeActivations(g, inputs(g, 3));
+        QCOMPARE(r.tensors.size(), size_t(1));
+        QCOMPARE(r.tensors[0].tensor, std::string("a"));
+
+        // A constant read by two nodes is not rewritten: the dense conv shares dw's bias tensor
+        // pattern here via the Mul constant.
+        g = imbalancedNet();
+        Node& add = g.nodes[3];
+        add.inputs[1] = g.nodes[2].inputs[1];  // Add now reuses the Mul's constant
+        g.rebuild();
+        r = equalizeActivations(g, inputs(g, 3));
+        for (const auto& t : r.tensors) QVERIFY(t.tensor != "d");
+    }
+
+    void cancelledRunChangesNothing() {
+        Graph g = imbalancedNet();
+        const std::string h = graphHash(g);
+        EqualizeOptions o;
+        o.cancel.cancel();
+        QVERIFY_THROWS_EXCEPTION(Cancelled, equalizeActivations(g, inputs(g, 3), o));
+        QCOMPARE(graphHash(g), h);
+    }
+
+    void badSamplesAreNamed() {
+        Graph g = imbalancedNet();
+        Dataset set = inputs(g, 2);
+        set.samples[1].front().shape = {1, 4, 10, 9};
+        set.samples[1].front().floats.resize(360);
+        const std::string h = graphHash(g);
+        try {
+            equalizeActivations(g, set);
+            QFAIL("no error");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("sample 1") != std::string::npos, e.what());
+        }
+        QCOMPARE(graphHash(g), h);
+    }
+};
+
+QTEST_GUILESS_MAIN(EqualizeTest)
+#include "tst_exec_equalize.moc"

@@ -1,0 +1,283 @@
+// The engine layer: signals, stale-result dropping, cancellation, throttled re-scoring, and the
+// numbers it delivers against core/sim computed directly.
+#include "autosplit/engine/engine.h"
+#include "autosplit/widgets/control_panel.h"
+#include "onnx_builder.h"
+
+#include <QSignalSpy>
+#include <QSlider>
+#include <QTest>
+
+#include <cmath>
+
+using namespace autosplit;
+using namespace autosplit::engine;
+
+Q_DECLARE_METATYPE(autosplit::engine::Constraints)
+
+namespace {
+constexpr int kTimeout = 60000;
+
+LoadRequest request(const QString& path) {
+    LoadRequest r;
+    r.path = path;
+    r.edgeDevice = sim::builtinDevice("eyeriss");
+    r.cloudDevice = sim::builtinDevice("tpu");
+    return r;
+}
+
+// A second, different model: conv -> relu -> conv, 1x3x32x32.
+QString smallModel() {
+    ModelBuilder b;
+    b.input("in", {1, 3, 32, 32}).output("out");
+    b.initializer("w1", {8, 3, 3, 3}, randomValues(8 * 27, 1)).initializer("w2", {4, 8, 1, 1}, randomValues(32, 2));
+    b.node("Conv", {"in", "w1"}, {"c1"}, {Attr::list("pads", {1, 1, 1, 1})}, "conv1");
+    b.node("Relu", {"c1"}, {"r1"}, {}, "relu1");
+    b.node("Conv", {"r1", "w2"}, {"out"}, {}, "conv2");
+    return QString::fromStdString(testing::writeTemp(b, "small"));
+}
+
+bool isMeasuredStage(const SplitEstimates& e) {
+    return e.measured;
+}
+
+std::shared_ptr<const ModelSession> loadSync(Engine& e, const QString& path) {
+    QSignalSpy ok(&e, &Engine::sessionAvailable);
+    e.loadModel(request(path));
+    if (!ok.wait(kTimeout)) return nullptr;
+    return ok.takeFirst().at(0).value<std::shared_ptr<const ModelSession>>();
+}
+}  // namespace
+
+class TestEngine : public QObject {
+    Q_OBJECT
+private slots:
+    void loadsTheExampleWithProgressAndAnEstimate() {
+        Engine e;
+        e.setPlanningEnabled(false);  // stage one only: exact signal counts
+        QSignalSpy started(&e, &Engine::loadStarted);
+        QSignalSpy progress(&e, &Engine::loadProgress);
+        QSignalSpy session(&e, &Engine::sessionAvailable);
+        QSignalSpy estimate(&e, &Engine::estimateAvailable);
+        e.loadModel(request(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        QVERIFY(e.isLoading());
+        QCOMPARE(started.count(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(session.count(), 1, kTimeout);
+        QVERIFY(!e.isLoading());
+        QVERIFY(progress.count() >= 2);
+        double last = -1;
+        for (const auto& args : progress) {  // progress only moves forward
+            QVERIFY(args.at(1).toDouble() >= last);
+            last = args.at(1).toDouble();
+        }
+        const auto s = session.at(0).at(0).value<std::shared_ptr<const ModelSession>>();
+        QVERIFY(s && s->model);
+        QCOMPARE(int(s->model->splits.size()), s->model->layerCount() + 1);
+        QCOMPARE(s->devices.edgeLatency->layerCount(), s->model->layerCount());
+        QCOMPARE(s->devices.cloud.name, std::string("tpu"));
+        QTRY_COMPARE_WITH_TIMEOUT(estimate.count(), 1, kTimeout);
+        const auto est = estimate.at(0).at(0).value<std::shared_ptr<const SplitEstimates>>();
+        QCOMPARE(int(est->splits.size()), s->model->layerCount() + 1);
+        QCOMPARE(est->constraints, e.constraints());
+    }
+
+    void estimateMatchesTheSimulatorDirectly() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        const auto s = loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(s);
+        Constraints c;
+        c.uplinkMbps = 4.0;
+        c.edgeMemoryMiB = 0.2;
+        c.bitSet = {4, 8};
+        const SplitEstimates est = estimateSplits(*s, c);
+        QCOMPARE(est.edgeBits, 8);
+        const Graph& g = s->model->graph;
+        const int n = s->model->layerCount();
+        const auto& et = *s->devices.edgeLatency;
+        const auto& ct = *s->devices.cloudLatency;
+        for (int p = -1; p < n; ++p) {
+            const SplitCost& cost = est.at(p);
+            double edge = 0, cloud = 0;
+            for (int i = 0; i <= p; ++i) edge += et.at(i, 8, 8).us;
+            for (int i = p + 1; i < n; ++i) cloud += ct.at(i, 16, 16).us;
+            QVERIFY(std::abs(cost.edgeUs - edge) <= 1e-6 * std::max(1.0, edge));
+            QVERIFY(std::abs(cost.cloudUs - cloud) <= 1e-6 * std::max(1.0, cloud));
+            int64_t bits = 0;
+            for (int t : s->model->split(p).transmitted) bits += g.tensors[size_t(t)].elementCount() * 8;
+            QCOMPARE(cost.transmittedBits, bits);
+            QVERIFY(std::abs(cost.transmitUs - double(bits) / 4.0) < 1e-6);
+            // Edge memory as core's model computes it.
+            const EdgeMemory mem = edgeMemory(g, PlanBits::uniform(g, p, 8, 8, 8));
+            QCOMPARE(cost.edgeMemoryBits, mem.weightBits + mem.peakActivationBits);
+            QCOMPARE(cost.fitsMemory, cost.edgeMemoryBits <= int64_t(0.2 * 1024 * 1024 * 8));
+        }
+        // The pick is the fastest split that fits.
+        for (const auto& cost : est.splits)
+            if (cost.fitsMemory) QVERIFY(est.at(est.best).totalUs() <= cost.totalUs());
+        QVERIFY(!est.edgeOnly().fitsMemory);  // 0.2 MiB is below the example's whole-model footprint
+    }
+
+    void staleLoadIsDropped() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        QSignalSpy session(&e, &Engine::sessionAvailable);
+        const quint64 first = e.loadModel(request(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        const quint64 second = e.loadModel(request(smallModel()));
+        QVERIFY(second > first);
+        QTRY_COMPARE_WITH_TIMEOUT(session.count(), 1, kTimeout);
+        QTest::qWait(300);  // the superseded job finishes too, but must not be delivered
+        QCOMPARE(session.count(), 1);
+        QCOMPARE(e.session()->model->layerCount(), 2);  // conv1 (+relu fused), conv2
+    }
+
+    void cancelKeepsThePreviousSession() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        const auto before = loadSync(e, smallModel());
+        QVERIFY(before);
+        QSignalSpy session(&e, &Engine::sessionAvailable);
+        QSignalSpy cancelled(&e, &Engine::loadCancelled);
+        QSignalSpy failed(&e, &Engine::loadFailed);
+        e.loadModel(request(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        e.cancelLoad();
+        QCOMPARE(cancelled.count(), 1);
+        QVERIFY(!e.isLoading());
+        QTest::qWait(500);
+        QCOMPARE(session.count(), 0);
+        QCOMPARE(failed.count(), 0);
+        QCOMPARE(e.session(), before);
+    }
+
+    void failedLoadNamesTheFileAndKeepsTheSession() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        const auto before = loadSync(e, smallModel());
+        QVERIFY(before);
+        QSignalSpy failed(&e, &Engine::loadFailed);
+        const QString junk = QString::fromStdString(testing::writeTempFile("junk.onnx", "definitely not an onnx file"));
+        e.loadModel(request(junk));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, kTimeout);
+        QVERIFY2(failed.at(0).at(1).toString().contains(QStringLiteral("junk.onnx")), qPrintable(failed.at(0).at(1).toString()));
+        QCOMPARE(failed.at(0).at(2).value<LoadErrorKind>(), LoadErrorKind::Import);
+        QCOMPARE(e.session(), before);
+        e.loadModel(request(QStringLiteral("/nonexistent/model.onnx")));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 2, kTimeout);
+        QVERIFY(failed.at(1).at(1).toString().contains(QStringLiteral("no such file")));
+    }
+
+    void devicesRebuildOnlyTheTables() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        const auto s = loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(s);
+        QSignalSpy session(&e, &Engine::sessionAvailable);
+        e.setDevices(sim::builtinDevice("tpu"), sim::builtinDevice("tpu"));
+        QTRY_COMPARE_WITH_TIMEOUT(session.count(), 1, kTimeout);
+        const auto s2 = session.at(0).at(0).value<std::shared_ptr<const ModelSession>>();
+        QCOMPARE(s2->model, s->model);  // same model data, shared
+        QCOMPARE(s2->devices.edge.name, std::string("tpu"));
+        QVERIFY(s2->devices.edgeLatency != s->devices.edgeLatency);
+    }
+
+    void throttledRequestsEndOnTheLatestConstraints() {
+        Engine e;
+        e.setPlanningEnabled(false);
+        e.setThrottleInterval(40);
+        QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        QSignalSpy estimate(&e, &Engine::estimateAvailable);
+        QTRY_COMPARE_WITH_TIMEOUT(estimate.count(), 1, kTimeout);  // the post-load estimate
+        estimate.clear();
+        Constraints c;
+        const int requests = 200;
+        for (int i = 0; i < requests; ++i) {
+            c.uplinkMbps = 0.1 + i;
+            e.requestEstimate(c);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->constraints == c, kTimeout);
+        QTest::qWait(150);
+        QVERIFY2(estimate.count() < 10, qPrintable(QString::number(estimate.count())));  // coalesced, not 200 runs
+        quint64 lastSerial = 0, lastGen = 0;
+        for (const auto& args : estimate) {
+            const auto est = args.at(0).value<std::shared_ptr<const SplitEstimates>>();
+            if (isMeasuredStage(*est)) {  // the refined stage of the result just before it
+                QCOMPARE(est->requestSerial, lastSerial);
+                continue;
+            }
+            QVERIFY(est->requestSerial > lastSerial);  // never an older result after a newer one
+            QVERIFY(est->generation > lastGen);
+            lastSerial = est->requestSerial;
+            lastGen = est->generation;
+        }
+        QCOMPARE(estimate.last().at(0).value<std::shared_ptr<const SplitEstimates>>()->constraints, c);
+    }
+
+    void plannerPlansArriveInStages() {
+        Engine e;
+        QSignalSpy estimate(&e, &Engine::estimateAvailable);
+        QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        QVERIFY(e.isPlanning());  // stage two runs after the model showed
+        QTRY_VERIFY_WITH_TIMEOUT(!e.isPlanning(), kTimeout);
+        const auto s = e.session();
+        QVERIFY2(s->planning, qPrintable(s->planningError));
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->plans, kTimeout);
+        estimate.clear();
+        estimate.append({QVariant::fromValue(e.estimates())});
+        QVERIFY(s->planning->context->nodeCount() == s->model->layerCount());
+        QTRY_VERIFY_WITH_TIMEOUT(estimate.count() >= 1, kTimeout);
+        const auto fast = estimate.at(0).at(0).value<std::shared_ptr<const SplitEstimates>>();
+        QVERIFY(fast->plans);
+        QVERIFY(!fast->measured);
+        // The same answer as calling the planner directly.
+        const auto direct = planner::replan(*s->planning->context, plannerConstraints(e.constraints()));
+        QCOMPARE(fast->plans->selected.splitPosition, direct->selected.splitPosition);
+        QCOMPARE(fast->plans->selected.latency.totalMs, direct->selected.latency.totalMs);
+        QCOMPARE(fast->plans->candidates.size(), direct->candidates.size());
+        if (!fast->plans->final()) {
+            // Stage two: measured accuracy for the same constraints, once the sliders rest.
+            QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->measured, kTimeout);
+            QCOMPARE(e.estimates()->requestSerial, fast->requestSerial);
+            QVERIFY(e.estimates()->plans->measured > 0);
+        }
+    }
+
+    void eachSliderDragProducesANewPlanAndNoStaleOne_data() {
+        QTest::addColumn<QString>("slider");
+        QTest::addRow("bandwidth") << QStringLiteral("bandwidthSlider");
+        QTest::addRow("memory") << QStringLiteral("memorySlider");
+        QTest::addRow("threshold") << QStringLiteral("thresholdSlider");
+    }
+    void eachSliderDragProducesANewPlanAndNoStaleOne() {
+        QFETCH(QString, slider);
+        Engine e;
+        e.setPlanningEnabled(false);
+        widgets::ControlPanel panel;
+        connect(&panel, &widgets::ControlPanel::constraintsChanged, &e, &Engine::requestEstimate);
+        e.requestEstimate(panel.constraints());
+        QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates(), kTimeout);
+        QSignalSpy estimate(&e, &Engine::estimateAvailable);
+        auto* s = panel.findChild<QSlider*>(slider);
+        QVERIFY(s);
+        const int from = s->value();
+        for (int step = 1; step <= 40; ++step) {
+            s->setValue((from + step * 13) % (s->maximum() + 1));
+            QTest::qWait(2);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->constraints == panel.constraints(), kTimeout);
+        QVERIFY(estimate.count() >= 1);
+        quint64 lastSerial = 0;
+        for (const auto& args : estimate) {
+            const auto est = args.at(0).value<std::shared_ptr<const SplitEstimates>>();
+            if (isMeasuredStage(*est)) {
+                QCOMPARE(est->requestSerial, lastSerial);
+                continue;
+            }
+            QVERIFY(est->requestSerial > lastSerial);
+            lastSerial = est->requestSerial;
+        }
+    }
+};
+
+QTEST_MAIN(TestEngine)
+#include "tst_engine.moc"
