@@ -1,6 +1,6 @@
 // autosplit calibrate: per-layer quantization error tables D_w / D_a (cached on disk).
 #include "command.h"
-#include "exec_data.h"
+#include "autosplit/data/data_folder.h"
 #include "model_loading.h"
 
 #include "autosplit/quant/calibration.h"
@@ -60,7 +60,7 @@ int run(const Args& argv) {
         std::cerr << "warning: calibrating on " << set.description
                   << "; errors reflect random data, not the model's real inputs\n";
     } else {
-        set = loadDataFolder(m.graph, dataDir, profile, json);
+        set = withWarnings(json, [&](auto* w) { return loadDataFolder(m.graph, dataDir, profile, w); });
     }
     equalizeModel(m.graph, set, !noEqualize, o.threads, json);
     const ErrorTable t = calibrate(m.graph, set, o);

@@ -1,6 +1,6 @@
 // autosplit evaluate: fake-quant evaluation of one split plan against the float model.
 #include "command.h"
-#include "exec_data.h"
+#include "autosplit/data/data_folder.h"
 #include "model_loading.h"
 
 #include "autosplit/eval/evaluate.h"
@@ -125,7 +125,7 @@ int run(const Args& argv) {
         data.inputs = syntheticDataset(g, n);
         if (!json) std::cerr << "warning: evaluating on " << data.inputs.description << "; metrics reflect random data\n";
     } else {
-        data.inputs = loadDataFolder(g, dataDir, profile, json);
+        data.inputs = withWarnings(json, [&](auto* w) { return loadDataFolder(g, dataDir, profile, w); });
     }
     if (!dictFile.empty()) eo.ctcDictionary = loadCtcDictionary(dictFile);
     if (!labelsFile.empty()) {
@@ -135,7 +135,7 @@ int run(const Args& argv) {
     }
 
     Dataset separate;  // --calibration DIR; else the evaluation data itself (not copied)
-    if (!calibDir.empty()) separate = loadDataFolder(g, calibDir, profile, json);
+    if (!calibDir.empty()) separate = withWarnings(json, [&](auto* w) { return loadDataFolder(g, calibDir, profile, w); });
     const Dataset& calib = calibDir.empty() ? data.inputs : separate;
     equalizeModel(m.graph, calib, !noEqualize, threads, json);
     std::optional<ErrorTable> table;

@@ -122,7 +122,7 @@ int run(const Args& argv) {
                 lg.infeasible ? (", infeasible on " + std::to_string(lg.infeasible)).c_str() : "");
     std::printf("\nselected plan\n");
     printPlan(ctx, plans->selected);
-    std::printf("  reason       %s\n", plans->reason.c_str());
+    std::printf("  reason       %s\n", plans->reason().c_str());
 
     const planner::Plan* co = plans->baseline("cloud-only");
     std::printf("\nbaselines (same simulator and uplink; latency normalized to Cloud-Only)\n");

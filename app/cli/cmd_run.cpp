@@ -1,7 +1,7 @@
 // autosplit run: one float inference of the optimized model on input files; output shapes,
 // value ranges and top-k for classifier outputs.
 #include "command.h"
-#include "exec_data.h"
+#include "autosplit/data/data_folder.h"
 #include "model_loading.h"
 
 #include "autosplit/data/tensor_io.h"
@@ -51,10 +51,8 @@ int run(const Args& argv) {
     const std::string saveDir = args.value("--save");
     const bool json = args.flag("--json");
     // --input values that are not NAME=DIMS shape bindings (those go to loadModel) are files.
-    const std::vector<std::string> files = args.valuesIf("--input", [](const std::string& v) {
-        const auto eq = v.rfind('=');
-        return eq == std::string::npos || v.find_first_of("/.", eq) != std::string::npos;
-    });
+    const std::vector<std::string> files =
+        args.valuesIf("--input", [](const std::string& v) { return !isInputBinding(v); });
     LoadedModel m = loadModel(args, json);
     const Graph& g = m.graph;
     if (files.empty()) throw UsageError{"give one --input FILE per model input"};
@@ -76,7 +74,7 @@ int run(const Args& argv) {
         if (slot >= g.inputs.size())
             throw UsageError{"more --input files than model inputs (" + std::to_string(g.inputs.size()) + ")"};
         if (!sources[slot].empty()) throw UsageError{"input '" + g.tensors[g.inputs[slot]].name + "' given twice"};
-        inputs[slot] = loadInputFile(g, static_cast<int>(slot), path, profile, json);
+        inputs[slot] = withWarnings(json, [&](auto* w) { return loadInputFile(g, static_cast<int>(slot), path, profile, w); });
         sources[slot] = path;
         while (next < g.inputs.size() && !sources[next].empty()) ++next;
     }

@@ -11,29 +11,23 @@
 
 namespace autosplit::cli {
 
+bool isInputBinding(const std::string& v) {
+    const auto eq = v.rfind('=');
+    return eq != std::string::npos && v.find_first_of("/.", eq) == std::string::npos;
+}
+
 LoadedModel loadModel(ArgReader& args, bool quiet) {
     ImportOptions opts;
     // `--input NAME=DIMS` binds dims; any other --input value (a file for `autosplit run`) is
     // left for the command.
-    const auto isBinding = [](const std::string& v) {
-        const auto eq = v.rfind('=');
-        return eq != std::string::npos && v.find_first_of("/.", eq) == std::string::npos;
-    };
-    for (const auto& binding : args.valuesIf("--input", isBinding)) {
+    for (const auto& binding : args.valuesIf("--input", isInputBinding)) {
         auto [name, dims] = parseInputBinding(binding);
         opts.inputShapes[name] = dims;
     }
     const auto positional = args.positionals();
     if (positional.size() != 1) throw UsageError{"expected exactly one MODEL.onnx"};
     const std::string& path = positional.front();
-    LoadedModel m;
-    const auto t0 = std::chrono::steady_clock::now();
-    m.graph = importOnnx(path, opts, &m.import);
-    const auto t1 = std::chrono::steady_clock::now();
-    m.optimize = optimize(m.graph);
-    const auto t2 = std::chrono::steady_clock::now();
-    m.importMs = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    m.optimizeMs = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    LoadedModel m = planner::loadOptimizedModel(path, opts);
     if (!quiet)
         for (const auto& w : m.import.warnings) std::cerr << "warning: " << w << "\n";
     return m;
@@ -45,21 +39,9 @@ EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int th
     o.threads = threads;
     const auto t0 = std::chrono::steady_clock::now();
     EqualizeReport r = equalizeActivations(g, data, o);
-    if (!quiet) {
-        double largest = 1;
-        int depthwise = 0;
-        for (const auto& t : r.tensors) {
-            largest = std::max(largest, t.maxScale);
-            depthwise += t.depthwise;
-        }
-        char line[200];
-        std::snprintf(line, sizeof line,
-                      "equalization: %zu tensor%s rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
-                      "on %d samples (%d ms)",
-                      r.tensors.size(), r.tensors.size() == 1 ? "" : "s", depthwise, largest, r.samples,
-                      int(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
-        std::cerr << line << "\n";
-    }
+    if (!quiet)
+        std::cerr << equalizationSummary(r, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count())
+                  << "\n";
     return r;
 }
 

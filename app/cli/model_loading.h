@@ -8,16 +8,19 @@
 #include "autosplit/ir/graph.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
+#include "autosplit/planner/session.h"
 #include "autosplit/quant/equalize.h"
+
+#include <iostream>
+#include <string>
+#include <vector>
 
 namespace autosplit::cli {
 
-struct LoadedModel {
-    Graph graph;
-    ImportReport import;
-    OptimizeReport optimize;
-    double importMs = 0, optimizeMs = 0;
-};
+using planner::LoadedModel;
+
+// `--input NAME=DIMS` (a binding) rather than `--input [NAME=]FILE` (a file for `autosplit run`).
+bool isInputBinding(const std::string& value);
 
 // Reads every --input NAME=DIMS from `args` (other --input values, e.g. files, stay unread), then
 // the single positional MODEL.onnx (so call it after reading all other options), imports and
@@ -27,6 +30,16 @@ LoadedModel loadModel(ArgReader& args, bool quiet = false);
 // Activation equalization (equalize.h) of the loaded model on the calibration data, before it is
 // calibrated; says "equalization: ..." on stderr unless quiet. Skipped when !enabled.
 EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet);
+
+// Runs load(&warnings) and prints each warning as "warning: …" on stderr unless `quiet`.
+template <class F>
+auto withWarnings(bool quiet, F&& load) {
+    std::vector<std::string> warnings;
+    auto result = load(&warnings);
+    if (!quiet)
+        for (const auto& w : warnings) std::cerr << "warning: " << w << "\n";
+    return result;
+}
 
 std::string shapeString(const std::vector<int64_t>& shape);
 // An integer option value; UsageError "OPTION needs a number, got '…'" otherwise.

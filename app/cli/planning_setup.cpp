@@ -1,6 +1,6 @@
 #include "planning_setup.h"
 
-#include "exec_data.h"
+#include "autosplit/data/data_folder.h"
 
 #include "autosplit/onnx/import.h"
 #include "autosplit/planner/accuracy.h"
@@ -35,20 +35,6 @@ const char* kPlanningOptions =
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
     "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";
 
-namespace {
-
-int parseCount(const std::string& s, const std::string& option) {
-    try {
-        size_t used = 0;
-        const int n = std::stoi(s, &used);
-        if (used == s.size()) return n;
-    } catch (const std::exception&) {
-    }
-    throw UsageError{option + " needs a whole number, got '" + s + "'"};
-}
-
-}  // namespace
-
 PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     PlanningSetup s;
     const std::string edgeName = args.value("--edge", "eyeriss");
@@ -68,7 +54,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
     const bool noEqualize = args.flag("--no-equalize");
-    const int threads = parseCount(args.value("--threads", "0"), "--threads");
+    const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
     if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
     if (!preprocess.empty() && dataDir.empty()) throw UsageError{"--preprocess needs --data DIR (a folder of images)"};
     if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
@@ -92,54 +78,46 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     co.allocator = allocator == "exact" ? planner::Allocator::Exact : planner::Allocator::Lagrangian;
     int synthetic = 4;
     if (!synth.empty()) {
-        synthetic = parseCount(synth, "--synthetic");
+        synthetic = parseIntOption(synth, "--synthetic");
         if (synthetic < 1) throw UsageError{"--synthetic needs a positive count"};
     }
 
     // loadModel consumes --input bindings and MODEL; read them on a copy for the plan's record.
     ArgReader probe = args;
-    const auto bindings = probe.valuesIf("--input", [](const std::string& v) {
-        const auto eq = v.rfind('=');
-        return eq != std::string::npos && v.find_first_of("/.", eq) == std::string::npos;
-    });
+    const auto bindings = probe.valuesIf("--input", isInputBinding);
     const auto positional = probe.positionals();
     if (positional.size() == 1) s.modelPath = positional.front();
-    s.model = loadModel(args, quiet);
-    auto say = [&](const std::string& m) {
-        if (!quiet) std::cerr << m << "\n";
+    LoadedModel model = loadModel(args, quiet);
+
+    planner::DataSource source;
+    source.folder = dataDir;
+    source.preprocess = preprocess;
+    source.synthetic = synthetic;
+    Dataset data = withWarnings(quiet, [&](auto* w) { return planner::loadData(model.graph, source, w); });
+
+    planner::SessionOptions so;
+    so.context = co;
+    so.context.progress = [quiet](const std::string& stage, int done, int total) {
+        if (!quiet && done == total) std::cerr << "planning: " << stage << " done\n";
     };
-
-    if (dataDir.empty()) {
-        s.data = syntheticDataset(s.model.graph, synthetic);
-        say("warning: calibrating and measuring on " + s.data.description +
-            "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
-    } else {
-        s.data = loadDataFolder(s.model.graph, dataDir, preprocess, quiet);
-    }
-    equalizeModel(s.model.graph, s.data, !noEqualize, threads, quiet);
-    CalibrationOptions calib;
-    calib.bits = co.bits;
-    calib.threads = threads;
-    calib.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
-    const auto t0 = std::chrono::steady_clock::now();
-    ErrorTable table = calibrate(s.model.graph, s.data, calib);
-    say(std::string("calibration: ") + (table.fromCache ? "loaded from cache" : "computed") + " (" +
-        std::to_string(int(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1000)) + " ms)");
-
+    so.eval = eo;
+    so.equalize = !noEqualize;
+    so.threads = threads;
+    so.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
+    so.report = [quiet](const std::string& line) {
+        if (!quiet) std::cerr << line << "\n";
+    };
+    so.context.progress("latency tables", 0, 2);
+    auto cost = planner::CostModel::build(model.graph, edge, cloud, planner::PlanningContext::costOptions(co),
+                                          measured ? &*measured : nullptr);
+    so.context.progress("latency tables", 2, 2);
     planner::ModelSource src;
     src.path = s.modelPath;
     src.sha256 = planner::sha256File(s.modelPath);
     src.inputBindings = bindings;
-    co.progress = [&](const std::string& stage, int done, int total) {
-        if (!quiet && done == total) std::cerr << "planning: " << stage << " done\n";
-    };
-    s.ctx = planner::PlanningContext::build(s.model.graph, edge, cloud, std::move(table), src, co,
-                                            measured ? &*measured : nullptr);
-    // The evaluator refers to the context's graph and table (heap-held, stable addresses).
-    EvalData ed;
-    ed.inputs = s.data;
-    s.evaluator = std::make_unique<PlanEvaluator>(s.ctx->graph(), std::move(ed), &s.ctx->errors(), eo);
-    s.measure = planner::measureWith(*s.evaluator);
+    s.session = planner::buildPlanningSession(std::move(model.graph), std::move(cost), std::move(data), std::move(src), so);
+    s.ctx = s.session->context;
+    s.measure = s.session->measure;
     return s;
 }
 

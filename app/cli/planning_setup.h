@@ -7,6 +7,7 @@
 
 #include "autosplit/eval/evaluate.h"
 #include "autosplit/planner/planner.h"
+#include "autosplit/planner/session.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/measured_profile.h"
@@ -21,17 +22,15 @@ namespace autosplit::cli {
 extern const char* kPlanningOptions;
 
 struct PlanningSetup {
-    LoadedModel model;
     std::string modelPath;
-    Dataset data;
-    std::unique_ptr<PlanEvaluator> evaluator;
-    std::shared_ptr<const planner::PlanningContext> ctx;
+    std::shared_ptr<const planner::PlanningSession> session;
+    std::shared_ptr<const planner::PlanningContext> ctx;  // session->context
     planner::Constraints constraints;  // from --uplink/--edge-memory/--max-drop/--message-overhead
-    planner::AccuracyMeasure measure;
+    planner::AccuracyMeasure measure;                     // session->measure
 };
 
 // Reads every planning option (devices first, so a bad device name fails before any model
-// work), then the model, calibrates (cached), and builds the context. Progress goes to stderr
+// work), then the model, and builds the planning session (planner/session.h). Progress goes to stderr
 // unless `quiet`.
 PlanningSetup setupPlanning(ArgReader& args, bool quiet);
 

@@ -695,7 +695,7 @@ bool MainWindow::showPlannerPlan() {
     summary += tr("<p>Accuracy: %1</p>").arg(accuracy);
     if (pos >= 0) summary += tr("<p style='color:#445'>Weights: %1<br>Activations: %2</p>").arg(wbits, abits);
     summary += tr("<p style='color:#667'>%1<br>%2 candidates fit, %3 on the Pareto front; %4. Accuracy on %5.</p>")
-                   .arg(QString::fromStdString(ps.reason).toHtmlEscaped())
+                   .arg(QString::fromStdString(ps.reason()).toHtmlEscaped())
                    .arg(ps.candidates.size())
                    .arg(ps.pareto.size())
                    .arg(e.measured ? tr("%1 measurements in %2").arg(ps.measured).arg(milliseconds(e.replanMs))

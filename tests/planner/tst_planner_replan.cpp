@@ -157,7 +157,7 @@ private slots:
         auto ps = planWithMeasurement(*ctx, c, lossy);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
         QVERIFY(ps->final());
-        QVERIFY(ps->reason.find("threshold") != std::string::npos);
+        QVERIFY(ps->reason().find("threshold") != std::string::npos);
         // One lossless plan on the front: it is chosen when it is faster than Cloud-Only.
         auto ctx2 = freshContext();
         const auto pre = replan(*ctx2, c);
@@ -187,7 +187,7 @@ private slots:
         if (provisional->pareto.size() > 1) {
             QVERIFY(!provisional->final());
             QCOMPARE(provisional->selected.kind, PlanKind::CloudOnly);
-            QVERIFY(provisional->reason.find("provisional") != std::string::npos);
+            QVERIFY(provisional->reason().find("provisional") != std::string::npos);
         }
     }
 
@@ -219,7 +219,7 @@ private slots:
         const auto none = replan(*ctx, c);
         QCOMPARE(none->candidates.size(), size_t(1));
         QCOMPARE(none->selected.kind, PlanKind::CloudOnly);
-        QVERIFY2(none->reason.find("infeasible") != std::string::npos, none->reason.c_str());
+        QVERIFY2(none->reason().find("infeasible") != std::string::npos, none->reason().c_str());
     }
 
     void autoSplitNeverSlowerThanFeasibleBaselines() {
@@ -294,7 +294,7 @@ private slots:
         auto ps = planWithMeasurement(*ctx, Constraints{}, allBad);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
         QCOMPARE(coCalls.load(), 1);
-        QVERIFY2(ps->reason.find("warning: Cloud-Only itself") != std::string::npos, ps->reason.c_str());
+        QVERIFY2(ps->reason().find("warning: Cloud-Only itself") != std::string::npos, ps->reason().c_str());
         QVERIFY(ps->selected.accuracy && ps->selected.accuracy->drop == 40.0);
         auto ctx2 = freshContext();
         auto edgeBad = [](const PlanBits& b, const CancelToken&) {
@@ -302,8 +302,8 @@ private slots:
         };
         ps = planWithMeasurement(*ctx2, Constraints{}, edgeBad);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
-        QVERIFY2(ps->reason.find("warning") == std::string::npos, ps->reason.c_str());
-        QVERIFY(ps->reason.find("measured above") != std::string::npos);
+        QVERIFY2(ps->reason().find("warning") == std::string::npos, ps->reason().c_str());
+        QVERIFY(ps->reason().find("measured above") != std::string::npos);
     }
 
     void invalidConstraintsAreErrors_data() {

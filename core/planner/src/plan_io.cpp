@@ -189,7 +189,7 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
     const Plan* co = ps.baseline("cloud-only");
     const double coMs = co ? co->latency.totalMs : 0.0;
     json sel = planJson(ctx, ps.selected, coMs);
-    sel["reason"] = ps.reason;
+    sel["reason"] = ps.reason();
     sel["final"] = ps.final();
     j["selected"] = sel;
     json base = json::object();

@@ -4,6 +4,7 @@
 #include "autosplit/util/errors.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -208,6 +209,21 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
         report.tensors.push_back({t.name, g.nodes[static_cast<size_t>(t.producer)].name, C, maxS, c.depthwise});
     }
     return report;
+}
+
+std::string equalizationSummary(const EqualizeReport& r, double ms) {
+    double largest = 1;
+    int depthwise = 0;
+    for (const auto& t : r.tensors) {
+        largest = std::max(largest, t.maxScale);
+        depthwise += t.depthwise;
+    }
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "equalization: %zu tensor%s rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
+                  "on %d samples (%d ms)",
+                  r.tensors.size(), r.tensors.size() == 1 ? "" : "s", depthwise, largest, r.samples, int(ms));
+    return line;
 }
 
 }  // namespace autosplit

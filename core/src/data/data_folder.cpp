@@ -1,4 +1,4 @@
-#include "exec_data.h"
+#include "autosplit/data/data_folder.h"
 
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/util/errors.h"
@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <iostream>
 
 namespace fs = std::filesystem;
 
-namespace autosplit::cli {
+namespace autosplit {
 
 namespace {
 bool isImagePath(const std::string& path) {
@@ -28,36 +27,38 @@ bool hasTensorFiles(const std::string& dir) {
 }
 }  // namespace
 
-PreprocessProfile resolveProfile(const std::string& profilePath, const std::string& dir, bool quiet) {
+PreprocessProfile resolveProfile(const std::string& profilePath, const std::string& dir, std::vector<std::string>* warnings) {
     if (!profilePath.empty()) return loadPreprocessProfile(profilePath);
     if (!dir.empty()) {
         const std::string local = (fs::path(dir) / "preprocess.json").string();
         std::error_code ec;
         if (fs::is_regular_file(local, ec)) return loadPreprocessProfile(local);
     }
-    if (!quiet)
-        std::cerr << "warning: no preprocessing profile (--preprocess FILE or preprocess.json in the folder): "
-                     "pixels / 255, RGB, NCHW, stretched to the model's input size, no mean/std\n";
+    if (warnings)
+        warnings->push_back("no preprocessing profile (--preprocess FILE or preprocess.json in the folder): "
+                            "pixels / 255, RGB, NCHW, stretched to the model's input size, no mean/std");
     return PreprocessProfile{};
 }
 
-Dataset loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath, bool quiet) {
+Dataset loadDataFolder(const Graph& g, const std::string& dir, const std::string& profilePath,
+                       std::vector<std::string>* warnings) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw Error("data folder '" + dir + "' does not exist");
     const bool images = folderHasImages(dir), tensors = hasTensorFiles(dir);
     if (images && tensors) throw Error("data folder '" + dir + "' mixes images and tensor files; keep one kind");
-    if (images) return loadImageFolder(g, dir, resolveProfile(profilePath, dir, quiet));
+    if (images) return loadImageFolder(g, dir, resolveProfile(profilePath, dir, warnings));
     if (tensors) return loadTensorFolder(g, dir);
     throw Error("data folder '" + dir + "' holds no images (.png, .jpg) or tensor files (.pb, .npy)");
 }
 
-TensorData loadInputFile(const Graph& g, int inputIndex, const std::string& path, const std::string& profilePath, bool quiet) {
+TensorData loadInputFile(const Graph& g, int inputIndex, const std::string& path, const std::string& profilePath,
+                         std::vector<std::string>* warnings) {
     const Tensor& in = g.tensors[g.inputs[static_cast<size_t>(inputIndex)]];
     if (isImagePath(path)) {
         const std::string dir = fs::path(path).parent_path().string();
-        return imageToTensor(readImage(path), resolveProfile(profilePath, dir.empty() ? "." : dir, quiet), in.shape, path);
+        return imageToTensor(readImage(path), resolveProfile(profilePath, dir.empty() ? "." : dir, warnings), in.shape, path);
     }
     return readTensorFile(path);
 }
 
-}  // namespace autosplit::cli
+}  // namespace autosplit

@@ -1,0 +1,168 @@
+// PlanningContext: the planner's slow part, built once per model, devices, bit set and
+// calibration data. On top of the cost model (latency tables, transmit and memory model) it
+// holds the error table and, for every candidate split (§4.1), the bit allocations of a budget
+// grid (§4.2) with their edge / cloud µs, transmitted bits, edge memory and MSE proxy.
+// Immutable after build except for the accuracy cache (thread-safe), so any number of threads
+// may read it.
+#pragma once
+
+#include "autosplit/ir/graph.h"
+#include "autosplit/ir/plan_bits.h"
+#include "autosplit/planner/cost_model.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/util/cancel.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace autosplit::planner {
+
+enum class Allocator { Exact, Lagrangian };
+
+struct ModelSource {
+    std::string path;
+    std::string sha256;                      // of the ONNX file
+    std::vector<std::string> inputBindings;  // "x=1x3x640x640"
+};
+
+struct ContextOptions {
+    std::vector<int> bits{2, 4, 6, 8};  // the edge bit set B
+    int inputBits = 8;                  // the raw input (what Cloud-Only sends)
+    int cloudBits = 16;                 // the cloud runs float16
+    Allocator allocator = Allocator::Exact;
+    bool compareLagrangian = true;      // also solve every instance with the Lagrangian (gap report)
+    // Budgets at the midpoints between the uniform levels too (3, 5, 7 for B = {2,4,6,8}):
+    // 7 x 7 instead of 4 x 4 pairs per split.
+    bool finerGrid = true;
+    CancelToken cancel;
+    std::function<void(const std::string& stage, int done, int total)> progress;
+};
+
+// One (split, bits) pair. Constraint-independent; scored by replan().
+struct Solution {
+    int split = -1;                      // -1 Cloud-Only; nodes [0, split] on the edge
+    std::vector<uint8_t> weightBits;     // per edge node
+    std::vector<uint8_t> activationBits; // per edge node
+    double edgeUs = 0, cloudUs = 0;
+    int64_t transmitBits = 0;
+    int messages = 0;                    // tensors sent
+    int64_t edgeWeightBits = 0, edgeActivationBits = 0;
+    double weightMse = 0, activationMse = 0;
+    double mse() const { return weightMse + activationMse; }
+    std::string budget;                  // grid label of the first budget pair that produced it ("w4a6")
+    bool exact = true;                   // false: the activation state limit forced the Lagrangian
+    // true: not from the §4.2 grid but one of the baselines' plans (uniform w = a = 16, 8 or 4 at
+    // any split position, candidate or not), stored so the selection can compare against it.
+    bool forBaseline = false;
+    uint8_t edgeMeasured = 0;            // 0 simulated, 1 some entries measured, 2 all measured
+    int64_t edgeBytes() const { return (edgeWeightBits + 7) / 8 + (edgeActivationBits + 7) / 8; }
+};
+
+// A measured accuracy drop (percentage points, lower is better) and what it means.
+struct AccuracyMeasurement {
+    double drop = 0;
+    std::string metric;  // "top1-disagreement", "relative-l2-error", ...
+    int samples = 0;
+    std::string data;    // description of the inputs
+};
+
+// Runs the model with the plan's fake quantization and returns the drop. May throw Cancelled.
+using AccuracyMeasure = std::function<AccuracyMeasurement(const PlanBits&, const CancelToken&)>;
+
+struct LagrangianReport {
+    int instances = 0;        // (split, budget) problems solved both ways
+    int worse = 0;            // where the Lagrangian's distortion is higher
+    int infeasible = 0;       // where the Lagrangian found nothing within budget and the exact did
+    double meanRelativeGap = 0, maxRelativeGap = 0;  // (D_lagrangian - D_exact) / D_exact
+    double exactMs = 0, lagrangianMs = 0;
+    int inexactActivation = 0;  // activation problems where the exact DP hit its state limit
+    size_t largestWeightFrontier = 0;
+};
+
+struct SplitRecord {
+    int position = -1;
+    std::vector<int> transmitted;    // tensor ids (enumerateSplits)
+    bool candidate = false;          // transmission at the lowest bits < raw input (§4.1)
+    int64_t minEdgeBits = 0;         // weights + working set at the lowest bits
+    int64_t minTransmitBits = 0;
+};
+
+class PlanningContext {
+public:
+    // `g` must be optimized with known shapes; `errors` computed on this graph with every width
+    // of o.bits; `cost` built for g's structure on the plan's devices with inputBits/cloudBits
+    // as in `o`. Throws PlannerError on unusable inputs, Cancelled when o.cancel fires.
+    static std::shared_ptr<const PlanningContext> build(Graph g, std::shared_ptr<const CostModel> cost, ErrorTable errors,
+                                                        ModelSource model, ContextOptions o = {});
+    // Builds the cost model too.
+    static std::shared_ptr<const PlanningContext> build(Graph g, const sim::DeviceProfile& edge,
+                                                        const sim::DeviceProfile& cloud, ErrorTable errors,
+                                                        ModelSource model, ContextOptions o = {},
+                                                        const sim::MeasuredProfile* edgeMeasured = nullptr);
+
+    // Cost-model options for a context with options `o`: its input and cloud widths, the bit set,
+    // 8 and 16 bits tabulated (the baselines' widths).
+    static CostModelOptions costOptions(const ContextOptions& o);
+
+    const Graph& graph() const { return graph_; }
+    const CostModel& cost() const { return *cost_; }
+    std::shared_ptr<const CostModel> costModel() const { return cost_; }
+    const ModelAnalysis& analysis() const { return cost_->analysis(); }
+    const std::vector<SplitInfo>& splits() const { return cost_->splits(); }  // index = position + 1
+    const std::vector<SplitRecord>& splitRecords() const { return records_; }
+    const sim::LatencyTable& edgeTable() const { return cost_->edgeTable(); }
+    const sim::LatencyTable& cloudTable() const { return cost_->cloudTable(); }
+    const sim::DeviceProfile& edgeDevice() const { return cost_->edgeDevice(); }
+    const sim::DeviceProfile& cloudDevice() const { return cost_->cloudDevice(); }
+    const ErrorTable& errors() const { return errors_; }
+    const ModelSource& model() const { return model_; }
+    const std::vector<int>& bits() const { return bits_; }
+    int inputBits() const { return cost_->inputBits(); }
+    int cloudBits() const { return cost_->cloudBits(); }
+    Allocator allocator() const { return allocator_; }
+    int64_t rawInputBits() const { return cost_->rawInputBits(); }
+    const std::vector<Solution>& solutions() const { return solutions_; }  // [0] = Cloud-Only
+    const LagrangianReport& lagrangian() const { return lagrangian_; }
+    double buildMs() const { return buildMs_; }
+    int nodeCount() const { return int(graph_.nodes.size()); }
+
+    // The solution in the evaluator's terms: its bits on nodes [0, split], cloud bits after.
+    PlanBits planBits(const Solution& s) const;
+    // Index of the stored solution with exactly these bits, or -1.
+    int findSolution(int split, const std::vector<int>& weightBits, const std::vector<int>& activationBits) const;
+
+    // Accuracy cache keyed by solution index (a solution is one (split, bits) pair). Thread-safe.
+    std::optional<AccuracyMeasurement> accuracy(int solution) const;
+    void storeAccuracy(int solution, AccuracyMeasurement m) const;
+    // Measures (or reads from the cache) one solution.
+    AccuracyMeasurement measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel = {}) const;
+
+    // Uniform-bit tables of the widths the baselines use here (the bit set, 8 and 16, where the
+    // edge device runs them); null otherwise.
+    const std::vector<CostModel::UniformSplit>* uniform(int bits) const;
+
+private:
+    PlanningContext() = default;
+    Graph graph_;
+    std::shared_ptr<const CostModel> cost_;
+    std::vector<SplitRecord> records_;
+    ErrorTable errors_;
+    ModelSource model_;
+    std::vector<int> bits_;
+    Allocator allocator_ = Allocator::Exact;
+    std::vector<Solution> solutions_;
+    std::map<std::string, int> solutionIndex_;
+    LagrangianReport lagrangian_;
+    double buildMs_ = 0;
+    mutable std::mutex accuracyMutex_;
+    mutable std::map<int, AccuracyMeasurement> accuracy_;
+    friend struct ContextBuilder;
+};
+
+}  // namespace autosplit::planner

@@ -1,0 +1,74 @@
+// The one planning pipeline: model file -> optimized graph (loadOptimizedModel); graph +
+// devices -> cost model (CostModel::build, stage one: latencies without calibration); graph +
+// cost model + data + bit set -> a ready planning session (buildPlanningSession, stage two:
+// equalization, calibration (cached), the planning context, the evaluator and its measure).
+// The CLI's plan and sweep, the explorer's engine and the benchmarks all build sessions here.
+#pragma once
+
+#include "autosplit/data/dataset.h"
+#include "autosplit/eval/evaluate.h"
+#include "autosplit/onnx/import.h"
+#include "autosplit/passes/optimize.h"
+#include "autosplit/planner/planner.h"
+#include "autosplit/quant/equalize.h"
+#include "autosplit/util/cancel.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace autosplit::planner {
+
+struct LoadedModel {
+    Graph graph;  // optimized
+    ImportReport import;
+    OptimizeReport optimize;
+    double importMs = 0, optimizeMs = 0;
+};
+
+// Import + optimize. Throws ImportError/GraphError/ShapeError naming the problem; Cancelled
+// between the stages when `cancel` fires. `stage` (may be empty) hears "import"/"optimize".
+LoadedModel loadOptimizedModel(const std::string& path, const ImportOptions& options, const CancelToken& cancel = {},
+                               const std::function<void(const std::string& stage)>& stage = {});
+
+// Where a session's calibration and measurement inputs come from: a folder of images (with a
+// preprocessing profile) or tensor files, else `synthetic` seeded N(0, 1) inputs.
+struct DataSource {
+    std::string folder;
+    std::string preprocess;  // profile path; empty: FOLDER/preprocess.json or the default (warned)
+    int synthetic = 4;
+};
+// Warnings (a default preprocessing profile, synthetic data) are appended to `warnings`.
+Dataset loadData(const Graph& g, const DataSource& source, std::vector<std::string>* warnings = nullptr);
+
+struct SessionOptions {
+    ContextOptions context;  // bit set, allocator, Lagrangian comparison, cancel, progress
+    EvalOptions eval;        // task, metric options, threads of the evaluator
+    bool equalize = true;    // activation equalization before calibration (quant/equalize.h)
+    int threads = 0;         // equalization and calibration (0 = all cores)
+    std::string cacheDir;    // error-table cache; empty: none
+    // One line per finished stage ("equalization: …", "calibration: …").
+    std::function<void(const std::string& line)> report;
+    // Calibration progress (samples run).
+    std::function<void(int done, int total)> calibrationProgress;
+};
+
+struct PlanningSession {
+    std::shared_ptr<const PlanningContext> context;
+    std::shared_ptr<const PlanEvaluator> evaluator;  // fake-quant runs on the session's data
+    AccuracyMeasure measure;                         // through `evaluator`
+    std::string dataDescription;
+    bool syntheticData = false;
+    EqualizeReport equalization;
+    bool calibrationFromCache = false;
+    double equalizeMs = 0, calibrationMs = 0, contextMs = 0;
+};
+
+// `graph` optimized (it is equalized here, a copy of the caller's); `cost` built for its
+// structure on the plan's devices with the context's input/cloud widths and every width of the
+// bit set tabulated. Throws PlannerError / Error naming the problem, Cancelled on cancel.
+std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::shared_ptr<const CostModel> cost,
+                                                            Dataset data, ModelSource source, const SessionOptions& o);
+
+}  // namespace autosplit::planner
