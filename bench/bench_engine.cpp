@@ -105,7 +105,7 @@ Result run(const QString& path, const InputBindings& inputs) {
     drag.setTimerType(Qt::PreciseTimer);
     drag.setInterval(16);  // ~60 value changes per second, like a slider under the mouse
     const qint64 dragStart = clock.nsecsElapsed();
-    Constraints c = engine.constraints();
+    PlanRequest c = engine.request();
     QObject::connect(&drag, &QTimer::timeout, [&] {
         const double t = double(clock.nsecsElapsed() - dragStart) / 1e9;
         if (t >= 5.0) {
@@ -116,7 +116,7 @@ Result run(const QString& path, const InputBindings& inputs) {
         // Sweep 0.1 .. 1000 Mbps on a log scale, back and forth.
         const double phase = std::fmod(t, 2.0) / 2.0;
         const double x = phase < 0.5 ? phase * 2 : 2 - phase * 2;
-        c.uplinkMbps = std::pow(10.0, -1.0 + 4.0 * x);
+        c.constraints.uplinkBps = std::pow(10.0, -1.0 + 4.0 * x) * 1e6;
         const qint64 now = clock.nsecsElapsed();
         engine.requestEstimate(c);
         requestedAt[engine.requestSerial()] = now;
@@ -132,7 +132,7 @@ Result run(const QString& path, const InputBindings& inputs) {
     r.p95Ms = percentile(latencies, 0.95);
     r.maxMs = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
     r.lastMs = latencies.empty() ? 0 : latencies.back();
-    r.ok = engine.estimates() && engine.estimates()->constraints == c;
+    r.ok = engine.estimates() && engine.estimates()->request == c;
     return r;
 }
 

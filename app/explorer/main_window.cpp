@@ -2,6 +2,7 @@
 
 #include "example_model.h"
 #include "plan_export.h"
+#include "shown_plan.h"
 
 #include "autosplit/widgets/control_panel.h"
 #include "autosplit/widgets/format.h"
@@ -47,11 +48,6 @@ namespace {
 constexpr int kMaxRecent = 8;
 const QString kRecentKey = QStringLiteral("recentFiles");
 
-QString splitName(const engine::ModelSession& s, int position) {
-    if (position < 0) return QObject::tr("Cloud-Only");
-    if (position >= s.model->layerCount() - 1) return QObject::tr("Edge-Only");
-    return QObject::tr("after %1").arg(QString::fromStdString(s.model->graph.nodes[size_t(position)].name));
-}
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -104,13 +100,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(&engine_, &engine::Engine::estimateFailed, this,
             [this](const QString& m) { planSummary_->setText(tr("<b>No plan:</b> %1").arg(m.toHtmlEscaped())); });
 
-    connect(controls_, &widgets::ControlPanel::constraintsChanged, this, [this](const engine::Constraints& c) {
+    connect(controls_, &widgets::ControlPanel::requestChanged, this, [this](const engine::PlanRequest& r) {
         pinnedSplit_.reset();  // new constraints: follow the planner's selection again
         pinnedSolution_.reset();
-        engine_.requestEstimate(c);
+        engine_.requestEstimate(r);
     });
     connect(controls_, &widgets::ControlPanel::devicesChanged, &engine_, &engine::Engine::setDevices);
-    engine_.requestEstimate(controls_->constraints());
+    engine_.requestEstimate(controls_->request());
 
     connect(dag_, &widgets::DagView::nodeSelected, this, &MainWindow::showNodeDetails);
     connect(dag_, &widgets::DagView::layoutStarted, this,
@@ -456,254 +452,26 @@ void MainWindow::selectSolution(int solution) {
     showPlan();
 }
 
-widgets::DagPlacement MainWindow::placementFor(int position) const {
-    widgets::DagPlacement p;
-    p.splitPosition = position;
-    if (shown_) {
-        p.edgeBits = shown_->edgeBits;
-        p.cloudBits = shown_->cloudBits;
-        p.inputBits = shown_->constraints.inputBits;
-    }
-    return p;
-}
-
 void MainWindow::showPlan() {
     if (!session_ || !shown_ || shown_->splits.size() != size_t(session_->model->layerCount()) + 1) return;
-    if (!pinnedSplit_ && showPlannerPlan()) return;
-    const engine::SplitEstimates& e = *shown_;
-    const int n = session_->model->layerCount();
-    int pos = e.best >= -1 ? e.best : -1;
-    if (pinnedSplit_ && *pinnedSplit_ >= -1 && *pinnedSplit_ < n) pos = *pinnedSplit_;
-    selectedSplit_ = pos;
-    shownPlanName_ = QStringLiteral("split");
-    const widgets::DagPlacement placement = placementFor(pos);
-    shownPlacement_ = placement;
-    dag_->setPlacement(placement);
-    layers_->setPlacement(placement);
-    if (details_->node() >= 0) details_->show(session_, placement, details_->node());
-    scatter_->setData({}, {}, {}, -1, std::nan(""));
-
-    const engine::SplitCost& sel = e.at(pos);
-    const QString name = splitName(*session_, pos);
-    std::vector<widgets::SplitPoint> points;
-    points.reserve(e.splits.size());
-    for (const auto& c : e.splits) points.push_back({c.position, c.totalUs() / 1000.0, c.fitsMemory});
-    splitPlot_->setPoints(points, pos, name);
-
-    std::vector<widgets::BreakdownRow> rows;
-    auto row = [](const QString& label, const engine::SplitCost& c, bool hl) {
-        return widgets::BreakdownRow{label, c.edgeUs / 1000.0, c.transmitUs / 1000.0, c.cloudUs / 1000.0, hl};
-    };
-    rows.push_back(row(pinnedSplit_ ? tr("Selected") : tr("Fastest split"), sel, true));
-    if (pinnedSplit_ && e.best >= -1 && e.best != pos) rows.push_back(row(tr("Fastest split"), e.at(e.best), false));
-    rows.push_back(row(tr("Cloud-Only"), e.cloudOnly(), false));
-    rows.push_back(row(tr("Edge-Only w%1a%1").arg(e.edgeBits), e.edgeOnly(), false));
-    breakdown_->setRows(rows);
-
-    std::vector<widgets::LayerBits> bits;
-    bits.reserve(size_t(n));
-    for (int i = 0; i < n; ++i) {
-        const LayerInfo& L = session_->model->analysis.layers[size_t(i)];
-        bits.push_back({QString::fromStdString(L.name), L.hasWeights() ? e.edgeBits : 0, e.edgeBits, i > pos});
-    }
-    heatmap_->setLayers(bits, pos);
-
-    using widgets::format::milliseconds;
-    const double cloudMs = e.cloudOnly().totalUs() / 1000.0;
-    const auto& split = session_->model->split(pos);
-    QString summary =
-        tr("<p style='font-size:11pt'><b>%1</b>%2</p>"
-           "<table cellspacing=3>"
-           "<tr><td>End-to-end</td><td align=right><b>%3</b></td><td>(%4 of Cloud-Only)</td></tr>"
-           "<tr><td><span style='color:%5'>■</span> Edge</td><td align=right>%6</td><td>%7 layers, w%8a%8</td></tr>"
-           "<tr><td><span style='color:%9'>■</span> Transmit</td><td align=right>%10</td><td>%11 in %12 tensor(s)</td></tr>"
-           "<tr><td><span style='color:%13'>■</span> Cloud</td><td align=right>%14</td><td>%15 layers, fp%16</td></tr>"
-           "<tr><td>Edge memory</td><td align=right>%17</td><td>%18</td></tr>"
-           "</table>")
-            .arg(name.toHtmlEscaped(), pinnedSplit_ ? tr(" (picked)") : QString())
-            .arg(milliseconds(sel.totalUs() / 1000.0))
-            .arg(QStringLiteral("%1 %").arg(cloudMs > 0 ? 100.0 * sel.totalUs() / 1000.0 / cloudMs : 0.0, 0, 'f', 0))
-            .arg(widgets::palette::edgeSeries().name(), milliseconds(sel.edgeUs / 1000.0))
-            .arg(pos + 1)
-            .arg(e.edgeBits)
-            .arg(widgets::palette::transmitSeries().name(), milliseconds(sel.transmitUs / 1000.0),
-                 widgets::format::bytes((sel.transmittedBits + 7) / 8))
-            .arg(split.transmitted.size())
-            .arg(widgets::palette::cloudSeries().name(), milliseconds(sel.cloudUs / 1000.0))
-            .arg(n - pos - 1)
-            .arg(e.cloudBits)
-            .arg(widgets::format::bytes((sel.edgeMemoryBits + 7) / 8),
-                 sel.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"));
-    if (e.best == -2) summary += tr("<p style='color:#d62728'>No split fits the edge memory: showing Cloud-Only.</p>");
-    summary += tr("<p style='color:#667'>Uniform edge bits (highest allowed ≤ 8), cloud at %1 bit; latencies simulated on "
-                  "%2 / %3. Accuracy-aware mixed precision arrives with the planner.</p>")
-                   .arg(e.cloudBits)
-                   .arg(QString::fromStdString(session_->devices.edge.name), QString::fromStdString(session_->devices.cloud.name));
-    planSummary_->setText(summary);
-    emit planShown(pos);
-}
-
-bool MainWindow::showPlannerPlan() {
-    if (!shown_->plans || !session_->planning) return false;
-    const planner::PlanSet& ps = *shown_->plans;
-    const planner::PlanningContext& ctx = *session_->planning->context;
-    const int n = session_->model->layerCount();
-    if (ctx.nodeCount() != n) return false;
-    planner::Plan plan = ps.selected;
-    if (pinnedSolution_ && *pinnedSolution_ >= 0 && *pinnedSolution_ < int(ctx.solutions().size()))
-        plan = planner::planFor(ctx, *pinnedSolution_, ps.constraints, "picked");
-    if (plan.splitPosition < -1 || plan.splitPosition >= n) return false;  // a non-prefix cut is not drawn as one
+    std::optional<ShownPlan> shown;
+    if (!pinnedSplit_) shown = plannerShownPlan(*session_, *shown_, pinnedSolution_);
+    if (!shown) shown = uniformShownPlan(*session_, *shown_, pinnedSplit_);
+    const planner::Plan& plan = shown->plan;
     const int pos = plan.splitPosition;
     selectedSplit_ = pos;
     shownPlanName_ = QString::fromStdString(plan.name);
-
-    widgets::DagPlacement placement;
-    placement.splitPosition = pos;
-    placement.weightBits = plan.weightBits;
-    placement.activationBits = plan.activationBits;
-    placement.edgeBits = 8;
-    placement.cloudBits = ctx.cloudBits();
-    placement.inputBits = ctx.inputBits();
-    shownPlacement_ = placement;
-    dag_->setPlacement(placement);
-    layers_->setPlacement(placement);
-    if (details_->node() >= 0) details_->show(session_, placement, details_->node());
-
-    // Scatter: every candidate that fits the edge memory, the Pareto front, the baselines.
-    const planner::Plan* cloud = ps.baseline("cloud-only");
-    const double cloudMs = cloud && cloud->latency.totalMs > 0 ? cloud->latency.totalMs : 1.0;
-    // x is the measured drop where the planner's cache has one; plans that quantize nothing
-    // (float16 everywhere) have drop 0 by construction; the rest have only the MSE proxy.
-    auto allFloat16 = [](const auto& wb, const auto& ab, const std::vector<int>& edgeNodes) {
-        for (int i : edgeNodes) {
-            const int w = i < int(wb.size()) ? wb[size_t(i)] : 0;
-            const int a = i < int(ab.size()) ? ab[size_t(i)] : 0;
-            if ((w != 0 && w < 16) || a < 16) return false;
-        }
-        return true;
-    };
-    auto prefix = [](int split) {
-        std::vector<int> v;
-        for (int i = 0; i <= split; ++i) v.push_back(i);
-        return v;
-    };
-    std::vector<widgets::ScatterPoint> points;
-    points.reserve(ps.candidates.size());
-    int samples = 0;
-    for (const auto& c : ps.candidates) {
-        widgets::ScatterPoint p;
-        p.mse = c.mse;
-        p.normLatency = c.totalMs / cloudMs;
-        p.id = c.solution;
-        if (const auto m = ctx.accuracy(c.solution)) {
-            p.drop = m->drop;
-            samples = std::max(samples, m->samples);
-        }
-        const planner::Solution& sol = ctx.solutions()[size_t(c.solution)];
-        // Only Cloud-Only and the baselines' w = a = 16 plans can be float16 (the grid's bits are <= 8).
-        p.float16 = sol.split < 0 || (sol.forBaseline && allFloat16(sol.weightBits, sol.activationBits, prefix(sol.split)));
-        points.push_back(p);
-    }
-    std::vector<int> pareto;
-    for (int i : ps.pareto) pareto.push_back(ps.candidates[size_t(i)].solution);
-    std::vector<widgets::ScatterBaseline> baselines;
-    std::vector<widgets::BreakdownRow> rows;
-    rows.push_back({tr("%1 (selected)").arg(QString::fromStdString(plan.name)), plan.latency.edgeMs, plan.latency.transmitMs,
-                    plan.latency.cloudMs, true});
-    for (const auto& b : ps.baselines) {
-        if (!b.available) continue;
-        widgets::ScatterBaseline sb;
-        sb.label = QString::fromStdString(b.name);
-        sb.mse = b.mseProxy;
-        sb.normLatency = b.latency.totalMs / cloudMs;
-        if (b.accuracy) sb.drop = b.accuracy->drop;
-        sb.float16 = b.kind == planner::PlanKind::CloudOnly ||
-                     allFloat16(b.weightBits, b.activationBits, b.splitPosition == -2 ? b.edgeNodes : prefix(b.splitPosition));
-        baselines.push_back(sb);
-        rows.push_back({QString::fromStdString(b.name) + (b.fitsMemory ? QString() : tr(" (too big)")), b.latency.edgeMs,
-                        b.latency.transmitMs, b.latency.cloudMs, false});
-    }
-    scatter_->setData(points, pareto, baselines, plan.solution, ps.constraints.maxDropPercent, samples);
-    breakdown_->setRows(rows);
-
-    std::vector<widgets::LayerBits> bits;
-    bits.reserve(size_t(n));
-    auto at = [](const std::vector<int>& v, int i) { return i < int(v.size()) ? v[size_t(i)] : 0; };
-    for (int i = 0; i < n; ++i) {
-        const LayerInfo& L = session_->model->analysis.layers[size_t(i)];
-        bits.push_back({QString::fromStdString(L.name), L.hasWeights() ? at(plan.weightBits, i) : 0,
-                        std::max(at(plan.activationBits, i), 1), i > pos});
-    }
-    heatmap_->setLayers(bits, pos);
-
-    const engine::SplitEstimates& e = *shown_;
-    std::vector<widgets::SplitPoint> profile;
-    profile.reserve(e.splits.size());
-    for (const auto& c : e.splits) profile.push_back({c.position, c.totalUs() / 1000.0, c.fitsMemory});
-    splitPlot_->setPoints(profile, pos, splitName(*session_, pos));
-
-    using widgets::format::milliseconds;
-    QString accuracy;
-    if (plan.accuracy)
-        accuracy = tr("drop <b>%1 %</b> (%2, measured on %3 inputs)")
-                       .arg(plan.accuracy->drop, 0, 'f', 3)
-                       .arg(QString::fromStdString(plan.accuracy->metric))
-                       .arg(plan.accuracy->samples);
-    else if (plan.kind == planner::PlanKind::CloudOnly)
-        accuracy = tr("float16 cloud (no drop measured)");
-    else
-        accuracy = tr("MSE proxy %1 — %2").arg(plan.mseProxy, 0, 'g', 3).arg(e.measured ? tr("not measured") : tr("measuring…"));
-    QString wbits, abits;
-    {
-        std::map<int, int> wh, ah;
-        for (int i = 0; i <= pos && i < n; ++i) {
-            if (session_->model->analysis.layers[size_t(i)].hasWeights()) ++wh[at(plan.weightBits, i)];
-            ++ah[at(plan.activationBits, i)];
-        }
-        for (const auto& [b, k] : wh) wbits += QStringLiteral("%1×%2b ").arg(k).arg(b);
-        for (const auto& [b, k] : ah) abits += QStringLiteral("%1×%2b ").arg(k).arg(b);
-    }
-    const int64_t sentBits = [&] {
-        int64_t t = 0;
-        for (const auto& sent : plan.transmitted) t += sent.elements * sent.bits;
-        return t;
-    }();
-    QString summary =
-        tr("<p style='font-size:11pt'><b>%1</b> · %2</p>"
-           "<table cellspacing=3>"
-           "<tr><td>End-to-end</td><td align=right><b>%3</b></td><td>(%4 of Cloud-Only)</td></tr>"
-           "<tr><td><span style='color:%5'>■</span> Edge</td><td align=right>%6</td><td>%7 layers (%8)</td></tr>"
-           "<tr><td><span style='color:%9'>■</span> Transmit</td><td align=right>%10</td><td>%11 in %12 tensor(s)</td></tr>"
-           "<tr><td><span style='color:%13'>■</span> Cloud</td><td align=right>%14</td><td>%15 layers, fp%16 (%17)</td></tr>"
-           "<tr><td>Edge memory</td><td align=right>%18</td><td>%19</td></tr>"
-           "</table>")
-            .arg(QString::fromStdString(plan.name).toHtmlEscaped(), splitName(*session_, pos).toHtmlEscaped())
-            .arg(milliseconds(plan.latency.totalMs))
-            .arg(QStringLiteral("%1 %").arg(100.0 * plan.latency.totalMs / cloudMs, 0, 'f', 0))
-            .arg(widgets::palette::edgeSeries().name(), milliseconds(plan.latency.edgeMs))
-            .arg(pos + 1)
-            .arg(QString::fromStdString(plan.latency.edgeOrigin))
-            .arg(widgets::palette::transmitSeries().name(), milliseconds(plan.latency.transmitMs),
-                 widgets::format::bytes((sentBits + 7) / 8))
-            .arg(plan.transmitted.size())
-            .arg(widgets::palette::cloudSeries().name(), milliseconds(plan.latency.cloudMs))
-            .arg(n - pos - 1)
-            .arg(ctx.cloudBits())
-            .arg(QString::fromStdString(plan.latency.cloudOrigin))
-            .arg(widgets::format::bytes(plan.edgeWeightBytes + plan.edgeActivationBytes),
-                 plan.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"));
-    summary += tr("<p>Accuracy: %1</p>").arg(accuracy);
-    if (pos >= 0) summary += tr("<p style='color:#445'>Weights: %1<br>Activations: %2</p>").arg(wbits, abits);
-    summary += tr("<p style='color:#667'>%1<br>%2 candidates fit, %3 on the Pareto front; %4. Accuracy on %5.</p>")
-                   .arg(QString::fromStdString(ps.reason()).toHtmlEscaped())
-                   .arg(ps.candidates.size())
-                   .arg(ps.pareto.size())
-                   .arg(e.measured ? tr("%1 measurements in %2").arg(ps.measured).arg(milliseconds(e.replanMs))
-                                   : tr("re-planned in %1").arg(milliseconds(e.replanMs)))
-                   .arg(QString::fromStdString(session_->planning->dataDescription).toHtmlEscaped());
-    planSummary_->setText(summary);
+    shownPlacement_ = placementOf(*session_, plan);
+    dag_->setPlacement(shownPlacement_);
+    layers_->setPlacement(shownPlacement_);
+    if (details_->node() >= 0) details_->show(session_, shownPlacement_, details_->node());
+    scatter_->setData(shown->points, shown->pareto, shown->baselines, shown->fromPlanner ? plan.solution : -1,
+                      shown->fromPlanner ? shown_->request.constraints.maxDropPercent : std::nan(""), shown->measuredSamples);
+    breakdown_->setRows(shown->rows);
+    heatmap_->setLayers(layerBitsOf(*session_, plan), pos);
+    splitPlot_->setPoints(splitProfile(*shown_), pos, splitName(*session_, pos));
+    planSummary_->setText(summaryHtml(*session_, *shown_, *shown));
     emit planShown(pos);
-    return true;
 }
 
 void MainWindow::showNodeDetails(int node) {
@@ -762,7 +530,7 @@ SessionFile MainWindow::currentSession() const {
     }
     s.edgeDevice = controls_->edgeDeviceSpec();
     s.cloudDevice = controls_->cloudDeviceSpec();
-    s.constraints = controls_->constraints();
+    s.request = controls_->request();
     s.pinnedSplit = pinnedSplit_;
     return s;
 }
@@ -789,7 +557,7 @@ bool MainWindow::openSession(const QString& path) {
     // Devices first (a bad JSON path is reported and the current device stays).
     if (!controls_->setEdgeDevice(s.edgeDevice, true) || !controls_->setCloudDevice(s.cloudDevice, true))
         showError(tr("Device profile rejected"), controls_->lastDeviceError());
-    controls_->setConstraints(s.constraints);
+    controls_->setRequest(s.request);
     pendingPin_ = s.pinnedSplit;
     if (session_ && session_->model->path == QFileInfo(s.modelPath).absoluteFilePath() && session_->model->inputShapes == s.inputs) {
         pinnedSplit_ = pendingPin_;

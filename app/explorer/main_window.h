@@ -85,8 +85,6 @@ private:
     void showPlan();
     void showError(const QString& title, const QString& message);
     void showNodeDetails(int node);
-    widgets::DagPlacement placementFor(int position) const;
-    bool showPlannerPlan();
     void exportPlanJson();
     void exportCsv();
     void exportPlot(QWidget* plot, const QString& what);

@@ -1,6 +1,6 @@
-// Exports of the current estimate: every split as CSV, the selected split as JSON.
-// The JSON is schema "autosplit-split-estimate" (uniform bits, no accuracy model): once the
-// planner is wired in, Export Plan writes the planner's "autosplit-plan" schema instead.
+// Exports of the uniform-bit split estimate (the planner's cost model at one edge width): every
+// split as CSV, the selected split as JSON (schema "autosplit-split-estimate"; no accuracy).
+// While the planning stage is ready, Export Plan writes the planner's "autosplit-plan" instead.
 #pragma once
 
 #include "autosplit/engine/split_estimate.h"

@@ -8,6 +8,8 @@
 #include <QJsonObject>
 #include <QSaveFile>
 
+#include <cmath>
+
 namespace autosplit::explorer {
 
 namespace {
@@ -42,11 +44,11 @@ QByteArray sessionToJson(const SessionFile& s) {
     o[QStringLiteral("inputs")] = engine::bindingsText(s.inputs);
     o[QStringLiteral("edge_device")] = s.edgeDevice;
     o[QStringLiteral("cloud_device")] = s.cloudDevice;
-    o[QStringLiteral("uplink_mbps")] = s.constraints.uplinkMbps;
-    o[QStringLiteral("edge_memory_mib")] = s.constraints.edgeMemoryMiB;
-    o[QStringLiteral("max_drop_percent")] = s.constraints.maxAccuracyDropPct;
+    o[QStringLiteral("uplink_mbps")] = s.request.constraints.uplinkBps / 1e6;
+    o[QStringLiteral("edge_memory_mib")] = double(s.request.constraints.edgeMemoryBytes) / double(1 << 20);
+    o[QStringLiteral("max_drop_percent")] = s.request.constraints.maxDropPercent;
     QJsonArray bits;
-    for (int b : s.constraints.bitSet) bits.append(b);
+    for (int b : s.request.bitSet) bits.append(b);
     o[QStringLiteral("bits")] = bits;
     o[QStringLiteral("selected_split")] = s.pinnedSplit ? QJsonValue(*s.pinnedSplit) : QJsonValue(QJsonValue::Null);
     return QJsonDocument(o).toJson(QJsonDocument::Indented);
@@ -71,17 +73,21 @@ SessionFile sessionFromJson(const QByteArray& json, const QString& where) {
     }
     s.edgeDevice = text(o, "edge_device", where);
     s.cloudDevice = text(o, "cloud_device", where);
-    s.constraints.uplinkMbps = number(o, "uplink_mbps", where);
-    s.constraints.edgeMemoryMiB = number(o, "edge_memory_mib", where);
-    s.constraints.maxAccuracyDropPct = number(o, "max_drop_percent", where);
-    if (!(s.constraints.uplinkMbps > 0)) fail(where, QStringLiteral("field 'uplink_mbps' must be positive"));
-    if (!(s.constraints.edgeMemoryMiB > 0)) fail(where, QStringLiteral("field 'edge_memory_mib' must be positive"));
+    const double mbps = number(o, "uplink_mbps", where);
+    const double mib = number(o, "edge_memory_mib", where);
+    if (!(mbps > 0) || !std::isfinite(mbps)) fail(where, QStringLiteral("field 'uplink_mbps' must be positive"));
+    if (!(mib > 0) || !(mib < 1e12)) fail(where, QStringLiteral("field 'edge_memory_mib' must be positive"));
+    s.request.constraints.uplinkBps = mbps * 1e6;
+    s.request.constraints.edgeMemoryBytes = int64_t(std::llround(mib * double(1 << 20)));
+    s.request.constraints.maxDropPercent = number(o, "max_drop_percent", where);
+    if (!(s.request.constraints.maxDropPercent >= 0 && s.request.constraints.maxDropPercent <= 100))
+        fail(where, QStringLiteral("field 'max_drop_percent' must be within 0..100"));
     const QJsonValue bits = require(o, "bits", where);
     if (!bits.isArray()) fail(where, QStringLiteral("field 'bits' must be an array"));
-    s.constraints.bitSet.clear();
+    s.request.bitSet.clear();
     for (const QJsonValue& b : bits.toArray()) {
         if (!b.isDouble() || b.toInt() < 1 || b.toInt() > 32) fail(where, QStringLiteral("field 'bits' holds a width outside 1..32"));
-        s.constraints.bitSet.push_back(b.toInt());
+        s.request.bitSet.push_back(b.toInt());
     }
     const QJsonValue sel = o.value(QStringLiteral("selected_split"));
     if (sel.isDouble()) s.pinnedSplit = sel.toInt();

@@ -15,7 +15,7 @@ struct SessionFile {
     engine::InputBindings inputs;
     QString edgeDevice = QStringLiteral("eyeriss");  // built-in name or JSON path
     QString cloudDevice = QStringLiteral("tpu");
-    engine::Constraints constraints;
+    engine::PlanRequest request;  // sliders (stored as uplink_mbps, edge_memory_mib, max_drop_percent, bits)
     std::optional<int> pinnedSplit;  // a split the user picked; none = the fastest feasible
 };
 

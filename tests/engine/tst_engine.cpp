@@ -13,7 +13,7 @@
 using namespace autosplit;
 using namespace autosplit::engine;
 
-Q_DECLARE_METATYPE(autosplit::engine::Constraints)
+Q_DECLARE_METATYPE(autosplit::engine::PlanRequest)
 
 namespace {
 constexpr int kTimeout = 60000;
@@ -78,7 +78,7 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(estimate.count(), 1, kTimeout);
         const auto est = estimate.at(0).at(0).value<std::shared_ptr<const SplitEstimates>>();
         QCOMPARE(int(est->splits.size()), s->model->layerCount() + 1);
-        QCOMPARE(est->constraints, e.constraints());
+        QVERIFY(est->request == e.request());
     }
 
     void estimateMatchesTheSimulatorDirectly() {
@@ -86,35 +86,38 @@ private slots:
         e.setPlanningEnabled(false);
         const auto s = loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
         QVERIFY(s);
-        Constraints c;
-        c.uplinkMbps = 4.0;
-        c.edgeMemoryMiB = 0.2;
-        c.bitSet = {4, 8};
-        const SplitEstimates est = estimateSplits(*s, c);
+        PlanRequest r;
+        r.constraints.uplinkBps = 4e6;
+        r.constraints.edgeMemoryBytes = int64_t(0.2 * 1024 * 1024);
+        r.constraints.messageOverheadMs = 1.0;
+        r.bitSet = {4, 8};
+        const SplitEstimates est = estimateSplits(*s, r);
         QCOMPARE(est.edgeBits, 8);
         const Graph& g = s->model->graph;
         const int n = s->model->layerCount();
         const auto& et = *s->devices.edgeLatency;
         const auto& ct = *s->devices.cloudLatency;
         for (int p = -1; p < n; ++p) {
-            const SplitCost& cost = est.at(p);
+            const planner::SplitCost& cost = est.at(p);
             double edge = 0, cloud = 0;
             for (int i = 0; i <= p; ++i) edge += et.at(i, 8, 8).us;
             for (int i = p + 1; i < n; ++i) cloud += ct.at(i, 16, 16).us;
-            QVERIFY(std::abs(cost.edgeUs - edge) <= 1e-6 * std::max(1.0, edge));
-            QVERIFY(std::abs(cost.cloudUs - cloud) <= 1e-6 * std::max(1.0, cloud));
+            QVERIFY(std::abs(cost.latency.edgeMs * 1e3 - edge) <= 1e-6 * std::max(1.0, edge));
+            QVERIFY(std::abs(cost.latency.cloudMs * 1e3 - cloud) <= 1e-6 * std::max(1.0, cloud));
             int64_t bits = 0;
             for (int t : s->model->split(p).transmitted) bits += g.tensors[size_t(t)].elementCount() * 8;
-            QCOMPARE(cost.transmittedBits, bits);
-            QVERIFY(std::abs(cost.transmitUs - double(bits) / 4.0) < 1e-6);
+            QCOMPARE(cost.transmitBits, bits);
+            // The planner's transmit model: bits / uplink plus the per-message overhead.
+            const double transmitMs = double(bits) / 4e6 * 1e3 + 1.0 * double(s->model->split(p).transmitted.size());
+            QVERIFY(std::abs(cost.latency.transmitMs - transmitMs) < 1e-9);
             // Edge memory as core's model computes it.
             const EdgeMemory mem = edgeMemory(g, PlanBits::uniform(g, p, 8, 8, 8));
-            QCOMPARE(cost.edgeMemoryBits, mem.weightBits + mem.peakActivationBits);
-            QCOMPARE(cost.fitsMemory, cost.edgeMemoryBits <= int64_t(0.2 * 1024 * 1024 * 8));
+            QCOMPARE(cost.edgeWeightBits + cost.edgeActivationBits, mem.weightBits + mem.peakActivationBits);
+            QCOMPARE(cost.fitsMemory, cost.edgeWeightBytes() + cost.edgeActivationBytes() <= r.constraints.edgeMemoryBytes);
         }
         // The pick is the fastest split that fits.
         for (const auto& cost : est.splits)
-            if (cost.fitsMemory) QVERIFY(est.at(est.best).totalUs() <= cost.totalUs());
+            if (cost.fitsMemory) QVERIFY(est.at(est.best).latency.totalMs <= cost.latency.totalMs);
         QVERIFY(!est.edgeOnly().fitsMemory);  // 0.2 MiB is below the example's whole-model footprint
     }
 
@@ -188,13 +191,13 @@ private slots:
         QSignalSpy estimate(&e, &Engine::estimateAvailable);
         QTRY_COMPARE_WITH_TIMEOUT(estimate.count(), 1, kTimeout);  // the post-load estimate
         estimate.clear();
-        Constraints c;
+        PlanRequest c;
         const int requests = 200;
         for (int i = 0; i < requests; ++i) {
-            c.uplinkMbps = 0.1 + i;
+            c.constraints.uplinkBps = (0.1 + i) * 1e6;
             e.requestEstimate(c);
         }
-        QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->constraints == c, kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->request == c, kTimeout);
         QTest::qWait(150);
         QVERIFY2(estimate.count() < 10, qPrintable(QString::number(estimate.count())));  // coalesced, not 200 runs
         quint64 lastSerial = 0, lastGen = 0;
@@ -209,7 +212,7 @@ private slots:
             lastSerial = est->requestSerial;
             lastGen = est->generation;
         }
-        QCOMPARE(estimate.last().at(0).value<std::shared_ptr<const SplitEstimates>>()->constraints, c);
+        QVERIFY(estimate.last().at(0).value<std::shared_ptr<const SplitEstimates>>()->request == c);
     }
 
     void plannerPlansArriveInStages() {
@@ -229,7 +232,7 @@ private slots:
         QVERIFY(fast->plans);
         QVERIFY(!fast->measured);
         // The same answer as calling the planner directly.
-        const auto direct = planner::replan(*s->planning->context, plannerConstraints(e.constraints()));
+        const auto direct = planner::replan(*s->planning->context, e.request().constraints);
         QCOMPARE(fast->plans->selected.splitPosition, direct->selected.splitPosition);
         QCOMPARE(fast->plans->selected.latency.totalMs, direct->selected.latency.totalMs);
         QCOMPARE(fast->plans->candidates.size(), direct->candidates.size());
@@ -252,8 +255,8 @@ private slots:
         Engine e;
         e.setPlanningEnabled(false);
         widgets::ControlPanel panel;
-        connect(&panel, &widgets::ControlPanel::constraintsChanged, &e, &Engine::requestEstimate);
-        e.requestEstimate(panel.constraints());
+        connect(&panel, &widgets::ControlPanel::requestChanged, &e, &Engine::requestEstimate);
+        e.requestEstimate(panel.request());
         QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
         QTRY_VERIFY_WITH_TIMEOUT(e.estimates(), kTimeout);
         QSignalSpy estimate(&e, &Engine::estimateAvailable);
@@ -264,7 +267,7 @@ private slots:
             s->setValue((from + step * 13) % (s->maximum() + 1));
             QTest::qWait(2);
         }
-        QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->constraints == panel.constraints(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->request == panel.request(), kTimeout);
         QVERIFY(estimate.count() >= 1);
         quint64 lastSerial = 0;
         for (const auto& args : estimate) {

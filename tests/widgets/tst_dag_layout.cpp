@@ -130,8 +130,7 @@ private slots:
         int p = n / 2;
         while (p < n - 1 && session_->model->split(p).transmitted.empty()) ++p;
         DagPlacement placement;
-        placement.splitPosition = p;
-        placement.edgeBits = 4;
+        placement.plan = PlanBits::uniform(session_->model->graph, p, 4, 4);
         view.setPlacement(placement);
         for (int i = 0; i < n; ++i) {
             if (i <= p) QCOMPARE(view.nodeFill(i), palette::edgeFill(4));
@@ -148,10 +147,10 @@ private slots:
         QVERIFY(named);
 
         // Cloud-Only sends the input; Edge-Only sends nothing.
-        placement.splitPosition = -1;
+        placement.plan.splitPosition = -1;
         view.setPlacement(placement);
         QCOMPARE(view.transmittedLabelCount(), int(session_->model->split(-1).transmitted.size()));
-        placement.splitPosition = n - 1;
+        placement.plan.splitPosition = n - 1;
         view.setPlacement(placement);
         QCOMPARE(view.transmittedLabelCount(), 0);
     }

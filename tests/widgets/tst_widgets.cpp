@@ -47,23 +47,23 @@ private slots:
 
     void presetsAndSlidersEmitConstraints() {
         ControlPanel panel;
-        QSignalSpy spy(&panel, &ControlPanel::constraintsChanged);
+        QSignalSpy spy(&panel, &ControlPanel::requestChanged);
         auto* presets = panel.findChildren<QComboBox*>().first();
         QVERIFY(presets->count() == int(linkPresets().size()) + 1);
         presets->setCurrentIndex(1);
         emit presets->activated(1);  // BLE
         QCOMPARE(spy.count(), 1);
-        QVERIFY(std::abs(panel.constraints().uplinkMbps - 0.27) < 0.01);
+        QVERIFY(std::abs(panel.request().constraints.uplinkBps - 0.27e6) < 0.01e6);
         panel.memorySlider()->setValue(panel.memorySlider()->value() + 10);
         panel.thresholdSlider()->setValue(250);
         QCOMPARE(spy.count(), 3);
-        QCOMPARE(panel.constraints().maxAccuracyDropPct, 25.0);
+        QCOMPARE(panel.request().constraints.maxDropPercent, 25.0);
         // The bit set may shrink but never become empty.
         for (int b : {2, 4, 6}) panel.bitCheckBox(b)->setChecked(false);
-        QCOMPARE(panel.constraints().bitSet, std::vector<int>{8});
+        QCOMPARE(panel.request().bitSet, std::vector<int>{8});
         panel.bitCheckBox(8)->setChecked(false);
         QVERIFY(panel.bitCheckBox(8)->isChecked());
-        QCOMPARE(panel.constraints().bitSet, std::vector<int>{8});
+        QCOMPARE(panel.request().bitSet, std::vector<int>{8});
     }
 
     void deviceSelectionEmitsAndRejectsBadFiles() {
@@ -85,8 +85,7 @@ private slots:
         const int n = session_->model->layerCount();
         QCOMPARE(model.rowCount(), n);
         DagPlacement p;
-        p.splitPosition = 2;
-        p.edgeBits = 6;
+        p.plan = PlanBits::uniform(session_->model->graph, 2, 6, 6);
         model.setPlacement(p);
         QCOMPARE(model.index(0, LayerTableModel::Placement).data().toString(), QStringLiteral("edge"));
         QCOMPARE(model.index(3, LayerTableModel::Placement).data().toString(), QStringLiteral("cloud"));
@@ -102,7 +101,7 @@ private slots:
         NodeDetailsModel model;
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         DagPlacement p;
-        p.splitPosition = 0;
+        p.plan = PlanBits::uniform(session_->model->graph, 0, 8, 8);
         model.show(session_, p, 0);
         QCOMPARE(model.node(), 0);
         QCOMPARE(model.value(QStringLiteral("Name")), QString::fromStdString(session_->model->graph.nodes[0].name));

@@ -111,7 +111,7 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
                 box->setChecked(true);
                 return;
             }
-            emitConstraints();
+            emitRequest();
         });
     }
     bitRow->addStretch();
@@ -152,15 +152,15 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
         presets_->setCurrentIndex(0);
         for (int i = 1; i < presets_->count(); ++i)
             if (positionFromBandwidth(presets_->itemData(i).toDouble()) == bandwidth_->value()) presets_->setCurrentIndex(i);
-        emitConstraints();
+        emitRequest();
     });
     connect(presets_, &QComboBox::activated, this, [this](int i) {
         if (i > 0) bandwidth_->setValue(positionFromBandwidth(presets_->itemData(i).toDouble()));
     });
-    connect(memory_, &QSlider::valueChanged, this, [this] { emitConstraints(); });
-    connect(threshold_, &QSlider::valueChanged, this, [this] { emitConstraints(); });
+    connect(memory_, &QSlider::valueChanged, this, [this] { emitRequest(); });
+    connect(threshold_, &QSlider::valueChanged, this, [this] { emitRequest(); });
 
-    setConstraints(engine::Constraints{});
+    setRequest(engine::PlanRequest{});
 }
 
 QCheckBox* ControlPanel::bitCheckBox(int bits) const {
@@ -168,44 +168,44 @@ QCheckBox* ControlPanel::bitCheckBox(int bits) const {
     return it == bitBoxes_.end() ? nullptr : it->second;
 }
 
-engine::Constraints ControlPanel::constraints() const {
-    engine::Constraints c;
-    c.uplinkMbps = bandwidthFromPosition(bandwidth_->value());
-    c.edgeMemoryMiB = memoryFromPosition(memory_->value());
-    c.maxAccuracyDropPct = threshold_->value() * 50.0 / kThresholdSteps;
-    c.bitSet.clear();
+engine::PlanRequest ControlPanel::request() const {
+    engine::PlanRequest r;
+    r.constraints.uplinkBps = bandwidthFromPosition(bandwidth_->value()) * 1e6;
+    r.constraints.edgeMemoryBytes = int64_t(std::llround(memoryFromPosition(memory_->value()) * double(1 << 20)));
+    r.constraints.maxDropPercent = threshold_->value() * 50.0 / kThresholdSteps;
+    r.bitSet.clear();
     for (const auto& [b, box] : bitBoxes_)
-        if (box->isChecked()) c.bitSet.push_back(b);
-    return c;
+        if (box->isChecked()) r.bitSet.push_back(b);
+    return r;
 }
 
-void ControlPanel::setConstraints(const engine::Constraints& c) {
+void ControlPanel::setRequest(const engine::PlanRequest& r) {
     blockEmit_ = true;
-    bandwidth_->setValue(positionFromBandwidth(c.uplinkMbps));
-    memory_->setValue(positionFromMemory(c.edgeMemoryMiB));
-    threshold_->setValue(int(std::lround(std::clamp(c.maxAccuracyDropPct, 0.0, 50.0) * kThresholdSteps / 50.0)));
+    bandwidth_->setValue(positionFromBandwidth(r.constraints.uplinkBps / 1e6));
+    memory_->setValue(positionFromMemory(double(r.constraints.edgeMemoryBytes) / double(1 << 20)));
+    threshold_->setValue(int(std::lround(std::clamp(r.constraints.maxDropPercent, 0.0, 50.0) * kThresholdSteps / 50.0)));
     for (const auto& [b, box] : bitBoxes_) {
         const QSignalBlocker block(box);
-        box->setChecked(std::find(c.bitSet.begin(), c.bitSet.end(), b) != c.bitSet.end());
+        box->setChecked(std::find(r.bitSet.begin(), r.bitSet.end(), b) != r.bitSet.end());
     }
     if (std::none_of(bitBoxes_.begin(), bitBoxes_.end(), [](const auto& kv) { return kv.second->isChecked(); })) {
         const QSignalBlocker block(bitBoxes_[8]);
         bitBoxes_[8]->setChecked(true);
     }
     blockEmit_ = false;
-    emitConstraints();
+    emitRequest();
 }
 
 void ControlPanel::updateLabels() {
-    const engine::Constraints c = constraints();
-    bandwidthLabel_->setText(format::mbps(c.uplinkMbps));
-    memoryLabel_->setText(format::mebibytes(c.edgeMemoryMiB));
-    thresholdLabel_->setText(QStringLiteral("%1 %").arg(c.maxAccuracyDropPct, 0, 'f', 1));
+    const engine::PlanRequest r = request();
+    bandwidthLabel_->setText(format::mbps(r.constraints.uplinkBps / 1e6));
+    memoryLabel_->setText(format::mebibytes(double(r.constraints.edgeMemoryBytes) / double(1 << 20)));
+    thresholdLabel_->setText(QStringLiteral("%1 %").arg(r.constraints.maxDropPercent, 0, 'f', 1));
 }
 
-void ControlPanel::emitConstraints() {
+void ControlPanel::emitRequest() {
     updateLabels();
-    if (!blockEmit_) emit constraintsChanged(constraints());
+    if (!blockEmit_) emit requestChanged(request());
 }
 
 sim::DeviceProfile ControlPanel::edgeDevice() const { return devices_.at(edgeDeviceSpec()); }

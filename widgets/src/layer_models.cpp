@@ -8,20 +8,12 @@
 
 namespace autosplit::widgets {
 
-namespace {
-
-int bitsAt(const std::vector<int>& v, int i, int fallback) {
-    return i < int(v.size()) && v[size_t(i)] > 0 ? v[size_t(i)] : fallback;
-}
-
-}  // namespace
-
 NodeLatency nodeLatency(const engine::ModelSession& s, const DagPlacement& p, int node) {
     NodeLatency out;
     const auto& edge = *s.devices.edgeLatency;
     const auto& cloud = *s.devices.cloudLatency;
-    const int wi = edge.bitsIndex(bitsAt(p.weightBits, node, p.edgeBits));
-    const int ai = edge.bitsIndex(bitsAt(p.activationBits, node, p.edgeBits));
+    const int wi = edge.bitsIndex(p.plan.weightAt(node, 8));
+    const int ai = edge.bitsIndex(p.plan.activationAt(node, 8));
     if (wi >= 0 && ai >= 0) {
         const auto e = edge.entry(node, wi, ai);
         out.edgeUs = e.us;
@@ -63,13 +55,13 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     if (!session_ || !index.isValid() || index.row() >= rowCount()) return {};
     const int i = index.row();
     const LayerInfo& L = session_->model->analysis.layers[size_t(i)];
-    const bool onEdge = i <= placement_.splitPosition;
+    const bool onEdge = i <= placement_.plan.splitPosition;
     if (role == Qt::TextAlignmentRole)
         return index.column() == Name || index.column() == Op || index.column() == OutputShape || index.column() == Placement
                    ? QVariant(int(Qt::AlignLeft | Qt::AlignVCenter))
                    : QVariant(int(Qt::AlignRight | Qt::AlignVCenter));
     if (role == Qt::BackgroundRole && index.column() == Placement)
-        return QBrush(onEdge ? palette::edgeFill(bitsAt(placement_.activationBits, i, placement_.edgeBits)).lighter(125)
+        return QBrush(onEdge ? palette::edgeFill(placement_.plan.activationAt(i, 8)).lighter(125)
                              : palette::cloudFill().lighter(115));
     const bool sortRole = role == Qt::UserRole;
     if (role != Qt::DisplayRole && !sortRole) return {};
@@ -83,8 +75,8 @@ QVariant LayerTableModel::data(const QModelIndex& index, int role) const {
     case Placement: return onEdge ? tr("edge") : tr("cloud");
     case Bits:
         return onEdge ? QStringLiteral("w%1a%2")
-                            .arg(bitsAt(placement_.weightBits, i, placement_.edgeBits))
-                            .arg(bitsAt(placement_.activationBits, i, placement_.edgeBits))
+                            .arg(placement_.plan.weightAt(i, 8))
+                            .arg(placement_.plan.activationAt(i, 8))
                       : QStringLiteral("fp%1").arg(placement_.cloudBits);
     case EdgeMs: {
         const double ms = nodeLatency(*session_, placement_, i).edgeUs / 1000.0;
@@ -135,11 +127,11 @@ void NodeDetailsModel::show(std::shared_ptr<const engine::ModelSession> session,
         if (!wts.isEmpty()) add(tr("Weight tensors"), wts.join(QStringLiteral("\n")));
         add(tr("Weights"), QStringLiteral("%1 (%2 bias)").arg(format::count(double(L.weights)), format::count(double(L.weightBiasElements))));
         add(tr("MACs"), format::count(double(L.macs)));
-        const bool onEdge = node <= placement.splitPosition;
+        const bool onEdge = node <= placement.plan.splitPosition;
         add(tr("Runs on"), onEdge ? QStringLiteral("edge (%1)").arg(QString::fromStdString(session->devices.edge.name))
                                   : QStringLiteral("cloud (%1)").arg(QString::fromStdString(session->devices.cloud.name)));
-        const int wb = bitsAt(placement.weightBits, node, placement.edgeBits);
-        const int ab = bitsAt(placement.activationBits, node, placement.edgeBits);
+        const int wb = placement.plan.weightAt(node, 8);
+        const int ab = placement.plan.activationAt(node, 8);
         add(tr("Bits"), onEdge ? QStringLiteral("weights %1, activations %2").arg(wb).arg(ab)
                                : QStringLiteral("float%1").arg(placement.cloudBits));
         const NodeLatency lat = nodeLatency(*session, placement, node);

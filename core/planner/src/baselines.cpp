@@ -10,37 +10,42 @@
 
 namespace autosplit::planner {
 
-std::vector<Plan::Sent> sentTensors(const PlanningContext& ctx, const std::vector<int>& tensors,
+std::vector<Plan::Sent> sentTensors(const CostModel& cost, const std::vector<int>& tensors,
                                     const std::vector<int>& abits, int uniformBits) {
     std::vector<Plan::Sent> out;
     for (int t : tensors) {
-        const Tensor& tt = ctx.graph().tensors[size_t(t)];
+        const Tensor& tt = cost.graph().tensors[size_t(t)];
         Plan::Sent s;
         s.tensor = t;
         s.elements = std::max<int64_t>(0, tt.elementCount());
-        s.bits = tt.producer < 0 ? ctx.inputBits()
+        s.bits = tt.producer < 0 ? cost.inputBits()
                                  : (size_t(tt.producer) < abits.size() ? abits[size_t(tt.producer)] : uniformBits);
         out.push_back(s);
     }
     return out;
 }
 
-Plan uniformPlan(const PlanningContext& ctx, int position, int bits, const Constraints& c, const std::string& name) {
-    if (!ctx.uniform(bits))
-        throw PlannerError("edge device '" + ctx.edgeDevice().name + "' does not run " + std::to_string(bits) + "-bit layers");
-    const SplitCost x = ctx.cost().uniformCost(position, bits, c);
+Plan uniformPlan(const CostModel& cost, int position, int bits, const Constraints& c, const std::string& name) {
+    const SplitCost x = cost.uniformCost(position, bits, c);
     Plan p;
     p.name = name;
-    p.kind = planKindOf(position, ctx.nodeCount());
+    p.kind = planKindOf(position, cost.nodeCount());
     p.splitPosition = position;
-    p.splitAfter = position >= 0 ? ctx.graph().nodes[size_t(position)].name : std::string();
+    p.splitAfter = position >= 0 ? cost.graph().nodes[size_t(position)].name : std::string();
     p.weightBits.assign(size_t(position + 1), bits);
     p.activationBits.assign(size_t(position + 1), bits);
-    p.transmitted = sentTensors(ctx, ctx.splits()[size_t(position + 1)].transmitted, p.activationBits, bits);
+    p.transmitted = sentTensors(cost, cost.splits()[size_t(position + 1)].transmitted, p.activationBits, bits);
     p.latency = x.latency;
     p.edgeWeightBytes = x.edgeWeightBytes();
     p.edgeActivationBytes = x.edgeActivationBytes();
     p.fitsMemory = x.fitsMemory;
+    return p;
+}
+
+Plan uniformPlan(const PlanningContext& ctx, int position, int bits, const Constraints& c, const std::string& name) {
+    if (!ctx.uniform(bits))
+        throw PlannerError("edge device '" + ctx.edgeDevice().name + "' does not run " + std::to_string(bits) + "-bit layers");
+    Plan p = uniformPlan(ctx.cost(), position, bits, c, name);
     const auto& errors = ctx.errors();
     const int bi = errors.bitsIndex(bits);
     if (bi >= 0)
@@ -142,7 +147,7 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
     std::vector<int> abits(size_t(N), 0);
     for (int v = 0; v < N; ++v)
         if (cut.onEdge[size_t(v)]) abits[size_t(v)] = fb;
-    p.transmitted = sentTensors(ctx, sent, abits, fb);
+    p.transmitted = sentTensors(ctx.cost(), sent, abits, fb);
     for (const auto& s : p.transmitted) sentBits += s.elements * s.bits;
     int em = 0;
     const int e16 = ctx.edgeTable().bitsIndex(fb);

@@ -12,7 +12,7 @@ inline int64_t bytesFromBits(int64_t bits) { return (bits + 7) / 8; }
 
 // The tensors crossing a cut with the bits they travel at: graph inputs at the input width,
 // node outputs at abits[producer] (uniformBits past the end of abits).
-std::vector<Plan::Sent> sentTensors(const PlanningContext& ctx, const std::vector<int>& tensors,
+std::vector<Plan::Sent> sentTensors(const CostModel& cost, const std::vector<int>& tensors,
                                     const std::vector<int>& abits, int uniformBits);
 
 // cloud-only, neurosurgeon, qdmp, qdmp-e, u8, u4, edge-only-u8 under `c`.

@@ -71,7 +71,7 @@ Plan planFor(const PlanningContext& ctx, int solution, const Constraints& c, con
     p.splitAfter = s.split >= 0 ? ctx.graph().nodes[size_t(s.split)].name : std::string();
     p.weightBits.assign(s.weightBits.begin(), s.weightBits.end());
     p.activationBits.assign(s.activationBits.begin(), s.activationBits.end());
-    p.transmitted = sentTensors(ctx, ctx.splits()[size_t(s.split + 1)].transmitted, p.activationBits, 0);
+    p.transmitted = sentTensors(ctx.cost(), ctx.splits()[size_t(s.split + 1)].transmitted, p.activationBits, 0);
     p.latency.edgeMs = s.edgeUs / 1e3;
     p.latency.cloudMs = s.cloudUs / 1e3;
     p.latency.transmitMs = CostModel::transmitMs(s.transmitBits, s.messages, c);

@@ -14,11 +14,15 @@ PlanBits PlanBits::uniform(const Graph& g, int splitPosition, int weightBits, in
 }
 
 int PlanBits::weightAt(int node, int fallback) const {
-    return node >= 0 && node < static_cast<int>(weightBits.size()) ? weightBits[static_cast<size_t>(node)] : fallback;
+    return node >= 0 && node < static_cast<int>(weightBits.size()) && weightBits[static_cast<size_t>(node)] > 0
+               ? weightBits[static_cast<size_t>(node)]
+               : fallback;
 }
 
 int PlanBits::activationAt(int node, int fallback) const {
-    return node >= 0 && node < static_cast<int>(activationBits.size()) ? activationBits[static_cast<size_t>(node)] : fallback;
+    return node >= 0 && node < static_cast<int>(activationBits.size()) && activationBits[static_cast<size_t>(node)] > 0
+               ? activationBits[static_cast<size_t>(node)]
+               : fallback;
 }
 
 }  // namespace autosplit

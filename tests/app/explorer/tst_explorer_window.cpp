@@ -71,20 +71,20 @@ private slots:
             bw->setValue(v);
             QTest::qWait(5);
         }
-        const double last = w.controls()->constraints().uplinkMbps;
+        const double last = w.controls()->request().constraints.uplinkBps;
         // A new session (e.g. another bit set) clears the shown estimates until the next one lands.
-        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && qFuzzyCompare(w.shownEstimates()->constraints.uplinkMbps, last), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && qFuzzyCompare(w.shownEstimates()->request.constraints.uplinkBps, last), kTimeout);
         QVERIFY(!shown.isEmpty());
         // The shown plan is the one computed for the last slider value.
         QCOMPARE(w.selectedSplit(), w.shownEstimates()->plans->selected.splitPosition);
 
         // A 4G-class uplink and an edge memory below the whole model's footprint: the picture
         // shows a real split (edge part, cut, cloud part).
-        auto c = w.controls()->constraints();
-        c.uplinkMbps = 10.0;
-        c.edgeMemoryMiB = 0.12;
-        w.controls()->setConstraints(c);
-        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->constraints == w.controls()->constraints(), kTimeout);
+        auto c = w.controls()->request();
+        c.constraints.uplinkBps = 10e6;
+        c.constraints.edgeMemoryBytes = int64_t(0.12 * 1024 * 1024);
+        w.controls()->setRequest(c);
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->request == w.controls()->request(), kTimeout);
         // Stage two (measured accuracy) replaces the provisional plan once the slider rests.
         QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && (w.shownEstimates()->measured || w.shownEstimates()->plans->final()), kTimeout);
         // Show a node's details, as a user clicking the first cloud node would.
@@ -103,6 +103,40 @@ private slots:
         for (int y = 0; y < shot.height(); y += 7)
             for (int x = 0; x < shot.width(); x += 7) colours.insert(shot.pixel(x, y));
         QVERIFY2(colours.size() > 50, qPrintable(QStringLiteral("only %1 colours").arg(colours.size())));
+    }
+
+    // One latency model: every point of "latency by split" is the planner's own scoring of that
+    // split at the shown uniform width (the uniform baselines' uniformPlan, and the stored
+    // solution scored layer by layer where the context has one), transmit overhead included.
+    void latencyBySplitIsThePlannersScoring() {
+        MainWindow w;
+        w.show();
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        const auto& ctx = *w.engine().session()->planning->context;
+        const auto& e = *w.shownEstimates();
+        const auto& points = w.splitPlot()->points();
+        QCOMPARE(int(points.size()), ctx.nodeCount() + 1);
+        const auto near = [](double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); };
+        int solutions = 0;
+        for (int p = -1; p < ctx.nodeCount(); ++p) {
+            const auto& point = points[size_t(p + 1)];
+            QCOMPARE(point.position, p);
+            const auto u = autosplit::planner::uniformPlan(ctx, p, e.edgeBits, e.request.constraints, "u");
+            QVERIFY2(near(point.totalMs, u.latency.totalMs), qPrintable(QStringLiteral("split %1: %2 vs %3 ms")
+                                                                            .arg(p)
+                                                                            .arg(point.totalMs)
+                                                                            .arg(u.latency.totalMs)));
+            QCOMPARE(point.feasible, u.fitsMemory);
+            const std::vector<int> bits(size_t(p + 1), e.edgeBits);
+            const int sol = ctx.findSolution(p, bits, bits);
+            if (sol < 0) continue;
+            const auto planned = autosplit::planner::planFor(ctx, sol, e.request.constraints, "s");
+            QVERIFY2(near(point.totalMs, planned.latency.totalMs), qPrintable(QString::number(p)));
+            ++solutions;
+        }
+        QVERIFY2(solutions > ctx.nodeCount() / 2, qPrintable(QString::number(solutions)));
+        QVERIFY(e.request.constraints.messageOverheadMs > 0);  // the overhead is part of what is compared
     }
 
     void pickingACandidateSelectsItEverywhere() {
@@ -130,9 +164,9 @@ private slots:
         const auto& sol = ctx.solutions()[size_t(pick)];
         QCOMPARE(w.selectedSplit(), sol.split);
         QCOMPARE(w.shownPlanName(), QStringLiteral("picked"));
-        QCOMPARE(w.dagView()->placement().splitPosition, sol.split);
-        QCOMPARE(w.dagView()->placement().weightBits.size() > size_t(0), true);
-        QCOMPARE(w.dagView()->placement().activationBits[0], int(sol.activationBits[0]));
+        QCOMPARE(w.dagView()->placement().plan.splitPosition, sol.split);
+        QCOMPARE(w.dagView()->placement().plan.weightBits.size() > size_t(0), true);
+        QCOMPARE(w.dagView()->placement().plan.activationBits[0], int(sol.activationBits[0]));
         // The breakdown's selected row is that candidate's latency.
         const auto planned = autosplit::planner::planFor(ctx, pick, plans->constraints, "picked");
         QCOMPARE(w.breakdownPlot()->rows().front().totalMs(), planned.latency.edgeMs + planned.latency.transmitMs + planned.latency.cloudMs);
@@ -141,7 +175,7 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(w.shownPlanName() != QStringLiteral("picked"), kTimeout);
         // The scatter's threshold line follows the slider (the accuracy-drop view is the default).
         QCOMPARE(w.scatter()->xAxisMode(), autosplit::widgets::PlanScatter::XAxisMode::AccuracyDrop);
-        QTRY_COMPARE_WITH_TIMEOUT(w.scatter()->thresholdX(), w.controls()->constraints().maxAccuracyDropPct, kTimeout);
+        QTRY_COMPARE_WITH_TIMEOUT(w.scatter()->thresholdX(), w.controls()->request().constraints.maxDropPercent, kTimeout);
         QCOMPARE(w.scatter()->thresholdX(), w.shownEstimates()->plans->constraints.maxDropPercent);
         // The dock's toggle switches the scatter to the MSE proxy (no threshold line) and back.
         auto* mse = w.findChild<QToolButton*>(QStringLiteral("scatterXMse"));
@@ -161,7 +195,7 @@ private slots:
         w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
         QVERIFY(waitForPlan(w));
         const auto before = w.engine().session();
-        const auto constraints = w.controls()->constraints();
+        const auto constraints = w.controls()->request();
 
         QTemporaryDir dir;
         const QString junk = dir.filePath(QStringLiteral("not-a-model.onnx"));
@@ -175,7 +209,7 @@ private slots:
         QVERIFY2(w.lastError().contains(QStringLiteral("not-a-model.onnx")), qPrintable(w.lastError()));
         QCOMPARE(w.engine().session(), before);  // the previous model stays open
         QCOMPARE(w.dagView()->model(), before->model);
-        QCOMPARE(w.controls()->constraints(), constraints);
+        QVERIFY(w.controls()->request() == constraints);
         auto* box = w.findChild<QMessageBox*>(QStringLiteral("errorDialog"));
         QVERIFY(box);
         box->close();
@@ -206,14 +240,14 @@ private slots:
             w.show();
             w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
             QVERIFY(waitForPlan(w));
-            auto c = w.controls()->constraints();
-            c.uplinkMbps = 1.1;
-            c.edgeMemoryMiB = 2.0;
-            c.maxAccuracyDropPct = 12.5;
+            auto c = w.controls()->request();
+            c.constraints.uplinkBps = 1.1e6;
+            c.constraints.edgeMemoryBytes = int64_t(2) << 20;
+            c.constraints.maxDropPercent = 12.5;
             c.bitSet = {4, 8};
-            w.controls()->setConstraints(c);
-            QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && qFuzzyCompare(w.shownEstimates()->constraints.edgeMemoryMiB,
-                                                                   w.controls()->constraints().edgeMemoryMiB),
+            w.controls()->setRequest(c);
+            QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->request.constraints.edgeMemoryBytes ==
+                                                                   w.controls()->request().constraints.edgeMemoryBytes,
                                  kTimeout);
         QVERIFY(waitForPlan(w));
             const int pick = w.engine().session()->model->layerCount() / 2;
@@ -229,10 +263,10 @@ private slots:
         const auto restored = w2.currentSession();
         QCOMPARE(QFileInfo(restored.modelPath).absoluteFilePath(), QFileInfo(saved.modelPath).absoluteFilePath());
         QCOMPARE(restored.edgeDevice, saved.edgeDevice);
-        QCOMPARE(restored.constraints.bitSet, saved.constraints.bitSet);
-        QVERIFY(std::abs(restored.constraints.uplinkMbps - saved.constraints.uplinkMbps) < 1e-9);
-        QVERIFY(std::abs(restored.constraints.edgeMemoryMiB - saved.constraints.edgeMemoryMiB) < 1e-9);
-        QVERIFY(std::abs(restored.constraints.maxAccuracyDropPct - saved.constraints.maxAccuracyDropPct) < 1e-9);
+        QCOMPARE(restored.request.bitSet, saved.request.bitSet);
+        QVERIFY(std::abs(restored.request.constraints.uplinkBps - saved.request.constraints.uplinkBps) < 1e-3);
+        QCOMPARE(restored.request.constraints.edgeMemoryBytes, saved.request.constraints.edgeMemoryBytes);
+        QVERIFY(std::abs(restored.request.constraints.maxDropPercent - saved.request.constraints.maxDropPercent) < 1e-9);
         QCOMPARE(restored.pinnedSplit, saved.pinnedSplit);
         QCOMPARE(w2.selectedSplit(), *saved.pinnedSplit);
     }

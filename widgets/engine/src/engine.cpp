@@ -4,10 +4,8 @@
 #include "autosplit/passes/optimize.h"
 #include "autosplit/util/errors.h"
 
-#include "autosplit/planner/accuracy.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/quant/calibration.h"
-#include "autosplit/quant/equalize.h"
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -61,16 +59,14 @@ std::shared_ptr<const ModelData> loadModelData(const LoadRequest& request, const
     report(progress, 0.02, QStringLiteral("Reading %1 (%2 MB)").arg(m->displayName).arg(double(info.size()) / 1e6, 0, 'f', 1));
     ImportOptions opts;
     opts.inputShapes = request.inputShapes;
-    // Import is one call without a cancellation point: a cancelled load drops its result after it.
-    m->graph = importOnnx(request.path.toStdString(), opts, &m->importReport);
-    timings.importMs = msSince(t);
-    cancel.throwIfCancelled();
-
-    report(progress, 0.55, QStringLiteral("Optimizing the graph"));
-    t.restart();
-    m->optimizeReport = optimize(m->graph);
-    timings.optimizeMs = msSince(t);
-    cancel.throwIfCancelled();
+    planner::LoadedModel loaded = planner::loadOptimizedModel(request.path.toStdString(), opts, cancel, [&](const std::string& stage) {
+        if (stage == "optimize") report(progress, 0.55, QStringLiteral("Optimizing the graph"));
+    });
+    m->graph = std::move(loaded.graph);
+    m->importReport = std::move(loaded.import);
+    m->optimizeReport = std::move(loaded.optimize);
+    timings.importMs = loaded.importMs;
+    timings.optimizeMs = loaded.optimizeMs;
 
     report(progress, 0.65, QStringLiteral("Analysing %1 layers").arg(m->graph.nodes.size()));
     t.restart();
@@ -110,6 +106,9 @@ DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge,
                                .arg(model.analysis.layers.size())
                                .arg(QString::fromStdString(cloud.name)));
     d.cloudLatency = build(cloud);
+    planner::CostModelOptions co;
+    co.cancel = cancel;
+    d.cost = planner::CostModel::build(model.graph, edge, cloud, d.edgeLatency, d.cloudLatency, co);
     timings.latencyMs = msSince(t);
     return d;
 }
@@ -119,62 +118,44 @@ std::vector<int> plannerBits(const std::vector<int>& bitSet) {
     for (int b : bitSet)
         if (b == 2 || b == 4 || b == 6 || b == 8) out.push_back(b);
     if (out.empty()) out.push_back(8);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
-std::shared_ptr<const Planning> buildPlanning(const ModelData& model, const DeviceSetup& devices,
-                                              const std::vector<int>& bits, const CancelToken& cancel,
-                                              ProgressReporter* progress, StageTimings& timings) {
+std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& model, const DeviceSetup& devices,
+                                                              const std::vector<int>& bits, const CancelToken& cancel,
+                                                              ProgressReporter* progress, StageTimings& timings) {
     QElapsedTimer t;
     t.start();
-    auto p = std::make_shared<Planning>();
-    p->bits = bits;
     // No user data yet: calibrate and measure on a few seeded synthetic inputs (the CLI's
     // default); the error table is cached per model, data and bits.
-    Dataset data = syntheticDataset(model.graph, 4);
-    p->dataDescription = data.description;
-    CalibrationOptions co;
-    co.bits = bits;
-    co.cacheDir = defaultCacheDir();
-    co.cancel = cancel;
-    co.progress = [&](int done, int total) {
+    planner::DataSource source;
+    source.synthetic = 4;
+    Dataset data = planner::loadData(model.graph, source);
+    planner::SessionOptions o;
+    o.context.bits = bits;
+    o.context.compareLagrangian = false;  // a report for the CLI; the window needs only the exact solutions
+    o.context.cancel = cancel;
+    o.context.progress = [&](const std::string& stage, int done, int total) {
+        report(progress, 0.96 + 0.03 * done / std::max(total, 1), QStringLiteral("Planning: %1").arg(QString::fromStdString(stage)));
+    };
+    o.cacheDir = defaultCacheDir();
+    o.calibrationProgress = [&](int done, int total) {
         report(progress, 0.92 + 0.04 * done / std::max(total, 1),
                QStringLiteral("Calibrating quantization errors (%1/%2 inputs)").arg(done).arg(total));
     };
-    // Per-channel equalization of the tensors convs read (float-exact, measured on the same data),
-    // as the CLI does before calibrating; the window's DAG keeps showing model.graph (same nodes).
+    // The window's DAG keeps showing model.graph (same nodes as the equalized copy).
     report(progress, 0.92, QStringLiteral("Equalizing activation ranges"));
-    Graph graph = model.graph;
-    EqualizeOptions eq;
-    eq.cancel = cancel;
-    equalizeActivations(graph, data, eq);
-    report(progress, 0.92, QStringLiteral("Calibrating quantization errors"));
-    ErrorTable table = calibrate(graph, data, co);
-    timings.calibrationMs = table.fromCache ? 0.0 : msSince(t);
-    cancel.throwIfCancelled();
-
-    t.restart();
     planner::ModelSource src;
     src.path = model.path.toStdString();
     src.sha256 = planner::sha256File(src.path);
     for (const auto& [name, dims] : model.inputShapes)
         src.inputBindings.push_back((QString::fromStdString(name) + QLatin1Char('=') + shapeText(dims)).toStdString());
-    planner::ContextOptions o;
-    o.bits = bits;
-    o.compareLagrangian = false;  // a report for the CLI; the window needs only the exact solutions
-    o.cancel = cancel;
-    o.progress = [&](const std::string& stage, int done, int total) {
-        report(progress, 0.96 + 0.03 * done / std::max(total, 1), QStringLiteral("Planning: %1").arg(QString::fromStdString(stage)));
-    };
-    p->context = planner::PlanningContext::build(std::move(graph), devices.edge, devices.cloud, std::move(table), src, o);
-    cancel.throwIfCancelled();
-    EvalData ed;
-    ed.inputs = std::move(data);
-    p->evaluator = std::make_shared<const PlanEvaluator>(p->context->graph(), std::move(ed), &p->context->errors(),
-                                                         EvalOptions{}, cancel);
-    p->measure = planner::measureWith(*p->evaluator);
-    timings.planningMs = msSince(t);
-    return p;
+    auto session = planner::buildPlanningSession(model.graph, devices.cost, std::move(data), std::move(src), o);
+    timings.calibrationMs = session->calibrationFromCache ? 0.0 : session->equalizeMs + session->calibrationMs;
+    timings.planningMs = msSince(t) - timings.calibrationMs;
+    return session;
 }
 
 Engine::Engine(QObject* parent) : QObject(parent) {
@@ -248,7 +229,7 @@ quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const Model
             startPlanning();
             // ... while stage one, the model, its layout and the uniform-bit estimate, shows at once.
             emit sessionAvailable(session_);
-            requestEstimate(constraints_);
+            requestEstimate(request_);
         },
         [this, path](std::exception_ptr e) {
             loading_ = false;
@@ -264,7 +245,7 @@ void Engine::startPlanning() {
     if (!planningEnabled_ || !session_) return;
     planning_ = true;
     auto base = session_;
-    const std::vector<int> bits = plannerBits(constraints_.bitSet);
+    const std::vector<int> bits = plannerBits(request_.bitSet);
     planningJob_.start(
         [base, bits](const JobContext& job) {
             auto s = std::make_shared<ModelSession>(*base);
@@ -284,7 +265,7 @@ void Engine::startPlanning() {
             planning_ = false;
             session_ = std::move(s);
             emit sessionAvailable(session_);
-            requestEstimate(constraints_);
+            requestEstimate(request_);
         },
         {}, [this](double f, const QString& stage) { emit loadProgress(planningJob_.generation(), f, stage); });
 }
@@ -300,15 +281,15 @@ void Engine::cancelLoad() {
     emit loadCancelled(path);
 }
 
-void Engine::requestEstimate(const Constraints& constraints) {
-    constraints_ = constraints;
+void Engine::requestEstimate(const PlanRequest& request) {
+    request_ = request;
     ++requestSerial_;
     estimateDirty_ = true;
     measureDelay_.stop();
     measureJob_.cancel();  // a measurement for older constraints is superseded
     if (!session_) return;
     // A new bit set invalidates the planning context (slow path): rebuild it on the same model.
-    if (session_->planning && session_->planning->bits != plannerBits(constraints.bitSet) && !loading_) startPlanning();
+    if (session_->planning && session_->planning->context->bits() != plannerBits(request.bitSet) && !loading_) startPlanning();
     if (!throttle_.isActive()) {  // leading edge: the first change of a burst runs at once
         runEstimate();
         throttle_.start();
@@ -319,7 +300,7 @@ void Engine::runEstimate() {
     estimateDirty_ = false;
     if (!session_) return;
     auto session = session_;
-    const Constraints c = constraints_;
+    const PlanRequest c = request_;
     const quint64 serial = requestSerial_;
     estimatesJob_.start(
         [session, c, serial](const JobContext& job) {
@@ -329,7 +310,7 @@ void Engine::runEstimate() {
             if (session->planning) {
                 QElapsedTimer t;
                 t.start();
-                e->plans = planner::replan(*session->planning->context, plannerConstraints(c));
+                e->plans = planner::replan(*session->planning->context, c.constraints);
                 e->replanMs = msSince(t);
             }
             return std::shared_ptr<const SplitEstimates>(std::move(e));
@@ -348,7 +329,7 @@ void Engine::runMeasurement() {
     auto first = estimates_;
     measureJob_.start(
         [session, first](const JobContext& job) {
-            const Planning& p = *session->planning;
+            const planner::PlanningSession& p = *session->planning;
             auto e = std::make_shared<SplitEstimates>(*first);
             QElapsedTimer t;
             t.start();

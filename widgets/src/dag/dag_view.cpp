@@ -301,16 +301,13 @@ void DagView::clearCut() {
 void DagView::applyPlacement() {
     if (!model_) return;
     const int n = model_->layerCount();
-    const int p = std::clamp(placement_.splitPosition, -1, n - 1);
-    auto bitsAt = [](const std::vector<int>& v, int i, int fallback) {
-        return i < int(v.size()) && v[size_t(i)] > 0 ? v[size_t(i)] : fallback;
-    };
+    const int p = std::clamp(placement_.plan.splitPosition, -1, n - 1);
     for (size_t i = 0; i < nodeItems_.size(); ++i) {
         const int idx = int(i);
         if (idx < n) {
             if (idx <= p) {
-                const int w = bitsAt(placement_.weightBits, idx, placement_.edgeBits);
-                const int a = bitsAt(placement_.activationBits, idx, placement_.edgeBits);
+                const int w = placement_.plan.weightAt(idx, 8);
+                const int a = placement_.plan.activationAt(idx, 8);
                 const bool hasWeights = model_->analysis.layers[i].hasWeights();
                 nodeItems_[i]->setLook(palette::edgeFill(std::min(w, a)),
                                        hasWeights ? QStringLiteral("w%1a%2").arg(w).arg(a) : QStringLiteral("a%1").arg(a));
@@ -353,8 +350,8 @@ void DagView::applyPlacement() {
         mids.push_back(mid);
         if (!labelled.insert(t).second) continue;
         const Tensor& tensor = model_->graph.tensors[size_t(t)];
-        const int bits = tensor.producer < 0 ? placement_.inputBits
-                                             : bitsAt(placement_.activationBits, tensor.producer, placement_.edgeBits);
+        const int bits = tensor.producer < 0 ? placement_.plan.inputBits
+                                             : placement_.plan.activationAt(tensor.producer, 8);
         const int64_t bytes = (std::max<int64_t>(tensor.elementCount(), 0) * bits + 7) / 8;
         auto* label = new QGraphicsSimpleTextItem(QStringLiteral("%1  %2 · %3 bit · %4")
                                                       .arg(QString::fromStdString(tensor.name), engine::shapeText(tensor.shape))

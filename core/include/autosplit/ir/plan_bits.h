@@ -19,7 +19,8 @@ struct PlanBits {
 
     // Same bits on every node.
     static PlanBits uniform(const Graph& g, int splitPosition, int weightBits, int activationBits, int inputBits = 8);
-    // Bits of node i's weight / outputs; `fallback` where the vectors are shorter.
+    // Bits of node i's weight / outputs; `fallback` where the vectors are shorter or hold no
+    // width (0).
     int weightAt(int node, int fallback) const;
     int activationAt(int node, int fallback) const;
 };

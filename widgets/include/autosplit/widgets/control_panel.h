@@ -32,8 +32,9 @@ class ControlPanel : public QWidget {
 public:
     explicit ControlPanel(QWidget* parent = nullptr);
 
-    engine::Constraints constraints() const;
-    void setConstraints(const engine::Constraints& c);  // emits constraintsChanged once
+    // The planner's constraints (rates in bits per second, memory in bytes) and the bit set.
+    engine::PlanRequest request() const;
+    void setRequest(const engine::PlanRequest& r);  // emits requestChanged once
     sim::DeviceProfile edgeDevice() const;
     sim::DeviceProfile cloudDevice() const;
     QString edgeDeviceSpec() const;   // built-in name or JSON path (for sessions)
@@ -56,14 +57,14 @@ public:
     QCheckBox* bitCheckBox(int bits) const;
 
 signals:
-    void constraintsChanged(const autosplit::engine::Constraints& constraints);
+    void requestChanged(const autosplit::engine::PlanRequest& request);
     void devicesChanged(const autosplit::sim::DeviceProfile& edge, const autosplit::sim::DeviceProfile& cloud);
 
 private:
     bool pickDevice(QComboBox* combo, std::map<QString, sim::DeviceProfile>& loaded, const QString& spec, bool quiet);
     void onDeviceActivated(QComboBox* combo, int index);
     void updateLabels();
-    void emitConstraints();
+    void emitRequest();
 
     QSlider* bandwidth_ = nullptr;
     QSlider* memory_ = nullptr;

@@ -108,8 +108,11 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
 
 // Plan for a stored solution under given constraints (used by replan and the baselines).
 Plan planFor(const PlanningContext& ctx, int solution, const Constraints& c, const std::string& name);
-// Plan at uniform edge bits at a split position (the uniform baselines' scoring; the MSE proxy
-// from the error table, the accuracy where the same stored solution was measured).
+// Plan at uniform edge bits at a split position, scored by the cost model alone (no MSE proxy,
+// no accuracy): what the window shows before the planning stage is ready.
+Plan uniformPlan(const CostModel& cost, int position, int bits, const Constraints& c, const std::string& name);
+// The same plan with the MSE proxy from the error table and the accuracy where the same stored
+// solution was measured (the uniform baselines' scoring).
 Plan uniformPlan(const PlanningContext& ctx, int position, int bits, const Constraints& c, const std::string& name);
 
 }  // namespace autosplit::planner

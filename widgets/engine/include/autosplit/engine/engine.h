@@ -31,7 +31,7 @@ public:
 
     std::shared_ptr<const ModelSession> session() const { return session_; }
     std::shared_ptr<const SplitEstimates> estimates() const { return estimates_; }
-    const Constraints& constraints() const { return constraints_; }
+    const PlanRequest& request() const { return request_; }
     bool isLoading() const { return loading_; }
     bool isPlanning() const { return planning_; }  // stage two of a load: calibration + planning context
     quint64 loadGeneration() const { return loads_.generation(); }
@@ -56,8 +56,8 @@ public slots:
     // Rebuild only the latency tables for other devices (the model stays).
     quint64 setDevices(const autosplit::sim::DeviceProfile& edge, const autosplit::sim::DeviceProfile& cloud);
     void cancelLoad();
-    // Fast path, throttled; the latest constraints always win.
-    void requestEstimate(const autosplit::engine::Constraints& constraints);
+    // Fast path, throttled; the latest request always wins.
+    void requestEstimate(const autosplit::engine::PlanRequest& request);
 
 signals:
     void loadStarted(quint64 generation, const QString& path);
@@ -87,18 +87,24 @@ private:
     std::shared_ptr<const SplitEstimates> estimates_;
     std::optional<LoadRequest> pendingRequest_;  // of the running load
     bool loading_ = false;
-    Constraints constraints_;
+    PlanRequest request_;
     quint64 requestSerial_ = 0;
     bool estimateDirty_ = false;
     QTimer throttle_;
 };
 
-// The slow path as a plain function (what a load job runs); `progress` may be null.
+// The slow path as plain functions (what a load job runs); `progress` may be null.
 std::shared_ptr<const ModelData> loadModelData(const LoadRequest& request, const CancelToken& cancel,
                                                ProgressReporter* progress, StageTimings& timings);
 DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
                          sim::LatencyTableCache* cache, const CancelToken& cancel, ProgressReporter* progress,
                          StageTimings& timings);
+// Stage two: the planning session (planner/session.h) for the bit set, on seeded synthetic inputs.
+std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& model, const DeviceSetup& devices,
+                                                              const std::vector<int>& bits, const CancelToken& cancel,
+                                                              ProgressReporter* progress, StageTimings& timings);
+// The planner's part of a bit set: the widths of {2, 4, 6, 8} it holds, sorted ({8} if none).
+std::vector<int> plannerBits(const std::vector<int>& bitSet);
 
 }  // namespace autosplit::engine
 

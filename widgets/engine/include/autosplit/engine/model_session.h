@@ -10,8 +10,8 @@
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/latency_table.h"
 
-#include "autosplit/eval/evaluate.h"
-#include "autosplit/planner/planner.h"
+#include "autosplit/planner/cost_model.h"
+#include "autosplit/planner/session.h"
 
 #include <QMetaType>
 #include <QString>
@@ -59,27 +59,23 @@ struct ModelData {
     const SplitInfo& split(int position) const { return splits[size_t(position + 1)]; }
 };
 
+// Stage one on the chosen devices: the latency tables and the planner's cost model over them
+// (every latency the window shows comes from `cost`).
 struct DeviceSetup {
     sim::DeviceProfile edge;
     sim::DeviceProfile cloud;
     std::shared_ptr<const sim::LatencyTable> edgeLatency;
     std::shared_ptr<const sim::LatencyTable> cloudLatency;
-};
-
-// The planner's slow part (per model, devices and bit set) and how plans get measured.
-struct Planning {
-    std::shared_ptr<const planner::PlanningContext> context;
-    std::shared_ptr<const PlanEvaluator> evaluator;  // fake-quant runs on the calibration inputs
-    planner::AccuracyMeasure measure;
-    std::string dataDescription;                     // what the accuracy is measured on
-    std::vector<int> bits;                           // the bit set the context was built for
+    std::shared_ptr<const planner::CostModel> cost;
 };
 
 struct ModelSession {
     std::shared_ptr<const ModelData> model;
     DeviceSetup devices;
     StageTimings timings;
-    std::shared_ptr<const Planning> planning;  // null when the planner could not run (see planningError)
+    // Stage two (planner/session.h): context, evaluator and measure for one bit set; null when
+    // the planner could not run (see planningError).
+    std::shared_ptr<const planner::PlanningSession> planning;
     QString planningError;
 };
 

@@ -6,6 +6,7 @@
 
 #include "autosplit/engine/job_tracker.h"
 #include "autosplit/engine/model_session.h"
+#include "autosplit/ir/plan_bits.h"
 #include "autosplit/widgets/dag/dag_layout.h"
 
 #include <QColor>
@@ -24,13 +25,11 @@ class DagNodeItem;
 class DagEdgeItem;
 
 // Where each node runs for one plan; `splitPosition` nodes [0, p] on the edge.
+// What the DAG, the layer table and the node details show: the plan's split and per-node bits
+// (ir/plan_bits.h; nodes after the split run in the cloud at cloudBits).
 struct DagPlacement {
-    int splitPosition = -1;
-    std::vector<int> weightBits;      // per node, edge only; empty = `edgeBits` everywhere
-    std::vector<int> activationBits;  // per node, edge only; empty = `edgeBits` everywhere
-    int edgeBits = 8;
+    PlanBits plan;
     int cloudBits = 16;
-    int inputBits = 8;
 };
 
 class DagView : public QGraphicsView {

@@ -87,6 +87,7 @@ class SplitProfilePlot : public QCustomPlot {
 public:
     explicit SplitProfilePlot(QWidget* parent = nullptr);
     void setPoints(const std::vector<SplitPoint>& points, int selected, const QString& selectedLabel);
+    const std::vector<SplitPoint>& points() const { return points_; }
     int selectedPosition() const { return selected_; }
     // Position of the point nearest to a pixel, -2 when none is close.
     int positionAt(const QPointF& pixel) const;
