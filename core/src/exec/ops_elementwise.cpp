@@ -1,6 +1,7 @@
 // Element-wise ops: unary activations and math, broadcasting binary arithmetic, Clip, Cast and
 // inference-mode BatchNormalization.
 #include "exec_internal.h"
+#include "onnx/dtype_codes.h"
 
 #include <cmath>
 
@@ -215,31 +216,17 @@ void clipOp(KernelContext& c) {
 
 // ---- Cast
 
-bool onnxTypeToDType(int64_t to, DType& dt) {
-    switch (to) {
-    case 1: dt = DType::Float32; return true;
-    case 2: dt = DType::UInt8; return true;
-    case 3: dt = DType::Int8; return true;
-    case 5: dt = DType::Int16; return true;
-    case 6: dt = DType::Int32; return true;
-    case 7: dt = DType::Int64; return true;
-    case 9: dt = DType::Bool; return true;
-    case 10: dt = DType::Float16; return true;
-    case 11: dt = DType::Double; return true;
-    default: return false;
-    }
-}
-
 std::string checkCast(const Graph&, const Node& n) {
-    DType dt;
-    if (!onnxTypeToDType(n.attrInt("to", 0), dt)) return "target type " + std::to_string(n.attrInt("to", 0));
+    const int64_t to = n.attrInt("to", 0);
+    if (!detail::exactDTypeFromOnnx(to)) return "target type " + std::to_string(to);
     return {};
 }
 
 void castOp(KernelContext& c) {
     const TensorData& x = c.input(0);
-    DType to;
-    if (!onnxTypeToDType(c.node.attrInt("to", 0), to)) c.fail("unsupported target type");
+    const auto target = detail::exactDTypeFromOnnx(c.node.attrInt("to", 0));
+    if (!target) c.fail("unsupported target type " + std::to_string(c.node.attrInt("to", 0)));
+    const DType to = *target;
     TensorData y;
     y.dtype = to;
     y.shape = x.shape;
