@@ -18,7 +18,10 @@ using namespace detail;
 
 namespace {
 
-constexpr int64_t kMaxFoldElements = int64_t(1) << 22;  // constant results larger than this stay ops
+// A constant result may be as large as the largest constant it is computed from (a Transpose or
+// Reshape of a weight) or this many elements, whichever is more: larger ones (a ConstantOfShape,
+// Expand or broadcast that creates data) stay ops.
+constexpr int64_t kMaxFoldElements = int64_t(1) << 22;
 
 // Elements of a shape, saturating at int64 max; -1 for a negative dimension.
 int64_t elementsOf(const std::vector<int64_t>& dims) {
@@ -61,14 +64,20 @@ int64_t expectedElements(const Graph& g, const Node& n) {
     return most;
 }
 
+std::string tooLarge(int64_t elements, int64_t limit) {
+    return "its constant result would have " + std::to_string(elements) + " elements, more than the " +
+           std::to_string(limit) + " folding allows";
+}
+
 // Why node n cannot be folded; empty when it can (its inputs are then in `in`). Shape reads only
 // the dims of its input, so a tensor with a static shape stands in as dims without values.
 std::string foldInputs(const Graph& g, const Node& n, std::vector<TensorData>& dimsOnly,
-                       std::vector<const TensorData*>& in) {
+                       std::vector<const TensorData*>& in, int64_t& maxElements) {
     if (!isDefaultDomain(n)) return "it is in domain '" + n.domain + "'";
     in.assign(n.inputs.size(), nullptr);
     dimsOnly.assign(n.inputs.size(), TensorData{});
     bool any = false;
+    maxElements = kMaxFoldElements;
     for (size_t k = 0; k < n.inputs.size(); ++k) {
         const int t = n.inputs[k];
         if (t < 0) continue;
@@ -76,6 +85,7 @@ std::string foldInputs(const Graph& g, const Node& n, std::vector<TensorData>& d
         any = true;
         if (x.isWeight()) {
             in[k] = x.data.get();
+            maxElements = std::max(maxElements, x.data->elementCount());
         } else if (n.op == "Shape" && k == 0 && x.shapeKnown) {
             dimsOnly[k].dtype = x.dtype;
             dimsOnly[k].shape = x.shape;
@@ -89,11 +99,9 @@ std::string foldInputs(const Graph& g, const Node& n, std::vector<TensorData>& d
     }
     if (!any) return "it has no inputs";
     std::string why = Executor::unsupportedReason(g, n);
-    if (!why.empty()) return "the executor has no kernel for it (" + why + ")";
+    if (!why.empty()) return "the executor cannot run it (" + why + ")";
     const int64_t expected = expectedElements(g, n);
-    if (expected > kMaxFoldElements)
-        return "its constant result would have " + std::to_string(expected) + " elements, more than the " +
-               std::to_string(kMaxFoldElements) + " constants are folded up to";
+    if (expected > maxElements) return tooLarge(expected, maxElements);
     return {};
 }
 
@@ -101,7 +109,8 @@ std::string foldInputs(const Graph& g, const Node& n, std::vector<TensorData>& d
 std::vector<TensorData> evalConstant(const Graph& g, const Node& n, ThreadPool& pool, std::string& why) {
     std::vector<TensorData> dimsOnly;
     std::vector<const TensorData*> in;
-    why = foldInputs(g, n, dimsOnly, in);
+    int64_t maxElements = 0;
+    why = foldInputs(g, n, dimsOnly, in, maxElements);
     if (!why.empty()) return {};
     std::vector<TensorData> out;
     try {
@@ -116,9 +125,8 @@ std::vector<TensorData> evalConstant(const Graph& g, const Node& n, ThreadPool& 
             why = "the kernel produced no value for output " + std::to_string(k);
             return {};
         }
-        if (out[k].elementCount() > kMaxFoldElements) {
-            why = "its constant result has " + std::to_string(out[k].elementCount()) + " elements, more than the " +
-                  std::to_string(kMaxFoldElements) + " constants are folded up to";
+        if (out[k].elementCount() > maxElements) {
+            why = tooLarge(out[k].elementCount(), maxElements);
             return {};
         }
     }
