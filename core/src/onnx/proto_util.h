@@ -2,15 +2,13 @@
 #pragma once
 
 #include "autosplit/ir/graph.h"
+#include "onnx/dtype_codes.h"
 
 #include <onnx/onnx_pb.h>
 
 #include <filesystem>
 
 namespace autosplit::detail {
-
-DType dtypeFromOnnx(int elemType);
-int dtypeToOnnx(DType t);
 
 // Reads raw_data, typed fields and external data (relative to baseDir). float16/bfloat16/double
 // become float, every integer type and bool become int64. Throws ImportError naming the tensor

@@ -1,12 +1,14 @@
 // Executor behaviour on hand-built graphs: direct-convolution references for Conv (groups,
 // dilation, stride, padding), fused activations vs separate nodes, thread-count invariance,
-// up-front validation, hooks, cancellation and input checks.
+// up-front validation, hooks, cancellation and input checks; comparisons, Not, Where and Range
+// on values worked out by hand.
 #include "autosplit/exec/executor.h"
 #include "graph_fixtures.h"
 
 #include <QtTest>
 
 #include <cmath>
+#include <map>
 #include <random>
 
 using namespace autosplit;
@@ -26,6 +28,33 @@ TensorData randomTensor(std::vector<int64_t> shape, uint32_t seed, float lo = -1
 }
 
 Attribute ints(std::vector<int64_t> v) { return Attribute{std::move(v)}; }
+
+// One `op` node over graph inputs holding `xs` (dtypes and shapes taken from the values): its outputs.
+std::vector<TensorData> runOne(const std::string& op, std::vector<TensorData> xs,
+                               std::map<std::string, Attribute> attrs = {}) {
+    Graph g;
+    g.opsetVersion = 13;
+    Node n;
+    n.name = op + "_node";
+    n.op = op;
+    for (size_t k = 0; k < xs.size(); ++k) {
+        const int t = addValue(g, "x" + std::to_string(k), xs[k].shape);
+        g.tensors[t].dtype = xs[k].dtype;
+        g.tensors[t].shapeKnown = true;
+        g.inputs.push_back(t);
+        n.inputs.push_back(t);
+    }
+    n.outputs = {addValue(g, "y")};
+    n.attrs = std::move(attrs);
+    g.outputs = n.outputs;
+    g.nodes.push_back(n);
+    g.rebuild();
+    return Executor(g)(std::move(xs));
+}
+
+TensorData intTensor(DType dt, std::vector<int64_t> shape, std::vector<int64_t> v) { return {dt, std::move(shape), {}, std::move(v)}; }
+TensorData floatTensor(std::vector<int64_t> shape, std::vector<float> v) { return {DType::Float32, std::move(shape), std::move(v), {}}; }
+
 
 // Reference convolution, straight from the definition (NCHW, groups, pads, strides, dilations).
 TensorData refConv(const TensorData& x, const TensorData& w, const TensorData& b, int64_t group, int64_t s,
@@ -281,6 +310,70 @@ private slots:
             });
         for (auto& t : ts) t.join();
         QCOMPARE(bad.load(), 0);
+    }
+
+    void comparisonsBroadcastToBool() {
+        const auto a = intTensor(DType::Int64, {2, 3}, {1, -1, 3, -1, 5, 6});
+        const auto b = intTensor(DType::Int64, {3}, {1, -1, 6});
+        const auto eq = runOne("Equal", {a, b})[0];
+        QCOMPARE(eq.dtype, DType::Bool);
+        QCOMPARE(eq.shape, (std::vector<int64_t>{2, 3}));
+        QCOMPARE(eq.ints, (std::vector<int64_t>{1, 1, 0, 0, 0, 1}));
+        const auto x = floatTensor({2, 1}, {0.5f, 2.f}), y = floatTensor({1, 3}, {0.f, 1.f, 2.f});
+        QCOMPARE(runOne("Less", {x, y})[0].ints, (std::vector<int64_t>{0, 1, 1, 0, 0, 0}));
+        QCOMPARE(runOne("Greater", {x, y})[0].ints, (std::vector<int64_t>{1, 0, 0, 1, 1, 0}));
+        QCOMPARE(runOne("Equal", {x, y})[0].ints, (std::vector<int64_t>{0, 0, 0, 0, 0, 1}));
+        // Scalars against a tensor, and bool operands.
+        QCOMPARE(runOne("Equal", {intTensor(DType::Bool, {}, {1}), intTensor(DType::Bool, {4}, {1, 0, 0, 1})})[0].ints,
+                 (std::vector<int64_t>{1, 0, 0, 1}));
+        // Shapes that do not broadcast: an error naming the node.
+        try {
+            runOne("Equal", {intTensor(DType::Int64, {2}, {1, 2}), intTensor(DType::Int64, {3}, {1, 2, 3})});
+            QFAIL("no exception");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("Equal_node"), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(UnsupportedError, runOne("Less", {x, a}));  // float vs int
+    }
+
+    void notNegatesBool() {
+        const auto y = runOne("Not", {intTensor(DType::Bool, {2, 2}, {1, 0, 0, 1})})[0];
+        QCOMPARE(y.dtype, DType::Bool);
+        QCOMPARE(y.ints, (std::vector<int64_t>{0, 1, 1, 0}));
+        QVERIFY_THROWS_EXCEPTION(UnsupportedError, runOne("Not", {floatTensor({1}, {1.f})}));
+    }
+
+    void whereBroadcastsAllThree() {
+        // condition [2,1], X [1,3], Y scalar -> [2,3]
+        const auto y = runOne("Where", {intTensor(DType::Bool, {2, 1}, {1, 0}), floatTensor({1, 3}, {1.f, 2.f, 3.f}), floatTensor({}, {-7.f})})[0];
+        QCOMPARE(y.shape, (std::vector<int64_t>{2, 3}));
+        QCOMPARE(y.floats, (std::vector<float>{1.f, 2.f, 3.f, -7.f, -7.f, -7.f}));
+        // torch's expand(-1) shape: Where(shape == -1, ones, shape).
+        const auto shape = intTensor(DType::Int64, {3}, {1, -1, -1});
+        const auto isMinus = runOne("Equal", {shape, intTensor(DType::Int64, {}, {-1})})[0];
+        const auto r = runOne("Where", {isMinus, intTensor(DType::Int64, {3}, {1, 1, 1}), shape})[0];
+        QCOMPARE(r.dtype, DType::Int64);
+        QCOMPARE(r.ints, (std::vector<int64_t>{1, 1, 1}));
+        QVERIFY_THROWS_EXCEPTION(UnsupportedError, runOne("Where", {floatTensor({1}, {1.f}), floatTensor({1}, {1.f}), floatTensor({1}, {2.f})}));
+        QVERIFY_THROWS_EXCEPTION(Error, runOne("Where", {intTensor(DType::Bool, {2}, {1, 0}), floatTensor({3}, {1.f, 2.f, 3.f}), floatTensor({1}, {0.f})}));
+    }
+
+    void rangeCountsLikeOnnx() {
+        const auto i = runOne("Range", {intTensor(DType::Int64, {}, {0}), intTensor(DType::Int64, {}, {10}), intTensor(DType::Int64, {}, {3})})[0];
+        QCOMPARE(i.dtype, DType::Int64);
+        QCOMPARE(i.shape, (std::vector<int64_t>{4}));
+        QCOMPARE(i.ints, (std::vector<int64_t>{0, 3, 6, 9}));
+        const auto f = runOne("Range", {floatTensor({}, {1.f}), floatTensor({}, {0.f}), floatTensor({}, {-0.25f})})[0];
+        QCOMPARE(f.floats, (std::vector<float>{1.f, 0.75f, 0.5f, 0.25f}));
+        // An empty range, and a limit behind the start for a positive delta.
+        QCOMPARE(runOne("Range", {intTensor(DType::Int32, {}, {5}), intTensor(DType::Int32, {}, {2}), intTensor(DType::Int32, {}, {1})})[0].shape,
+                 (std::vector<int64_t>{0}));
+        try {
+            runOne("Range", {intTensor(DType::Int64, {}, {0}), intTensor(DType::Int64, {}, {4}), intTensor(DType::Int64, {}, {0})});
+            QFAIL("no exception");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("delta is 0") && QString(e.what()).contains("Range_node"), e.what());
+        }
     }
 
     void float16Rounding() {

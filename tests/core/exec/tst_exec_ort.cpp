@@ -1,4 +1,4 @@
-// Cross-check against ONNX Runtime: the benchmark models and PP-OCR det/rec/cls run through
+// Cross-check against ONNX Runtime: the benchmark models, PP-OCR det/rec/cls and a small ViT run through
 // import + optimize + our executor and through onnxruntime-node (scripts/ort/run_ort.js) on the
 // same seeded input (ORT with graph optimizations disabled: its fusions alter results, see
 // scripts/ort/run_ort.js). Error metric per output: max|ours - ort| / max|ort| (relative L-inf), which
@@ -53,6 +53,8 @@ private slots:
         QTest::addRow("ppocr_det") << "ch_PP-OCRv4_det_infer.onnx" << Dims{{1, 3, 480, 480}} << true;
         QTest::addRow("ppocr_rec") << "ch_PP-OCRv4_rec_infer.onnx" << Dims{{1, 3, 48, 320}} << false;
         QTest::addRow("ppocr_cls") << "ch_ppocr_mobile_v2.0_cls_infer.onnx" << Dims{{1, 3, 48, 192}} << false;
+        // ViT-style classifier (scripts/export_transformer.py): LayerNorm, GELU, attention, class token.
+        QTest::addRow("vit_tiny") << "vit_tiny.onnx" << Dims{{1, 3, 32, 32}} << false;
     }
 
     void matchesOnnxRuntime() {

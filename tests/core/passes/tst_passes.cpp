@@ -1,6 +1,7 @@
 // Graph optimizations: each pass on a hand-built graph whose result is worked out by hand.
 #include "onnx_builder.h"
 
+#include "autosplit/exec/executor.h"
 #include "autosplit/ir/analysis.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
@@ -303,6 +304,94 @@ private slots:
         const Tensor& rev = g.tensors[g.nodes[0].inputs[0]];
         QCOMPARE(rev.data->ints, (std::vector<int64_t>{6, 7, 4, 5, 2, 3, 0, 1}));
         QCOMPARE(rev.data->shape, (std::vector<int64_t>{4, 2}));
+    }
+
+    void foldClassTokenExpandChain() {
+        // torch's cls_token.expand(x.shape[0], -1, -1): the target shape goes through
+        // Shape -> ConstantOfShape -> Equal -> Where before the Expand. ONNX shape inference stops
+        // at ConstantOfShape; folding through the kernels makes every shape static.
+        ModelBuilder b;
+        b.input("x", {1, 5, 8});
+        b.initializer("cls", {1, 1, 8}, randomValues(8, 4));
+        b.initializerInts("zero", {}, {0}).initializerInts("axes", {1}, {0}).initializerInts("minus1", {1}, {-1});
+        b.initializerInts("one", {1}, {1});
+        b.node("Shape", {"x"}, {"xs"}, {}, "shape");
+        b.node("Gather", {"xs", "zero"}, {"batch"}, {Attr::integer("axis", 0)}, "gather");
+        b.node("Unsqueeze", {"batch", "axes"}, {"batch1"}, {}, "unsqueeze");
+        b.node("Concat", {"batch1", "minus1", "minus1"}, {"target"}, {Attr::integer("axis", 0)}, "concat");
+        b.node("Shape", {"target"}, {"rank"}, {}, "shape_of_target");
+        b.node("ConstantOfShape", {"rank"}, {"zeros"}, {}, "constant_of_shape");
+        b.node("Cast", {"zeros"}, {"zeros_i"}, {Attr::integer("to", 7)}, "cast");
+        b.node("Sub", {"zeros_i", "one"}, {"minus_ones"}, {}, "sub");
+        b.node("Equal", {"target", "minus_ones"}, {"is_minus"}, {}, "equal");
+        b.node("Where", {"is_minus", "one", "target"}, {"expand_to"}, {}, "where");
+        b.node("Expand", {"cls", "expand_to"}, {"tokens"}, {}, "expand");
+        b.node("Concat", {"tokens", "x"}, {"y"}, {Attr::integer("axis", 1)}, "concat_tokens");
+        b.output("y");
+        Graph raw = load(b);
+        QVERIFY(!raw.tensors[raw.findTensor("tokens")].shapeKnown);  // what shape inference alone gives
+        Graph g = load(b);
+        const OptimizeReport r = optimize(g);
+        QVERIFY2(r.warnings.empty(), r.warnings.empty() ? "" : r.warnings[0].c_str());
+        QCOMPARE(g.nodes.size(), size_t(1));  // the whole chain is a weight now
+        QCOMPARE(g.nodes[0].op, std::string("Concat"));
+        const Tensor& tokens = g.tensors[g.nodes[0].inputs[0]];
+        QVERIFY(tokens.isWeight());
+        QCOMPARE(tokens.shape, (std::vector<int64_t>{1, 1, 8}));
+        QCOMPARE(tokens.data->floats, randomValues(8, 4));
+        for (const Tensor& t : g.tensors) QVERIFY2(t.shapeKnown, t.name.c_str());
+        QCOMPARE(g.tensors[g.outputs[0]].shape, (std::vector<int64_t>{1, 6, 8}));
+        // The folded graph computes what the raw one does (whose Where/Equal/Expand run at run time).
+        TensorData x{DType::Float32, {1, 5, 8}, randomValues(40, 5), {}};
+        QCOMPARE(Executor(g)({x})[0].floats, Executor(raw)({x})[0].floats);
+    }
+
+    void unresolvedShapeNamesTheOp() {
+        // An Expand whose target shape comes from the input's values: no static shape exists,
+        // and the report says which op and why rather than asking for input dims.
+        ModelBuilder b;
+        b.input("x", {3});
+        b.initializer("c", {1}, {2.f});
+        b.node("Cast", {"x"}, {"dims"}, {Attr::integer("to", 7)}, "cast");
+        b.node("Expand", {"c", "dims"}, {"e"}, {}, "the_expand");
+        b.node("Relu", {"e"}, {"y"}, {}, "relu");
+        b.output("y");
+        Graph g = load(b);
+        const OptimizeReport r = optimize(g);
+        QCOMPARE(r.warnings.size(), size_t(1));
+        const QString w = QString::fromStdString(r.warnings[0]);
+        QVERIFY2(w.contains("'the_expand', Expand") && w.contains("'dims'") && w.contains("'cast', Cast") &&
+                     w.contains("input data"),
+                 qPrintable(w));
+        // With an unbound input dim the dims are the explanation: no note.
+        ModelBuilder d;
+        d.input("x", {-1});
+        d.initializer("c", {1}, {2.f});
+        d.node("Cast", {"x"}, {"dims"}, {Attr::integer("to", 7)}, "cast");
+        d.node("Expand", {"c", "dims"}, {"y"}, {}, "the_expand");
+        d.output("y");
+        ImportOptions lax;
+        lax.requireShapes = false;
+        Graph dynamic = importOnnxFromMemory(d.bytes(), "dynamic.onnx", lax);
+        QVERIFY(optimize(dynamic).warnings.empty());
+    }
+
+    void foldsAnyOpWithConstantInputs() {
+        // Ops beyond the shape family fold too, through the same kernels the executor runs:
+        // Sqrt(Pow(w, 2)) == |w|, and a constant MatMul.
+        ModelBuilder b;
+        b.input("x", {2, 2});
+        b.initializer("w", {2, 2}, {-1.f, 2.f, -3.f, 4.f}).initializer("two", {}, {2.f});
+        b.initializer("m", {2, 2}, {1.f, 0.f, 1.f, 1.f});
+        b.node("Pow", {"w", "two"}, {"w2"}, {}, "pow");
+        b.node("Sqrt", {"w2"}, {"absw"}, {}, "sqrt");
+        b.node("MatMul", {"absw", "m"}, {"k"}, {}, "matmul");
+        b.node("Mul", {"x", "k"}, {"y"}, {}, "mul");
+        b.output("y");
+        Graph g = load(b);
+        QCOMPARE(foldConstants(g), 3);
+        QCOMPARE(g.nodes.size(), size_t(1));
+        QCOMPARE(g.tensors[g.nodes[0].inputs[1]].data->floats, (std::vector<float>{3.f, 2.f, 7.f, 4.f}));
     }
 
     void optimizeKeepsMacsOfResNetStyleBlock() {
