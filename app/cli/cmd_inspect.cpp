@@ -46,6 +46,7 @@ int run(const Args& raw) {
         for (const auto& s : m.optimize.steps)
             j["passes"].push_back({{"pass", s.pass}, {"rewrites", s.rewrites}, {"nodes_after", s.nodesAfter}});
         j["warnings"] = m.import.warnings;
+        for (const auto& w : m.optimize.warnings) j["warnings"].push_back(w);
         j["inputs"] = nlohmann::json::array();
         for (int id : g.inputs)
             j["inputs"].push_back({{"name", g.tensors[id].name}, {"shape", g.tensors[id].shape},

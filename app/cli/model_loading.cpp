@@ -29,7 +29,8 @@ LoadedModel loadModel(ArgReader& args, bool quiet) {
     const std::string& path = positional.front();
     LoadedModel m = planner::loadOptimizedModel(path, opts);
     if (!quiet)
-        for (const auto& w : m.import.warnings) std::cerr << "warning: " << w << "\n";
+        for (const auto* list : {&m.import.warnings, &m.optimize.warnings})
+            for (const auto& w : *list) std::cerr << "warning: " << w << "\n";
     return m;
 }
 

@@ -17,11 +17,19 @@ int64_t product(const std::vector<int64_t>& v, size_t from = 0, size_t to = SIZE
     return p;
 }
 
+bool inputsStatic(const Graph& g) {
+    for (int id : g.inputs)
+        if (!g.tensors[static_cast<size_t>(id)].shapeKnown) return false;
+    return true;
+}
+
 const Tensor& requireShape(const Graph& g, int id, const Node& n, const char* role) {
     const Tensor& t = g.tensors[id];
     if (!t.shapeKnown)
-        throw ShapeError("the shape of tensor '" + t.name + "' (" + role + " of node '" + n.name + "', " + n.op +
-                         ") is unknown; bind the model's input dims with --input NAME=DIMS");
+        throw ShapeError("the shape of tensor '" + t.name + "' (" + role + " of node '" + n.name + "', " + n.op + ") is unknown; " +
+                         (inputsStatic(g) ? std::string("the model's inputs are static, so it depends on values computed at run "
+                                                        "time (see the optimizer's warnings)")
+                                          : std::string("bind the model's input dims with --input NAME=DIMS")));
     return t;
 }
 
