@@ -101,11 +101,9 @@ int main() {
     for (const auto& r : rows) {
         const bench::Prepared p = bench::prepare(r.file, 2);
         const auto& ctx = *p.ctx;
-        EvalData ed;
-        ed.inputs = p.data;
-        PlanEvaluator ev(ctx.graph(), std::move(ed), &ctx.errors());
+        const AccuracyMeasure& measure = p.session->measure;
         Constraints c;  // 3 Mbps, 4 GiB, 5 %, 1 ms per message
-        const auto ps = planWithMeasurement(ctx, c, measureWith(ev));
+        const auto ps = planWithMeasurement(ctx, c, measure);
         const Plan& s = ps->selected;
         const double co = ps->baseline("cloud-only")->latency.totalMs;
         std::printf("%-12s %-11s %-28.28s %6.3f", r.name, planKindName(s.kind), s.kind == PlanKind::Split ? s.splitAfter.c_str() : "-",
@@ -116,14 +114,14 @@ int main() {
         std::printf(" %10.2f %8s %-10s\n", double(s.edgeWeightBytes + s.edgeActivationBytes) / 1e6, drop, r.paperKind);
         const bool same = std::string(planKindName(s.kind)) == r.paperKind;
         agree += same;
-        if (!same) disagreements.push_back(std::string(r.name) + ": " + explainKind(ctx, *ps, r.paperKind, measureWith(ev)));
+        if (!same) disagreements.push_back(std::string(r.name) + ": " + explainKind(ctx, *ps, r.paperKind, measure));
         for (const char* b : base) speedupSum[b] += 1 - s.latency.totalMs / ps->baseline(b)->latency.totalMs;
         // Same simulator, same constraints: Auto-Split is never slower than a feasible baseline.
         for (const auto& b : ps->baselines) {
             if (!b.available || !b.fitsMemory || b.latency.totalMs >= s.latency.totalMs - 1e-9) continue;
             std::string why;
             if (b.solution >= 0) {
-                const auto m = ctx.measure(b.solution, measureWith(ev));
+                const auto m = ctx.measure(b.solution, measure);
                 if (m.drop > c.maxDropPercent) continue;  // faster but over the threshold: not a valid competitor
                 why = "drop " + std::to_string(m.drop) + "% within the threshold";
             } else {

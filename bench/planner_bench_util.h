@@ -1,14 +1,11 @@
-// Shared by bench_planner and bench_paper: model -> calibration (cached) -> planning context.
+// Shared by bench_planner and bench_paper: a planning session built by the one pipeline.
 #pragma once
 
-#include "autosplit/onnx/import.h"
-#include "autosplit/passes/optimize.h"
 #include "autosplit/planner/plan_io.h"
-#include "autosplit/planner/planner.h"
+#include "autosplit/planner/session.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/sim/device.h"
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,9 +16,8 @@ namespace bench {
 
 struct Prepared {
     std::string path;
-    autosplit::Graph graph;  // optimized
-    autosplit::Dataset data;
-    std::shared_ptr<const autosplit::planner::PlanningContext> ctx;
+    std::shared_ptr<const autosplit::planner::PlanningSession> session;  // context, evaluator, measure
+    std::shared_ptr<const autosplit::planner::PlanningContext> ctx;      // session->context
     double calibrationMs = 0;
     bool calibrationCached = false;
 };
@@ -35,25 +31,27 @@ inline std::string modelPath(const std::string& file) {
     return p;
 }
 
-// Synthetic calibration with `samples` inputs; tables cached in the default cache folder.
+// The CLI's planning pipeline (planner/session.h) on `samples` synthetic inputs; error tables
+// cached in the default cache folder.
 inline Prepared prepare(const std::string& file, int samples, const std::string& edge = "eyeriss",
                         const std::string& cloud = "tpu", autosplit::planner::ContextOptions o = {}) {
     using namespace autosplit;
-    using Clock = std::chrono::steady_clock;
     Prepared p;
     p.path = modelPath(file);
-    p.graph = importOnnx(p.path);
-    optimize(p.graph);
-    p.data = syntheticDataset(p.graph, samples);
-    CalibrationOptions co;
-    co.bits = o.bits;
-    co.cacheDir = defaultCacheDir();
-    const auto t0 = Clock::now();
-    ErrorTable table = calibrate(p.graph, p.data, co);
-    p.calibrationMs = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    p.calibrationCached = table.fromCache;
+    planner::LoadedModel m = planner::loadOptimizedModel(p.path, {});
+    planner::DataSource source;
+    source.synthetic = samples;
+    Dataset data = planner::loadData(m.graph, source);
+    auto cost = planner::CostModel::build(m.graph, sim::builtinDevice(edge), sim::builtinDevice(cloud),
+                                          planner::PlanningContext::costOptions(o));
+    planner::SessionOptions so;
+    so.context = o;
+    so.cacheDir = defaultCacheDir();
     planner::ModelSource src{p.path, planner::sha256File(p.path), {}};
-    p.ctx = planner::PlanningContext::build(p.graph, sim::builtinDevice(edge), sim::builtinDevice(cloud), std::move(table), src, o);
+    p.session = planner::buildPlanningSession(std::move(m.graph), std::move(cost), std::move(data), std::move(src), so);
+    p.ctx = p.session->context;
+    p.calibrationMs = p.session->calibrationMs;
+    p.calibrationCached = p.session->calibrationFromCache;
     return p;
 }
 
