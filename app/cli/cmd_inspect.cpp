@@ -3,6 +3,7 @@
 #include "model_loading.h"
 
 #include "autosplit/ir/analysis.h"
+#include "autosplit/util/units.h"
 
 #include <nlohmann/json.hpp>
 
@@ -82,8 +83,8 @@ int run(const Args& raw) {
                 static_cast<long long>(g.opsetVersion));
     for (int id : g.inputs)
         std::printf("input        %s  %s\n", g.tensors[id].name.c_str(), shapeString(g.tensors[id].shape).c_str());
-    std::printf("parameters   %s (%lld)\n", humanCount(static_cast<double>(a.parameters)).c_str(), static_cast<long long>(a.parameters));
-    std::printf("MACs         %s (%lld)\n", humanCount(static_cast<double>(a.macs)).c_str(), static_cast<long long>(a.macs));
+    std::printf("parameters   %s (%lld)\n", formatCount(static_cast<double>(a.parameters)).c_str(), static_cast<long long>(a.parameters));
+    std::printf("MACs         %s (%lld)\n", formatCount(static_cast<double>(a.macs)).c_str(), static_cast<long long>(a.macs));
     std::printf("weight layers %d\n", a.weightLayers);
     std::printf("nodes        %d in file (%d Constant -> weights), %d before optimization, %d after\n",
                 m.import.nodesInFile, m.import.constantNodes, m.optimize.nodesBefore, m.optimize.nodesAfter);
@@ -98,19 +99,19 @@ int run(const Args& raw) {
         const auto& act = g.nodes[L.node].activation;
         if (!act.isNone()) op += "+" + act.describe();
         std::printf("%-4d %-36.36s %-16.16s %-18s %10s %12s %10s\n", L.node, L.name.c_str(), op.c_str(),
-                    shapeString(L.outputShape).c_str(), humanCount(static_cast<double>(L.weights)).c_str(),
-                    humanCount(static_cast<double>(L.activations)).c_str(), humanCount(static_cast<double>(L.macs)).c_str());
+                    shapeString(L.outputShape).c_str(), formatCount(static_cast<double>(L.weights)).c_str(),
+                    formatCount(static_cast<double>(L.activations)).c_str(), formatCount(static_cast<double>(L.macs)).c_str());
     }
     std::printf("\nsplits (schedule: depth-first topological order; raw input %s elements)\n",
-                humanCount(static_cast<double>(raw_input)).c_str());
+                formatCount(static_cast<double>(raw_input)).c_str());
     std::printf("%-5s %-36s %8s %12s %10s %12s  %s\n", "pos", "after", "tensors", "transmitted", "edge W", "edge act",
                 "smaller than input");
     for (const auto& s : splits) {
         std::printf("%-5d %-36.36s %8zu %12s %10s %12s  %s\n", s.position,
                     s.position < 0 ? "(cloud only)" : s.afterNode.c_str(), s.transmitted.size(),
-                    humanCount(static_cast<double>(s.transmittedElements)).c_str(),
-                    humanCount(static_cast<double>(s.edgeWeightElements)).c_str(),
-                    humanCount(static_cast<double>(s.edgePeakActivationElements)).c_str(),
+                    formatCount(static_cast<double>(s.transmittedElements)).c_str(),
+                    formatCount(static_cast<double>(s.edgeWeightElements)).c_str(),
+                    formatCount(static_cast<double>(s.edgePeakActivationElements)).c_str(),
                     s.transmittedElements < raw_input ? "yes" : "");
     }
     return 0;

@@ -164,11 +164,11 @@ int run(const Args& raw) {
         const std::string folds = c.rule == sim::CostRule::MacArray ? std::to_string(c.mapping.folds) : "-";
         std::printf("%-4zu %-32.32s %-12.12s %-20.20s %7s %12lld %10s %-8s %10.4f %s\n", i, L.name.c_str(), L.op.c_str(),
                     matrixText(c).c_str(), folds.c_str(), static_cast<long long>(c.computeCycles),
-                    humanCount(double(c.trafficBytes)).c_str(), sim::boundName(e.bound), e.us / 1000.0,
+                    formatCount(double(c.trafficBytes)).c_str(), sim::boundName(e.bound), e.us / 1000.0,
                     e.origin == LatencyOrigin::Measured ? "measured" : "sim");
     }
     std::printf("\ntotal    %.3f ms at w%da%d; %s cycles, %sB moved\n", tot.us / 1000.0, wbits, abits,
-                humanCount(double(tot.cycles)).c_str(), humanCount(double(tot.bytes)).c_str());
+                formatCount(double(tot.cycles)).c_str(), formatCount(double(tot.bytes)).c_str());
     std::printf("bound    %d compute, %d memory (%.0f%% of bounded layers, %.0f%% of the time), %d free views\n",
                 tot.compute, tot.memory, 100.0 * memoryShare, tot.us > 0 ? 100.0 * tot.memoryBoundUs / tot.us : 0.0,
                 tot.free);

@@ -98,13 +98,4 @@ std::vector<int> parseBitList(const std::string& s, int maxBits, const char* all
     return out;
 }
 
-std::string humanCount(double v) {
-    char buf[32];
-    if (v >= 1e9) std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
-    else if (v >= 1e6) std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
-    else if (v >= 1e3) std::snprintf(buf, sizeof buf, "%.1fK", v / 1e3);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-}
-
 }  // namespace autosplit::cli

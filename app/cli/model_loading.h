@@ -50,7 +50,5 @@ void applyTaskOptions(EvalOptions& eo, const std::string& task, const std::strin
 // "--bits 2,4,8": each item a supported width (quantize.h) no larger than maxBits; UsageError
 // "--bits: 'X' is not one of <allowed>" otherwise.
 std::vector<int> parseBitList(const std::string& s, int maxBits, const char* allowed);
-// 1234567 -> "1.23M": counts in tables.
-std::string humanCount(double v);
 
 }  // namespace autosplit::cli

@@ -6,24 +6,9 @@
 
 namespace autosplit::widgets::format {
 
-namespace {
-QString scaled(double v, const char* const* units, int unitCount, double base) {
-    int u = 0;
-    while (std::abs(v) >= base && u + 1 < unitCount) {
-        v /= base;
-        ++u;
-    }
-    const int decimals = std::abs(v) >= 100 || u == 0 ? 0 : (std::abs(v) >= 10 ? 1 : 2);
-    return QStringLiteral("%1 %2").arg(v, 0, 'f', decimals).arg(QLatin1String(units[u]));
-}
-}  // namespace
-
 QString bytes(int64_t b) { return QString::fromStdString(formatBytes(b)); }
 
-QString count(double value) {
-    static const char* const units[] = {"", "K", "M", "G", "T"};
-    return scaled(value, units, 5, 1000.0).trimmed();
-}
+QString count(double value) { return QString::fromStdString(formatCount(value)); }
 
 QString milliseconds(double ms) {
     if (ms >= 1000) return QStringLiteral("%1 s").arg(ms / 1000, 0, 'f', 2);

@@ -2,7 +2,8 @@
 //  - link rates are bits per second with decimal prefixes (kbps, Mbps, Gbps);
 //  - memory and data sizes are bytes with binary prefixes when formatted (KiB, MiB, GiB);
 //    parsing takes both decimal (KB = 1000) and binary (KiB = 1024) prefixes;
-//  - durations are milliseconds; accuracy thresholds percentage points.
+//  - durations are milliseconds; accuracy thresholds percentage points;
+//  - counts (parameters, MACs, elements) with decimal K/M/G suffixes.
 #pragma once
 
 #include "autosplit/util/errors.h"
@@ -29,5 +30,6 @@ double parsePercent(const std::string& text);
 double parseMilliseconds(const std::string& text);
 std::string formatBandwidth(double bps);  // "3 Mbps"
 std::string formatBytes(int64_t bytes);   // "4.00 GiB"
+std::string formatCount(double v);        // 1354938 -> "1.35M" (counts: parameters, MACs, elements)
 
 }  // namespace autosplit

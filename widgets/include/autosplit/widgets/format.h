@@ -9,7 +9,7 @@
 namespace autosplit::widgets::format {
 
 QString bytes(int64_t bytes);        // binary units: KiB, MiB, GiB (formatBytes)
-QString count(double value);         // 1.2 K, 3.4 M, 5.6 G
+QString count(double value);         // 1.2K, 3.4M, 5.6G (formatCount)
 QString milliseconds(double ms);     // "0.42 ms", "12.3 ms", "1.20 s"
 QString mbps(double mbps);           // "0.27 Mbps", "10 Mbps", "1 Gbps"
 QString mebibytes(double mib);       // edge memory: "512 KiB", "64 MiB", "2 GiB"
