@@ -10,7 +10,7 @@
 #include "autosplit/sim/device.h"
 #include "autosplit/sim/latency_table.h"
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/planner/planner.h"
 
 #include <QMetaType>
