@@ -12,7 +12,7 @@
 // measured drop on the inputs (how coarse the metric is there).
 #include "planner_bench_util.h"
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/planner/accuracy.h"
 
 #include <algorithm>

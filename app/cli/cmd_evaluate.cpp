@@ -3,7 +3,10 @@
 #include "autosplit/data/data_folder.h"
 #include "model_loading.h"
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/bits_file.h"
+#include "autosplit/eval/labels.h"
+#include "autosplit/eval/plan_evaluator.h"
+#include "autosplit/eval/text_metrics.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/util/errors.h"
 

@@ -4,7 +4,7 @@
 
 #include "command.h"
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/ir/graph.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"

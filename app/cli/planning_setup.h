@@ -5,7 +5,7 @@
 #include "command.h"
 #include "model_loading.h"
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/planner/planner.h"
 #include "autosplit/planner/session.h"
 #include "autosplit/quant/calibration.h"

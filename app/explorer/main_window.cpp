@@ -8,7 +8,11 @@
 #include "autosplit/widgets/format.h"
 #include "autosplit/widgets/layer_models.h"
 #include "autosplit/widgets/palette.h"
-#include "autosplit/widgets/plots/plots.h"
+#include "autosplit/widgets/plots/bit_heatmap.h"
+#include "autosplit/widgets/plots/latency_breakdown_plot.h"
+#include "autosplit/widgets/plots/plan_scatter.h"
+#include "autosplit/widgets/plots/plot_export.h"
+#include "autosplit/widgets/plots/split_profile_plot.h"
 
 #include "autosplit/planner/plan_io.h"
 

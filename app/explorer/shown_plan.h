@@ -6,7 +6,10 @@
 
 #include "autosplit/engine/split_estimate.h"
 #include "autosplit/widgets/dag/dag_view.h"
-#include "autosplit/widgets/plots/plots.h"
+#include "autosplit/widgets/plots/bit_heatmap.h"
+#include "autosplit/widgets/plots/latency_breakdown_plot.h"
+#include "autosplit/widgets/plots/plan_scatter.h"
+#include "autosplit/widgets/plots/split_profile_plot.h"
 
 #include <QString>
 

@@ -299,6 +299,7 @@ struct ContextBuilder {
                         }
                         const double gap = ex > 0 ? (lag.distortion - ex) / ex : (lag.distortion > 0 ? 1.0 : 0.0);
                         if (lag.distortion > ex * (1 + 1e-12) + 1e-300) ++rep.worse;
+                        if (ex > lag.distortion * (1 + 1e-12) + 1e-300) ++rep.exactWorse;
                         gapSum += std::max(0.0, gap);
                         rep.maxRelativeGap = std::max(rep.maxRelativeGap, gap);
                     }

@@ -2,12 +2,12 @@
 
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/exec/executor.h"
+#include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,7 +15,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -123,28 +122,6 @@ std::string defaultCacheDir() {
 
 namespace {
 
-template <class F>
-void parallelOver(int n, int threads, F f) {
-    std::atomic<int> next{0};
-    std::exception_ptr err;
-    std::mutex m;
-    auto work = [&] {
-        for (int i; (i = next.fetch_add(1)) < n;) {
-            try {
-                f(i);
-            } catch (...) {
-                std::lock_guard<std::mutex> l(m);
-                if (!err) err = std::current_exception();
-            }
-        }
-    };
-    std::vector<std::thread> ts;
-    for (int t = 1; t < threads; ++t) ts.emplace_back(work);
-    work();
-    for (auto& t : ts) t.join();
-    if (err) std::rethrow_exception(err);
-}
-
 std::string cacheFile(const std::string& dir, const std::string& model, const std::string& data, const CalibrationOptions& o) {
     std::string b;
     for (int x : o.bits) b += std::to_string(x) + "_";
@@ -224,8 +201,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     }
 
     // Per node and bits: weight MSE over the whole tensor, activation parameters + MSE on the pool.
-    parallelOver(static_cast<int>(g.nodes.size()), threads, [&](int i) {
-        o.cancel.throwIfCancelled();
+    parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
         auto& r = table.rows[i];
         const Node& n = g.nodes[i];
         for (int b : o.bits) {
@@ -251,7 +227,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             r.activationMse.push_back(am);
             r.activationParams.push_back(qp);
         }
-    });
+    }, o.cancel);
     table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     if (!cachePath.empty()) {

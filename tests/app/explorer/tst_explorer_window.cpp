@@ -5,7 +5,10 @@
 
 #include "autosplit/planner/planner.h"
 #include "autosplit/widgets/control_panel.h"
-#include "autosplit/widgets/plots/plots.h"
+#include "autosplit/widgets/plots/bit_heatmap.h"
+#include "autosplit/widgets/plots/latency_breakdown_plot.h"
+#include "autosplit/widgets/plots/plan_scatter.h"
+#include "autosplit/widgets/plots/split_profile_plot.h"
 
 #include <QCheckBox>
 #include <QFileInfo>

@@ -4,7 +4,8 @@
 // connection quantizes both crossing tensors (checked against an independent re-implementation
 // of the plan with executor hooks); cancellation; concurrent evaluations agree; bad plans,
 // labels and tables fail clearly; CTC decoding and character accuracy.
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
+#include "autosplit/eval/text_metrics.h"
 #include "autosplit/exec/executor.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/util/errors.h"

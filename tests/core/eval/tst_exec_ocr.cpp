@@ -3,7 +3,9 @@
 // the acceptance criteria — float16 everywhere, all 8 bits on the edge, 2-bit weights everywhere.
 // Skips when the model, the dictionary or the generator is missing.
 #include "autosplit/data/image.h"
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/labels.h"
+#include "autosplit/eval/plan_evaluator.h"
+#include "autosplit/eval/text_metrics.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/quant/calibration.h"

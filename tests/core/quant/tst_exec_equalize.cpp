@@ -3,7 +3,7 @@
 // before a dense one), 8-bit per-tensor activation error drops, and what cannot be rescaled
 // exactly (a non-homogeneous activation, a tensor read by something other than a conv, a shared
 // constant) is left alone; a cancelled run changes nothing.
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/exec/executor.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/quant/equalize.h"

@@ -4,7 +4,7 @@
 // at every bit width on correlated inputs, for Conv, depthwise Conv, Gemm (both layouts) and
 // MatMul; dead inputs and a singular H do not break it; and PlanEvaluator's default (GPTQ) beats
 // nearest rounding at 4 bits on a small network, with concurrent evaluations agreeing.
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/exec/executor.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/quant/gptq.h"

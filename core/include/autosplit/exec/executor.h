@@ -88,6 +88,7 @@ public:
 
 private:
     friend class ExecutorRun;
+    friend void parallelFor(const Executor&, int, const std::function<void(int)>&, const CancelToken&);  // parallel.h
     const Graph& graph_;
     std::unique_ptr<ThreadPool> pool_;
     std::vector<int> lastUse_;  // per tensor: index of the last node reading it (-1: none)

@@ -1,7 +1,7 @@
-// The planner's accuracy measurement through core's fake-quant PlanEvaluator (evaluate.h).
+// The planner's accuracy measurement through core's fake-quant PlanEvaluator (plan_evaluator.h).
 #pragma once
 
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/planner/planner.h"
 
 namespace autosplit::planner {

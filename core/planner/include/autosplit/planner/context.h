@@ -78,6 +78,7 @@ using AccuracyMeasure = std::function<AccuracyMeasurement(const PlanBits&, const
 struct LagrangianReport {
     int instances = 0;        // (split, budget) problems solved both ways
     int worse = 0;            // where the Lagrangian's distortion is higher
+    int exactWorse = 0;       // where the exact allocator's is higher (0 unless the exact DP is wrong)
     int infeasible = 0;       // where the Lagrangian found nothing within budget and the exact did
     double meanRelativeGap = 0, maxRelativeGap = 0;  // (D_lagrangian - D_exact) / D_exact
     double exactMs = 0, lagrangianMs = 0;

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "autosplit/data/dataset.h"
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/planner/planner.h"

@@ -1,18 +1,16 @@
-#include "autosplit/eval/evaluate.h"
+#include "autosplit/eval/plan_evaluator.h"
 
+#include "autosplit/eval/bias_correction.h"
+#include "autosplit/eval/text_metrics.h"
+#include "autosplit/exec/executor.h"
+#include "autosplit/exec/parallel.h"
 #include "autosplit/ir/analysis.h"
 #include "autosplit/quant/gptq.h"
-
-#include "autosplit/exec/executor.h"
 #include "autosplit/util/errors.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <thread>
 #include <unordered_map>
@@ -34,227 +32,6 @@ EvalTask parseEvalTask(const std::string& s) {
     for (EvalTask t : {EvalTask::Classifier, EvalTask::Ctc, EvalTask::BinaryMap})
         if (s == evalTaskName(t)) return t;
     throw Error("unknown task '" + s + "' (auto, classifier, ctc, binary-map)");
-}
-
-// ---------------------------------------------------------------- CTC helpers
-
-namespace {
-
-// Code points of a UTF-8 string; an invalid byte counts as one code point of its own.
-std::vector<char32_t> codePoints(const std::string& s) {
-    std::vector<char32_t> out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-        if (i + static_cast<size_t>(len) > s.size()) len = 1;
-        char32_t cp = len == 1 ? c : (c & (0x7f >> len));
-        for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
-        out.push_back(cp);
-        i += static_cast<size_t>(len);
-    }
-    return out;
-}
-
-int64_t editDistanceCp(const std::vector<char32_t>& a, const std::vector<char32_t>& b) {
-    std::vector<int64_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = static_cast<int64_t>(j);
-    for (size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = static_cast<int64_t>(i);
-        for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-}  // namespace
-
-std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read the CTC dictionary '" + path + "'");
-    std::vector<std::string> dict;
-    std::string line;
-    while (std::getline(f, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        dict.push_back(line);
-    }
-    if (dict.empty()) throw Error("the CTC dictionary '" + path + "' is empty");
-    if (useSpaceChar) dict.emplace_back(" ");
-    return dict;
-}
-
-std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict) {
-    std::string out;
-    int64_t prev = -1;
-    for (int64_t t = 0; t < steps; ++t) {
-        const float* row = scores + t * classes;
-        const int64_t c = std::max_element(row, row + classes) - row;
-        if (c != prev && c != 0) {
-            if (c - 1 >= static_cast<int64_t>(dict.size()))
-                throw Error("CTC class " + std::to_string(c) + " is past the dictionary (" + std::to_string(dict.size()) +
-                            " entries)");
-            out += dict[static_cast<size_t>(c - 1)];
-        }
-        prev = c;
-    }
-    return out;
-}
-
-int64_t editDistance(const std::string& a, const std::string& b) { return editDistanceCp(codePoints(a), codePoints(b)); }
-
-double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference) {
-    if (predicted.size() != reference.size())
-        throw Error("character accuracy: " + std::to_string(predicted.size()) + " predictions for " +
-                    std::to_string(reference.size()) + " references");
-    int64_t dist = 0, len = 0;
-    for (size_t i = 0; i < predicted.size(); ++i) {
-        const auto r = codePoints(reference[i]);
-        dist += editDistanceCp(codePoints(predicted[i]), r);
-        len += static_cast<int64_t>(r.size());
-    }
-    if (len == 0) return dist == 0 ? 100.0 : 0.0;
-    return 100.0 * std::max(0.0, 1.0 - static_cast<double>(dist) / static_cast<double>(len));
-}
-
-// ---------------------------------------------------------------- bits files
-
-ParsedPlan parsePlanBits(const Graph& g, const std::string& text, const std::string& name, std::optional<int> splitOverride) {
-    using nlohmann::json;
-    const int N = static_cast<int>(g.nodes.size());
-    auto fail = [&](const std::string& why) { return Error("bits file '" + name + "': " + why); };
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::exception& e) {
-        throw fail(std::string("not valid JSON: ") + e.what());
-    }
-    if (!j.is_object()) throw fail("must be a JSON object");
-    ParsedPlan out;
-    PlanBits& p = out.bits;
-    try {
-        json plan = j;
-        if (j.contains("schema")) {
-            if (j["schema"] != "autosplit-plan") throw fail("unknown schema " + j["schema"].dump());
-            if (!j.contains("selected")) throw fail("the plan has no \"selected\" entry");
-            plan = j["selected"];
-            if (j.contains("constraints") && j["constraints"].contains("input_bits")) p.inputBits = j["constraints"]["input_bits"].get<int>();
-        }
-        auto nodeIndex = [&](const std::string& n, const std::string& field) {
-            const int i = g.findNode(n);
-            if (i < 0) throw fail(field + ": no node named '" + n + "' in the optimized model");
-            return i;
-        };
-        std::optional<int> split;
-        for (const char* key : {"split", "split_position"}) {
-            if (!plan.contains(key) || plan[key].is_null()) continue;
-            split = plan[key].is_string() ? nodeIndex(plan[key].get<std::string>(), key) : plan[key].get<int>();
-            out.hasSplit = true;
-        }
-        if (splitOverride) split = splitOverride;
-        if (!split) throw fail("no split position (give \"split\" in the file or --split)");
-        if (*split < -1 || *split >= N)
-            throw fail("split position " + std::to_string(*split) + " is outside -1.." + std::to_string(N - 1));
-        p.splitPosition = *split;
-        if (plan.contains("edge_nodes")) {
-            const auto nodes = plan["edge_nodes"].get<std::vector<std::string>>();
-            bool prefix = static_cast<int>(nodes.size()) == p.splitPosition + 1;
-            for (size_t k = 0; prefix && k < nodes.size(); ++k) prefix = g.findNode(nodes[k]) <= p.splitPosition;
-            if (!prefix) throw fail("the plan's edge nodes are not the prefix up to its split (non-prefix cuts are not evaluated)");
-        }
-        auto readBits = [&](const char* key, std::vector<int>& bits) {
-            bits.assign(static_cast<size_t>(N), 0);
-            if (!plan.contains(key)) return;
-            const json& v = plan[key];
-            if (v.is_object()) {
-                for (const auto& [n, b] : v.items()) bits[static_cast<size_t>(nodeIndex(n, key))] = b.get<int>();
-            } else if (v.is_array()) {
-                if (static_cast<int>(v.size()) > N)
-                    throw fail(std::string(key) + " has " + std::to_string(v.size()) + " entries for " + std::to_string(N) + " nodes");
-                for (size_t k = 0; k < v.size(); ++k) {
-                    if (v[k].is_object()) bits[static_cast<size_t>(nodeIndex(v[k].at("node").get<std::string>(), key))] = v[k].at("bits").get<int>();
-                    else bits[k] = v[k].get<int>();
-                }
-            } else {
-                throw fail(std::string(key) + " must be an object or an array");
-            }
-        };
-        readBits("weight_bits", p.weightBits);
-        readBits("activation_bits", p.activationBits);
-        if (plan.contains("input_bits")) p.inputBits = plan["input_bits"].get<int>();
-        const int dw = plan.value("default_weight_bits", 0), da = plan.value("default_activation_bits", 0);
-        auto valid = [](int b) { return isSupportedBits(b) || b == 32; };
-        if (!valid(p.inputBits)) throw fail("input_bits " + std::to_string(p.inputBits) + " is not one of 2, 4, 6, 8, 16, 32");
-        for (int i = 0; i < N; ++i) {
-            int& w = p.weightBits[static_cast<size_t>(i)];
-            int& a = p.activationBits[static_cast<size_t>(i)];
-            const bool hasWeight = quantizedWeightTensor(g, g.nodes[static_cast<size_t>(i)]) >= 0;
-            if (i > p.splitPosition) {
-                if (w == 0) w = 16;
-                if (a == 0) a = 16;
-            } else {
-                if (w == 0) w = dw != 0 ? dw : (hasWeight ? 0 : 32);
-                if (a == 0) a = da;
-                if (w == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no weight bits");
-                if (a == 0) throw fail("edge node '" + g.nodes[static_cast<size_t>(i)].name + "' has no activation bits");
-            }
-            for (int b : {w, a})
-                if (!valid(b))
-                    throw fail("bits " + std::to_string(b) + " of node '" + g.nodes[static_cast<size_t>(i)].name +
-                               "' are not one of 2, 4, 6, 8, 16, 32");
-        }
-    } catch (const json::exception& e) {
-        throw fail(e.what());
-    }
-    return out;
-}
-
-// ---------------------------------------------------------------- labels
-
-std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read the label file '" + path + "'");
-    std::unordered_map<std::string, size_t> index;
-    for (size_t i = 0; i < sampleNames.size(); ++i) index.emplace(sampleNames[i], i);
-    std::vector<std::string> labels(sampleNames.size());
-    std::vector<char> seen(sampleNames.size(), 0);
-    std::string line;
-    for (int lineNo = 1; std::getline(f, line); ++lineNo) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.empty() || line[0] == '#') continue;
-        size_t sep = line.find('\t');
-        if (sep == std::string::npos) sep = line.find(' ');
-        const std::string where = path + ":" + std::to_string(lineNo);
-        if (sep == std::string::npos) throw Error(where + ": expected FILE<TAB>LABEL");
-        std::string file = line.substr(0, sep);
-        if (const auto slash = file.find_last_of('/'); slash != std::string::npos) file = file.substr(slash + 1);
-        auto it = index.find(file);
-        if (it == index.end()) throw Error(where + ": '" + file + "' is not one of the " + std::to_string(sampleNames.size()) + " data files");
-        if (seen[it->second]) throw Error(where + ": '" + file + "' is labelled twice");
-        seen[it->second] = 1;
-        labels[it->second] = line.substr(sep + 1);
-    }
-    for (size_t i = 0; i < sampleNames.size(); ++i)
-        if (!seen[i]) throw Error("the label file '" + path + "' has no label for '" + sampleNames[i] + "'");
-    return labels;
-}
-
-std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames) {
-    std::vector<int64_t> out;
-    for (size_t i = 0; i < labels.size(); ++i) {
-        size_t used = 0;
-        int64_t v = -1;
-        try {
-            v = std::stoll(labels[i], &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used == 0 || used != labels[i].size() || v < 0)
-            throw Error("label '" + labels[i] + "' of '" + (i < sampleNames.size() ? sampleNames[i] : std::to_string(i)) +
-                        "' is not a class index");
-        out.push_back(v);
-    }
-    return out;
 }
 
 // ---------------------------------------------------------------- evaluator
@@ -305,31 +82,6 @@ void checkBits(const char* what, int node, int bits) {
     if (!isSupportedBits(bits) && bits != 32)
         throw Error(std::string("plan: ") + what + " bits " + std::to_string(bits) +
                     (node >= 0 ? " of node " + std::to_string(node) : std::string()) + " is not one of 2, 4, 6, 8, 16, 32");
-}
-
-template <class F>
-void forSamples(int n, int threads, const CancelToken& cancel, F f) {
-    std::atomic<int> next{0};
-    std::atomic<bool> failed{false};
-    std::exception_ptr err;
-    std::mutex m;
-    auto work = [&] {
-        for (int i; !failed.load() && !cancel.cancelled() && (i = next.fetch_add(1)) < n;) {
-            try {
-                f(i);
-            } catch (...) {
-                std::lock_guard<std::mutex> l(m);
-                if (!err) err = std::current_exception();
-                failed = true;
-            }
-        }
-    };
-    std::vector<std::thread> ts;
-    for (int t = 1; t < std::min(threads, n); ++t) ts.emplace_back(work);
-    work();
-    for (auto& t : ts) t.join();
-    if (err) std::rethrow_exception(err);
-    cancel.throwIfCancelled();
 }
 
 }  // namespace
@@ -399,18 +151,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     if (opts_.biasCorrection != EvalOptions::BiasCorrection::None) {
         for (size_t i = 0; i < g.nodes.size(); ++i) {
             const Node& n = g.nodes[i];
-            if (quantizedWeightOf_[i] < 0 || n.inputs.size() < 3 || n.inputs[2] < 0 || n.inputs[0] < 0) continue;
-            const Tensor& b = g.tensors[static_cast<size_t>(n.inputs[2])];
-            if (!b.isWeight() || !b.data->isFloat()) continue;
-            const TensorData& w = *g.tensors[static_cast<size_t>(quantizedWeightOf_[i])].data;
-            if (n.op == "Conv" && w.shape.size() >= 3 && b.data->elementCount() == w.shape[0]) {
-            } else if (n.op == "Gemm" && w.shape.size() == 2 && n.attrInt("transA", 0) == 0 && n.attrFloat("alpha", 1.f) == 1.f &&
-                       n.attrFloat("beta", 1.f) == 1.f &&
-                       b.data->elementCount() == (n.attrInt("transB", 0) ? w.shape[0] : w.shape[1])) {
-            } else {
-                continue;
-            }
-            if (!LayerInputMoments::meansForNode(g, static_cast<int>(i))) continue;
+            if (!hasCorrectableBias(g, static_cast<int>(i))) continue;
             meanReaders[n.inputs[0]].push_back(static_cast<int>(i));
         }
     }
@@ -549,7 +290,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         // layers in parallel.
         const std::vector<int> bitsList(std::begin(kBits), std::end(kBits));
         std::vector<std::shared_ptr<const TensorData>> results(batch.size() * bitsList.size());
-        forSamples(static_cast<int>(batch.size()), threads_, cancel, [&](int t) {
+        parallelFor(*parallel_, static_cast<int>(batch.size()), [&](int t) {
             const size_t k = static_cast<size_t>(t);
             if (!moments[k] || moments[k]->vectors() == 0) return;
             const int node = batch[k];
@@ -558,7 +299,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
             for (size_t b = 0; b < qs.size(); ++b)
                 results[k * bitsList.size() + b] = std::make_shared<const TensorData>(std::move(qs[b]));
             moments[k].reset();  // free the moments as soon as they are used
-        });
+        }, cancel);
         std::lock_guard<std::mutex> l(cacheMutex_);
         for (size_t k = 0; k < batch.size(); ++k) {
             for (size_t b = 0; b < std::size(kBits); ++b)
@@ -582,56 +323,6 @@ std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int
         fakeQuantizeWeights(w, weightChannelAxis(graph_.nodes[node], w, 1), bits, opts_.quant));
     std::lock_guard<std::mutex> l(cacheMutex_);
     return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
-}
-
-std::optional<TensorData> PlanEvaluator::shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const {
-    const auto& mean = inputMean_[static_cast<size_t>(node)];
-    if (mean.empty() || planMean.size() != mean.size()) return std::nullopt;
-    const Node& n = graph_.nodes[static_cast<size_t>(node)];
-    const TensorData& w = *graph_.tensors[static_cast<size_t>(quantizedWeightOf_[static_cast<size_t>(node)])].data;
-    TensorData b = *graph_.tensors[static_cast<size_t>(n.inputs[2])].data;
-    // b' = b - (W_q E_plan[x] - W E[x]) per output channel, over the weight row's input vector.
-    auto shift = [&](size_t idx, size_t j) {
-        return static_cast<double>(wq.floats[idx]) * planMean[j] - static_cast<double>(w.floats[idx]) * mean[j];
-    };
-    if (n.op == "Conv") {
-        const int64_t O = w.shape[0], R = w.elementCount() / O;
-        const int64_t groups = std::max<int64_t>(1, n.attrInt("group", 1)), perGroup = std::max<int64_t>(1, O / groups);
-        if (static_cast<int64_t>(mean.size()) != R * groups) return std::nullopt;
-        for (int64_t o = 0; o < O; ++o) {
-            const int64_t m0 = (o / perGroup) * R;
-            double d = 0;
-            for (int64_t j = 0; j < R; ++j) d += shift(static_cast<size_t>(o * R + j), static_cast<size_t>(m0 + j));
-            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
-        }
-    } else {  // Gemm, transA = 0: y[n] = sum_k x[k] B[k, n] (transB: B[n, k])
-        const bool tb = n.attrInt("transB", 0) != 0;
-        const int64_t K = tb ? w.shape[1] : w.shape[0], N = tb ? w.shape[0] : w.shape[1];
-        if (static_cast<int64_t>(mean.size()) != K) return std::nullopt;
-        for (int64_t o = 0; o < N; ++o) {
-            double d = 0;
-            for (int64_t kk = 0; kk < K; ++kk) d += shift(static_cast<size_t>(tb ? o * K + kk : kk * N + o), static_cast<size_t>(kk));
-            b.floats[static_cast<size_t>(o)] -= static_cast<float>(d);
-        }
-    }
-    return b;
-}
-
-std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bits) const {
-    const auto& mean = inputMean_[static_cast<size_t>(node)];
-    if (mean.empty()) return nullptr;
-    const auto key = std::make_pair(node, bits);
-    {
-        std::lock_guard<std::mutex> l(cacheMutex_);
-        auto it = biasCache_.find(key);
-        if (it != biasCache_.end()) return it->second;
-    }
-    const int wt = quantizedWeightOf_[static_cast<size_t>(node)];
-    auto b = shiftedBias(node, *quantizedWeight(wt, node, bits), mean);
-    if (!b) return nullptr;
-    auto p = std::make_shared<const TensorData>(std::move(*b));
-    std::lock_guard<std::mutex> l(cacheMutex_);
-    return biasCache_.emplace(key, std::move(p)).first->second;
 }
 
 std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel,
@@ -703,72 +394,13 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan,
     };
     if (threads_ > 1 && n - first > 1) {
         // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-        forSamples(n - first, threads_, cancel, [&](int i) { out[first + i] = serial_->run(samples[first + i], hooksFor(first + i)).outputs; });
+        parallelFor(
+            *parallel_, n - first, [&](int i) { out[first + i] = serial_->run(samples[first + i], hooksFor(first + i)).outputs; },
+            cancel);
     } else {
         for (int i = first; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
     }
     return out;
-}
-
-int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
-                                 std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
-                                 const CancelToken& cancel, std::vector<std::vector<TensorData>>& out) const {
-    const Graph& g = graph_;
-    // Edge layers with a correctable bias, and the tensors whose plan-time means they need.
-    std::vector<int> layers;
-    std::unordered_map<int, std::vector<size_t>> slotsOf;  // input tensor -> slots (layers)
-    for (int i = 0; i <= plan.splitPosition; ++i) {
-        if (inputMean_[static_cast<size_t>(i)].empty()) continue;
-        slotsOf[g.nodes[static_cast<size_t>(i)].inputs[0]].push_back(layers.size());
-        layers.push_back(i);
-    }
-    if (layers.empty()) return 0;
-    const int k = empiricalSamples_;
-    // Per sample and layer: the means of what the layer reads under the plan.
-    std::vector<std::vector<std::unique_ptr<LayerInputMoments>>> means(static_cast<size_t>(k));
-    std::vector<std::unique_ptr<ExecutorRun>> runs(static_cast<size_t>(k));
-    const bool sampleParallel = threads_ > 1 && k > 1;
-    const Executor& ex = sampleParallel ? *serial_ : *parallel_;
-    auto forK = [&](const std::function<void(int)>& f) {
-        if (sampleParallel) {
-            forSamples(k, threads_, cancel, f);
-        } else {
-            for (int s = 0; s < k; ++s) f(s);
-        }
-    };
-    forK([&](int s) {
-        auto& mine = means[static_cast<size_t>(s)];
-        mine.resize(layers.size());
-        for (size_t l = 0; l < layers.size(); ++l) mine[l] = LayerInputMoments::meansForNode(g, layers[l]);
-        RunHooks h = hooks;
-        h.onValue = [&hooks, &slotsOf, &mine](int node, int tensor, TensorData& v) {
-            if (hooks.onValue) hooks.onValue(node, tensor, v);  // the plan's quantization first
-            auto it = slotsOf.find(tensor);
-            if (it == slotsOf.end() || !v.isFloat()) return;
-            for (size_t l : it->second) mine[l]->add(v);
-        };
-        runs[static_cast<size_t>(s)] = ex.start(data_.inputs.samples[static_cast<size_t>(s)], std::move(h));
-    });
-    for (size_t l = 0; l < layers.size(); ++l) {
-        const int layer = layers[l];
-        // Every sample up to the layer's predecessor, then its bias from their means (merged in
-        // sample order: the same correction in every run).
-        forK([&](int s) { runs[static_cast<size_t>(s)]->runTo(layer - 1); });
-        const Node& node = g.nodes[static_cast<size_t>(layer)];
-        for (int s = 1; s < k; ++s) means[0][l]->merge(*means[static_cast<size_t>(s)][l]);
-        if (overrides.count(node.inputs[2])) continue;
-        const int wt = quantizedWeightOf_[static_cast<size_t>(layer)];
-        auto w = overrides.find(wt);
-        // A layer that sees few input vectors per sample (a classifier's last Gemm: one) would be
-        // fitted to the very samples it is measured on (with one sample, its output would come
-        // out exactly float): it gets the weight-only correction from the float means instead.
-        const bool enough = means[0][l]->vectors() >= static_cast<int64_t>(k) * opts_.empiricalBiasMinVectors;
-        auto b = shiftedBias(layer, w != overrides.end() ? *w->second : *g.tensors[static_cast<size_t>(wt)].data,
-                             enough ? means[0][l]->mean() : inputMean_[static_cast<size_t>(layer)]);
-        if (b) overrides.emplace(node.inputs[2], std::make_shared<const TensorData>(std::move(*b)));
-    }
-    forK([&](int s) { out[static_cast<size_t>(s)] = runs[static_cast<size_t>(s)]->finish().outputs; });
-    return k;
 }
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {

@@ -34,6 +34,10 @@
 //     (round half to even); arithmetic inside a node accumulates in float32.
 // Bits are 2, 4, 6, 8 (integer), 16 (float16) or 32 (left in float32: for experiments).
 //
+// The other concerns of evaluation have their own headers: bits files (bits_file.h), label files
+// (labels.h), CTC decoding and character accuracy (text_metrics.h), bias correction
+// (bias_correction.h).
+//
 // Thread safety: evaluate() is const and may be called from several threads at once; quantized
 // weights are computed once per (tensor, bits) and shared (memory: one copy of the weights per
 // bit width in use, plus one float16 copy).
@@ -191,12 +195,10 @@ private:
     // Computes the GPTQ weights (all of 2/4/6/8 bits) of the plan's quantized edge layers that
     // do not have them yet.
     void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
-    // Corrected bias of `node` for its weight at `bits`; null when not applicable.
+    // Corrected bias of `node` for its weight at `bits` (bias_correction.cpp); null when not
+    // applicable.
     std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
-    // b' = b - (W_q planMean - W E[x]) for an edge layer with a correctable bias (E[x]: the float
-    // input means); nullopt when not applicable.
-    std::optional<TensorData> shiftedBias(int node, const TensorData& wq, const std::vector<double>& planMean) const;
-    // Empirical bias correction: runs the first samples of the set node by node in lockstep under
+    // Empirical bias correction (bias_correction.cpp): runs the first samples of the set node by node in lockstep under
     // the plan's `hooks`, adding each edge layer's corrected bias to `overrides` before the layer
     // runs; their outputs go to `out`. Returns how many samples it ran.
     int runCorrecting(const PlanBits& plan, const RunHooks& hooks,
@@ -232,46 +234,5 @@ private:
     std::vector<std::vector<double>> inputMean_;  // per node with a correctable bias: E[x] of its input
                                                    // vectors (LayerInputMoments::mean()), else empty
 };
-
-// A plan from JSON text ("bits file"). Accepted shapes (node names as in the optimized graph):
-//   {"split": 12 | "node name",                      // optional here (the CLI's --split wins)
-//    "weight_bits": {"conv1": 8, ...} | [8, 8, ...] | [{"node": "conv1", "bits": 8}, ...],
-//    "activation_bits": same forms,
-//    "default_weight_bits": 8, "default_activation_bits": 8,   // for edge nodes not listed
-//    "input_bits": 8}
-// or a plan.json (schema "autosplit-plan"): its "selected" object (split_position, weight_bits,
-// activation_bits) with constraints.input_bits. Arrays are per node in Graph::nodes order. A split
-// from the JSON is stored in splitPosition; `hasSplit` tells whether one was given. Throws Error
-// naming the field for unknown nodes, bits outside 2/4/6/8/16/32, or an edge node without bits.
-struct ParsedPlan {
-    PlanBits bits;
-    bool hasSplit = false;
-};
-ParsedPlan parsePlanBits(const Graph& g, const std::string& json, const std::string& displayName,
-                         std::optional<int> splitOverride = std::nullopt);
-
-// Labels for the samples of a folder, in `sampleNames` order. One line per sample:
-// "FILE<TAB>LABEL" (PaddleOCR's rec_gt format: the label is the rest of the line after the
-// first tab, spaces kept) or "FILE LABEL" (first space) when the line has no tab. Empty lines
-// and lines starting with '#' are skipped. Throws Error naming the file and line for a sample
-// without a label, a label for an unknown file, or a file labelled twice.
-std::vector<std::string> readLabelFile(const std::string& path, const std::vector<std::string>& sampleNames);
-// Integer class labels (for classifiers): throws Error naming the sample for a non-integer.
-std::vector<int64_t> classLabels(const std::vector<std::string>& labels, const std::vector<std::string>& sampleNames);
-
-// ---- CTC helpers (PP-OCR recognizer conventions) ----
-
-// One entry per line of a PaddleOCR character dictionary (UTF-8), plus " " at the end when
-// `useSpaceChar` (PP-OCR's use_space_char, on for ppocr_keys_v1.txt). Throws Error naming the
-// file when it cannot be read or is empty.
-std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpaceChar = true);
-// Greedy decoding of scores [T, C] (row-major): argmax per step, merge repeats, drop blank 0;
-// class c >= 1 maps to dict[c - 1] (an index past the dictionary is an Error).
-std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict);
-// Levenshtein distance over Unicode code points of two UTF-8 strings.
-int64_t editDistance(const std::string& a, const std::string& b);
-// 100 * max(0, 1 - sum edit distance / sum reference length) over code points: the character
-// accuracy of `predicted` against `reference` (100 when both are empty).
-double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference);
 
 }  // namespace autosplit
