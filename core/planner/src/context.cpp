@@ -152,7 +152,6 @@ struct ContextBuilder {
         for (int p = -1; p < N; ++p) {
             SplitRecord r;
             r.position = p;
-            r.transmitted = ctx.cost_->splits()[size_t(p + 1)].transmitted;
             r.minTransmitBits = ctx.cost_->transmitBits(p, nullptr, minB);
             low.splitPosition = p;
             const EdgeMemory m = edgeMemory(g, low);

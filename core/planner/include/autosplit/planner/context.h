@@ -86,9 +86,9 @@ struct LagrangianReport {
     size_t largestWeightFrontier = 0;
 };
 
+// The planner's view of one split position (its cut: CostModel::splits()).
 struct SplitRecord {
     int position = -1;
-    std::vector<int> transmitted;    // tensor ids (enumerateSplits)
     bool candidate = false;          // transmission at the lowest bits < raw input (§4.1)
     int64_t minEdgeBits = 0;         // weights + working set at the lowest bits
     int64_t minTransmitBits = 0;
