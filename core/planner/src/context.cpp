@@ -115,8 +115,6 @@ struct ContextBuilder {
         // Working-set problem: one variable per node (its outputs), graph inputs constant.
         act.constant.assign(size_t(N), 0);
         act.variables.resize(size_t(N));
-        inputLive.assign(size_t(N), 0);
-        nodeLive.assign(size_t(N), 0);
         for (int v = 0; v < N; ++v) {
             auto& var = act.variables[size_t(v)];
             const auto& row = ctx.errors_.rows[size_t(v)];
@@ -125,19 +123,16 @@ struct ContextBuilder {
                 var.distortion.push_back(std::max(0.0, row.activationMse[size_t(ctx.errors_.bitsIndex(b))]));
             }
         }
-        for (const auto& L : tensorLifetimes(g)) {
+        // Elements live per step, graph inputs and node outputs apart (the one liveness sweep).
+        const auto lifetimes = tensorLifetimes(g);
+        inputLive = liveAtEachStep(lifetimes, N - 1, [](const TensorLifetime& L) { return L.start < 0 ? L.elements : 0; });
+        nodeLive = liveAtEachStep(lifetimes, N - 1, [](const TensorLifetime& L) { return L.start < 0 ? 0 : L.elements; });
+        for (int t = 0; t < N; ++t) act.constant[size_t(t)] = inputLive[size_t(t)] * ctx.cost_->inputBits();
+        for (const auto& L : lifetimes) {
             const int s = std::max(L.start, 0);
             const int e = std::min(L.end, N - 1);
-            if (s > e) continue;
-            if (L.start < 0) {
-                for (int t = s; t <= e; ++t) {
-                    act.constant[size_t(t)] += L.elements * ctx.cost_->inputBits();
-                    inputLive[size_t(t)] += L.elements;
-                }
-            } else {
-                act.variables[size_t(L.start)].segments.push_back({s, e, L.elements});
-                for (int t = s; t <= e; ++t) nodeLive[size_t(t)] += L.elements;
-            }
+            if (s > e || L.start < 0) continue;
+            act.variables[size_t(L.start)].segments.push_back({s, e, L.elements});
         }
         for (int v = 0; v < N; ++v)
             if (act.variables[size_t(v)].segments.empty()) act.variables[size_t(v)].segments.push_back({v, v, 0});
