@@ -14,7 +14,18 @@ std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProf
     }
     auto edgeTable = std::make_shared<const sim::LatencyTable>(sim::LatencyTable::build(analysis.layers, edge, edgeMeasured, o.cancel));
     auto cloudTable = std::make_shared<const sim::LatencyTable>(sim::LatencyTable::build(analysis.layers, cloud, nullptr, o.cancel));
-    return build(std::move(g), edge, cloud, std::move(edgeTable), std::move(cloudTable), o);
+    auto m = build(std::move(g), edge, cloud, std::move(edgeTable), std::move(cloudTable), o);
+    if (edgeMeasured) {
+        auto copy = std::const_pointer_cast<CostModel>(m);
+        copy->edgeMeasured_ = std::make_shared<const sim::MeasuredProfile>(*edgeMeasured);
+    }
+    return m;
+}
+
+std::shared_ptr<const CostModel> CostModel::rebuiltFor(Graph g) const {
+    CostModelOptions o = options_;
+    o.cancel = {};
+    return build(std::move(g), edge_, cloud_, o, edgeMeasured_.get());
 }
 
 std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
@@ -38,6 +49,7 @@ std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProf
     m->cloud_ = cloud;
     m->edgeTable_ = std::move(edgeTable);
     m->cloudTable_ = std::move(cloudTable);
+    m->options_ = o;
     m->inputBits_ = o.inputBits;
     m->cloudBits_ = o.cloudBits;
     m->rawInputBits_ = rawInputElements(m->graph_) * o.inputBits;

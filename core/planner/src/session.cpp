@@ -61,6 +61,8 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
         s->equalization = equalizeActivations(graph, data, eq);
         s->equalizeMs = msSince(t0);
         say(equalizationSummary(s->equalization, s->equalizeMs));
+        // Rescaled constants change what the vector units load: cost the graph that is measured.
+        if (!s->equalization.tensors.empty()) cost = cost->rebuiltFor(graph);
     }
     cancel.throwIfCancelled();
 

@@ -62,6 +62,10 @@ public:
                                                   std::shared_ptr<const sim::LatencyTable> cloudTable,
                                                   const CostModelOptions& o = {});
 
+    // The same devices, options and measured profile on another graph of the same structure
+    // (an equalized copy: rescaled constants change the vector units' traffic).
+    std::shared_ptr<const CostModel> rebuiltFor(Graph g) const;
+
     const Graph& graph() const { return graph_; }
     const ModelAnalysis& analysis() const { return analysis_; }
     const std::vector<SplitInfo>& splits() const { return splits_; }  // index = position + 1
@@ -112,6 +116,8 @@ private:
     std::vector<SplitInfo> splits_;
     sim::DeviceProfile edge_, cloud_;
     std::shared_ptr<const sim::LatencyTable> edgeTable_, cloudTable_;
+    CostModelOptions options_;
+    std::shared_ptr<const sim::MeasuredProfile> edgeMeasured_;
     int inputBits_ = 8, cloudBits_ = 16;
     int64_t rawInputBits_ = 0;
     std::map<int, std::vector<UniformSplit>> uniform_;
