@@ -155,17 +155,15 @@ private slots:
         // by it (Shoham-Gersho's optimality at the hull's vertices).
         std::mt19937 rng(7);
         const auto gs = randomGroups(rng, 6, 4, true);
-        int matched = 0;
         for (int b : {2, 4, 6, 8}) {
             int64_t budget = 0;
             for (const auto& g : gs) budget += g.cost[size_t(b / 2 - 1)];
             const Allocation lag = knapsackLagrangian(gs, budget);
             const Allocation lagAtItsCost = knapsackLagrangian(gs, lag.cost);
             const Allocation ex = knapsackExact(gs, lag.cost);
+            QVERIFY(lag.feasible && lagAtItsCost.feasible && ex.feasible);
             QVERIFY(std::abs(lagAtItsCost.distortion - ex.distortion) < 1e-9 * (1 + ex.distortion));
-            ++matched;
         }
-        QCOMPARE(matched, 4);
     }
 
     void lagrangianLosesOnANonConvexInstance() {
@@ -217,6 +215,7 @@ private slots:
         const auto p = randomWorkingSet(rng, steps);
         std::vector<int> lowest(p.variables.size(), 0), highest(p.variables.size(), 2);
         const int64_t lo = workingSetPeak(p, lowest), hi = workingSetPeak(p, highest);
+        int lagrangianChecked = 0;
         for (int last : {2, steps - 1}) {
             for (int t = 0; t <= 6; ++t) {
                 const int64_t budget = lo - 1 + (hi - lo + 1) * t / 6;
@@ -234,11 +233,13 @@ private slots:
                          qPrintable(QString("budget %1: exact %2 brute %3").arg(budget).arg(ex.allocation.distortion).arg(brute)));
                 QVERIFY(workingSetPeak(p, ex.allocation.choice, last) <= budget);
                 if (lag.feasible) {
+                    ++lagrangianChecked;
                     QVERIFY(workingSetPeak(p, lag.choice, last) <= budget);
                     QVERIFY(lag.distortion >= ex.allocation.distortion - 1e-9);
                 }
             }
         }
+        QVERIFY2(lagrangianChecked > 0, "the Lagrangian found no feasible allocation: its checks were skipped");
         // All prefixes at once agree with one prefix at a time.
         const int64_t mid = (lo + hi) / 2;
         std::vector<int> ends;

@@ -48,15 +48,6 @@ class TestSystolic : public QObject {
 private slots:
     void referenceHasAllRows() { QCOMPARE(readReference().size(), 24); }
 
-    void referenceCopyIsCurrent() {
-        QFile shared(QStringLiteral(AUTOSPLIT_SOURCE_DIR "/../shared/reference/scalesim_v2_cycles.csv"));
-        if (!shared.exists()) QSKIP("../shared/reference is not present on this machine");
-        QFile copy(kCsv);
-        QVERIFY(shared.open(QIODevice::ReadOnly));
-        QVERIFY(copy.open(QIODevice::ReadOnly));
-        QCOMPARE(copy.readAll(), shared.readAll());
-    }
-
     void scaleSimCycles_data() {
         QTest::addColumn<QString>("config");
         QTest::addColumn<qlonglong>("H");

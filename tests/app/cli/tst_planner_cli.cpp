@@ -56,8 +56,9 @@ private slots:
         const QJsonObject base = j["baselines"].toObject();
         for (const char* k : {"cloud-only", "neurosurgeon", "qdmp", "qdmp-e", "u8", "u4", "edge-only-u8"}) QVERIFY2(base.contains(k), k);
         QVERIFY(j["candidates"].toArray().size() > 1);
-        // Measured drop within the threshold (or Cloud-Only).
-        if (sel["kind"].toString() != "CLOUD_ONLY") QVERIFY(sel["accuracy_drop"].toObject()["value"].toDouble() <= 5.0);
+        // At 3 Mbps the example splits; the split's measured drop is within the threshold.
+        QCOMPARE(sel["kind"].toString(), QString("SPLIT"));
+        QVERIFY(sel["accuracy_drop"].toObject()["value"].toDouble() <= 5.0);
 
         // --verify: matches its model, rejects another file.
         CliRun v = cli({"plan", kExample, "--verify", out});
@@ -77,7 +78,10 @@ private slots:
         const CliRun r = cli({"plan", kExample, "--max-drop", "0%", "--synthetic", "2", "--json"});
         QVERIFY2(r.code == 0, r.err);
         const QJsonObject sel = QJsonDocument::fromJson(r.out).object()["selected"].toObject();
-        if (sel["kind"].toString() != "CLOUD_ONLY") QCOMPARE(sel["accuracy_drop"].toObject()["value"].toDouble(), 0.0);
+        // A float16 edge part loses nothing and beats Cloud-Only at the default 3 Mbps: selected,
+        // with a measured drop of exactly 0.
+        QVERIFY2(sel["kind"].toString() != "CLOUD_ONLY", qPrintable(sel["reason"].toString()));
+        QCOMPARE(sel["accuracy_drop"].toObject()["value"].toDouble(), 0.0);
     }
 
     void tinyMemoryIsCloudOnlyWithReason() {

@@ -443,7 +443,8 @@ private slots:
         const PlanEvaluator nothingQuantized(g, data, nullptr, o);
         QCOMPARE(*nothingQuantized.evaluate(PlanBits::uniform(g, 1, 32, 32, 32)).mapF1, 100.0);
         QVERIFY2(*m.mapF1 < 100.0, qPrintable(QString("2-bit plan F1 %1").arg(*m.mapF1)));
-        QVERIFY(*m.mapF1 >= 0.0);
+        // F1 is >= 0 by construction; the 2-bit map still agrees on part of the detected pixels.
+        QVERIFY2(*m.mapF1 > 0.0, qPrintable(QString("2-bit plan F1 %1").arg(*m.mapF1)));
         QVERIFY(*ev.evaluate(PlanBits::uniform(g, 1, 16, 16, 16)).mapF1 > *m.mapF1);
 
         // Thresholds outside the sigmoid's range: no positive pixels in either map (F1 100 by

@@ -61,6 +61,9 @@ private slots:
                     levels.insert(static_cast<int>(std::lround(level)));
                 }
                 QCOMPARE(q.floats[c * 4 + 3], c == 0 ? 1.f : 100.f);  // the max is exact
+                // Levels -qmax, 0.5 qmax, 0.25 qmax, qmax: four distinct ones from 4 bits on; at 2
+                // bits (qmax 1) 0.5 and 0.25 both round to 0.
+                QCOMPARE(levels.size(), size_t(bits == 2 ? 3 : 4));
             }
         }
         // 2 bits: only {-s, 0, s}.
