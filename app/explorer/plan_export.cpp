@@ -32,7 +32,7 @@ QJsonObject costJson(const engine::ModelSession& s, const planner::SplitCost& c)
         const Tensor& tensor = s.model->graph.tensors[size_t(t)];
         sent.append(QJsonObject{{QStringLiteral("tensor"), QString::fromStdString(tensor.name)},
                                 {QStringLiteral("shape"), engine::shapeText(tensor.shape)},
-                                {QStringLiteral("bits"), tensor.producer < 0 ? s.devices.cost->inputBits() : c.bits}});
+                                {QStringLiteral("bits"), tensor.producer < 0 ? s.cost().inputBits() : c.bits}});
     }
     o[QStringLiteral("transmitted")] = sent;
     o[QStringLiteral("transmitted_bytes")] = double((c.transmitBits + 7) / 8);

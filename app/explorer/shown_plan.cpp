@@ -49,7 +49,7 @@ ShownPlan uniformShownPlan(const engine::ModelSession& s, const engine::SplitEst
     int pos = e.best >= -1 ? e.best : -1;
     if (pinned && *pinned >= -1 && *pinned < n) pos = *pinned;
     else pinned.reset();
-    const planner::CostModel& cost = *s.devices.cost;
+    const planner::CostModel& cost = s.cost();
     const planner::Constraints& c = e.request.constraints;
     ShownPlan out;
     out.plan = planner::uniformPlan(cost, pos, e.edgeBits, c, "split");
@@ -144,8 +144,8 @@ widgets::DagPlacement placementOf(const engine::ModelSession& s, const planner::
     p.plan.splitPosition = plan.splitPosition;
     p.plan.weightBits = plan.weightBits;
     p.plan.activationBits = plan.activationBits;
-    p.plan.inputBits = s.devices.cost->inputBits();
-    p.cloudBits = s.devices.cost->cloudBits();
+    p.plan.inputBits = s.cost().inputBits();
+    p.cloudBits = s.cost().cloudBits();
     return p;
 }
 
@@ -206,7 +206,7 @@ QString summaryHtml(const engine::ModelSession& s, const engine::SplitEstimates&
             .arg(plan.transmitted.size())
             .arg(widgets::palette::cloudSeries().name(), milliseconds(plan.latency.cloudMs))
             .arg(n - pos - 1)
-            .arg(s.devices.cost->cloudBits())
+            .arg(s.cost().cloudBits())
             .arg(QString::fromStdString(plan.latency.cloudOrigin))
             .arg(widgets::format::bytes(plan.edgeWeightBytes + plan.edgeActivationBytes),
                  plan.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"));

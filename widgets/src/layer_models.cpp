@@ -10,8 +10,8 @@ namespace autosplit::widgets {
 
 NodeLatency nodeLatency(const engine::ModelSession& s, const DagPlacement& p, int node) {
     NodeLatency out;
-    const auto& edge = *s.devices.edgeLatency;
-    const auto& cloud = *s.devices.cloudLatency;
+    const auto& edge = s.cost().edgeTable();
+    const auto& cloud = s.cost().cloudTable();
     const int wi = edge.bitsIndex(p.plan.weightAt(node, 8));
     const int ai = edge.bitsIndex(p.plan.activationAt(node, 8));
     if (wi >= 0 && ai >= 0) {

@@ -20,9 +20,7 @@ SplitEstimates estimateSplits(const ModelSession& session, const PlanRequest& re
     clock.start();
     if (!session.model || !session.devices.cost) throw Error("no model loaded");
     request.constraints.validate();
-    // Once the planning stage is ready its cost model (on the equalized graph the plans are
-    // measured on) scores the splits, so the window shows one set of numbers.
-    const planner::CostModel& cost = session.planning ? session.planning->context->cost() : *session.devices.cost;
+    const planner::CostModel& cost = session.cost();
     SplitEstimates out;
     out.request = request;
     out.edgeBits = cost.uniformBitsFor(request.bitSet);

@@ -77,6 +77,10 @@ struct ModelSession {
     // the planner could not run (see planningError).
     std::shared_ptr<const planner::PlanningSession> planning;
     QString planningError;
+
+    // The cost model every shown latency comes from: the planning stage's (on the equalized
+    // graph its plans are measured on) once it is ready, else stage one's.
+    const planner::CostModel& cost() const { return planning ? planning->context->cost() : *devices.cost; }
 };
 
 // "1x3x640x640"; "?" for unknown dims, "scalar" for rank 0.
