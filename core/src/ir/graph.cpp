@@ -164,6 +164,18 @@ int Graph::addTensor(Tensor t) {
     return id;
 }
 
+int Graph::addWeight(const std::string& name, TensorData data, bool unique) {
+    std::string n = name;
+    for (int k = 1; unique && findTensor(n) >= 0; ++k) n = name + "_" + std::to_string(k);
+    Tensor t;
+    t.name = std::move(n);
+    t.dtype = data.dtype;
+    t.shape = data.shape;
+    t.shapeKnown = true;
+    t.data = std::make_shared<const TensorData>(std::move(data));
+    return addTensor(std::move(t));
+}
+
 int64_t Graph::weightElementCount() const {
     int64_t n = 0;
     std::vector<bool> seen(tensors.size(), false);

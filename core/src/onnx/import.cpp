@@ -240,13 +240,7 @@ Graph convert(onnx::ModelProto& model, const fs::path& baseDir, const std::vecto
 
     auto addWeight = [&](const std::string& name, TensorData data) {
         if (g.findTensor(name) >= 0) throw ImportError("tensor '" + name + "' is defined twice");
-        Tensor t;
-        t.name = name;
-        t.dtype = data.dtype;
-        t.shape = data.shape;
-        t.shapeKnown = true;
-        t.data = std::make_shared<const TensorData>(std::move(data));
-        g.addTensor(std::move(t));
+        g.addWeight(name, std::move(data));
     };
 
     std::set<std::string> initNames;

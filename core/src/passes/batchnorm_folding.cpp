@@ -72,19 +72,8 @@ bool foldChannelAffine(Graph& g, int pi, const std::vector<float>& scale, const 
     }
     for (int64_t c = 0; c < C; ++c) bias[c] = bias[c] * scale[c] + shift[c];
 
-    auto newWeight = [&](const std::string& base, TensorData d) {
-        std::string name = base;
-        for (int k = 1; g.findTensor(name) >= 0; ++k) name = base + "_" + std::to_string(k);
-        Tensor t;
-        t.name = name;
-        t.dtype = d.dtype;
-        t.shape = d.shape;
-        t.shapeKnown = true;
-        t.data = std::make_shared<const TensorData>(std::move(d));
-        return g.addTensor(std::move(t));
-    };
-    const int wId = newWeight(p.name + "/W_folded", std::move(nw));
-    const int bId = newWeight(p.name + "/B_folded", TensorData{DType::Float32, {C}, bias, {}});
+    const int wId = g.addWeight(p.name + "/W_folded", std::move(nw), true);
+    const int bId = g.addWeight(p.name + "/B_folded", TensorData{DType::Float32, {C}, bias, {}}, true);
     Node& q = g.nodes[pi];
     q.inputs[1] = wId;
     if (q.inputs.size() < 3) q.inputs.resize(3, -1);

@@ -107,6 +107,9 @@ struct Graph {
     int findTensor(const std::string& name) const;  // -1 when absent
     int findNode(const std::string& name) const;    // -1 when absent
     int addTensor(Tensor t);                         // registers the name; returns the id
+    // A weight (constant data, shape from the data) named `name`, or `name_1`, `name_2`, … when
+    // `unique` and the name is taken (else GraphError on a taken name); returns the id.
+    int addWeight(const std::string& name, TensorData data, bool unique = false);
 
     // Recompute producer/consumers/graph-io flags from nodes, drop tensors that nothing refers to,
     // and re-sort nodes topologically (stable: keeps the existing order where it is valid).
