@@ -4,22 +4,25 @@
 
 namespace autosplit::planner {
 
-std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
-                                                  const CostModelOptions& o, const sim::MeasuredProfile* edgeMeasured) {
-    ModelAnalysis analysis;
+namespace {
+
+ModelAnalysis analyzed(const Graph& g) {
     try {
-        analysis = analyze(g);
+        return analyze(g);
     } catch (const Error& e) {
         throw PlannerError(std::string("cannot plan: ") + e.what());
     }
+}
+
+}  // namespace
+
+std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
+                                                  const CostModelOptions& o, const sim::MeasuredProfile* edgeMeasured) {
+    ModelAnalysis analysis = analyzed(g);
     auto edgeTable = std::make_shared<const sim::LatencyTable>(sim::LatencyTable::build(analysis.layers, edge, edgeMeasured, o.cancel));
     auto cloudTable = std::make_shared<const sim::LatencyTable>(sim::LatencyTable::build(analysis.layers, cloud, nullptr, o.cancel));
-    auto m = build(std::move(g), edge, cloud, std::move(edgeTable), std::move(cloudTable), o);
-    if (edgeMeasured) {
-        auto copy = std::const_pointer_cast<CostModel>(m);
-        copy->edgeMeasured_ = std::make_shared<const sim::MeasuredProfile>(*edgeMeasured);
-    }
-    return m;
+    return assemble(std::move(g), std::move(analysis), edge, cloud, std::move(edgeTable), std::move(cloudTable),
+                    edgeMeasured ? std::make_shared<const sim::MeasuredProfile>(*edgeMeasured) : nullptr, o);
 }
 
 std::shared_ptr<const CostModel> CostModel::rebuiltFor(Graph g) const {
@@ -32,15 +35,22 @@ std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProf
                                                   std::shared_ptr<const sim::LatencyTable> edgeTable,
                                                   std::shared_ptr<const sim::LatencyTable> cloudTable,
                                                   const CostModelOptions& o) {
+    ModelAnalysis analysis = analyzed(g);
+    return assemble(std::move(g), std::move(analysis), edge, cloud, std::move(edgeTable), std::move(cloudTable), nullptr, o);
+}
+
+std::shared_ptr<const CostModel> CostModel::assemble(Graph g, ModelAnalysis analysis, const sim::DeviceProfile& edge,
+                                                     const sim::DeviceProfile& cloud,
+                                                     std::shared_ptr<const sim::LatencyTable> edgeTable,
+                                                     std::shared_ptr<const sim::LatencyTable> cloudTable,
+                                                     std::shared_ptr<const sim::MeasuredProfile> edgeMeasured,
+                                                     const CostModelOptions& o) {
     if (g.nodes.empty()) throw PlannerError("the model has no nodes");
     if (!edgeTable || !cloudTable) throw PlannerError("no latency table for the edge or the cloud device");
     std::shared_ptr<CostModel> m(new CostModel());
     m->graph_ = std::move(g);
-    try {
-        m->analysis_ = analyze(m->graph_);
-    } catch (const Error& e) {
-        throw PlannerError(std::string("cannot plan: ") + e.what());
-    }
+    m->analysis_ = std::move(analysis);
+    m->edgeMeasured_ = std::move(edgeMeasured);
     if (edgeTable->layerCount() != m->nodeCount() || cloudTable->layerCount() != m->nodeCount())
         throw PlannerError("the latency tables were built for another model (" + std::to_string(edgeTable->layerCount()) +
                            " layers, the model has " + std::to_string(m->nodeCount()) + ")");

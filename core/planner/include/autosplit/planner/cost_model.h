@@ -110,6 +110,13 @@ public:
 
 private:
     CostModel() = default;
+    // The analysed graph and its tables into a model (the one place a CostModel is made).
+    static std::shared_ptr<const CostModel> assemble(Graph g, ModelAnalysis analysis, const sim::DeviceProfile& edge,
+                                                     const sim::DeviceProfile& cloud,
+                                                     std::shared_ptr<const sim::LatencyTable> edgeTable,
+                                                     std::shared_ptr<const sim::LatencyTable> cloudTable,
+                                                     std::shared_ptr<const sim::MeasuredProfile> edgeMeasured,
+                                                     const CostModelOptions& o);
     void tabulate(const CostModelOptions& o);
     Graph graph_;
     ModelAnalysis analysis_;
