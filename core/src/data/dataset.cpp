@@ -95,4 +95,44 @@ Dataset loadTensorFolder(const Graph& g, const std::string& dir) {
     return set;
 }
 
+HeldOutSplit splitHeldOut(const Dataset& d, int calibration, int measurement, uint32_t seed) {
+    const int n = static_cast<int>(d.samples.size());
+    if (n < 2)
+        throw Error("held-out measurement needs at least 2 samples (one to calibrate, one to measure); " + d.description +
+                    " has " + std::to_string(n));
+    if (calibration <= 0 && measurement <= 0) {
+        calibration = std::min(64, n / 2);
+        measurement = n - calibration;
+    } else if (calibration <= 0) {
+        calibration = std::min(64, n - measurement);
+    } else if (measurement <= 0) {
+        measurement = n - calibration;
+    }
+    if (calibration < 1 || measurement < 1 || calibration + measurement > n)
+        throw Error(std::to_string(calibration) + " calibration + " + std::to_string(measurement) +
+                    " measurement samples do not fit " + d.description + " (" + std::to_string(n) + " samples)");
+    std::vector<int> order(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+    std::mt19937 rng(seed);
+    for (int i = n - 1; i > 0; --i) std::swap(order[static_cast<size_t>(i)], order[std::uniform_int_distribution<size_t>(0, size_t(i))(rng)]);
+    auto take = [&](int first, int count, const char* what) {
+        std::vector<int> idx(order.begin() + first, order.begin() + first + count);
+        std::sort(idx.begin(), idx.end());  // file order within a part
+        Dataset part;
+        part.synthetic = d.synthetic;
+        part.sensorGrid = d.sensorGrid;
+        for (int i : idx) {
+            part.samples.push_back(d.samples[static_cast<size_t>(i)]);
+            if (!d.sampleNames.empty()) part.sampleNames.push_back(d.sampleNames[static_cast<size_t>(i)]);
+        }
+        part.description = d.description + ", " + what + " " + std::to_string(count) + " of " + std::to_string(n);
+        part.hash = hashSamples(part.samples);
+        return part;
+    };
+    HeldOutSplit s;
+    s.calibration = take(0, calibration, "calibration");
+    s.measurement = take(calibration, measurement, "held-out");
+    return s;
+}
+
 }  // namespace autosplit

@@ -300,7 +300,9 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
         const float m = meanOf(c), sd = stdOf(c);
         for (int y = 0; y < rh; ++y)
             for (int x = 0; x < rw; ++x) {
-                const float v = (rs.at(static_cast<float>(x), static_cast<float>(y), sc) * p.scale - m) / sd;
+                // The sensor delivers 8-bit pixels at the model's size: resampled values rounded.
+                const float px = std::clamp(std::round(rs.at(static_cast<float>(x), static_cast<float>(y), sc)), 0.f, 255.f);
+                const float v = (px * p.scale - m) / sd;
                 const size_t idx = nchw ? (static_cast<size_t>(c) * H + (y + y0)) * W + (x + x0)
                                         : (static_cast<size_t>(y + y0) * W + (x + x0)) * C + c;
                 t.floats[idx] = v;
@@ -347,6 +349,7 @@ Dataset loadImageFolder(const Graph& g, const std::string& dir, const Preprocess
         set.sampleNames.push_back(f.filename().string());
     }
     set.description = dir + ": " + std::to_string(files.size()) + " images";
+    set.sensorGrid = true;
     set.hash = hashSamples(set.samples);
     return set;
 }

@@ -78,7 +78,7 @@ std::shared_ptr<const TensorData> PlanEvaluator::correctedBias(int node, int bit
 
 int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
                                  std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
-                                 const CancelToken& cancel, std::vector<std::vector<TensorData>>& out) const {
+                                 const CancelToken& cancel) const {
     const Graph& g = graph_;
     // Edge layers with a correctable bias, and the tensors whose plan-time means they need.
     std::vector<int> layers;
@@ -113,7 +113,7 @@ int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
             if (it == slotsOf.end() || !v.isFloat()) return;
             for (size_t l : it->second) mine[l]->add(v);
         };
-        runs[static_cast<size_t>(s)] = ex.start(data_.inputs.samples[static_cast<size_t>(s)], std::move(h));
+        runs[static_cast<size_t>(s)] = ex.start(calibration().samples[static_cast<size_t>(s)], std::move(h));
     });
     for (size_t l = 0; l < layers.size(); ++l) {
         const int layer = layers[l];
@@ -127,15 +127,14 @@ int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
         auto w = overrides.find(wt);
         // A layer that sees few input vectors per sample (a classifier's last Gemm: one) would be
         // fitted to the very samples it is measured on (with one sample, its output would come
-        // out exactly float): it gets the weight-only correction from the float means instead.
+        // out exactly float on them): it gets the weight-only correction from the float means instead.
         const bool enough = means[0][l]->vectors() >= static_cast<int64_t>(k) * opts_.empiricalBiasMinVectors;
         auto b = shiftedBias(g, layer, w != overrides.end() ? *w->second : *g.tensors[static_cast<size_t>(wt)].data,
                              inputMean_[static_cast<size_t>(layer)],
                              enough ? means[0][l]->mean() : inputMean_[static_cast<size_t>(layer)]);
         if (b) overrides.emplace(node.inputs[2], std::make_shared<const TensorData>(std::move(*b)));
     }
-    forK([&](int s) { out[static_cast<size_t>(s)] = runs[static_cast<size_t>(s)]->finish().outputs; });
-    return k;
+    return k;  // the calibration runs stop here: their outputs are not measured
 }
 
 }  // namespace autosplit

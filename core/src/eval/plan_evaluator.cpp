@@ -107,6 +107,10 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
                              const CancelToken& cancel)
     : graph_(g), data_(std::move(data)), opts_(std::move(opts)) {
     if (data_.inputs.samples.empty()) throw Error("the evaluation set is empty");
+    for (const auto& c : data_.calibration.samples)
+        if (c.size() != data_.inputs.samples.front().size())
+            throw Error("the calibration samples have " + std::to_string(c.size()) + " inputs, the evaluation samples " +
+                        std::to_string(data_.inputs.samples.front().size()));
     if (g.outputs.empty()) throw Error("the model has no outputs");
     if (table) {
         if (table->rows.size() != g.nodes.size())
@@ -160,10 +164,11 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     const auto t0 = std::chrono::steady_clock::now();
     // Empirical correction compares the plan's means on its lockstep samples with the float means
     // on the same samples; weight correction uses the whole set.
-    empiricalSamples_ = std::max(1, std::min({samples(), opts_.empiricalBiasSamples,
+    const int calib = calibrationSamples();
+    empiricalSamples_ = std::max(1, std::min({calib, opts_.empiricalBiasSamples,
                                               static_cast<int>(std::min<int64_t>(
-                                                  samples(), opts_.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes_)))}));
-    const int meanSamples = opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical ? empiricalSamples_ : samples();
+                                                  calib, opts_.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes_)))}));
+    const int meanSamples = opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical ? empiricalSamples_ : calib;
     std::function<void(int, int, TensorData&)> observe;
     if (!meanReaders.empty()) observe = [&](int sample, int tensor, TensorData& v) {
         auto it = meanReaders.find(tensor);
@@ -177,7 +182,12 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
             else acc = std::move(local);
         }
     };
-    reference_ = runAll(nullptr, cancel, observe);
+    if (heldOut()) {
+        reference_ = runAll(data_.inputs, nullptr, cancel);
+        if (observe) runAll(data_.calibration, nullptr, cancel, observe);
+    } else {
+        reference_ = runAll(data_.inputs, nullptr, cancel, observe);
+    }
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < g.nodes.size(); ++i)
         if (means[i] && means[i]->vectors() > 0) inputMean_[i] = means[i]->mean();
@@ -243,6 +253,16 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
 
 PlanEvaluator::~PlanEvaluator() = default;
 
+std::string PlanEvaluator::metricName() const {
+    switch (task_) {
+    case EvalTask::Classifier: return data_.labels.empty() ? "top1-disagreement" : "top1-accuracy-drop";
+    case EvalTask::Ctc: return data_.texts.empty() ? "char-disagreement" : "char-accuracy-drop";
+    case EvalTask::BinaryMap: return "map-f1-disagreement";
+    case EvalTask::Generic: break;
+    }
+    return "relative-l2-error";
+}
+
 void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel) const {
     if (opts_.weightRounding != EvalOptions::WeightRounding::Gptq) return;
     const Graph& g = graph_;
@@ -285,7 +305,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         };
         // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
         // same in every run (sample-parallel accumulation would order them by thread timing).
-        for (const auto& sample : data_.inputs.samples) parallel_->run(sample, hooks);
+        for (const auto& sample : calibration().samples) parallel_->run(sample, hooks);
         // Quantize every layer of the batch at every bit width (one factorization per layer),
         // layers in parallel.
         const std::vector<int> bitsList(std::begin(kBits), std::end(kBits));
@@ -325,82 +345,120 @@ std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int
     return weightCache_.emplace(key, std::move(q)).first->second;  // a concurrent twin wins: same values
 }
 
-std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const PlanBits* plan, const CancelToken& cancel,
-                                                          const std::function<void(int, int, TensorData&)>& observe) const {
+RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                                  const std::function<void(int tensor, int bits)>& applied) const {
     const Graph& g = graph_;
     RunHooks hooks;
-    hooks.cancel = cancel;
-    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    if (plan) {
-        const int split = plan->splitPosition;
-        for (size_t i = 0; i < g.nodes.size(); ++i) {
-            const Node& n = g.nodes[i];
-            const bool edge = static_cast<int>(i) <= split;
-            for (size_t k = 0; k < n.inputs.size(); ++k) {
-                const int t = n.inputs[k];
-                if (t < 0 || !g.tensors[t].isWeight() || !g.tensors[t].data->isFloat() || overrides.count(t)) continue;
-                if (edge) {
-                    // Edge: only the layer's quantized weight; biases and other constants stay float.
-                    if (t != quantizedWeightOf_[i] || plan->weightBits[i] == 32) continue;
-                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan->weightBits[i]));
-                    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Weight)
-                        if (auto b = correctedBias(static_cast<int>(i), plan->weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
-                } else {
-                    overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
+    const int split = plan.splitPosition;
+    // The spec of ir/quant_spec.h: a constant read on the edge is the edge's (quantized for its
+    // first quantized reader, else float32), also where the cloud reads it too.
+    std::vector<char> edgeRead(g.tensors.size(), 0);
+    for (int i = 0; i <= split && i < static_cast<int>(g.nodes.size()); ++i)
+        for (int t : g.nodes[static_cast<size_t>(i)].inputs)
+            if (t >= 0) edgeRead[static_cast<size_t>(t)] = 1;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const Node& n = g.nodes[i];
+        const bool edge = static_cast<int>(i) <= split;
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int t = n.inputs[k];
+            if (t < 0 || !g.tensors[t].isWeight() || !g.tensors[t].data->isFloat() || overrides.count(t)) continue;
+            if (!edge && edgeRead[static_cast<size_t>(t)]) continue;  // the edge's constant
+            if (edge) {
+                // Edge: only the layer's quantized weight; biases and other constants stay float.
+                if (t != quantizedWeightOf_[i] || plan.weightBits[i] == 32) continue;
+                overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan.weightBits[i]));
+                if (applied) applied(t, plan.weightBits[i]);
+                if (opts_.biasCorrection == EvalOptions::BiasCorrection::Weight)
+                    if (auto b = correctedBias(static_cast<int>(i), plan.weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
+            } else {
+                overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
+                if (applied) applied(t, 16);
+            }
+        }
+    }
+    hooks.weightOverrides = &overrides;
+    const ErrorTable* table = table_ && opts_.staticActivationParams ? &*table_ : nullptr;
+    // Images are the sensor's 8-bit pixels (resampled pixels on the 8-bit grid): sent as they are.
+    const bool sensorInput = data_.inputs.sensorGrid && plan.inputBits >= 8;
+    hooks.onValue = [&g, plan, table, split, sensorInput, applied, this](int node, int tensor, TensorData& v) {
+        if (!v.isFloat()) return;
+        int bits;
+        bool unsignedRange = false;
+        if (node < 0) {
+            bits = plan.inputBits;
+            if (sensorInput) {
+                if (applied) applied(tensor, 8);
+                return;
+            }
+        } else if (node > split) {
+            bits = 16;
+        } else {
+            if (opts_.activationScope == EvalOptions::ActivationScope::LayerInputs && !layerInput_[static_cast<size_t>(tensor)] &&
+                lastConsumer_[static_cast<size_t>(tensor)] <= split)
+                return;  // read only by vector-unit nodes on the edge: stays float
+            bits = plan.activationBits[static_cast<size_t>(node)];
+            const bool out0 = g.nodes[node].outputs[0] == tensor;
+            unsignedRange = out0 && producesNonNegative(g.nodes[node]);
+            if (table && out0 && bits != 16 && bits != 32) {
+                const int bi = table->bitsIndex(bits);
+                if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
+                    fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()), table->rows[node].activationParams[bi]);
+                    if (applied) applied(tensor, bits);
+                    return;
                 }
             }
         }
-        hooks.weightOverrides = &overrides;
-        const ErrorTable* table = table_ && opts_.staticActivationParams ? &*table_ : nullptr;
-        hooks.onValue = [&g, plan, table, split, this](int node, int tensor, TensorData& v) {
-            if (!v.isFloat()) return;
-            int bits;
-            bool unsignedRange = false;
-            if (node < 0) {
-                bits = plan->inputBits;
-            } else if (node > split) {
-                bits = 16;
-            } else {
-                if (opts_.activationScope == EvalOptions::ActivationScope::LayerInputs && !layerInput_[static_cast<size_t>(tensor)] &&
-                    lastConsumer_[static_cast<size_t>(tensor)] <= split)
-                    return;  // read only by vector-unit nodes on the edge: stays float
-                bits = plan->activationBits[static_cast<size_t>(node)];
-                const bool out0 = g.nodes[node].outputs[0] == tensor;
-                unsignedRange = out0 && producesNonNegative(g.nodes[node]);
-                if (table && out0 && bits != 16 && bits != 32) {
-                    const int bi = table->bitsIndex(bits);
-                    if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
-                        fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()),
-                                     table->rows[node].activationParams[bi]);
-                        return;
-                    }
-                }
-            }
-            if (bits == 32) return;
-            fakeQuantizeActivation(v, bits, unsignedRange, opts_.quant);
-        };
+        if (bits == 32) return;
+        fakeQuantizeActivation(v, bits, unsignedRange, opts_.quant);
+        if (applied) applied(tensor, bits);
+    };
+    return hooks;
+}
+
+std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
+                                                          const std::function<void(int, int, TensorData&)>& observe) const {
+    RunHooks hooks;
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    if (plan) {
+        hooks = planHooks(*plan, overrides);
+        // Bias correction is fitted on the calibration samples (their outputs are not measured).
+        if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) {
+            hooks.cancel = cancel;
+            runCorrecting(*plan, hooks, overrides, cancel);
+        }
     }
-    const auto& samples = data_.inputs.samples;
+    hooks.cancel = cancel;
+    const auto& samples = set.samples;
     const int n = static_cast<int>(samples.size());
     std::vector<std::vector<TensorData>> out(samples.size());
-    int first = 0;
-    if (plan && opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical)
-        first = runCorrecting(*plan, hooks, overrides, cancel, out);
     auto hooksFor = [&](int i) {
         if (plan || !observe) return hooks;
         RunHooks h = hooks;
         h.onValue = [&observe, i](int, int tensor, TensorData& v) { observe(i, tensor, v); };
         return h;
     };
-    if (threads_ > 1 && n - first > 1) {
+    if (threads_ > 1 && n > 1) {
         // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-        parallelFor(
-            *parallel_, n - first, [&](int i) { out[first + i] = serial_->run(samples[first + i], hooksFor(first + i)).outputs; },
-            cancel);
+        parallelFor(*parallel_, n, [&](int i) { out[i] = serial_->run(samples[i], hooksFor(i)).outputs; }, cancel);
     } else {
-        for (int i = first; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
+        for (int i = 0; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
     }
     return out;
+}
+
+std::vector<int> PlanEvaluator::appliedBits(const PlanBits& plan, const CancelToken& cancel) const {
+    validatePlan(graph_, plan);
+    prepareGptq(plan, cancel);
+    std::vector<int> bits(graph_.tensors.size(), 0);
+    std::mutex m;
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    RunHooks hooks = planHooks(plan, overrides, [&](int tensor, int b) {
+        std::lock_guard<std::mutex> l(m);
+        bits[static_cast<size_t>(tensor)] = b;
+    });
+    hooks.cancel = cancel;
+    serial_->run(data_.inputs.samples.front(), hooks);
+    return bits;
 }
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
@@ -408,9 +466,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
     validatePlan(g, plan);
     prepareGptq(plan, cancel);
 
-    const auto result = runAll(&plan, cancel);
+    const auto result = runAll(data_.inputs, &plan, cancel);
     EvalMetrics m;
     m.samples = static_cast<int>(result.size());
+    m.calibrationSamples = calibrationSamples();
+    m.heldOut = heldOut();
     m.task = task_;
     m.relativeMse = -1;
     for (size_t o = 0; o < g.outputs.size(); ++o) {
@@ -439,6 +499,10 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
     }
     if (m.relativeMse < 0) m.relativeMse = 0, m.sqnrDb = std::numeric_limits<double>::infinity();
 
+    // Units of the interval: rows (classifier, CTC) or samples (maps, relative L2), each a vector
+    // of additive sums the metric is a function of.
+    std::vector<std::vector<double>> units;
+    std::function<double(const std::vector<double>&)> statistic;
     if (task_ == EvalTask::Classifier) {
         int64_t agree = 0, correct = 0, row = 0;
         for (const auto& s : result) {
@@ -446,7 +510,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
             for (int64_t r = 0; r < v.rows; ++r, ++row) {
                 const int64_t a = argmaxRow(s.front(), r, v.classes);
                 agree += a == floatArgmax_[static_cast<size_t>(row)];
-                if (!data_.labels.empty()) correct += a == data_.labels[static_cast<size_t>(row)];
+                if (!data_.labels.empty()) {
+                    const int64_t label = data_.labels[static_cast<size_t>(row)];
+                    correct += a == label;
+                    units.push_back({double(floatArgmax_[static_cast<size_t>(row)] == label) - double(a == label), 1.0});
+                }
             }
         }
         m.top1Agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(row);
@@ -455,9 +523,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
             m.floatTop1Accuracy = floatTop1Accuracy_;
             m.accuracyDrop = *floatTop1Accuracy_ - *m.top1Accuracy;
             m.metricName = "top1-accuracy-drop";
+            statistic = [](const std::vector<double>& u) { return 100.0 * u[0] / u[1]; };
         } else {
             m.accuracyDrop = 100.0 - *m.top1Agreement;
             m.metricName = "top1-disagreement";
+            m.dropInterval = wilsonInterval(row - agree, row);
         }
     } else if (task_ == EvalTask::Ctc) {
         for (const auto& s : result) {
@@ -467,14 +537,24 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
                                                     opts_.ctcDictionary));
         }
         m.charAgreement = charAccuracy(m.decoded, floatDecoded_);
+        auto accuracy = [](double edits, double length) {
+            return length > 0 ? 100.0 * std::max(0.0, 1.0 - edits / length) : (edits == 0 ? 100.0 : 0.0);
+        };
         if (!data_.texts.empty()) {
             m.charAccuracy = charAccuracy(m.decoded, data_.texts);
             m.floatCharAccuracy = floatCharAccuracy_;
             m.accuracyDrop = *floatCharAccuracy_ - *m.charAccuracy;
             m.metricName = "char-accuracy-drop";
+            for (size_t r = 0; r < m.decoded.size(); ++r)
+                units.push_back({double(editDistance(floatDecoded_[r], data_.texts[r])), double(editDistance(m.decoded[r], data_.texts[r])),
+                                 double(codePointCount(data_.texts[r]))});
+            statistic = [accuracy](const std::vector<double>& u) { return accuracy(u[0], u[2]) - accuracy(u[1], u[2]); };
         } else {
             m.accuracyDrop = 100.0 - *m.charAgreement;
             m.metricName = "char-disagreement";
+            for (size_t r = 0; r < m.decoded.size(); ++r)
+                units.push_back({double(editDistance(m.decoded[r], floatDecoded_[r])), double(codePointCount(floatDecoded_[r]))});
+            statistic = [accuracy](const std::vector<double>& u) { return 100.0 - accuracy(u[0], u[1]); };
         }
     } else if (task_ == EvalTask::BinaryMap) {
         int64_t tp = 0, fp = 0, fn = 0;
@@ -482,20 +562,48 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
         for (size_t si = 0; si < result.size(); ++si) {
             const auto& a = result[si].front().floats;
             const auto& b = reference_[si].front().floats;
+            int64_t stp = 0, sfp = 0, sfn = 0;
             for (size_t k = 0; k < a.size(); ++k) {
                 const bool p = a[k] > thr, r = b[k] > thr;
-                tp += p && r;
-                fp += p && !r;
-                fn += !p && r;
+                stp += p && r;
+                sfp += p && !r;
+                sfn += !p && r;
             }
+            tp += stp, fp += sfp, fn += sfn;
+            units.push_back({double(stp), double(sfp), double(sfn)});
         }
-        m.mapF1 = tp + fp + fn == 0 ? 100.0 : 100.0 * 2.0 * static_cast<double>(tp) / static_cast<double>(2 * tp + fp + fn);
+        auto f1 = [](double t, double p, double n) { return t + p + n == 0 ? 100.0 : 100.0 * 2.0 * t / (2 * t + p + n); };
+        m.mapF1 = f1(double(tp), double(fp), double(fn));
         m.accuracyDrop = 100.0 - *m.mapF1;
         m.metricName = "map-f1-disagreement";
+        statistic = [f1](const std::vector<double>& u) { return 100.0 - f1(u[0], u[1], u[2]); };
     } else {
         m.accuracyDrop = 100.0 * std::sqrt(m.relativeMse);
         m.metricName = "relative-l2-error";
+        // Per sample: the error and reference energy of the worst output.
+        size_t worst = 0;
+        for (size_t o = 0, k = 0; o < g.outputs.size(); ++o) {
+            if (!reference_.front()[o].isFloat()) continue;
+            if (m.outputs[k].relativeMse >= m.relativeMse) worst = o;
+            ++k;
+        }
+        for (size_t si = 0; si < result.size(); ++si) {
+            double err = 0, ref = 0;
+            if (reference_[si][worst].isFloat()) {
+                const auto& a = result[si][worst].floats;
+                const auto& b = reference_[si][worst].floats;
+                for (size_t k = 0; k < a.size(); ++k) {
+                    const double d = static_cast<double>(a[k]) - b[k];
+                    err += d * d;
+                    ref += static_cast<double>(b[k]) * b[k];
+                }
+            }
+            units.push_back({err, ref});
+        }
+        statistic = [](const std::vector<double>& u) { return u[1] > 0 ? 100.0 * std::sqrt(u[0] / u[1]) : (u[0] > 0 ? 100.0 : 0.0); };
     }
+    if (statistic && !units.empty()) m.dropInterval = bootstrapInterval(units, statistic);
+    else if (m.dropInterval.method.empty()) m.dropInterval = {m.accuracyDrop, m.accuracyDrop, 0.95, "none"};
     return m;
 }
 

@@ -70,6 +70,8 @@ std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes,
     return out;
 }
 
+int64_t codePointCount(const std::string& s) { return static_cast<int64_t>(codePoints(s).size()); }
+
 int64_t editDistance(const std::string& a, const std::string& b) { return editDistanceCp(codePoints(a), codePoints(b)); }
 
 double charAccuracy(const std::vector<std::string>& predicted, const std::vector<std::string>& reference) {

@@ -1,5 +1,7 @@
 #include "autosplit/ir/analysis.h"
 
+#include "autosplit/ir/quant_spec.h"
+
 #include "autosplit/util/errors.h"
 
 #include <algorithm>
@@ -260,12 +262,15 @@ EdgeMemory edgeMemory(const Graph& g, const PlanBits& bits) {
     EdgeMemory mem;
     if (bits.splitPosition < 0) return mem;
     const int position = std::min(bits.splitPosition, static_cast<int>(g.nodes.size()) - 1);
+    // The plan's quantization spec (ir/quant_spec.h): quantized weights at their bits, the other
+    // float constants of edge nodes at 32, activations at their producer's bits.
+    const std::vector<TensorSpec> spec = quantSpec(g, bits);
     std::vector<bool> counted(g.tensors.size(), false);
     for (int i = 0; i <= position; ++i)
         for (int t : g.nodes[i].inputs)
             if (t >= 0 && !counted[t] && g.tensors[t].isWeight() && g.tensors[t].data->isFloat()) {
                 counted[t] = true;
-                mem.weightBits += g.tensors[t].data->elementCount() * bits.weightAt(i, 8);
+                mem.weightBits += g.tensors[t].data->elementCount() * spec[static_cast<size_t>(t)].bits;
             }
     for (int64_t live : liveAtEachStep(tensorLifetimes(g), position, [&](const TensorLifetime& L) {
              return L.elements * (L.start < 0 ? bits.inputBits : bits.activationAt(L.start, 8));

@@ -317,11 +317,4 @@ bool producesNonNegative(const Node& n) {
     return false;
 }
 
-int quantizedWeightTensor(const Graph& g, const Node& n) {
-    if (n.op != "Conv" && n.op != "ConvTranspose" && n.op != "Gemm" && n.op != "MatMul") return -1;
-    if (n.inputs.size() < 2 || n.inputs[1] < 0) return -1;
-    const Tensor& t = g.tensors[n.inputs[1]];
-    return t.isWeight() && t.data->isFloat() ? n.inputs[1] : -1;
-}
-
 }  // namespace autosplit

@@ -13,6 +13,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
@@ -251,12 +252,15 @@ private slots:
         const EvalMetrics q2 = ev.evaluate(q);
         QVERIFY(q2.relativeMse > 100 * q32.relativeMse);
         QVERIFY(std::fabs(q2.relativeMse - oracleRelativeMse(g, data.inputs, q)) <= 1e-12 * std::max(1.0, q2.relativeMse));
-        // Activation scope: the Add output feeds only the pooling node. AllNodes quantizes it; with
-        // LayerInputs (the default) it stays float unless it crosses the cut.
+        // Activation scope: the Add output feeds only the pooling node. AllNodes (the default, as
+        // the planner costs it) quantizes it; with LayerInputs it stays float unless it crosses.
         PlanBits addOnly = PlanBits::uniform(g, 6, 32, 32, 32);
         addOnly.activationBits[3] = 2;
         QVERIFY(ev.evaluate(addOnly).relativeMse > 1e-3);
-        const PlanEvaluator li(g, data, nullptr);
+        QCOMPARE(PlanEvaluator(g, data, nullptr).evaluate(addOnly).relativeMse, ev.evaluate(addOnly).relativeMse);
+        EvalOptions layerInputs;
+        layerInputs.activationScope = EvalOptions::ActivationScope::LayerInputs;
+        const PlanEvaluator li(g, data, nullptr, layerInputs);
         QCOMPARE(li.evaluate(addOnly).relativeMse, 0.0);
         addOnly.splitPosition = 3;  // now d crosses to the cloud: quantized at its producer's bits
         QVERIFY(li.evaluate(addOnly).relativeMse > 1e-3);
@@ -265,6 +269,68 @@ private slots:
         const EvalMetrics r32 = ev.evaluate(r);
         r.activationBits[2] = 2;
         QCOMPARE(ev.evaluate(r).relativeMse, r32.relativeMse);
+    }
+
+    void heldOutMeasurementAndIntervals() {
+        const Graph g = residualNet();
+        EvalData data = dataFor(g, 12, 3);
+        data.calibration = syntheticDataset(g, 8, 99);  // other samples: GPTQ and bias correction fit here
+        const PlanEvaluator held(g, data, nullptr);
+        QVERIFY(held.heldOut());
+        QCOMPARE(held.calibrationSamples(), 8);
+        const PlanBits p = PlanBits::uniform(g, 6, 4, 4);
+        const EvalMetrics m = held.evaluate(p);
+        QVERIFY(m.heldOut);
+        QCOMPARE(m.samples, 12);
+        QCOMPARE(m.calibrationSamples, 8);
+        QCOMPARE(m.metricName, held.metricName());
+        // top-1 disagreement of a classifier: a rate, Wilson's interval around it.
+        QCOMPARE(m.metricName, std::string("top1-disagreement"));
+        QCOMPARE(m.dropInterval.method, std::string("wilson"));
+        QVERIFY(m.dropInterval.contains(m.accuracyDrop));
+        QVERIFY(m.dropInterval.high > m.dropInterval.low);
+        // Without a calibration set the evaluation samples are used for both, and it says so.
+        EvalData same = dataFor(g, 12, 3);
+        const PlanEvaluator notHeld(g, same, nullptr);
+        QVERIFY(!notHeld.heldOut());
+        QVERIFY(!notHeld.evaluate(p).heldOut);
+        // The fits differ with the data they are fitted on: GPTQ moments come from the calibration set.
+        QVERIFY(notHeld.evaluate(p).relativeMse != m.relativeMse);
+        // A probability map: a bootstrap interval over samples.
+        const Graph h = mapHead();
+        EvalData hd = dataFor(h, 10, 5);
+        hd.calibration = syntheticDataset(h, 4, 17);
+        const EvalMetrics mm = PlanEvaluator(h, hd, nullptr).evaluate(PlanBits::uniform(h, 1, 4, 4));
+        QCOMPARE(mm.metricName, std::string("map-f1-disagreement"));
+        QCOMPARE(mm.dropInterval.method, std::string("bootstrap"));
+        QVERIFY(mm.dropInterval.low <= mm.dropInterval.high);
+        // Calibration samples that do not fit the model are an error.
+        EvalData bad = dataFor(g, 2, 3);
+        bad.calibration.samples.push_back({});
+        QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, bad, nullptr));
+    }
+
+    void imagesAreSentOnTheSensorGrid() {
+        // A Cloud-Only plan on 8-bit sensor pixels loses nothing at the input: the same outputs
+        // as with the input left in float32 (only the float16 cloud rounds).
+        const Graph g = residualNet();
+        EvalData d;
+        d.inputs = syntheticDataset(g, 3, 4);
+        for (auto& s : d.inputs.samples)
+            for (float& v : s.front().floats) v = (std::round(std::clamp(v * 40.f + 128.f, 0.f, 255.f)) / 255.f - 0.5f) / 0.25f;
+        d.inputs.sensorGrid = true;
+        const PlanEvaluator ev(g, d, nullptr);
+        PlanBits cloud;
+        cloud.splitPosition = -1;
+        cloud.inputBits = 8;
+        PlanBits exact = cloud;
+        exact.inputBits = 32;
+        QCOMPARE(ev.evaluate(cloud).relativeMse, ev.evaluate(exact).relativeMse);
+        QCOMPARE(ev.appliedBits(cloud)[size_t(g.inputs[0])], 8);
+        // Without the sensor grid the input is re-quantized per tensor: not the same.
+        d.inputs.sensorGrid = false;
+        const PlanEvaluator fitted(g, d, nullptr);
+        QVERIFY(fitted.evaluate(cloud).relativeMse != fitted.evaluate(exact).relativeMse);
     }
 
     void empiricalBiasCorrectionAbsorbsActivationShift() {
@@ -292,7 +358,8 @@ private slots:
         weight.biasCorrection = EvalOptions::BiasCorrection::Weight;
         empirical.empiricalBiasSamples = 8;  // lockstep on half the set, the rest run after
         const PlanEvaluator en(g, data, nullptr, none), ew(g, data, nullptr, weight), ee(g, data, nullptr, empirical);
-        const PlanBits a2 = PlanBits::uniform(g, 2, 32, 2, 32);
+        PlanBits a2 = PlanBits::uniform(g, 2, 32, 2, 32);
+        a2.activationBits[2] = 32;  // the graph output stays float: what is measured is the shift upstream
         const double n = en.evaluate(a2).relativeMse, w = ew.evaluate(a2).relativeMse, e = ee.evaluate(a2).relativeMse;
         qInfo("a2 rel. MSE: no correction %.3g, weight %.3g, empirical %.3g", n, w, e);
         QCOMPARE(w, n);

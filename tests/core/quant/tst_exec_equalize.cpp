@@ -124,7 +124,11 @@ private slots:
         QVERIFY(d1 > d0 * 1.5);
 
         // What it is for: 8-bit per-tensor activations (float weights) lose less.
-        const PlanEvaluator ev0(before, EvalData{set, {}, {}}, nullptr), ev1(g, EvalData{set, {}, {}}, nullptr);
+        // Only the tensors convs read (what equalization rescales) quantized: LayerInputs isolates them.
+        EvalOptions layerInputs;
+        layerInputs.activationScope = EvalOptions::ActivationScope::LayerInputs;
+        const PlanEvaluator ev0(before, EvalData{set, {}, {}, {}}, nullptr, layerInputs),
+            ev1(g, EvalData{set, {}, {}, {}}, nullptr, layerInputs);
         const PlanBits p = PlanBits::uniform(g, 4, 32, 8, 32);
         const double m0 = ev0.evaluate(p).relativeMse, m1 = ev1.evaluate(p).relativeMse;
         qInfo("a8 relative MSE: %.3g before, %.3g after", m0, m1);

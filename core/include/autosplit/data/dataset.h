@@ -16,7 +16,21 @@ struct Dataset {
     bool synthetic = false;
     std::string hash;                              // of shapes and values (16 hex digits)
     std::vector<std::string> sampleNames;          // file name per sample (folders), else empty
+    // The values are 8-bit sensor pixels through the preprocessing (images): the input's 8-bit
+    // codes are the pixels themselves, nothing is lost sending them at 8 bits.
+    bool sensorGrid = false;
 };
+
+// A data set cut in two disjoint parts: calibration (fits ranges, GPTQ, bias correction) and
+// measurement (the drop). Samples are dealt by a seeded shuffle, so sorted folders (one class
+// after the other) mix; names and hashes follow the samples.
+struct HeldOutSplit {
+    Dataset calibration, measurement;
+};
+// `calibration` / `measurement` <= 0: defaults, half of the samples each (the odd one to the
+// measurement), calibration capped at 64. Throws Error when the set has fewer than 2 samples or
+// the sizes do not fit it.
+HeldOutSplit splitHeldOut(const Dataset& d, int calibration = 0, int measurement = 0, uint32_t seed = 1);
 
 // Throws Error prefixed with `what` when a sample does not fit the graph inputs (dtype, rank,
 // dims) or holds NaN/Inf.

@@ -1,38 +1,47 @@
 // Fake-quant evaluation of a split plan against the float model.
 //
-// A PlanEvaluator is built once per (graph, evaluation set, error table): it runs the float
-// model over the set and keeps the reference outputs. evaluate(plan) then re-runs the set with
+// A PlanEvaluator is built once per (graph, evaluation set, calibration set, error table): it runs
+// the float model over the evaluation set and keeps the reference outputs. evaluate(plan) then
+// re-runs the evaluation set with the plan's quantization spec (ir/quant_spec.h: one spec per
+// plan, the same the cost model charges):
 //   - edge nodes [0, split]: the quantized weight of Conv/ConvTranspose/Gemm/MatMul (input slot 1)
-//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); the float
-//     outputs a Conv/ConvTranspose/Gemm/MatMul reads, or that cross the cut, fake-quantized per
-//     tensor at activationBits[i] (unsigned after ReLU-like producers). This is
-//     ActivationScope::LayerInputs, the default: what an accelerator stores for its PE array and
-//     what it sends; vector-unit chains between layers (affine blocks, SE gates, a decomposed
-//     LayerNorm) stay at accumulator precision, as in fused epilogues. ActivationScope::AllNodes
-//     quantizes every edge node's outputs (the per-node D_a of the error table, a pessimistic
-//     bound). Parameters:
-//     with the activation parameters the ErrorTable fitted on the calibration set when it has them
+//     fake-quantized per output channel at weightBits[i] (symmetric, restricted range); every
+//     float output of an edge node fake-quantized per tensor at activationBits[i] (unsigned after
+//     ReLU-like producers): what the simulator's traffic, the edge-memory model and the error
+//     table's D_a charge. ActivationScope::LayerInputs (an experiment, not what the planner
+//     costs) quantizes only what a Conv/ConvTranspose/Gemm/MatMul reads and what crosses the cut.
+//     Activation parameters: those the ErrorTable fitted on the calibration set when it has them
 //     for that node and bit width (static quantization, as deployed), else fitted per input
-//     (dynamic). Biases and other float constants of edge nodes stay float (int32 on real
-//     accelerators).
+//     (dynamic). Biases and other float constants of edge nodes stay float (int32 / float32 on
+//     real accelerators; the memory model counts them at 32 bits).
 //     With WeightRounding::Gptq (default), 2- to 8-bit weights of Conv/Gemm/MatMul are rounded by
-//     GPTQ against the second moments of the layer's float inputs on the evaluation set
+//     GPTQ against the second moments of the layer's float inputs on the calibration set
 //     (gptq.h: same grid and scales, output error instead of weight error minimized); they are
 //     computed the first time a plan quantizes the layer (one extra float pass over the set per
 //     batch of layers, gptqMemoryBytes of moments at a time) for all of 2/4/6/8 bits and kept.
 //     ConvTranspose, batched MatMul weights and rows longer than gptqMaxRowLength are rounded to
 //     nearest.
 //     Biases of quantized Conv/Gemm layers absorb the mean shift of quantization (biasCorrection,
-//     default Empirical: weight and activation error as the plan computes them, for layers that see
-//     at least empiricalBiasMinVectors input vectors per sample; Weight: the weight error on float
-//     inputs only). Means are over each layer's input patches, padding as zeros,
-//     so the corrected layer's mean output equals the float one on the measured samples.
-//   - graph inputs: fake-quantized per tensor at inputBits (fitted per input), wherever they go.
+//     default Empirical: weight and activation error as the plan computes them, run on the
+//     calibration set, for layers that see at least empiricalBiasMinVectors input vectors per
+//     sample; Weight: the weight error on float inputs only). Means are over each layer's input
+//     patches, padding as zeros, so the corrected layer's mean output equals the float one on the
+//     calibration samples.
+//   - graph inputs: on the sensor's 8-bit grid when the data are images and inputBits >= 8 (the
+//     pixels are the codes: nothing to round); else fake-quantized per tensor at inputBits
+//     (fitted per input), wherever they go.
 //   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
 //     producer's activation bits (graph inputs at inputBits).
 //   - cloud nodes (split, end): every float weight and every float output rounded to float16
 //     (round half to even); arithmetic inside a node accumulates in float32.
 // Bits are 2, 4, 6, 8 (integer), 16 (float16) or 32 (left in float32: for experiments).
+//
+// Held out: everything fitted from data (GPTQ moments, bias-correction means) uses
+// EvalData::calibration; the drop is measured on EvalData::inputs. When no calibration set is
+// given the evaluation set is used for both and EvalMetrics::heldOut is false.
+//
+// Every drop carries its 95 % interval (interval.h): Wilson for disagreement rates, a bootstrap
+// over rows / samples for the rest.
 //
 // The other concerns of evaluation have their own headers: bits files (bits_file.h), label files
 // (labels.h), CTC decoding and character accuracy (text_metrics.h), bias correction
@@ -43,6 +52,7 @@
 // bit width in use, plus one float16 copy).
 #pragma once
 
+#include "autosplit/eval/interval.h"
 #include "autosplit/ir/graph.h"
 #include "autosplit/ir/plan_bits.h"
 #include "autosplit/quant/calibration.h"
@@ -113,15 +123,21 @@ struct EvalMetrics {
     //   "relative-l2-error":   anything else      100 * sqrt(relativeMse), a proxy, not a task metric
     double accuracyDrop = 0;
     std::string metricName;
+    Interval dropInterval;          // 95 % interval of accuracyDrop (interval.h)
+    int calibrationSamples = 0;     // samples GPTQ and bias correction were fitted on
+    bool heldOut = false;           // calibration and evaluation samples are disjoint
 };
 
 struct EvalData {
-    Dataset inputs;  // samples (inputs in Graph::inputs order)
+    Dataset inputs;  // samples the drop is measured on (inputs in Graph::inputs order)
     // Classifier labels: one class index per row of output 0 over all samples (batch 1: one per
     // sample). Empty: no accuracy, only agreement.
     std::vector<int64_t> labels;
     // CTC ground truth: one UTF-8 string per row of output 0 over all samples. Empty: none.
     std::vector<std::string> texts;
+    // Samples GPTQ and bias correction are fitted on, disjoint from `inputs` (planner/session.h
+    // splits a data set in two). Empty: `inputs` itself (not held out).
+    Dataset calibration;
 };
 
 struct EvalOptions {
@@ -157,10 +173,11 @@ struct EvalOptions {
     // R^3 (ResNet-50's 3x3 convs on 512 channels, R = 4608, took 3/4 of its GPTQ time) while
     // rounding errors over that many inputs largely average out. 0 = no limit.
     int64_t gptqMaxRowLength = 2304;
-    // Which edge outputs are fake-quantized (see the top of this file): LayerInputs (what a
-    // Conv/ConvTranspose/Gemm/MatMul reads, and what crosses the cut) or AllNodes (every output).
+    // Which edge outputs are fake-quantized (see the top of this file): AllNodes (every output,
+    // what the planner costs) or LayerInputs (an experiment: what a Conv/ConvTranspose/Gemm/MatMul
+    // reads, and what crosses the cut).
     enum class ActivationScope { LayerInputs, AllNodes };
-    ActivationScope activationScope = ActivationScope::LayerInputs;
+    ActivationScope activationScope = ActivationScope::AllNodes;
 };
 
 class Executor;
@@ -182,8 +199,18 @@ public:
     EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {}) const;
 
     EvalTask task() const { return task_; }
+    // The metric evaluate() reports the drop in (EvalMetrics::metricName), known before any plan.
+    std::string metricName() const;
     int samples() const { return static_cast<int>(data_.inputs.samples.size()); }
+    int calibrationSamples() const { return static_cast<int>(calibration().samples.size()); }
+    bool heldOut() const { return !data_.calibration.samples.empty(); }
+    const Dataset& calibration() const { return heldOut() ? data_.calibration : data_.inputs; }
+    // Bits each tensor is fake-quantized at under `plan` on the first evaluation sample (the
+    // hooks of evaluate(), observed): 0 = left as computed (float32 or not a float tensor), 16 =
+    // rounded to float16, else the integer width; graph inputs on the sensor grid report 8.
+    std::vector<int> appliedBits(const PlanBits& plan, const CancelToken& cancel = {}) const;
     const std::string& dataDescription() const { return data_.inputs.description; }
+    bool syntheticData() const { return data_.inputs.synthetic; }
     // Float model metrics on the set (top1 accuracy / char accuracy when labels / texts given).
     std::optional<double> floatTop1Accuracy() const { return floatTop1Accuracy_; }
     std::optional<double> floatCharAccuracy() const { return floatCharAccuracy_; }
@@ -192,7 +219,7 @@ public:
 
 private:
     std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
-    // Computes the GPTQ weights (all of 2/4/6/8 bits) of the plan's quantized edge layers that
+    // Computes the GPTQ weights (calibration set) (all of 2/4/6/8 bits) of the plan's quantized edge layers that
     // do not have them yet.
     void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
     // Corrected bias of `node` for its weight at `bits` (bias_correction.cpp); null when not
@@ -202,9 +229,12 @@ private:
     // the plan's `hooks`, adding each edge layer's corrected bias to `overrides` before the layer
     // runs; their outputs go to `out`. Returns how many samples it ran.
     int runCorrecting(const PlanBits& plan, const RunHooks& hooks,
-                      std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides, const CancelToken& cancel,
-                      std::vector<std::vector<TensorData>>& out) const;
-    std::vector<std::vector<TensorData>> runAll(const PlanBits* plan, const CancelToken& cancel,
+                      std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides, const CancelToken& cancel) const;
+    // The plan's weight overrides and value hook (its quantization spec); `applied` (may be
+    // null) hears the bits each tensor gets.
+    RunHooks planHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                       const std::function<void(int tensor, int bits)>& applied = {}) const;
+    std::vector<std::vector<TensorData>> runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
                                                 // float run only: (sample, tensor, value) of every value
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
 

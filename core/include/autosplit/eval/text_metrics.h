@@ -16,6 +16,8 @@ std::vector<std::string> loadCtcDictionary(const std::string& path, bool useSpac
 // Greedy decoding of scores [T, C] (row-major): argmax per step, merge repeats, drop blank 0;
 // class c >= 1 maps to dict[c - 1] (an index past the dictionary is an Error).
 std::string ctcGreedyDecode(const float* scores, int64_t steps, int64_t classes, const std::vector<std::string>& dict);
+// Unicode code points in a UTF-8 string.
+int64_t codePointCount(const std::string& s);
 // Levenshtein distance over Unicode code points of two UTF-8 strings.
 int64_t editDistance(const std::string& a, const std::string& b);
 // 100 * max(0, 1 - sum edit distance / sum reference length) over code points: the character

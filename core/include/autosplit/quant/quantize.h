@@ -7,6 +7,7 @@
 #pragma once
 
 #include "autosplit/ir/graph.h"
+#include "autosplit/ir/quant_spec.h"
 
 #include <string>
 #include <vector>
@@ -62,7 +63,6 @@ double activationQuantizationMse(const TensorData& t, int bits, bool unsignedRan
 
 // Output of `node` is >= 0 whatever the input (ReLU-like): unsigned activation quantization.
 bool producesNonNegative(const Node& node);
-// Tensor id of the weight quantized for node (slot 1 of Conv/ConvTranspose/Gemm/MatMul), or -1.
-int quantizedWeightTensor(const Graph& g, const Node& node);
+// quantizedWeightTensor: ir/quant_spec.h (the plan's quantization spec).
 
 }  // namespace autosplit

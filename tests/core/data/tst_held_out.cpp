@@ -1,0 +1,80 @@
+// Held-out measurement: a data set is cut into disjoint calibration and measurement parts, by a
+// seeded shuffle (sorted folders mix), with names following their samples; bad sizes fail.
+#include "autosplit/data/dataset.h"
+#include "autosplit/util/errors.h"
+
+#include <QtTest>
+
+#include <set>
+
+using namespace autosplit;
+
+namespace {
+Dataset numbered(int n) {
+    Dataset d;
+    for (int i = 0; i < n; ++i) {
+        TensorData t;
+        t.shape = {1};
+        t.floats = {float(i)};
+        d.samples.push_back({t});
+        d.sampleNames.push_back("s" + std::to_string(i) + ".png");
+    }
+    d.description = "DIR: " + std::to_string(n) + " images";
+    d.sensorGrid = true;
+    return d;
+}
+std::set<int> values(const Dataset& d) {
+    std::set<int> v;
+    for (const auto& s : d.samples) v.insert(int(s.front().floats.front()));
+    return v;
+}
+}  // namespace
+
+class TestHeldOut : public QObject {
+    Q_OBJECT
+private slots:
+    void disjointAndComplete() {
+        const Dataset d = numbered(11);
+        const HeldOutSplit s = splitHeldOut(d);
+        QCOMPARE(s.calibration.samples.size(), size_t(5));  // half, the odd one measured
+        QCOMPARE(s.measurement.samples.size(), size_t(6));
+        const auto a = values(s.calibration), b = values(s.measurement);
+        for (int v : a) QVERIFY(!b.count(v));
+        QCOMPARE(a.size() + b.size(), size_t(11));
+        // Names follow their samples; flags and descriptions carry over.
+        for (size_t i = 0; i < s.measurement.samples.size(); ++i)
+            QCOMPARE(s.measurement.sampleNames[i], "s" + std::to_string(int(s.measurement.samples[i].front().floats[0])) + ".png");
+        QVERIFY(s.measurement.sensorGrid);
+        QVERIFY(s.measurement.description.find("held-out 6 of 11") != std::string::npos);
+        QVERIFY(s.calibration.hash != s.measurement.hash);
+        // Not simply the first half: the shuffle mixes a sorted folder.
+        QVERIFY(a != std::set<int>({0, 1, 2, 3, 4}));
+        // Deterministic.
+        QVERIFY(values(splitHeldOut(d).calibration) == a);
+    }
+
+    void sizesAndCaps() {
+        const Dataset d = numbered(200);
+        QCOMPARE(splitHeldOut(d).calibration.samples.size(), size_t(64));
+        QCOMPARE(splitHeldOut(d).measurement.samples.size(), size_t(136));
+        const HeldOutSplit s = splitHeldOut(d, 10, 20);
+        QCOMPARE(s.calibration.samples.size(), size_t(10));
+        QCOMPARE(s.measurement.samples.size(), size_t(20));
+        QCOMPARE(splitHeldOut(d, 0, 50).calibration.samples.size(), size_t(64));
+        QCOMPARE(splitHeldOut(d, 30, 0).measurement.samples.size(), size_t(170));
+    }
+
+    void badSizesAreErrors() {
+        QVERIFY_THROWS_EXCEPTION(Error, splitHeldOut(numbered(1)));
+        QVERIFY_THROWS_EXCEPTION(Error, splitHeldOut(numbered(10), 6, 6));
+        QVERIFY_THROWS_EXCEPTION(Error, splitHeldOut(numbered(10), 10, 0));
+        try {
+            splitHeldOut(numbered(1));
+        } catch (const Error& e) {
+            QVERIFY(std::string(e.what()).find("at least 2 samples") != std::string::npos);
+        }
+    }
+};
+
+QTEST_MAIN(TestHeldOut)
+#include "tst_held_out.moc"
