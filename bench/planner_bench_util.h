@@ -41,7 +41,7 @@ inline Prepared prepare(const std::string& file, int samples, const std::string&
     planner::LoadedModel m = planner::loadOptimizedModel(p.path, {});
     planner::DataSource source;
     source.synthetic = samples;
-    Dataset data = planner::loadData(m.graph, source);
+    auto data = planner::loadData(m.graph, source);
     auto cost = planner::CostModel::build(m.graph, sim::builtinDevice(edge), sim::builtinDevice(cloud),
                                           planner::PlanningContext::costOptions(o));
     planner::SessionOptions so;

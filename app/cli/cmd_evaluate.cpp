@@ -28,7 +28,7 @@ const char* kUsage =
     "                          (--data DIR | --synthetic N) [--labels FILE] [--dict KEYS.txt]\n"
     "                          [--preprocess PROFILE.json] [--input-bits B] [--calibration DIR | --dynamic]\n"
     "                          [--clip mse|minmax|aciq-laplace|aciq-gauss|percentile] [--threads N]\n"
-    "                          [--all-nodes] [--bias-correction empirical|weight|none] [--nearest] [--no-equalize]\n"
+    "                          [--layer-inputs] [--bias-correction empirical|weight|none] [--nearest] [--no-equalize]\n"
     "                          [--cache DIR | --no-cache]\n"
     "                          [--task auto|classifier|ctc|binary-map] [--map-threshold T]\n"
     "                          [--input NAME=DIMS]... [--json]\n\n"
@@ -41,11 +41,13 @@ const char* kUsage =
     "plan.json (its \"selected\" plan); see the README. --uniform 8,8 gives every edge node the same.\n"
     "DIR holds images (with preprocess.json or --preprocess) or .pb/.npy tensors; --labels FILE has\n"
     "\"FILE<TAB>LABEL\" lines (class index, or the text for --dict). Activation ranges come from a\n"
-    "calibration (cached) on --calibration DIR or on the evaluation data; --dynamic fits them per input.\n"
-    "The edge outputs a Conv/Gemm/MatMul reads, and those sent, are quantized at their node's bits\n"
-    "(vector-unit chains such as affine blocks or a decomposed LayerNorm stay at accumulator\n"
-    "precision); --all-nodes quantizes every edge output. Before calibration the tensors convs read\n"
-    "are equalized per channel (float-exact; --no-equalize keeps them). Biases absorb the mean shift\n"
+    "calibration (cached) on --calibration DIR (also GPTQ and bias correction: the drop is then held\n"
+    "out, with a 95% interval) or on the evaluation data; --dynamic fits them per input.\n"
+    "Every edge node's outputs are quantized at its activation bits, as the planner costs them\n"
+    "(--layer-inputs, an experiment: only what a Conv/Gemm/MatMul reads and what is sent; vector-unit\n"
+    "chains stay float). Image inputs are the sensor's 8-bit pixels, sent as they are at 8 bits.\n"
+    "Before calibration the tensors convs read are equalized per channel (float-exact; --no-equalize\n"
+    "keeps them). Biases absorb the mean shift\n"
     "of quantization as the plan computes it (--bias-correction empirical; weight: the weight error\n"
     "only; none). Weights at 2-8 bits are rounded by GPTQ against\n"
     "the layer inputs of the evaluation data (same grid; an extra float pass); --nearest rounds each\n"
@@ -77,7 +79,7 @@ int run(const Args& argv) {
     const std::string inputBits = args.value("--input-bits");
     const std::string calibDir = args.value("--calibration");
     const bool dynamic = args.flag("--dynamic");
-    const bool allNodes = args.flag("--all-nodes");
+    const bool layerInputs = args.flag("--layer-inputs");
     const std::string biasCorrection = args.value("--bias-correction", "empirical");
     const bool noEqualize = args.flag("--no-equalize");
     const bool nearestRounding = args.flag("--nearest");
@@ -96,7 +98,7 @@ int run(const Args& argv) {
     EvalOptions eo;
     eo.threads = threads;
     eo.quant.clip = parseClipMethod(clip);
-    if (allNodes) eo.activationScope = EvalOptions::ActivationScope::AllNodes;
+    if (layerInputs) eo.activationScope = EvalOptions::ActivationScope::LayerInputs;
     if (biasCorrection == "none") eo.biasCorrection = EvalOptions::BiasCorrection::None;
     else if (biasCorrection == "weight") eo.biasCorrection = EvalOptions::BiasCorrection::Weight;
     else if (biasCorrection != "empirical") throw UsageError{"--bias-correction must be empirical, weight or none"};
@@ -140,6 +142,8 @@ int run(const Args& argv) {
     Dataset separate;  // --calibration DIR; else the evaluation data itself (not copied)
     if (!calibDir.empty()) separate = withWarnings(json, [&](auto* w) { return loadDataFolder(g, calibDir, profile, w); });
     const Dataset& calib = calibDir.empty() ? data.inputs : separate;
+    if (calibDir.empty() && !json)
+        std::cerr << "warning: calibrating on the evaluation data itself (give --calibration DIR to hold it out)\n";
     equalizeModel(m.graph, calib, !noEqualize, threads, json);
     std::optional<ErrorTable> table;
     if (!dynamic) {
@@ -152,6 +156,7 @@ int run(const Args& argv) {
         table = calibrate(g, calib, co);
     }
 
+    if (!calibDir.empty()) data.calibration = std::move(separate);  // GPTQ and bias correction too
     const auto t0 = std::chrono::steady_clock::now();
     const PlanEvaluator ev(g, std::move(data), table ? &*table : nullptr, eo);
     const auto t1 = std::chrono::steady_clock::now();
@@ -180,6 +185,9 @@ int run(const Args& argv) {
         j["activation_params"] = table ? "calibrated (" + table->dataDescription + ")" : std::string("per input");
         j["metric"] = r.metricName;
         j["accuracy_drop"] = number(r.accuracyDrop);
+        j["interval_95"] = {{"low", number(r.dropInterval.low)}, {"high", number(r.dropInterval.high)}, {"method", r.dropInterval.method}};
+        j["calibration_samples"] = r.calibrationSamples;
+        j["held_out"] = r.heldOut;
         j["relative_mse"] = number(r.relativeMse);
         j["sqnr_db"] = number(r.sqnrDb);
         auto opt = [](const std::optional<double>& v) { return v ? number(*v) : nlohmann::ordered_json(nullptr); };
@@ -207,7 +215,10 @@ int run(const Args& argv) {
     if (r.charAgreement) std::printf("char agreement      %7.2f %%   (vs float decodes)\n", *r.charAgreement);
     if (r.mapF1) std::printf("map F1              %7.2f %%   (pixels > %.2f vs the float map)\n", *r.mapF1, eo.mapThreshold);
     for (const auto& o : r.outputs) std::printf("output %-24s relative MSE %.4g, SQNR %.2f dB\n", o.name.c_str(), o.relativeMse, o.sqnrDb);
-    std::printf("accuracy drop       %7.3f     (%s)\n", r.accuracyDrop, r.metricName.c_str());
+    std::printf("accuracy drop       %7.3f     (%s), 95%% interval [%.3f, %.3f] (%s)\n", r.accuracyDrop, r.metricName.c_str(),
+                r.dropInterval.low, r.dropInterval.high, r.dropInterval.method.c_str());
+    std::printf("held out            %s (calibrated on %d samples, measured on %d)\n",
+                r.heldOut ? "yes" : "no: calibrated on the measured samples", r.calibrationSamples, r.samples);
     std::printf("time: float reference %.2f s, plan %.2f s (%d samples)\n", refSeconds, evalSeconds, r.samples);
     return 0;
 }

@@ -21,7 +21,7 @@ const std::string kUsage = std::string(
     "latency/error Pareto front, and the fastest plan whose measured accuracy drop is within the\n"
     "threshold. Baselines (Cloud-Only, Neurosurgeon, QDMP, QDMP-E, U8, U4, Edge-Only U8) use the same\n"
     "simulator and uplink. Latency is simulated (or measured with --edge-profile); the drop is measured\n"
-    "by a fake-quantized run on the calibration inputs.\n"
+    "by a fake-quantized run on samples held out from the calibration, with its 95% interval.\n"
     "  --uplink RATE           edge-to-cloud bandwidth, e.g. 3Mbps, 500kbps, 1.5Gbps   [3Mbps]\n"
     "  --out FILE              write plan.json (schema in core/planner/README.md)\n"
     "  --json                  print plan.json to stdout instead of the text report\n"
@@ -60,13 +60,16 @@ void printPlan(const planner::PlanningContext& ctx, const planner::Plan& p) {
     std::printf("  latency      edge %.2f ms + transmit %.2f ms + cloud %.2f ms = %.2f ms (edge %s, cloud %s)\n",
                 p.latency.edgeMs, p.latency.transmitMs, p.latency.cloudMs, p.latency.totalMs, p.latency.edgeOrigin.c_str(),
                 p.latency.cloudOrigin.c_str());
-    if (p.accuracy)
-        std::printf("  accuracy     drop %.3f%% (%s, measured on %d inputs: %s); %s\n", p.accuracy->drop,
-                    p.accuracy->metric.c_str(), p.accuracy->samples, p.accuracy->data.c_str(),
-                    p.kind == planner::PlanKind::CloudOnly ? "Cloud-Only is the reference, always feasible"
-                                                           : ("MSE proxy " + std::to_string(p.mseProxy)).c_str());
-    else if (p.kind == planner::PlanKind::CloudOnly)
-        std::printf("  accuracy     float16 cloud, not measured (Cloud-Only is always feasible)\n");
+    if (p.accuracy) {
+        const auto& a = *p.accuracy;
+        std::printf("  accuracy     drop %.3f%% %s", a.drop, a.metric.c_str());
+        if (!a.intervalMethod.empty() && a.intervalMethod != "none")
+            std::printf(", 95%% interval [%.3f, %.3f] (%s)", a.low, a.high, a.intervalMethod.c_str());
+        std::printf("\n               measured on %d %s%ssamples (%s), calibrated on %d other samples%s\n", a.samples,
+                    a.heldOut ? "held-out " : "", a.synthetic ? "SYNTHETIC " : "", a.data.c_str(), a.calibrationSamples,
+                    p.kind == planner::PlanKind::CloudOnly ? "" : ("; MSE proxy " + std::to_string(p.mseProxy)).c_str());
+    } else if (p.kind == planner::PlanKind::CloudOnly)
+        std::printf("  accuracy     float16 cloud, not measured\n");
     else
         std::printf("  accuracy     not measured; MSE proxy %.4g\n", p.mseProxy);
 }
@@ -90,7 +93,7 @@ int run(const Args& argv) {
     PlanningSetup s = setupPlanning(args, json);
     const auto& ctx = *s.ctx;
     const auto plans = planner::planWithMeasurement(ctx, s.constraints, s.measure);
-    const std::string text = planner::planToJson(ctx, *plans);
+    const std::string text = planner::planToJson(ctx, *plans, &s.session->data);
     if (!out.empty()) {
         std::ofstream f(out, std::ios::binary);
         if (!(f << text)) throw Error(out + ": cannot write the plan");
@@ -104,9 +107,14 @@ int run(const Args& argv) {
                 ctx.model().sha256.c_str(), ctx.nodeCount());
     std::printf("devices      edge %s, cloud %s (cloud at %d bits)\n", ctx.edgeDevice().name.c_str(),
                 ctx.cloudDevice().name.c_str(), ctx.cloudBits());
-    std::printf("constraints  uplink %s, edge memory %s, max drop %g%%, %g ms per message, bits {",
-                formatBandwidth(c.uplinkBps).c_str(), formatBytes(c.edgeMemoryBytes).c_str(),
-                c.maxDropPercent, c.messageOverheadMs);
+    const auto& d = s.session->data;
+    std::printf("data         task %s, metric %s%s; calibration %d samples, measurement %d held-out samples (%s)\n",
+                d.task.c_str(), d.metric.c_str(), d.synthetic ? " on SYNTHETIC inputs (fidelity to random data)" : "",
+                d.calibrationSamples, d.measurementSamples, d.measurement.c_str());
+    std::printf("constraints  uplink %s, edge memory %s, max drop %g%% (by the %s), %g ms per message, bits {",
+                formatBandwidth(c.uplinkBps).c_str(), formatBytes(c.edgeMemoryBytes).c_str(), c.maxDropPercent,
+                c.acceptance == planner::Constraints::Acceptance::UpperBound ? "interval's upper end" : "point estimate",
+                c.messageOverheadMs);
     for (size_t i = 0; i < ctx.bits().size(); ++i) std::printf("%s%d", i ? "," : "", ctx.bits()[i]);
     std::printf("}\n");
     int cands = 0;
@@ -126,14 +134,14 @@ int run(const Args& argv) {
 
     const planner::Plan* co = plans->baseline("cloud-only");
     std::printf("\nbaselines (same simulator and uplink; latency normalized to Cloud-Only)\n");
-    std::printf("%s %s %6s %10s %7s %12s %9s  %s\n", pad("name", 13).c_str(), pad("kind", 10).c_str(), "split", "total ms",
-                "norm", "edge size", "drop %", "note");
+    std::printf("%s %s %6s %10s %7s %12s %22s  %s\n", pad("name", 13).c_str(), pad("kind", 10).c_str(), "split", "total ms",
+                "norm", "edge size", "drop % [95% interval]", "note");
     auto row = [&](const planner::Plan& p) {
-        char drop[32] = "-";
-        if (p.accuracy) std::snprintf(drop, sizeof drop, "%.3f", p.accuracy->drop);
+        char drop[64] = "-";
+        if (p.accuracy) std::snprintf(drop, sizeof drop, "%.2f [%.2f, %.2f]", p.accuracy->drop, p.accuracy->low, p.accuracy->high);
         std::string note = p.note;
         if (!p.fitsMemory) note = "does not fit the edge memory" + std::string(note.empty() ? "" : "; ") + note;
-        std::printf("%s %s %6d %10.2f %7.3f %12s %9s  %s\n", pad(p.name, 13).c_str(), pad(planner::planKindName(p.kind), 10).c_str(),
+        std::printf("%s %s %6d %10.2f %7.3f %12s %22s  %s\n", pad(p.name, 13).c_str(), pad(planner::planKindName(p.kind), 10).c_str(),
                     p.splitPosition, p.latency.totalMs, co ? p.latency.totalMs / co->latency.totalMs : 0.0,
                     formatBytes(p.edgeWeightBytes + p.edgeActivationBytes).c_str(), drop, note.c_str());
     };

@@ -53,7 +53,7 @@ int run(const Args& argv) {
            "accuracy_drop,normalized_latency";
     const char* names[] = {"cloud-only", "neurosurgeon", "qdmp", "u8", "u4", "edge-only-u8"};
     for (const char* n : names) out << "," << n << "_ms";
-    out << "\n";
+    out << ",accuracy_low_95,accuracy_high_95,metric,measured_on\n";
     std::string lastKey;
     std::vector<std::string> changes;
     double replanMs = 0;
@@ -78,6 +78,14 @@ int run(const Args& argv) {
             const planner::Plan* b = ps->baseline(n);
             std::snprintf(num, sizeof num, ",%.4f", b && b->available ? b->latency.totalMs : std::nan(""));
             out << num;
+        }
+        if (p.accuracy) {
+            std::snprintf(num, sizeof num, ",%.4f,%.4f,", p.accuracy->low, p.accuracy->high);
+            out << num << p.accuracy->metric << ","
+                << csvField(std::to_string(p.accuracy->samples) + (p.accuracy->heldOut ? " held-out" : "") +
+                            (p.accuracy->synthetic ? " synthetic" : "") + " samples");
+        } else {
+            out << ",,,,";
         }
         out << "\n";
         const std::string key = std::string(planner::planKindName(p.kind)) + " " + std::to_string(p.splitPosition);

@@ -21,14 +21,26 @@ const char* kPlanningOptions =
     "  --max-drop P%           accuracy-drop threshold, 0..100%                  [5%]\n"
     "  --message-overhead T    fixed cost per transmitted tensor, e.g. 1ms, 200us [1ms]\n"
     "  --bits 2,4,6,8          edge bit set B                                    [2,4,6,8]\n"
-    "  --data DIR | --synthetic N  calibration and evaluation inputs: DIR holds images (.png/.jpg) or\n"
-    "                          one .pb/.npy tensor per sample                    [--synthetic 4]\n"
+    "  --data DIR | --synthetic N  calibration and measurement inputs: DIR holds images (.png/.jpg) or\n"
+    "                          one .pb/.npy tensor per sample                    [--synthetic 8]\n"
+    "                          The set is cut in two disjoint parts (seeded shuffle): calibration\n"
+    "                          (ranges, error table, GPTQ, bias correction) and the held-out\n"
+    "                          measurement of every accuracy drop.\n"
+    "  --calibration-samples N, --measure-samples N  sizes of the two parts\n"
+    "                          [half each, calibration at most 64]\n"
+    "  --labels FILE           \"FILE<TAB>LABEL\" lines: class indices, or the text of each line with\n"
+    "                          --dict (the drop is then a task metric against the ground truth)\n"
+    "  --dict KEYS.txt         CTC character dictionary (PaddleOCR keys): recognizer task\n"
     "  --preprocess FILE.json  how images become the input tensor       [DIR/preprocess.json]\n"
     "  --allocator exact|lagrangian  bit-allocation solver                        [exact]\n"
-    "  --task auto|binary-map  accuracy metric: auto = top-1 for [N, C] outputs, binary-map for\n"
-    "                          [N, 1, H, W] sigmoid maps, else relative L2; binary-map = F1 of the\n"
-    "                          map above --map-threshold vs the float map (DB text detectors)  [auto]\n"
+    "  --task auto|classifier|ctc|binary-map  accuracy metric: auto = CTC with --dict, top-1 for\n"
+    "                          [N, C] outputs, binary-map for [N, 1, H, W] sigmoid maps, else\n"
+    "                          relative L2 (a proxy, not a task metric); binary-map = F1 of the map\n"
+    "                          above --map-threshold vs the float map (DB text detectors)  [auto]\n"
     "  --map-threshold T       binarization threshold (needs --task binary-map)  [0.3]\n"
+    "  --accept-by estimate|upper-bound  which number of a measured drop must be within\n"
+    "                          --max-drop: the point estimate or the upper end of its 95% interval\n"
+    "                          [estimate]\n"
     "  --no-equalize           keep activation ranges as the model has them (no per-channel rescaling\n"
     "                          of the tensors convs read; see the README)\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
@@ -50,6 +62,11 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string preprocess = args.value("--preprocess");
     const std::string allocator = args.value("--allocator", "exact");
     const std::string task = args.value("--task", "auto");
+    const std::string labels = args.value("--labels");
+    const std::string dict = args.value("--dict");
+    const std::string calibSamples = args.value("--calibration-samples");
+    const std::string measureSamples = args.value("--measure-samples");
+    const std::string acceptBy = args.value("--accept-by", "estimate");
     const std::string mapThreshold = args.value("--map-threshold");
     const std::string cache = args.value("--cache");
     const bool noCache = args.flag("--no-cache");
@@ -60,7 +77,11 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
     EvalOptions eo;
     eo.threads = threads;
-    if (task != "auto" && task != "binary-map") throw UsageError{"--task must be auto or binary-map"};
+    if (task != "auto" && task != "classifier" && task != "ctc" && task != "binary-map")
+        throw UsageError{"--task must be auto, classifier, ctc or binary-map"};
+    if (task == "ctc" && dict.empty()) throw UsageError{"--task ctc needs --dict KEYS.txt"};
+    if (!labels.empty() && dataDir.empty()) throw UsageError{"--labels needs --data DIR (labels name its files)"};
+    if (acceptBy != "estimate" && acceptBy != "upper-bound") throw UsageError{"--accept-by must be estimate or upper-bound"};
     applyTaskOptions(eo, task, mapThreshold);
 
     // Everything that can be checked without the model first.
@@ -72,15 +93,24 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     s.constraints.edgeMemoryBytes = memory.empty() ? edge.offchipBytes : parseBytes(memory);
     s.constraints.maxDropPercent = parsePercent(drop);
     s.constraints.messageOverheadMs = parseMilliseconds(overhead);
+    if (acceptBy == "upper-bound") s.constraints.acceptance = planner::Constraints::Acceptance::UpperBound;
     s.constraints.validate();
     planner::ContextOptions co;
     co.bits = parseBitList(bits, 8, "2, 4, 6, 8");
     co.allocator = allocator == "exact" ? planner::Allocator::Exact : planner::Allocator::Lagrangian;
-    int synthetic = 4;
+    int synthetic = 8;
     if (!synth.empty()) {
         synthetic = parseIntOption(synth, "--synthetic");
-        if (synthetic < 1) throw UsageError{"--synthetic needs a positive count"};
+        if (synthetic < 2) throw UsageError{"--synthetic needs at least 2 inputs (one to calibrate, one to measure)"};
     }
+    auto sampleCount = [](const std::string& v, const char* name) {
+        if (v.empty()) return 0;
+        const int n = parseIntOption(v, name);
+        if (n < 1) throw UsageError{std::string(name) + " needs a positive count"};
+        return n;
+    };
+    const int calibrationSamples = sampleCount(calibSamples, "--calibration-samples");
+    const int measurementSamples = sampleCount(measureSamples, "--measure-samples");
 
     // loadModel consumes --input bindings and MODEL; read them on a copy for the plan's record.
     ArgReader probe = args;
@@ -93,7 +123,14 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     source.folder = dataDir;
     source.preprocess = preprocess;
     source.synthetic = synthetic;
-    Dataset data = withWarnings(quiet, [&](auto* w) { return planner::loadData(model.graph, source, w); });
+    source.labels = labels;
+    source.dictionary = dict;
+    source.calibrationSamples = calibrationSamples;
+    source.measurementSamples = measurementSamples;
+    planner::SessionData data = withWarnings(quiet, [&](auto* w) { return planner::loadData(model.graph, source, w); });
+    if (!quiet)
+        std::cerr << "data: calibrating on " << data.record.calibrationSamples << ", measuring on "
+                  << data.record.measurementSamples << " held-out samples (" << data.record.measurement << ")\n";
 
     planner::SessionOptions so;
     so.context = co;

@@ -179,11 +179,12 @@ private slots:
         Constraints c;
         c.maxDropPercent = 100;  // everything passes: only the fastest needs a measurement
         auto ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1, &calls));
-        QCOMPARE(calls.load(), ps->selected.kind == PlanKind::CloudOnly ? 0 : 1);
+        QCOMPARE(calls.load(), 1);  // the fastest plan (Cloud-Only included: it is measured too)
         QCOMPARE(ps->selected.solution, ps->candidates[size_t(ps->pareto.front())].solution);
+        QVERIFY(ps->selected.accuracy);
         // Re-planning reuses the cache.
         ps = planWithMeasurement(*ctx, c, fakeMeasure(*ctx, 1, &calls));
-        QCOMPARE(calls.load(), ps->selected.kind == PlanKind::CloudOnly ? 0 : 1);
+        QCOMPARE(calls.load(), 1);
         // Without a measure, replan reports what is still pending instead of guessing.
         auto ctx2 = freshContext();
         const auto provisional = replan(*ctx2, c);
@@ -191,6 +192,39 @@ private slots:
         QVERIFY(!provisional->final());
         QCOMPARE(provisional->selected.kind, PlanKind::CloudOnly);
         QVERIFY(provisional->reason().find("provisional") != std::string::npos);
+    }
+
+    void acceptanceByUpperBoundAndStraddling() {
+        // Every plan measures 1 % with the interval [0.2, 3]: within a 2 % threshold by the point
+        // estimate (straddling it), rejected by the interval's upper end.
+        auto interval = [](const PlanBits&, const CancelToken&) {
+            AccuracyMeasurement m{1.0, "fake", 20, "held-out"};
+            m.low = 0.2, m.high = 3.0, m.intervalMethod = "bootstrap", m.heldOut = true;
+            return m;
+        };
+        Constraints c;
+        c.maxDropPercent = 2;
+        auto ctx = freshContext();
+        auto ps = planWithMeasurement(*ctx, c, interval);
+        QVERIFY(ps->selected.kind != PlanKind::CloudOnly);
+        QCOMPARE(ps->why.kind, SelectionReason::Kind::WithinThreshold);
+        QVERIFY(ps->why.straddlesThreshold);
+        QVERIFY2(ps->reason().find("straddles") != std::string::npos, ps->reason().c_str());
+        QVERIFY2(ps->reason().find("[0.2, 3]") != std::string::npos, ps->reason().c_str());
+        c.acceptance = Constraints::Acceptance::UpperBound;
+        ps = planWithMeasurement(*ctx, c, interval);
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);  // every plan's upper end is above 2 %
+        QVERIFY(ps->selected.accuracy);                     // Cloud-Only measured, not assumed
+        c.maxDropPercent = 3;
+        ps = planWithMeasurement(*ctx, c, interval);
+        QVERIFY(ps->selected.kind != PlanKind::CloudOnly);
+        QVERIFY(!ps->why.straddlesThreshold);  // 3 is the upper end: not strictly inside
+        // plan.json records the rule and the interval.
+        const std::string text = planToJson(*ctx, *ps);
+        QVERIFY(text.find("\"accept_by\": \"upper-bound\"") != std::string::npos);
+        QVERIFY(text.find("\"interval_95\"") != std::string::npos);
+        QVERIFY(text.find("\"held_out\": true") != std::string::npos);
+        QCOMPARE(parsePlan(text, "plan.json").constraints.acceptance, Constraints::Acceptance::UpperBound);
     }
 
     void transmittedIsTheSplitsCrossingSet() {

@@ -10,6 +10,12 @@ AccuracyMeasure measureWith(const PlanEvaluator& evaluator) {
         out.metric = m.metricName;
         out.samples = m.samples;
         out.data = evaluator.dataDescription();
+        out.low = m.dropInterval.low;
+        out.high = m.dropInterval.high;
+        out.intervalMethod = m.dropInterval.method;
+        out.calibrationSamples = m.calibrationSamples;
+        out.heldOut = m.heldOut;
+        out.synthetic = evaluator.syntheticData();
         return out;
     };
 }

@@ -121,6 +121,19 @@ json latencyJson(const LatencyBreakdown& l) {
                 {"edge_origin", l.edgeOrigin}, {"cloud_origin", l.cloudOrigin}};
 }
 
+// A measured drop with where it comes from: metric, samples, held out or not, its interval.
+json accuracyJson(const AccuracyMeasurement& a) {
+    json j{{"value", a.drop}, {"metric", a.metric}, {"samples", a.samples}, {"data", a.data}};
+    if (!a.intervalMethod.empty() && a.intervalMethod != "none")
+        j["interval_95"] = {{"low", a.low}, {"high", a.high}, {"method", a.intervalMethod}};
+    j["calibration_samples"] = a.calibrationSamples;
+    j["held_out"] = a.heldOut;
+    j["synthetic"] = a.synthetic;
+    j["origin"] = "measured on " + std::to_string(a.samples) + (a.heldOut ? " held-out" : "") +
+                  (a.synthetic ? " synthetic" : "") + " samples";
+    return j;
+}
+
 json planJson(const PlanningContext& ctx, const Plan& p, double cloudOnlyMs) {
     const Graph& g = ctx.graph();
     json j;
@@ -152,8 +165,7 @@ json planJson(const PlanningContext& ctx, const Plan& p, double cloudOnlyMs) {
     j["fits_memory"] = p.fitsMemory;
     j["mse_proxy"] = p.mseProxy;
     if (p.accuracy)
-        j["accuracy_drop"] = {{"value", p.accuracy->drop}, {"metric", p.accuracy->metric},
-                              {"samples", p.accuracy->samples}, {"data", p.accuracy->data}, {"origin", "measured"}};
+        j["accuracy_drop"] = accuracyJson(*p.accuracy);
     else
         j["accuracy_drop"] = nullptr;
     if (!p.available) j["available"] = false;
@@ -163,7 +175,7 @@ json planJson(const PlanningContext& ctx, const Plan& p, double cloudOnlyMs) {
 
 }  // namespace
 
-std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
+std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const DataRecord* data) {
     json j;
     j["schema"] = "autosplit-plan";
     j["schema_version"] = kPlanSchemaVersion;
@@ -176,12 +188,22 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
                         {"edge_memory_bytes", ps.constraints.edgeMemoryBytes},
                         {"max_accuracy_drop_percent", ps.constraints.maxDropPercent},
                         {"message_overhead_ms", ps.constraints.messageOverheadMs},
+                        {"accept_by", acceptanceName(ps.constraints.acceptance)},
                         {"edge_bits", ctx.bits()},
                         {"input_bits", ctx.inputBits()},
                         {"cloud_bits", ctx.cloudBits()}};
     const auto& e = ctx.errors();
     j["calibration"] = {{"data", e.dataDescription}, {"samples", e.samples}, {"synthetic", e.synthetic},
                         {"clip", e.clip}, {"model_hash", e.modelHash}, {"data_hash", e.dataHash}};
+    if (data)
+        j["data"] = {{"calibration", {{"data", data->calibration}, {"samples", data->calibrationSamples}}},
+                     {"measurement", {{"data", data->measurement}, {"samples", data->measurementSamples}}},
+                     {"held_out", data->heldOut},
+                     {"synthetic", data->synthetic},
+                     {"task", data->task},
+                     {"metric", data->metric},
+                     {"labels", data->labels},
+                     {"dictionary", data->dictionary}};
     j["allocator"] = ctx.allocator() == Allocator::Exact ? "exact" : "lagrangian";
     const auto& lg = ctx.lagrangian();
     j["lagrangian_gap"] = {{"instances", lg.instances}, {"worse", lg.worse}, {"infeasible", lg.infeasible},
@@ -208,7 +230,10 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
                 {"mse_proxy", c.mse},
                 {"edge_bytes", s.edgeBytes()},
                 {"pareto", bool(onFront[i])}};
-        if (auto a = ctx.accuracy(c.solution)) cj["accuracy_drop"] = a->drop;
+        if (auto a = ctx.accuracy(c.solution)) {
+            cj["accuracy_drop"] = a->drop;
+            if (!a->intervalMethod.empty() && a->intervalMethod != "none") cj["accuracy_interval_95"] = {a->low, a->high};
+        }
         cands.push_back(std::move(cj));
     }
     j["candidates"] = cands;
@@ -217,7 +242,9 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
                     "measured profile overrides a cell: see each latency_ms.*_origin"},
         {"transmit", "bits of the transmitted tensors / uplink_bps + message_overhead_ms per tensor"},
         {"mse_proxy", "sum of the calibration weight and activation MSE of the edge layers (not an accuracy)"},
-        {"accuracy_drop", "measured by a fake-quantized run against the float model; metric and sample count given"}};
+        {"accuracy_drop", "measured by a fake-quantized run against the float model on samples held out from the "
+                          "calibration (held_out), with its metric, sample count and 95% interval (Wilson for rates, "
+                          "bootstrap otherwise)"}};
     return j.dump(1) + "\n";
 }
 
@@ -286,6 +313,11 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         d.constraints.edgeMemoryBytes = c.at("edge_memory_bytes").get<int64_t>();
         d.constraints.maxDropPercent = c.at("max_accuracy_drop_percent").get<double>();
         d.constraints.messageOverheadMs = c.at("message_overhead_ms").get<double>();
+        field = "constraints.accept_by";
+        const std::string acceptBy = c.value("accept_by", std::string("estimate"));
+        if (acceptBy == "upper-bound") d.constraints.acceptance = Constraints::Acceptance::UpperBound;
+        else if (acceptBy != "estimate")
+            throw PlannerError(displayName + ": constraints.accept_by '" + acceptBy + "' is not estimate or upper-bound");
         field = "selected";
         d.selected = entryFrom(j.at("selected"), displayName + ": selected");
         d.selected.name = "auto-split";

@@ -21,6 +21,27 @@ double msSince(Clock::time_point t0) { return std::chrono::duration<double, std:
 
 }  // namespace
 
+double acceptedDrop(const AccuracyMeasurement& m, Constraints::Acceptance rule) {
+    return rule == Constraints::Acceptance::UpperBound && !m.intervalMethod.empty() ? std::max(m.drop, m.high) : m.drop;
+}
+
+const char* acceptanceName(Constraints::Acceptance rule) {
+    return rule == Constraints::Acceptance::UpperBound ? "upper-bound" : "estimate";
+}
+
+namespace {
+
+// "0.52% char-accuracy-drop [0.10, 1.03] on 50 held-out inputs"
+std::string measured(const AccuracyMeasurement& m) {
+    std::ostringstream o;
+    o << m.drop << "% " << m.metric;
+    if (!m.intervalMethod.empty() && m.intervalMethod != "none") o << " [" << m.low << ", " << m.high << "]";
+    o << " on " << m.samples << (m.heldOut ? " held-out" : "") << (m.synthetic ? " synthetic" : "") << " inputs";
+    return o.str();
+}
+
+}  // namespace
+
 std::string describe(const SelectionReason& r) {
     std::ostringstream why;
     switch (r.kind) {
@@ -31,7 +52,7 @@ std::string describe(const SelectionReason& r) {
         break;
     case SelectionReason::Kind::FasterPlansRejected:
         why << r.rejected << " faster plan(s) measured above the " << r.threshold << "% threshold (best "
-            << r.bestRejected->drop << "% " << r.bestRejected->metric << "); Cloud-Only";
+            << measured(*r.bestRejected) << "); Cloud-Only";
         if (const auto& co = r.cloudOnlyAboveThreshold)
             why << "; warning: Cloud-Only itself (float16 cloud, " << r.inputBits << "-bit input) measures " << co->drop << "% "
                 << co->metric << " on " << co->data
@@ -40,8 +61,9 @@ std::string describe(const SelectionReason& r) {
     case SelectionReason::Kind::AwaitingMeasurements: why << "Cloud-Only until the faster plans are measured"; break;
     case SelectionReason::Kind::CloudOnlyFastest: why << "Cloud-Only is the fastest plan"; break;
     case SelectionReason::Kind::WithinThreshold: {
-        why << "fastest plan within the " << r.threshold << "% threshold (measured " << r.selected->drop << "% "
-            << r.selected->metric << " on " << r.selected->samples << " inputs)";
+        why << "fastest plan within the " << r.threshold << "% threshold"
+            << (r.acceptance == Constraints::Acceptance::UpperBound ? " (by the upper end of its 95% interval)" : "")
+            << " (measured " << measured(*r.selected) << ")";
         std::string sameAs;
         for (const auto& b : r.sameAsBaselines) sameAs += (sameAs.empty() ? "" : ", ") + b;
         if (!sameAs.empty()) why << "; the same plan as baseline " << sameAs;
@@ -49,6 +71,7 @@ std::string describe(const SelectionReason& r) {
         break;
     }
     }
+    if (r.straddlesThreshold) why << "; its 95% interval straddles the threshold";
     if (r.pending) why << "; provisional: " << r.pending << " faster plan(s) not measured yet";
     if (r.stoppedAfter) why << "; stopped after " << *r.stoppedAfter << " measurements";
     return why.str();
@@ -157,7 +180,7 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
             ps->pending.push_back(sol);
             continue;
         }
-        if (acc->drop <= c.maxDropPercent) {
+        if (acceptedDrop(*acc, c.acceptance) <= c.maxDropPercent) {
             chosen = sol;
             break;
         }
@@ -172,6 +195,9 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
     why.bestRejected = rejectedBest;
     why.inputBits = ctx.inputBits();
     why.pending = int(ps->pending.size());
+    why.acceptance = c.acceptance;
+    if (const auto& a = ps->selected.accuracy; a && !a->intervalMethod.empty() && a->intervalMethod != "none")
+        why.straddlesThreshold = a->low <= c.maxDropPercent && c.maxDropPercent < a->high;
     const bool anyEdge = ps->candidates.size() > 1;
     if (!anyEdge) {
         int64_t smallest = std::numeric_limits<int64_t>::max();
@@ -191,7 +217,8 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
             // Cloud-Only is accepted without a measurement; when it was measured (see
             // planWithMeasurement) and fails the threshold itself, the metric cannot tell plans
             // apart on these inputs: say so rather than let the fallback look like a verdict.
-            if (const auto co = ctx.accuracy(0); co && co->drop > c.maxDropPercent) why.cloudOnlyAboveThreshold = co;
+            if (const auto co = ctx.accuracy(0); co && acceptedDrop(*co, c.acceptance) > c.maxDropPercent)
+                why.cloudOnlyAboveThreshold = co;
         } else if (!ps->pending.empty()) {
             why.kind = SelectionReason::Kind::AwaitingMeasurements;
         } else {
@@ -213,10 +240,11 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
     int taken = 0;
     while (true) {
         auto ps = replan(ctx, c);
-        // Falling back to Cloud-Only after rejections: measure Cloud-Only once too, so the
-        // reason can tell a real verdict from inputs on which even Cloud-Only fails.
-        if (ps->pending.empty() && measure && ps->selected.solution == 0 && ps->candidates.size() > 1 &&
-            !ctx.accuracy(0) && ps->why.kind == SelectionReason::Kind::FasterPlansRejected) {
+        // Cloud-Only is a plan like the others (an 8-bit input, a float16 cloud): once it is the
+        // final selection it is measured too, so its drop is stated rather than assumed zero (and
+        // after rejections the reason can tell a real verdict from inputs on which even
+        // Cloud-Only fails).
+        if (ps->pending.empty() && measure && ps->selected.solution == 0 && !ctx.accuracy(0)) {
             cancel.throwIfCancelled();
             ctx.measure(0, measure, cancel);
             ++taken;

@@ -1,10 +1,13 @@
 #include "autosplit/planner/session.h"
 
 #include "autosplit/data/data_folder.h"
+#include "autosplit/eval/labels.h"
+#include "autosplit/eval/text_metrics.h"
 #include "autosplit/planner/accuracy.h"
 #include "autosplit/quant/calibration.h"
 
 #include <chrono>
+#include <map>
 
 namespace autosplit::planner {
 
@@ -32,23 +35,54 @@ LoadedModel loadOptimizedModel(const std::string& path, const ImportOptions& opt
     return m;
 }
 
-Dataset loadData(const Graph& g, const DataSource& source, std::vector<std::string>* warnings) {
-    if (!source.folder.empty()) return loadDataFolder(g, source.folder, source.preprocess, warnings);
-    if (!source.preprocess.empty()) throw Error("a preprocessing profile needs a data folder of images");
-    if (source.synthetic < 1) throw Error("synthetic data needs a positive count of inputs");
-    Dataset d = syntheticDataset(g, source.synthetic);
-    if (warnings)
-        warnings->push_back("calibrating and measuring on " + d.description +
-                            "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
+SessionData loadData(const Graph& g, const DataSource& source, std::vector<std::string>* warnings) {
+    if (!source.preprocess.empty() && source.folder.empty()) throw Error("a preprocessing profile needs a data folder of images");
+    if (!source.labels.empty() && source.folder.empty()) throw Error("labels need a data folder (a label file names its files)");
+    Dataset all;
+    if (!source.folder.empty()) {
+        all = loadDataFolder(g, source.folder, source.preprocess, warnings);
+    } else {
+        if (source.synthetic < 2) throw Error("synthetic data needs at least 2 inputs (one to calibrate, one to measure)");
+        all = syntheticDataset(g, source.synthetic);
+        if (warnings)
+            warnings->push_back("calibrating and measuring on " + all.description +
+                                "; accuracy drops reflect random data, not the model's real inputs (use --data DIR)");
+    }
+    std::map<std::string, std::string> labelOf;
+    if (!source.labels.empty()) {
+        const auto labels = readLabelFile(source.labels, all.sampleNames);
+        for (size_t i = 0; i < labels.size(); ++i) labelOf[all.sampleNames[i]] = labels[i];
+    }
+    HeldOutSplit parts = splitHeldOut(all, source.calibrationSamples, source.measurementSamples);
+    SessionData d;
+    if (!source.dictionary.empty()) d.dictionary = loadCtcDictionary(source.dictionary);
+    if (!labelOf.empty()) {
+        std::vector<std::string> labels;
+        for (const auto& n : parts.measurement.sampleNames) labels.push_back(labelOf.at(n));
+        if (!d.dictionary.empty()) d.measurement.texts = std::move(labels);
+        else d.measurement.labels = classLabels(labels, parts.measurement.sampleNames);
+    }
+    d.record.calibration = parts.calibration.description;
+    d.record.measurement = parts.measurement.description;
+    d.record.calibrationSamples = int(parts.calibration.samples.size());
+    d.record.measurementSamples = int(parts.measurement.samples.size());
+    d.record.heldOut = true;
+    d.record.synthetic = all.synthetic;
+    d.record.labels = source.labels;
+    d.record.dictionary = source.dictionary;
+    d.calibration = parts.calibration;
+    d.measurement.calibration = std::move(parts.calibration);
+    d.measurement.inputs = std::move(parts.measurement);
     return d;
 }
 
 std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::shared_ptr<const CostModel> cost,
-                                                            Dataset data, ModelSource source, const SessionOptions& o) {
+                                                            SessionData data, ModelSource source, const SessionOptions& o) {
     auto s = std::make_shared<PlanningSession>();
     const CancelToken& cancel = o.context.cancel;
-    s->dataDescription = data.description;
-    s->syntheticData = data.synthetic;
+    s->dataDescription = data.measurement.inputs.description;
+    s->syntheticData = data.measurement.inputs.synthetic;
+    s->data = data.record;
     auto say = [&](const std::string& line) {
         if (o.report) o.report(line);
     };
@@ -58,7 +92,7 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
         EqualizeOptions eq;
         eq.threads = o.threads;
         eq.cancel = cancel;
-        s->equalization = equalizeActivations(graph, data, eq);
+        s->equalization = equalizeActivations(graph, data.calibration, eq);
         s->equalizeMs = msSince(t0);
         say(equalizationSummary(s->equalization, s->equalizeMs));
         // Rescaled constants change what the vector units load: cost the graph that is measured.
@@ -73,7 +107,7 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     calib.cancel = cancel;
     calib.progress = o.calibrationProgress;
     t0 = Clock::now();
-    ErrorTable table = calibrate(graph, data, calib);
+    ErrorTable table = calibrate(graph, data.calibration, calib);
     s->calibrationFromCache = table.fromCache;
     s->calibrationMs = msSince(t0);
     say(std::string("calibration: ") + (table.fromCache ? "loaded from cache" : "computed") + " (" +
@@ -84,9 +118,12 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     s->context = PlanningContext::build(std::move(graph), std::move(cost), std::move(table), std::move(source), o.context);
     s->contextMs = msSince(t0);
     // The evaluator refers to the context's graph and table (heap-held, stable addresses).
-    EvalData ed;
-    ed.inputs = std::move(data);
-    s->evaluator = std::make_shared<const PlanEvaluator>(s->context->graph(), std::move(ed), &s->context->errors(), o.eval, cancel);
+    EvalOptions eval = o.eval;
+    if (!data.dictionary.empty()) eval.ctcDictionary = std::move(data.dictionary);
+    s->evaluator = std::make_shared<const PlanEvaluator>(s->context->graph(), std::move(data.measurement), &s->context->errors(),
+                                                         eval, cancel);
+    s->data.task = evalTaskName(s->evaluator->task());
+    s->data.metric = s->evaluator->metricName();
     s->measure = measureWith(*s->evaluator);
     return s;
 }

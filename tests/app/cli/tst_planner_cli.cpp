@@ -104,9 +104,40 @@ private slots:
     void badInputsAreClearErrors() {
         QFETCH(QStringList, args);
         QFETCH(QString, message);
-        const CliRun r = cli(QStringList{"plan", kExample, "--synthetic", "1"} + args);
+        const CliRun r = cli(QStringList{"plan", kExample, "--synthetic", "2"} + args);
         QCOMPARE(r.code, 1);
         QVERIFY2(r.err.contains(message.toUtf8()), r.err);
+    }
+
+    void planTakesTheTaskOptions() {
+        // Too few synthetic inputs to hold any out, labels without data, a CTC task without a
+        // dictionary, an unknown acceptance rule: usage errors naming the option.
+        CliRun r = cli({"plan", kExample, "--synthetic", "1"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("at least 2"), r.err);
+        r = cli({"plan", kExample, "--labels", "labels.txt"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--labels needs --data"), r.err);
+        r = cli({"plan", kExample, "--task", "ctc"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--dict"), r.err);
+        r = cli({"plan", kExample, "--accept-by", "vibes"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("estimate or upper-bound"), r.err);
+        r = cli({"plan", kExample, "--synthetic", "6", "--calibration-samples", "5", "--measure-samples", "5"});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains("do not fit"), r.err);
+        // Sizes and the rule reach plan.json; the text report names the metric and the interval.
+        r = cli({"plan", kExample, "--synthetic", "6", "--calibration-samples", "2", "--accept-by", "upper-bound", "--json"});
+        QVERIFY2(r.code == 0, r.err);
+        const QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["data"].toObject()["calibration"].toObject()["samples"].toInt(), 2);
+        QCOMPARE(j["data"].toObject()["measurement"].toObject()["samples"].toInt(), 4);
+        QVERIFY(j["data"].toObject()["synthetic"].toBool());
+        QCOMPARE(j["constraints"].toObject()["accept_by"].toString(), QStringLiteral("upper-bound"));
+        r = cli({"plan", kExample, "--synthetic", "4"});
+        QVERIFY2(r.code == 0, r.err);
+        QVERIFY2(r.out.contains("95% interval") && r.out.contains("SYNTHETIC"), r.out);
     }
 
     void planReadsImageFolders() {
@@ -132,8 +163,13 @@ private slots:
         const QJsonObject j = QJsonDocument::fromJson(r.out).object();
         const QJsonObject cal = j["calibration"].toObject();
         QVERIFY(!cal["synthetic"].toBool());
-        QCOMPARE(cal["samples"].toInt(), 2);
+        QCOMPARE(cal["samples"].toInt(), 1);  // one page calibrates, the other is held out
         QVERIFY2(cal["data"].toString().contains("2 images"), qPrintable(cal["data"].toString()));
+        const QJsonObject data = j["data"].toObject();
+        QVERIFY(data["held_out"].toBool());
+        QVERIFY(!data["synthetic"].toBool());
+        QCOMPARE(data["measurement"].toObject()["samples"].toInt(), 1);
+        QCOMPARE(data["metric"].toString(), QStringLiteral("top1-disagreement"));
         const QJsonObject sel = j["selected"].toObject();
         if (sel["kind"].toString() != "CLOUD_ONLY")
             QVERIFY2(sel["accuracy_drop"].toObject()["data"].toString().contains("images"),

@@ -24,6 +24,10 @@ struct Constraints {
     int64_t edgeMemoryBytes = int64_t(4) << 30;
     double maxDropPercent = 5.0;       // 0..100, in the measure's percentage points
     double messageOverheadMs = 1.0;    // per transmitted tensor (one message each)
+    // Which number of a measured drop must be within the threshold: the point estimate (default)
+    // or the upper end of its 95 % interval (the cautious rule).
+    enum class Acceptance { Estimate, UpperBound };
+    Acceptance acceptance = Acceptance::Estimate;
     // Throws PlannerError naming the field: non-positive or non-finite uplink, negative memory,
     // threshold outside 0..100, negative overhead.
     void validate() const;

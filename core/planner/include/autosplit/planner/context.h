@@ -70,6 +70,12 @@ struct AccuracyMeasurement {
     std::string metric;  // "top1-disagreement", "relative-l2-error", ...
     int samples = 0;
     std::string data;    // description of the inputs
+    // 95 % interval of `drop` ("wilson" for rates, "bootstrap" otherwise; eval/interval.h).
+    double low = 0, high = 0;
+    std::string intervalMethod = {};
+    int calibrationSamples = 0;  // samples the evaluator fitted GPTQ / bias correction on
+    bool heldOut = false;        // measured on samples disjoint from the calibration
+    bool synthetic = false;      // on synthetic inputs: fidelity to random data, not the task
 };
 
 // Runs the model with the plan's fake quantization and returns the drop. May throw Cancelled.

@@ -17,8 +17,20 @@ constexpr int kPlanSchemaVersion = 1;
 std::string sha256File(const std::string& path);
 std::string sha256(const std::string& bytes);
 
-// The whole PlanSet as plan.json text.
-std::string planToJson(const PlanningContext& ctx, const PlanSet& plans);
+// Where a session's numbers come from, for plan.json's "data" object: the calibration and the
+// held-out measurement sets, the task and its metric.
+struct DataRecord {
+    std::string calibration, measurement;  // descriptions
+    int calibrationSamples = 0, measurementSamples = 0;
+    bool heldOut = false, synthetic = false;
+    std::string task;     // "ctc", "classifier", "binary-map", "generic"
+    std::string metric;   // the drop's metric name ("char-accuracy-drop", ...)
+    std::string labels;   // label file, empty: none
+    std::string dictionary;
+};
+
+// The whole PlanSet as plan.json text (`data` may be null: no "data" object).
+std::string planToJson(const PlanningContext& ctx, const PlanSet& plans, const DataRecord* data = nullptr);
 
 // What a deployment step reads back from plan.json.
 struct PlanDocument {

@@ -78,7 +78,14 @@ struct SelectionReason {
     std::vector<std::string> sameAsBaselines;          // baselines whose plan is the selected one
     int pending = 0;                                   // faster plans not measured yet
     std::optional<int> stoppedAfter;                   // planWithMeasurement's measurement limit hit
+    Constraints::Acceptance acceptance = Constraints::Acceptance::Estimate;
+    // The selected plan's interval has the threshold inside it: another sample of the same size
+    // could land on the other side.
+    bool straddlesThreshold = false;
 };
+// The number of a measurement the threshold is compared with under `rule`.
+double acceptedDrop(const AccuracyMeasurement& m, Constraints::Acceptance rule);
+const char* acceptanceName(Constraints::Acceptance rule);  // "estimate", "upper-bound"
 std::string describe(const SelectionReason& r);
 
 struct PlanSet {

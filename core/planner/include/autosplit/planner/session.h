@@ -9,6 +9,7 @@
 #include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
+#include "autosplit/planner/plan_io.h"
 #include "autosplit/planner/planner.h"
 #include "autosplit/quant/equalize.h"
 #include "autosplit/util/cancel.h"
@@ -33,14 +34,31 @@ LoadedModel loadOptimizedModel(const std::string& path, const ImportOptions& opt
                                const std::function<void(const std::string& stage)>& stage = {});
 
 // Where a session's calibration and measurement inputs come from: a folder of images (with a
-// preprocessing profile) or tensor files, else `synthetic` seeded N(0, 1) inputs.
+// preprocessing profile) or tensor files, else `synthetic` seeded N(0, 1) inputs; the task's
+// ground truth (labels: class indices, or the text lines of a CTC recognizer with `dictionary`).
+// The set is cut in two disjoint parts (data/dataset.h splitHeldOut): calibration (equalization,
+// ranges, error table, GPTQ, bias correction) and measurement (every accuracy drop).
 struct DataSource {
     std::string folder;
     std::string preprocess;  // profile path; empty: FOLDER/preprocess.json or the default (warned)
-    int synthetic = 4;
+    std::string labels;      // "FILE<TAB>LABEL" lines (eval/labels.h); needs `folder`
+    std::string dictionary;  // CTC character dictionary (PaddleOCR keys file): the task is CTC
+    int synthetic = 8;       // without a folder: 4 to calibrate, 4 to measure
+    int calibrationSamples = 0, measurementSamples = 0;  // 0: splitHeldOut's defaults
+    bool operator==(const DataSource&) const = default;
 };
+
+struct SessionData {
+    Dataset calibration;
+    EvalData measurement;                // inputs, labels / texts, and the calibration set
+    std::vector<std::string> dictionary; // CTC classes (empty: not a CTC task)
+    DataRecord record;                   // for plan.json; task / metric filled by the session
+};
+
+// Reads and splits the data. Throws Error naming the file or the problem (labels for a
+// synthetic set, a label file that does not match, too few samples to hold any out).
 // Warnings (a default preprocessing profile, synthetic data) are appended to `warnings`.
-Dataset loadData(const Graph& g, const DataSource& source, std::vector<std::string>* warnings = nullptr);
+SessionData loadData(const Graph& g, const DataSource& source, std::vector<std::string>* warnings = nullptr);
 
 struct SessionOptions {
     ContextOptions context;  // bit set, allocator, Lagrangian comparison, cancel, progress
@@ -58,8 +76,9 @@ struct PlanningSession {
     std::shared_ptr<const PlanningContext> context;
     std::shared_ptr<const PlanEvaluator> evaluator;  // fake-quant runs on the session's data
     AccuracyMeasure measure;                         // through `evaluator`
-    std::string dataDescription;
+    std::string dataDescription;  // the measurement set
     bool syntheticData = false;
+    DataRecord data;              // calibration and measurement sets, task and metric
     EqualizeReport equalization;
     bool calibrationFromCache = false;
     double equalizeMs = 0, calibrationMs = 0, contextMs = 0;
@@ -69,6 +88,6 @@ struct PlanningSession {
 // structure on the plan's devices with the context's input/cloud widths and every width of the
 // bit set tabulated. Throws PlannerError / Error naming the problem, Cancelled on cancel.
 std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::shared_ptr<const CostModel> cost,
-                                                            Dataset data, ModelSource source, const SessionOptions& o);
+                                                            SessionData data, ModelSource source, const SessionOptions& o);
 
 }  // namespace autosplit::planner
