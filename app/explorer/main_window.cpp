@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "data_source_dialog.h"
+
 #include "example_model.h"
 #include "plan_export.h"
 #include "shown_plan.h"
@@ -254,6 +256,9 @@ void MainWindow::createActions() {
     QAction* open = file->addAction(tr("&Open Model…"), this, &MainWindow::openDialog);
     open->setShortcut(QKeySequence::Open);
     QAction* example = file->addAction(tr("Open &Example"), this, &MainWindow::openExample);
+    QAction* data = file->addAction(tr("&Data Source…"), this, &MainWindow::openDataSourceDialog);
+    data->setObjectName(QStringLiteral("dataSourceAction"));
+    data->setShortcut(QKeySequence(tr("Ctrl+D")));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addSeparator();
     QAction* exportPlan = file->addAction(tr("&Export Plan (JSON)…"), this, &MainWindow::exportPlanJson);
@@ -343,10 +348,11 @@ void MainWindow::openDialog() {
     if (!p.isEmpty()) openModel(p);
 }
 
-void MainWindow::openModel(const QString& path, const engine::InputBindings& inputs) {
+void MainWindow::openModel(const QString& path, const engine::InputBindings& inputs, const planner::DataSource& data) {
     engine::LoadRequest r;
     r.path = path;
     r.inputShapes = inputs;
+    r.data = data;
     r.edgeDevice = controls_->edgeDevice();
     r.cloudDevice = controls_->cloudDevice();
     engine_.loadModel(r);
@@ -359,7 +365,24 @@ void MainWindow::openExample() {
                                              "or install the package)."));
         return;
     }
-    openModel(ex.path, ex.inputs);
+    openModel(ex.path, ex.inputs, ex.data);
+}
+
+planner::DataSource MainWindow::dataSource() const { return session_ ? session_->data : planner::DataSource{}; }
+
+void MainWindow::setDataSource(const planner::DataSource& data) {
+    if (!session_ && !engine_.isLoading()) {
+        showError(tr("No model"), tr("Open a model first; its planner then calibrates and measures on this data."));
+        return;
+    }
+    engine_.setDataSource(data);
+}
+
+void MainWindow::openDataSourceDialog() {
+    auto* dlg = new DataSourceDialog(dataSource(), this);
+    dlg->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dlg, &QDialog::accepted, this, [this, dlg] { setDataSource(dlg->source()); });
+    dlg->open();
 }
 
 void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> s) {
@@ -396,6 +419,11 @@ void MainWindow::onSessionAvailable(std::shared_ptr<const engine::ModelSession> 
                                    QString::fromStdString(session_->devices.edge.name),
                                    QString::fromStdString(session_->devices.cloud.name)));
     setWindowTitle(tr("%1 — Auto-Split Explorer").arg(m.displayName));
+    modelStatus_->setText(modelStatus_->text() + tr(" · data: %1%2")
+                                                     .arg(describeDataSource(session_->data).toHtmlEscaped(),
+                                                          session_->data.folder.empty()
+                                                              ? tr(" <b style='color:#c83c28'>(synthetic)</b>")
+                                                              : QString()));
     if (!session_->planningError.isEmpty())
         statusBar()->showMessage(tr("Planner unavailable for this model: %1 (showing uniform-bit splits)").arg(session_->planningError), 15000);
 }
@@ -471,6 +499,7 @@ void MainWindow::showPlan() {
     if (details_->node() >= 0) details_->show(session_, shownPlacement_, details_->node());
     scatter_->setData(shown->points, shown->pareto, shown->baselines, shown->fromPlanner ? plan.solution : -1,
                       shown->fromPlanner ? shown_->request.constraints.maxDropPercent : std::nan(""), shown->measuredSamples);
+    scatter_->setDataOrigin(dataOrigin(*session_), session_->data.folder.empty());
     breakdown_->setRows(shown->rows);
     heatmap_->setLayers(layerBitsOf(*session_, plan), pos);
     splitPlot_->setPoints(splitProfile(*shown_), pos, splitName(*session_, pos));
@@ -536,6 +565,7 @@ SessionFile MainWindow::currentSession() const {
     s.cloudDevice = controls_->cloudDeviceSpec();
     s.request = controls_->request();
     s.pinnedSplit = pinnedSplit_;
+    if (session_) s.data = session_->data;
     return s;
 }
 
@@ -568,8 +598,9 @@ bool MainWindow::openSession(const QString& path) {
         pendingPin_.reset();
         showPlan();
     } else {
-        openModel(s.modelPath, s.inputs);
+        openModel(s.modelPath, s.inputs, s.data);
     }
+    if (session_ && !engine_.isLoading() && session_->data != s.data) engine_.setDataSource(s.data);
     addRecent(path);
     return true;
 }

@@ -39,8 +39,13 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    // Opens a model (keeps the current one until the new one has loaded).
-    void openModel(const QString& path, const engine::InputBindings& inputs = {});
+    // Opens a model (keeps the current one until the new one has loaded), planned on `data`
+    // (default: synthetic inputs, said on every view).
+    void openModel(const QString& path, const engine::InputBindings& inputs = {}, const planner::DataSource& data = {});
+    // Re-plans the open model on other calibration / measurement data (File → Data Source…).
+    void setDataSource(const planner::DataSource& data);
+    planner::DataSource dataSource() const;
+    void openDataSourceDialog();
     void openExample();
     bool openSession(const QString& path);
     bool saveSession(const QString& path);

@@ -51,6 +51,15 @@ QByteArray sessionToJson(const SessionFile& s) {
     for (int b : s.request.bitSet) bits.append(b);
     o[QStringLiteral("bits")] = bits;
     o[QStringLiteral("selected_split")] = s.pinnedSplit ? QJsonValue(*s.pinnedSplit) : QJsonValue(QJsonValue::Null);
+    QJsonObject data;
+    data[QStringLiteral("folder")] = QString::fromStdString(s.data.folder);
+    data[QStringLiteral("labels")] = QString::fromStdString(s.data.labels);
+    data[QStringLiteral("dictionary")] = QString::fromStdString(s.data.dictionary);
+    data[QStringLiteral("preprocess")] = QString::fromStdString(s.data.preprocess);
+    data[QStringLiteral("synthetic")] = s.data.synthetic;
+    data[QStringLiteral("calibration_samples")] = s.data.calibrationSamples;
+    data[QStringLiteral("measurement_samples")] = s.data.measurementSamples;
+    o[QStringLiteral("data")] = data;
     return QJsonDocument(o).toJson(QJsonDocument::Indented);
 }
 
@@ -88,6 +97,24 @@ SessionFile sessionFromJson(const QByteArray& json, const QString& where) {
     for (const QJsonValue& b : bits.toArray()) {
         if (!b.isDouble() || b.toInt() < 1 || b.toInt() > 32) fail(where, QStringLiteral("field 'bits' holds a width outside 1..32"));
         s.request.bitSet.push_back(b.toInt());
+    }
+    if (const QJsonValue d = o.value(QStringLiteral("data")); !d.isUndefined()) {
+        if (!d.isObject()) fail(where, QStringLiteral("field 'data' must be an object"));
+        const QJsonObject dj = d.toObject();
+        const QString dw = where + QStringLiteral(": data");
+        s.data.folder = text(dj, "folder", dw).toStdString();
+        s.data.labels = text(dj, "labels", dw).toStdString();
+        s.data.dictionary = text(dj, "dictionary", dw).toStdString();
+        s.data.preprocess = text(dj, "preprocess", dw).toStdString();
+        auto count = [&](const char* key, int min) {
+            const double v = number(dj, key, dw);
+            if (!(v >= min && v <= 1e6) || v != std::floor(v))
+                fail(dw, QStringLiteral("field '%1' must be a whole number >= %2").arg(QLatin1String(key)).arg(min));
+            return int(v);
+        };
+        s.data.synthetic = count("synthetic", 2);
+        s.data.calibrationSamples = count("calibration_samples", 0);
+        s.data.measurementSamples = count("measurement_samples", 0);
     }
     const QJsonValue sel = o.value(QStringLiteral("selected_split"));
     if (sel.isDouble()) s.pinnedSplit = sel.toInt();

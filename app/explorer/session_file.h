@@ -1,4 +1,5 @@
-// A saved window session: model, input bindings, devices, slider positions, selected split.
+// A saved window session: model, input bindings, devices, data source, slider positions,
+// selected split.
 #pragma once
 
 #include "autosplit/engine/split_estimate.h"
@@ -17,6 +18,8 @@ struct SessionFile {
     QString cloudDevice = QStringLiteral("tpu");
     engine::PlanRequest request;  // sliders (stored as uplink_mbps, edge_memory_mib, max_drop_percent, bits)
     std::optional<int> pinnedSplit;  // a split the user picked; none = the fastest feasible
+    // Calibration / measurement data ("data" object; absent in older files: synthetic).
+    planner::DataSource data;
 };
 
 // Throws autosplit::Error naming the field on malformed input.

@@ -97,6 +97,7 @@ std::optional<ShownPlan> plannerShownPlan(const engine::ModelSession& s, const e
         p.id = cand.solution;
         if (const auto m = ctx.accuracy(cand.solution)) {
             p.drop = m->drop;
+            if (!m->intervalMethod.empty() && m->intervalMethod != "none") p.dropLow = m->low, p.dropHigh = m->high;
             out.measuredSamples = std::max(out.measuredSamples, m->samples);
         }
         const planner::Solution& sol = ctx.solutions()[size_t(cand.solution)];
@@ -121,10 +122,14 @@ std::optional<ShownPlan> plannerShownPlan(const engine::ModelSession& s, const e
 
     using widgets::format::milliseconds;
     if (plan.accuracy)
-        out.accuracy = QObject::tr("drop <b>%1 %</b> (%2, measured on %3 inputs)")
-                           .arg(plan.accuracy->drop, 0, 'f', 3)
+        out.accuracy = QObject::tr("drop <b>%1 %</b>, 95% interval [%2, %3] (%4, measured on %5 %6inputs)")
+                           .arg(plan.accuracy->drop, 0, 'f', 2)
+                           .arg(plan.accuracy->low, 0, 'f', 2)
+                           .arg(plan.accuracy->high, 0, 'f', 2)
                            .arg(QString::fromStdString(plan.accuracy->metric))
-                           .arg(plan.accuracy->samples);
+                           .arg(plan.accuracy->samples)
+                           .arg(plan.accuracy->heldOut ? QObject::tr("held-out ") : QString()) +
+                       (plan.accuracy->synthetic ? QObject::tr(" — <b style='color:#c83c28'>synthetic inputs</b>") : QString());
     else if (plan.kind == planner::PlanKind::CloudOnly)
         out.accuracy = tr("float16 cloud (no drop measured)");
     else
@@ -166,6 +171,21 @@ std::vector<widgets::SplitPoint> splitProfile(const engine::SplitEstimates& e) {
     points.reserve(e.splits.size());
     for (const auto& c : e.splits) points.push_back({c.position, c.latency.totalMs, c.fitsMemory});
     return points;
+}
+
+QString dataOrigin(const engine::ModelSession& s) {
+    if (!s.planning) {
+        const QString what = s.data.folder.empty() ? QObject::tr("%1 synthetic inputs").arg(s.data.synthetic)
+                                                   : QString::fromStdString(s.data.folder);
+        return s.planningError.isEmpty() ? QObject::tr("data: %1 (calibrating…)").arg(what)
+                                         : QObject::tr("data: %1 — planner unavailable").arg(what);
+    }
+    const planner::DataRecord& d = s.planning->data;
+    return QObject::tr("%1 on %2 held-out %3 (calibrated on %4 others)")
+        .arg(QString::fromStdString(d.metric))
+        .arg(d.measurementSamples)
+        .arg(d.synthetic ? QObject::tr("synthetic inputs") : QObject::tr("samples"))
+        .arg(d.calibrationSamples);
 }
 
 QString summaryHtml(const engine::ModelSession& s, const engine::SplitEstimates& e, const ShownPlan& shown) {

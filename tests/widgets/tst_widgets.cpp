@@ -190,10 +190,27 @@ private slots:
         plot.replot();
         QCOMPARE(plot.thresholdX(), 2.5);
         QCOMPARE(plot.thresholdLabel(), QStringLiteral("max drop 2.5 %"));
+        // Intervals: one error bar per measured point that has one; where the numbers come from is
+        // on the plot, and synthetic data is said in large type.
+        QCOMPARE(plot.intervalCount(), 0);
+        auto withIntervals = cands;
+        withIntervals[0].dropLow = 0.5, withIntervals[0].dropHigh = 2.9;
+        withIntervals[2].dropLow = 0.0, withIntervals[2].dropHigh = 0.6;
+        plot.setData(withIntervals, {1, 2}, bases, 3, 2.5, 64);
+        QCOMPARE(plot.intervalCount(), 2);
+        QVERIFY(plot.xAxis->range().contains(2.9));  // the bars fit the view
+        plot.setDataOrigin(QStringLiteral("char-accuracy-drop on 64 held-out samples"), false);
+        QVERIFY(plot.note().contains(QLatin1String("char-accuracy-drop on 64 held-out samples")));
+        QVERIFY(plot.syntheticBanner().isEmpty());
+        plot.setDataOrigin(QStringLiteral("relative-l2-error on 4 held-out synthetic inputs"), true);
+        QVERIFY(plot.syntheticData());
+        QVERIFY(plot.syntheticBanner().contains(QLatin1String("SYNTHETIC")));
+        plot.setDataOrigin(QString(), false);
+        plot.setData(cands, {1, 2}, bases, 3, 2.5, 64);
 
         // Measured candidates at their measured drop, float16 ones at 0, unmeasured ones not drawn.
         QCPGraph* measured = plot.graph(1);
-        QCOMPARE(measured->name(), QStringLiteral("measured (64 inputs)"));
+        QCOMPARE(measured->name(), QStringLiteral("measured on 64 held-out inputs, 95% interval"));
         QCOMPARE(measured->dataCount(), 3);
         std::vector<std::pair<double, double>> xy;
         for (auto it = measured->data()->constBegin(); it != measured->data()->constEnd(); ++it) xy.emplace_back(it->key, it->value);

@@ -124,15 +124,15 @@ std::vector<int> plannerBits(const std::vector<int>& bitSet) {
 }
 
 std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& model, const DeviceSetup& devices,
-                                                              const std::vector<int>& bits, const CancelToken& cancel,
-                                                              ProgressReporter* progress, StageTimings& timings) {
+                                                              const planner::DataSource& source, const std::vector<int>& bits,
+                                                              const CancelToken& cancel, ProgressReporter* progress,
+                                                              StageTimings& timings) {
     QElapsedTimer t;
     t.start();
-    // No user data yet: calibrate and measure on a few seeded synthetic inputs (the CLI's
-    // default); the error table is cached per model, data and bits.
-    planner::DataSource source;
-    source.synthetic = 4;
-    Dataset data = planner::loadData(model.graph, source);
+    // The user's data folder, or seeded synthetic inputs when none is given (the CLI's default);
+    // the error table is cached per model, data and bits.
+    report(progress, 0.9, QStringLiteral("Reading the data"));
+    auto data = planner::loadData(model.graph, source);
     planner::SessionOptions o;
     o.context.bits = bits;
     o.context.compareLagrangian = false;  // a report for the CLI; the window needs only the exact solutions
@@ -202,7 +202,26 @@ quint64 Engine::setDevices(const sim::DeviceProfile& edge, const sim::DeviceProf
     r.inputShapes = session_->model->inputShapes;
     r.edgeDevice = edge;
     r.cloudDevice = cloud;
+    r.data = session_->data;
     return startSessionJob(std::move(r), session_->model);
+}
+
+void Engine::setDataSource(const planner::DataSource& data) {
+    if (loading_ && pendingRequest_) {  // the running load picks it up
+        LoadRequest r = *pendingRequest_;
+        r.data = data;
+        startSessionJob(std::move(r), nullptr);
+        return;
+    }
+    if (!session_ || session_->data == data) return;
+    auto s = std::make_shared<ModelSession>(*session_);
+    s->data = data;
+    s->planning.reset();
+    s->planningError.clear();
+    session_ = std::move(s);
+    startPlanning();
+    emit sessionAvailable(session_);
+    requestEstimate(request_);
 }
 
 quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const ModelData> reuse) {
@@ -216,6 +235,7 @@ quint64 Engine::startSessionJob(LoadRequest request, std::shared_ptr<const Model
         [=, request = std::move(request)](const JobContext& job) {
             auto session = std::make_shared<ModelSession>();
             session->model = reuse ? reuse : loadModelData(request, job.cancel, &job.progress, session->timings);
+            session->data = request.data;
             session->devices = buildDevices(*session->model, request.edgeDevice, request.cloudDevice, cache,
                                             job.cancel, &job.progress, session->timings);
             job.progress.report(0.9, QStringLiteral("Model ready"));
@@ -250,7 +270,7 @@ void Engine::startPlanning() {
         [base, bits](const JobContext& job) {
             auto s = std::make_shared<ModelSession>(*base);
             try {
-                s->planning = buildPlanning(*s->model, s->devices, bits, job.cancel, &job.progress, s->timings);
+                s->planning = buildPlanning(*s->model, s->devices, s->data, bits, job.cancel, &job.progress, s->timings);
             } catch (const Cancelled&) {
                 throw;
             } catch (const std::exception& e) {

@@ -27,6 +27,12 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     measured_->setLineStyle(QCPGraph::lsNone);
     measured_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, QPen(palette::edgeSeries().darker(150), 1),
                                                palette::edgeSeries(), 6));
+    intervals_ = new QCPErrorBars(xAxis, yAxis);
+    intervals_->setDataPlottable(measured_);
+    intervals_->setErrorType(QCPErrorBars::etKeyError);
+    intervals_->setPen(QPen(palette::edgeSeries().darker(150), 1));
+    intervals_->setWhiskerWidth(5);
+    intervals_->removeFromLegend();
     pareto_ = addGraph();
     pareto_->setName(tr("Pareto front"));
     pareto_->setLineStyle(QCPGraph::lsStepLeft);
@@ -49,6 +55,20 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     thresholdText_->setFont(xAxis->tickLabelFont());
     thresholdText_->setColor(palette::transmitted());
     thresholdText_->setPadding(QMargins(4, 2, 2, 2));
+    syntheticText_ = new QCPItemText(this);
+    syntheticText_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    syntheticText_->position->setCoords(0.5, 0.08);
+    syntheticText_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+    {
+        QFont f = xAxis->tickLabelFont();
+        f.setPointSizeF(f.pointSizeF() * 1.4);
+        f.setBold(true);
+        syntheticText_->setFont(f);
+    }
+    syntheticText_->setColor(QColor(200, 60, 40));
+    syntheticText_->setBrush(QColor(255, 245, 235, 220));
+    syntheticText_->setPadding(QMargins(6, 3, 6, 3));
+    syntheticText_->setVisible(false);
     plotLayout()->insertRow(0);
     noteText_ = new QCPTextElement(this);
     noteText_->setFont(xAxis->tickLabelFont());
@@ -72,6 +92,26 @@ void PlanScatter::setData(const std::vector<ScatterPoint>& candidates, const std
     thresholdValue_ = threshold;
     samples_ = samples;
     rebuild();
+}
+
+void PlanScatter::setDataOrigin(const QString& origin, bool synthetic) {
+    dataOrigin_ = origin;
+    synthetic_ = synthetic;
+    syntheticText_->setText(syntheticBanner());
+    syntheticText_->setVisible(synthetic);
+    rebuild();
+}
+
+QString PlanScatter::syntheticBanner() const {
+    return synthetic_ ? tr("SYNTHETIC inputs: drops measure fidelity on random data, not the task (File → Data Source…)")
+                      : QString();
+}
+
+int PlanScatter::intervalCount() const {
+    int n = 0;
+    for (const QCPErrorBarsData& e : *intervals_->data())
+        if (e.errorMinus > 0 || e.errorPlus > 0) ++n;
+    return n;
 }
 
 void PlanScatter::setXAxisMode(XAxisMode mode) {
@@ -111,7 +151,7 @@ QString PlanScatter::note() const { return noteText_->text(); }
 
 void PlanScatter::rebuild() {
     const bool dropView = mode_ == XAxisMode::AccuracyDrop;
-    QVector<double> cx, cy, mx, my, px, py, bx, by, sx, sy;
+    QVector<double> cx, cy, mx, my, px, py, bx, by, sx, sy, eMinus, ePlus;
     double lo = 1e300, hi = 0, ymax = 0;
     int measured = 0, hidden = 0;
     std::map<int, std::pair<double, double>> byId;  // drawn points: id -> (x, y)
@@ -122,8 +162,15 @@ void PlanScatter::rebuild() {
             ++hidden;
             continue;
         }
-        if (p.measured() || (dropView && p.float16)) mx << x, my << p.normLatency;
-        else cx << x, cy << p.normLatency;
+        if (p.measured() || (dropView && p.float16)) {
+            mx << x, my << p.normLatency;
+            const bool bar = dropView && p.measured() && std::isfinite(p.dropLow) && std::isfinite(p.dropHigh);
+            eMinus << (bar ? std::max(0.0, x - p.dropLow) : 0.0);
+            ePlus << (bar ? std::max(0.0, p.dropHigh - x) : 0.0);
+            if (bar) lo = std::min(lo, p.dropLow), hi = std::max(hi, p.dropHigh);
+        } else {
+            cx << x, cy << p.normLatency;
+        }
         lo = std::min(lo, x), hi = std::max(hi, x), ymax = std::max(ymax, p.normLatency);
         byId[p.id] = {x, p.normLatency};
         if (p.id == selectedId_) sx << x, sy << p.normLatency;
@@ -178,6 +225,8 @@ void PlanScatter::rebuild() {
     }
     cands_->setData(cx, cy);
     measured_->setData(mx, my);
+    intervals_->setData(eMinus, ePlus);
+    intervals_->setVisible(dropView);
     pareto_->setData(px, py, true);
     base_->setData(bx, by);
     sel_->setData(sx, sy);
@@ -185,7 +234,7 @@ void PlanScatter::rebuild() {
     legend->clearItems();  // rebuilt in a fixed order: the unmeasured entry only where drawn
     for (QCPGraph* g : {cands_, measured_, pareto_, base_, sel_})
         if (g->visible()) g->addToLegend();
-    measured_->setName(samples_ > 0 ? tr("measured (%1 inputs)").arg(samples_) : tr("measured"));
+    measured_->setName(samples_ > 0 ? tr("measured on %1 held-out inputs, 95% interval").arg(samples_) : tr("measured"));
 
 
     const bool showThreshold = dropView && std::isfinite(thresholdValue_) && thresholdValue_ >= 0;
@@ -208,7 +257,8 @@ void PlanScatter::rebuild() {
         for (const auto& p : points_)
             if (p.id == selectedId_) note << tr("selected plan not yet measured");
     if (dropView && !unmeasuredBaselines.isEmpty()) note << tr("%1 not measured").arg(unmeasuredBaselines.join(QStringLiteral(", ")));
-    noteText_->setText(points_.empty() ? QString() : note.join(QStringLiteral(" · ")));
+    if (!dataOrigin_.isEmpty()) note.prepend(dataOrigin_);
+    noteText_->setText(points_.empty() && dataOrigin_.isEmpty() ? QString() : note.join(QStringLiteral(" · ")));
 
     if (dropView) {
         const double top = std::max(hi, 1.0) * 1.15;

@@ -56,6 +56,8 @@ public slots:
     // Rebuild only the latency tables for other devices (the model stays).
     quint64 setDevices(const autosplit::sim::DeviceProfile& edge, const autosplit::sim::DeviceProfile& cloud);
     void cancelLoad();
+    // Re-plans the loaded model on other calibration / measurement data (stage two only).
+    void setDataSource(const autosplit::planner::DataSource& data);
     // Fast path, throttled; the latest request always wins.
     void requestEstimate(const autosplit::engine::PlanRequest& request);
 
@@ -99,10 +101,12 @@ std::shared_ptr<const ModelData> loadModelData(const LoadRequest& request, const
 DeviceSetup buildDevices(const ModelData& model, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
                          sim::LatencyTableCache* cache, const CancelToken& cancel, ProgressReporter* progress,
                          StageTimings& timings);
-// Stage two: the planning session (planner/session.h) for the bit set, on seeded synthetic inputs.
+// Stage two: the planning session (planner/session.h) for the bit set, on `data` (held-out
+// calibration and measurement parts; synthetic inputs when it names no folder).
 std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& model, const DeviceSetup& devices,
-                                                              const std::vector<int>& bits, const CancelToken& cancel,
-                                                              ProgressReporter* progress, StageTimings& timings);
+                                                              const planner::DataSource& data, const std::vector<int>& bits,
+                                                              const CancelToken& cancel, ProgressReporter* progress,
+                                                              StageTimings& timings);
 // The planner's part of a bit set: the widths of {2, 4, 6, 8} it holds, sorted ({8} if none).
 std::vector<int> plannerBits(const std::vector<int>& bitSet);
 

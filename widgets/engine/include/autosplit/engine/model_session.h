@@ -31,6 +31,10 @@ struct LoadRequest {
     InputBindings inputShapes;  // e.g. {"x", {1,3,640,640}} for PP-OCR det
     sim::DeviceProfile edgeDevice;
     sim::DeviceProfile cloudDevice;
+    // Calibration and measurement data of the planning stage (folder, labels, dictionary,
+    // preprocessing; planner/session.h). Without a folder: synthetic inputs, and every view
+    // says so.
+    planner::DataSource data;
 };
 
 struct StageTimings {
@@ -77,6 +81,7 @@ struct ModelSession {
     // the planner could not run (see planningError).
     std::shared_ptr<const planner::PlanningSession> planning;
     QString planningError;
+    planner::DataSource data;  // what the planning stage calibrates and measures on
 
     // The cost model every shown latency comes from: the planning stage's (on the equalized
     // graph its plans are measured on) once it is ready, else stage one's.

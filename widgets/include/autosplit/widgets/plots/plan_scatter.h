@@ -27,6 +27,8 @@ struct ScatterPoint {
     double normLatency = 0;
     int id = -1;           // caller's key (a planner solution index)
     bool float16 = false;  // no quantization anywhere: drop 0 without a measurement
+    // 95 % interval of the measured drop (NaN: none); drawn as a horizontal error bar.
+    double dropLow = std::numeric_limits<double>::quiet_NaN(), dropHigh = std::numeric_limits<double>::quiet_NaN();
     bool measured() const { return std::isfinite(drop); }
 };
 struct ScatterBaseline {
@@ -47,6 +49,14 @@ public:
     // the legend, 0 when unknown).
     void setData(const std::vector<ScatterPoint>& candidates, const std::vector<int>& paretoIds,
                  const std::vector<ScatterBaseline>& baselines, int selectedId, double threshold, int samples = 0);
+    // Where the measured drops come from, shown on the plot: e.g. "char-accuracy-drop on 32
+    // held-out lines". `synthetic`: the inputs are random, and the plot says so in large type.
+    void setDataOrigin(const QString& origin, bool synthetic);
+    QString dataOrigin() const { return dataOrigin_; }
+    bool syntheticData() const { return synthetic_; }
+    QString syntheticBanner() const;  // the text drawn over the plot ("" when not synthetic)
+    // Error bars drawn (one per measured candidate with an interval), for tests.
+    int intervalCount() const;
     void setXAxisMode(XAxisMode mode);
     XAxisMode xAxisMode() const { return mode_; }
     // x of a candidate in the current view; NaN when it is not drawn there.
@@ -67,6 +77,10 @@ private:
 
     QCPGraph* cands_;
     QCPGraph* measured_;
+    QCPErrorBars* intervals_;
+    QCPItemText* syntheticText_;
+    QString dataOrigin_;
+    bool synthetic_ = false;
     QCPGraph* pareto_;
     QCPGraph* base_;
     QCPGraph* sel_;
