@@ -103,7 +103,7 @@ int run(const Args& raw) {
                        {"cols", device.cols},
                        {"dataflow", sim::dataflowName(device.dataflow)},
                        {"clock_mhz", device.clockMHz},
-                       {"mac_bits", device.macBits},
+                       {"native_mac_bits", device.nativeMacBits},
                        {"onchip_bytes", device.onchipBytes()},
                        {"bandwidth_gbps", device.bandwidthGBps},
                        {"vector_ops_per_cycle", device.vectorOpsPerCycle},

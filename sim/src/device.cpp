@@ -37,7 +37,7 @@ std::string DeviceProfile::fingerprint() const {
     std::ostringstream s;
     s.precision(17);
     s << "v" << kSchemaVersion << ';' << name << ';' << rows << 'x' << cols << ';' << dataflowName(dataflow)
-      << ';' << clockMHz << ';' << macBits << ';' << opsPerMac << ';' << ifmapBufferBytes << ';'
+      << ';' << clockMHz << ';' << nativeMacBits << ';' << ifmapBufferBytes << ';'
       << filterBufferBytes << ';' << ofmapBufferBytes << ';' << doubleBuffered << ';' << offchipBytes << ';'
       << bandwidthGBps << ';' << vectorOpsPerCycle << ";bits";
     for (int b : bits) s << ',' << b;
@@ -136,8 +136,9 @@ DeviceProfile parseDevice(const std::string& jsonText, const std::string& displa
 
     if (top.string("schema") != "autosplit-device")
         top.fail("field 'schema' must be \"autosplit-device\"");
-    if (top.positiveInt("version") != DeviceProfile::kSchemaVersion)
-        top.fail("field 'version' is " + doc["version"].dump() + "; this build reads version " +
+    const int64_t version = top.positiveInt("version");
+    if (version != 1 && version != DeviceProfile::kSchemaVersion)
+        top.fail("field 'version' is " + doc["version"].dump() + "; this build reads versions 1 and " +
                  std::to_string(DeviceProfile::kSchemaVersion));
     d.name = top.string("name");
     if (d.name.empty()) top.fail("field 'name' must not be empty");
@@ -156,9 +157,20 @@ DeviceProfile parseDevice(const std::string& jsonText, const std::string& displa
         else if (df == "is") d.dataflow = Dataflow::InputStationary;
         else a.fail("field 'array.dataflow' must be one of \"os\", \"ws\", \"is\", got \"" + df + "\"");
         d.clockMHz = a.positiveNumber("clock_mhz");
-        d.macBits = int(a.positiveInt("mac_bits"));
-        if (d.macBits > 64) a.fail("field 'array.mac_bits' must be at most 64, got " + std::to_string(d.macBits));
-        d.opsPerMac = int(a.positiveInt("ops_per_mac"));
+        // Version 1 named the native width `mac_bits` and let each file count its own ops per
+        // MAC (reporting only); version 2 has one convention, DeviceProfile::kOpsPerMac.
+        if (version != 1) {
+            if (a.optional("mac_bits"))
+                a.fail("field 'array.mac_bits' is named 'array.native_mac_bits' since version 2");
+            if (a.optional("ops_per_mac"))
+                a.fail("field 'array.ops_per_mac' is not read since version 2: every device counts " +
+                       std::to_string(DeviceProfile::kOpsPerMac) + " ops per MAC (multiply + add)");
+        }
+        const std::string macKey = version == 1 ? "mac_bits" : "native_mac_bits";
+        const int64_t macBits = a.positiveInt(macKey);
+        if (macBits > 64) a.fail("field '" + a.field(macKey) + "' must be at most 64, got " + std::to_string(macBits));
+        d.nativeMacBits = int(macBits);
+        if (version == 1) a.positiveInt("ops_per_mac");  // read for validation, then ignored
         a.rejectUnknown();
     }
     {
@@ -208,6 +220,27 @@ DeviceProfile loadDevice(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return parseDevice(text.str(), path);
+}
+
+std::string writeDevice(const DeviceProfile& d) {
+    json doc = json::object();
+    doc["schema"] = "autosplit-device";
+    doc["version"] = DeviceProfile::kSchemaVersion;
+    doc["name"] = d.name;
+    if (!d.description.empty()) doc["description"] = d.description;
+    doc["array"] = {{"rows", d.rows},
+                    {"cols", d.cols},
+                    {"dataflow", dataflowName(d.dataflow)},
+                    {"clock_mhz", d.clockMHz},
+                    {"native_mac_bits", d.nativeMacBits}};
+    doc["buffers"] = {{"ifmap_bytes", d.ifmapBufferBytes},
+                      {"filter_bytes", d.filterBufferBytes},
+                      {"ofmap_bytes", d.ofmapBufferBytes},
+                      {"double_buffered", d.doubleBuffered}};
+    doc["offchip"] = {{"size_bytes", d.offchipBytes}, {"bandwidth_gbps", d.bandwidthGBps}};
+    doc["vector_unit"] = {{"ops_per_cycle", d.vectorOpsPerCycle}};
+    doc["bits"] = d.bits;
+    return doc.dump(2) + "\n";
 }
 
 std::vector<std::string> builtinDeviceNames() {

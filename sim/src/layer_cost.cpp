@@ -33,7 +33,6 @@ namespace {
 constexpr int kBiasBits = 32;  // integer accelerators keep bias at accumulator width
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int passes(int bits, int macBits) { return int(ceilDiv(bits, macBits)); }
 
 bool isAny(std::string_view op, std::initializer_list<std::string_view> names) {
     return std::find(names.begin(), names.end(), op) != names.end();
@@ -103,17 +102,18 @@ LayerCost simulateLayer(const LayerInfo& l, const DeviceProfile& d, int wbits, i
         } catch (const Error& e) {
             throw Error("layer '" + l.name + "' (" + l.op + "): " + e.what());
         }
-        // Operands wider than the MAC are split into mac_bits slices (shift-and-add passes);
-        // narrower ones still take a full MAC: an INT8 array is no faster at 4 bits.
+        // Operands wider than the native MAC width are split into native-width slices
+        // (shift-and-add passes); narrower ones still take a full MAC: an INT8 array is no
+        // faster at 4 bits, and Eyeriss's 16-bit PEs run 8-bit operands in one pass.
         if (l.kind == LayerKind::MatMul) {
             // Both operands are activations.
-            c.bitPasses = passes(abits, d.macBits) * passes(abits, d.macBits);
+            c.bitPasses = d.macPasses(abits, abits);
             const int64_t aElems = g.groups * g.batch * g.E * g.F * g.C;
             const int64_t bElems = l.inputElements > aElems ? l.inputElements - aElems : g.groups * g.C * g.K;
             c.ifmapBytes = packedBytes(std::min(aElems, l.inputElements), abits);
             c.filterBytes = packedBytes(bElems, abits) + weightBytes;
         } else {
-            c.bitPasses = passes(wbits, d.macBits) * passes(abits, d.macBits);
+            c.bitPasses = d.macPasses(wbits, abits);
             c.ifmapBytes = packedBytes(l.inputElements, abits);
             c.filterBytes = weightBytes;
         }
@@ -137,7 +137,7 @@ LayerCost simulateLayer(const LayerInfo& l, const DeviceProfile& d, int wbits, i
         const VectorRule v = vectorRule(l);
         c.rule = v.rule;
         c.vectorOps = v.ops;
-        c.bitPasses = passes(abits, d.macBits);
+        c.bitPasses = d.operandPasses(abits);
         c.computeCycles = v.ops > 0 ? int64_t(std::ceil(double(v.ops) * c.bitPasses / d.vectorOpsPerCycle)) : 0;
         if (v.rule != CostRule::View) {
             c.ifmapBytes = packedBytes(v.readElements, abits);

@@ -62,25 +62,45 @@ private slots:
     }
 
     void macArrayPassesByBits_data() {
+        // Passes depend on the device's native MAC width: the TPU's INT8 array slices 16-bit
+        // operands in two, Eyeriss's 16-bit PEs take them in one.
+        QTest::addColumn<QString>("device");
         QTest::addColumn<int>("w");
         QTest::addColumn<int>("a");
         QTest::addColumn<int>("passes");
-        QTest::addRow("w2a2") << 2 << 2 << 1;
-        QTest::addRow("w4a8") << 4 << 8 << 1;
-        QTest::addRow("w8a8") << 8 << 8 << 1;
-        QTest::addRow("w16a8") << 16 << 8 << 2;
-        QTest::addRow("w8a16") << 8 << 16 << 2;
-        QTest::addRow("w16a16") << 16 << 16 << 4;
+        QTest::addRow("tpu w8a8") << "tpu" << 8 << 8 << 1;
+        QTest::addRow("tpu w16a8") << "tpu" << 16 << 8 << 2;
+        QTest::addRow("tpu w8a16") << "tpu" << 8 << 16 << 2;
+        QTest::addRow("tpu w16a16") << "tpu" << 16 << 16 << 4;
+        QTest::addRow("eyeriss w2a2") << "eyeriss" << 2 << 2 << 1;
+        QTest::addRow("eyeriss w4a8") << "eyeriss" << 4 << 8 << 1;
+        QTest::addRow("eyeriss w8a8") << "eyeriss" << 8 << 8 << 1;
+        QTest::addRow("eyeriss w16a8") << "eyeriss" << 16 << 8 << 1;
+        QTest::addRow("eyeriss w16a16") << "eyeriss" << 16 << 16 << 1;  // was 4 on an 8-bit Eyeriss
     }
     void macArrayPassesByBits() {
+        QFETCH(QString, device);
         QFETCH(int, w);
         QFETCH(int, a);
         QFETCH(int, passes);
+        const DeviceProfile& d = device == "tpu" ? tpu : eyeriss;
         const LayerInfo l = simtest::conv("conv", 30, 30, 3, 3, 128, 128);
-        const LayerCost base = simulateLayer(l, eyeriss, 8, 8);
-        const LayerCost c = simulateLayer(l, eyeriss, w, a);
+        const LayerCost base = simulateLayer(l, d, 8, 8);
+        const LayerCost c = simulateLayer(l, d, w, a);
         QCOMPARE(c.bitPasses, passes);
         QCOMPARE(c.computeCycles, base.computeCycles * passes);
+    }
+
+    void float16OnEyerissCostsOnlyTraffic() {
+        // Compute-bound on Eyeriss: float16 takes the w8a8 cycles; only its bytes double.
+        const LayerInfo l = simtest::conv("c3", 58, 58, 3, 3, 64, 64);
+        const LayerCost c8 = simulateLayer(l, eyeriss, 8, 8);
+        const LayerCost c16 = simulateLayer(l, eyeriss, 16, 16);
+        QCOMPARE(c16.bitPasses, 1);
+        QCOMPARE(c16.computeCycles, c8.computeCycles);
+        QVERIFY(c16.trafficBytes > c8.trafficBytes);
+        QVERIFY(c16.latencyUs >= c8.latencyUs);
+        QVERIFY(c16.latencyUs < 2 * c8.latencyUs);  // 4x with the old 8-bit Eyeriss
     }
 
     void weightBitsOnEyeriss_data() {
@@ -202,7 +222,8 @@ private slots:
         QCOMPARE(c.filterBytes, 12 * 64 * 64);  // the second operand is an activation
         QCOMPARE(c.mapping.Sr, 12 * 64);
         QCOMPARE(simulateLayer(l, eyeriss, 2, 8).latencyUs, c.latencyUs);  // no weights
-        QCOMPARE(simulateLayer(l, eyeriss, 8, 16).bitPasses, 4);
+        QCOMPARE(simulateLayer(l, eyeriss, 8, 16).bitPasses, 1);  // 16-bit PEs
+        QCOMPARE(simulateLayer(l, tpu, 8, 16).bitPasses, 4);      // both operands sliced in two
     }
 
     void tpuIsFasterThanEyeriss() {

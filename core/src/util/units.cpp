@@ -8,8 +8,9 @@ namespace autosplit {
 
 namespace {
 
-// Splits "1.5Gbps" into 1.5 and "gbps" (lowercased, spaces dropped).
-bool splitNumber(const std::string& text, double& value, std::string& unit) {
+// Splits "1.5Gbps" into 1.5 and the unit with spaces dropped; the unit is lowercased unless
+// `keepCase` (rates need case: M is mega and m milli, B is bytes and b bits).
+bool splitNumber(const std::string& text, double& value, std::string& unit, bool keepCase = false) {
     std::string s;
     for (char ch : text)
         if (ch != ' ') s += ch;
@@ -21,24 +22,65 @@ bool splitNumber(const std::string& text, double& value, std::string& unit) {
         return false;
     }
     unit.clear();
-    for (size_t i = used; i < s.size(); ++i) unit += char(std::tolower(static_cast<unsigned char>(s[i])));
+    for (size_t i = used; i < s.size(); ++i)
+        unit += keepCase ? s[i] : char(std::tolower(static_cast<unsigned char>(s[i])));
     return std::isfinite(value);
+}
+
+// Bits per second per unit of a rate, or 0 when the unit is not one of the accepted spellings.
+// Case is significant and only unambiguous spellings are accepted: a lowercase 'b' is a bit and
+// an uppercase 'B' a byte, so "Mbps", "Mbit/s" and "Mb/s" are megabits, "MB/s" megabytes (x8);
+// "KiB/s" and friends are binary bytes. The prefixes are k or K (kilo), M (mega), G (giga).
+double bitsPerSecondPerUnit(const std::string& u) {
+    if (u.empty()) return 1;  // a plain number is bits per second
+    struct Prefix {
+        const char* text;
+        double scale;
+    };
+    static const Prefix decimal[] = {{"", 1}, {"k", 1e3}, {"K", 1e3}, {"M", 1e6}, {"G", 1e9}};
+    static const Prefix binary[] = {{"Ki", 1024.0}, {"Mi", 1024.0 * 1024}, {"Gi", 1024.0 * 1024 * 1024}};
+    for (const Prefix& p : decimal) {
+        const std::string pre = p.text;
+        for (const char* bits : {"bps", "bit/s", "b/s"})
+            if (u == pre + bits) return p.scale;
+        if (u == pre + "B/s") return 8 * p.scale;
+    }
+    for (const Prefix& p : binary)
+        if (u == std::string(p.text) + "B/s") return 8 * p.scale;
+    return 0;
+}
+
+// Why a rate unit was not accepted, for the spellings people most often mean differently.
+std::string rateUnitHint(const std::string& u) {
+    std::string lower;
+    for (char ch : u) lower += char(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.size() >= 3 && lower.compare(lower.size() - 3, 3, "bps") == 0 && u[u.size() - 3] == 'B')
+        return "'Bps' could be bytes or bits: write B/s for bytes per second (MB/s) or bps for bits (Mbps); ";
+    if (u.size() > 1 && (u[0] == 'm' || u[0] == 'g') && u[1] != 'i') {
+        const std::string fixed = char(std::toupper(static_cast<unsigned char>(u[0]))) + u.substr(1);
+        return std::string("prefix '") + u[0] + "' " + (u[0] == 'm' ? "means milli" : "is not SI") +
+               ": write '" + fixed + "' for " + (u[0] == 'm' ? "mega" : "giga") +
+               (u.find('B') != std::string::npos ? "bytes" : "bits") + "; ";
+    }
+    return "";
 }
 
 }  // namespace
 
 double parseBandwidth(const std::string& text) {
+    static const char* kAccepted =
+        "bits per second: bps, kbps, Mbps, Gbps, bit/s, kbit/s, Mbit/s, Gbit/s, b/s, kb/s, Mb/s, Gb/s; "
+        "bytes per second: B/s, kB/s, KB/s, MB/s, GB/s (decimal), KiB/s, MiB/s, GiB/s (binary)";
     double v = 0;
     std::string u;
-    if (!splitNumber(text, v, u))
-        throw UnitError("bandwidth '" + text + "' is not a number with a unit such as 3Mbps, 500kbps, 1.5Gbps");
-    double scale = 0;
-    if (u.empty() || u == "bps" || u == "b/s") scale = 1;
-    else if (u == "kbps" || u == "kb/s" || u == "kbit/s") scale = 1e3;
-    else if (u == "mbps" || u == "mb/s" || u == "mbit/s") scale = 1e6;
-    else if (u == "gbps" || u == "gb/s" || u == "gbit/s") scale = 1e9;
-    else throw UnitError("bandwidth '" + text + "': unknown unit '" + u + "' (use bps, kbps, Mbps or Gbps)");
+    if (!splitNumber(text, v, u, /*keepCase=*/true))
+        throw UnitError("bandwidth '" + text + "' is not a number with a unit such as 3Mbps, 500kbps, 1.5Gbps, 2MB/s");
+    const double scale = bitsPerSecondPerUnit(u);
+    if (scale == 0)
+        throw UnitError("bandwidth '" + text + "': unknown unit '" + u + "' (" + rateUnitHint(u) + "accepted: " +
+                        kAccepted + ")");
     if (v <= 0) throw UnitError("bandwidth must be positive, got '" + text + "'");
+    if (!std::isfinite(v * scale)) throw UnitError("bandwidth '" + text + "' is too large");
     return v * scale;
 }
 

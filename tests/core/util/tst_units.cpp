@@ -1,24 +1,90 @@
-// util/units.h: link rates in bits per second (decimal prefixes), sizes in bytes (binary when
-// formatted), durations in milliseconds, thresholds in percentage points.
+// util/units.h: link rates in bits per second (decimal prefixes; bytes per second parsed with
+// bits and bytes told apart by case), sizes in bytes (binary when formatted), durations in milliseconds, thresholds in percentage points.
 #include "autosplit/util/units.h"
 
 #include <QTest>
+
+#include <cmath>
 
 using namespace autosplit;
 
 class TestUnits : public QObject {
     Q_OBJECT
 private slots:
+    void parsesRates_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<double>("bps");
+        // Bits per second: lowercase b, decimal prefixes.
+        QTest::addRow("plain number") << "3e6" << 3e6;
+        QTest::addRow("bps") << "9600bps" << 9600.0;
+        QTest::addRow("kbps") << "500kbps" << 5e5;
+        QTest::addRow("Kbps") << "500Kbps" << 5e5;
+        QTest::addRow("Mbps") << "3Mbps" << 3e6;
+        QTest::addRow("Mbps with space") << "3 Mbps" << 3e6;
+        QTest::addRow("fractional Mbps") << "0.1Mbps" << 1e5;
+        QTest::addRow("Gbps") << "1.5Gbps" << 1.5e9;
+        QTest::addRow("bit/s") << "64bit/s" << 64.0;
+        QTest::addRow("kbit/s") << "500kbit/s" << 5e5;
+        QTest::addRow("Kbit/s") << "500Kbit/s" << 5e5;
+        QTest::addRow("Mbit/s") << "10Mbit/s" << 1e7;
+        QTest::addRow("Gbit/s") << "2Gbit/s" << 2e9;
+        QTest::addRow("b/s") << "300b/s" << 300.0;
+        QTest::addRow("kb/s") << "56kb/s" << 56e3;
+        QTest::addRow("Mb/s") << "3Mb/s" << 3e6;
+        QTest::addRow("Gb/s") << "1Gb/s" << 1e9;
+        // Bytes per second: uppercase B, x 8; decimal and binary prefixes.
+        QTest::addRow("B/s") << "1000B/s" << 8000.0;
+        QTest::addRow("kB/s") << "2kB/s" << 16e3;
+        QTest::addRow("KB/s") << "2KB/s" << 16e3;
+        QTest::addRow("MB/s") << "3MB/s" << 24e6;
+        QTest::addRow("MB/s with space") << "3 MB/s" << 24e6;
+        QTest::addRow("GB/s") << "1.5GB/s" << 12e9;
+        QTest::addRow("KiB/s") << "1KiB/s" << 8192.0;
+        QTest::addRow("MiB/s") << "2MiB/s" << 2 * 8.0 * 1024 * 1024;
+        QTest::addRow("GiB/s") << "1GiB/s" << 8.0 * 1024 * 1024 * 1024;
+    }
     void parsesRates() {
-        QCOMPARE(parseBandwidth("3Mbps"), 3e6);
-        QCOMPARE(parseBandwidth("500kbps"), 5e5);
-        QCOMPARE(parseBandwidth("1.5Gbps"), 1.5e9);
-        QCOMPARE(parseBandwidth("9600bps"), 9600.0);
-        QCOMPARE(parseBandwidth("3e6"), 3e6);
-        QVERIFY_THROWS_EXCEPTION(UnitError, parseBandwidth("-3Mbps"));
-        QVERIFY_THROWS_EXCEPTION(UnitError, parseBandwidth("0"));
-        QVERIFY_THROWS_EXCEPTION(UnitError, parseBandwidth("3Mbit"));
-        QVERIFY_THROWS_EXCEPTION(UnitError, parseBandwidth("fast"));
+        QFETCH(QString, text);
+        QFETCH(double, bps);
+        QCOMPARE(parseBandwidth(text.toStdString()), bps);
+    }
+
+    void rejectsBadRates_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<QString>("message");  // part of the error text
+        QTest::addRow("negative") << "-3Mbps" << "bandwidth must be positive";
+        QTest::addRow("zero") << "0" << "bandwidth must be positive";
+        QTest::addRow("no per second") << "3Mbit" << "unknown unit 'Mbit'";
+        QTest::addRow("not a number") << "fast" << "is not a number";
+        QTest::addRow("empty") << "" << "is not a number";
+        QTest::addRow("infinite") << "inf Mbps" << "is not a number";
+        QTest::addRow("overflows") << "1e308GB/s" << "too large";
+        // Case that makes the unit ambiguous: m is milli, Bps could be bytes or bits.
+        QTest::addRow("lowercase m bits") << "3mbps" << "prefix 'm' means milli: write 'Mbps' for megabits";
+        QTest::addRow("lowercase m bytes") << "3mB/s" << "prefix 'm' means milli: write 'MB/s' for megabytes";
+        QTest::addRow("lowercase mb/s") << "3mb/s" << "write 'Mb/s' for megabits";
+        QTest::addRow("lowercase g") << "1gbps" << "write 'Gbps' for gigabits";
+        QTest::addRow("MBPS") << "3MBPS" << "'Bps' could be bytes or bits";
+        QTest::addRow("MBps") << "3MBps" << "'Bps' could be bytes or bits";
+        QTest::addRow("Bps") << "300Bps" << "'Bps' could be bytes or bits";
+        QTest::addRow("lowercase kib") << "1kiB/s" << "unknown unit 'kiB/s'";
+        QTest::addRow("binary bits") << "1Mibit/s" << "unknown unit 'Mibit/s'";
+        QTest::addRow("MBIT/S") << "3MBIT/S" << "unknown unit 'MBIT/S'";
+        QTest::addRow("bytes without /s") << "3MB" << "unknown unit 'MB'";
+    }
+    void rejectsBadRates() {
+        QFETCH(QString, text);
+        QFETCH(QString, message);
+        try {
+            parseBandwidth(text.toStdString());
+            QFAIL(qPrintable("accepted '" + text + "'"));
+        } catch (const UnitError& e) {
+            const QString what = QString::fromStdString(e.what());
+            QVERIFY2(what.contains(message), qPrintable(what));
+            QVERIFY2(what.contains("'" + text + "'"), qPrintable(what));  // names the text
+            if (what.contains("unknown unit"))  // and lists what it takes
+                QVERIFY2(what.contains("Mbps") && what.contains("MB/s") && what.contains("MiB/s"), qPrintable(what));
+        }
     }
 
     void parsesSizes() {
@@ -53,6 +119,10 @@ private slots:
         // What is formatted parses back to the same value.
         QCOMPARE(parseBytes("4.00 GiB"), int64_t(4) << 30);
         QCOMPARE(parseBandwidth("3 Mbps"), 3e6);
+        for (double bps : {1.0, 999.0, 9600.0, 5e5, 2.5e6, 3e6, 17.8e6, 1e9, 1.5e9, 40e9}) {
+            const std::string text = formatBandwidth(bps);
+            QVERIFY2(std::abs(parseBandwidth(text) - bps) <= 1e-6 * bps, text.c_str());
+        }
     }
 };
 

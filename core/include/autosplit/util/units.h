@@ -1,5 +1,6 @@
 // Units, parsed and formatted in one place with one convention:
-//  - link rates are bits per second with decimal prefixes (kbps, Mbps, Gbps);
+//  - link rates are bits per second with decimal prefixes (kbps, Mbps, Gbps); parsing also takes
+//    bytes per second (MB/s = 8 Mbps, MiB/s = 8 x 2^20 bps), telling bits from bytes by case;
 //  - memory and data sizes are bytes with binary prefixes when formatted (KiB, MiB, GiB);
 //    parsing takes both decimal (KB = 1000) and binary (KiB = 1024) prefixes;
 //  - durations are milliseconds; accuracy thresholds percentage points;
@@ -19,8 +20,13 @@ public:
     using Error::Error;
 };
 
-// "3Mbps", "500kbps", "1.5Gbps", "9600bps", "3e6" (bits per second; decimal prefixes).
-// Throws UnitError on a malformed, negative, zero or non-finite value.
+// Returns bits per second. Case matters: a lowercase b is a bit, an uppercase B a byte.
+//   bits:  "3e6" (plain number), bps, kbps, Mbps, Gbps, bit/s, kbit/s, Mbit/s, Gbit/s,
+//          b/s, kb/s, Mb/s, Gb/s ("Kbps", "Kbit/s", "Kb/s" too);
+//   bytes: B/s, kB/s, KB/s, MB/s, GB/s (10^3 steps), KiB/s, MiB/s, GiB/s (2^10 steps), x 8.
+// Spellings whose case makes them ambiguous are rejected with the accepted list: "mbps" and
+// "mB/s" (m is milli), "MBps" and "MBPS" (bytes or bits?), as are a missing "/s" ("3Mbit") and
+// a malformed, negative, zero or non-finite value.
 double parseBandwidth(const std::string& text);
 // "4GiB", "512MB", "64KiB", "1024" (bytes; KB/MB/GB decimal, KiB/MiB/GiB binary).
 int64_t parseBytes(const std::string& text);

@@ -22,7 +22,12 @@ enum class Dataflow { OutputStationary, WeightStationary, InputStationary };
 const char* dataflowName(Dataflow d);  // "os", "ws", "is"
 
 struct DeviceProfile {
-    static constexpr int kSchemaVersion = 1;
+    // Version 2: `array.native_mac_bits` and no per-device `ops_per_mac`. Version 1 files are
+    // still read (their `mac_bits` is the native width, their `ops_per_mac` is ignored).
+    static constexpr int kSchemaVersion = 2;
+    // One convention for every device: a MAC is a multiply and an add, 2 ops, as TOPS figures
+    // are usually counted. Peak ops are reporting only; latency counts MAC-array cycles.
+    static constexpr int kOpsPerMac = 2;
 
     std::string name;
     std::string description;
@@ -33,8 +38,10 @@ struct DeviceProfile {
     int64_t cols = 0;
     Dataflow dataflow = Dataflow::OutputStationary;
     double clockMHz = 0;
-    int macBits = 8;    // operand width of one MAC; wider operands take ceil(bits/macBits) passes each
-    int opsPerMac = 1;  // how the vendor counts peak OPs (TPU: multiply + add = 2)
+    // Operand width a PE multiplies in one pass (Eyeriss 16, the TPU 8). Narrower operands
+    // take one pass too (an INT8 array is no faster at 4 bits); wider ones are cut into
+    // native-width slices, ceil(bits / nativeMacBits) passes per operand (shift-and-add).
+    int nativeMacBits = 8;
 
     // On-chip buffers between off-chip memory and the array.
     int64_t ifmapBufferBytes = 0;
@@ -54,7 +61,13 @@ struct DeviceProfile {
 
     int64_t macs() const { return rows * cols; }
     int64_t onchipBytes() const { return ifmapBufferBytes + filterBufferBytes + ofmapBufferBytes; }
-    double peakOpsPerSecond() const { return double(macs()) * opsPerMac * clockMHz * 1e6; }
+    double peakMacsPerSecond() const { return double(macs()) * clockMHz * 1e6; }
+    double peakOpsPerSecond() const { return peakMacsPerSecond() * kOpsPerMac; }
+    // MAC-array passes for one operand of `bits` bits: 1 up to the native width, then
+    // ceil(bits / nativeMacBits).
+    int operandPasses(int bits) const { return bits <= nativeMacBits ? 1 : (bits + nativeMacBits - 1) / nativeMacBits; }
+    // Passes of a multiply of a `wbits` by an `abits` operand: the product of both slicings.
+    int macPasses(int wbits, int abits) const { return operandPasses(wbits) * operandPasses(abits); }
     // Bytes of a buffer an operand may occupy while the next tile is prefetched.
     int64_t usableBytes(int64_t bufferBytes) const { return doubleBuffered ? bufferBytes / 2 : bufferBytes; }
     bool supportsBits(int b) const;
@@ -67,6 +80,9 @@ struct DeviceProfile {
 // mistyped or unknown field, an unknown dataflow or an unsupported schema version.
 DeviceProfile parseDevice(const std::string& jsonText, const std::string& displayName);
 DeviceProfile loadDevice(const std::string& path);
+// The profile as a device document of the current schema version (what parseDevice reads
+// back to the same fingerprint); `source` is not written.
+std::string writeDevice(const DeviceProfile& d);
 
 // Profiles shipped in resources/devices/*.json, embedded at build time.
 std::vector<std::string> builtinDeviceNames();

@@ -30,7 +30,7 @@ const char* costRuleName(CostRule r);
 struct LayerCost {
     CostRule rule = CostRule::View;
     GemmMapping mapping;      // rule == MacArray only
-    int bitPasses = 1;        // operand passes when bits exceed the device's mac_bits
+    int bitPasses = 1;        // MAC passes: DeviceProfile::macPasses (operands wider than native_mac_bits)
     int64_t vectorOps = 0;    // element operations (vector-unit rules)
     int64_t computeCycles = 0;  // array or vector-unit cycles, bit passes included
 

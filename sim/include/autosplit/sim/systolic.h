@@ -18,7 +18,7 @@ struct GemmMapping {
     int64_t folds = 0;                   // rowFolds * colFolds, per group
     int64_t cyclesPerGroup = 0;          // OS: folds*(rows+cols+T-2)-1; WS/IS: folds*(2*rows+cols+T-2)-1
     int64_t groups = 1;                  // groups run one after the other
-    int64_t cycles = 0;                  // groups * cyclesPerGroup (at mac_bits operands)
+    int64_t cycles = 0;                  // groups * cyclesPerGroup (one pass: operands at most native_mac_bits)
     int64_t macs = 0;                    // groups * M * window * K
     // Share of MAC-cycles doing useful work, SCALE-Sim's "overall utilization".
     double utilization(int64_t rows, int64_t cols) const;
