@@ -334,6 +334,8 @@ struct ContextBuilder {
             s.cloudUs = ctx.cost_->cloudSuffixUs()[size_t(p + 1)];
             s.transmitBits = ctx.cost_->transmitBits(p, &abitsAll, 0);
             s.messages = int(ctx.cost_->splits()[size_t(p + 1)].transmitted.size());
+            s.resultsToEdge = ctx.cost_->resultTransfer(p, ResultsAt::Edge, nullptr, 0);
+            s.resultsToCloud = ctx.cost_->resultTransfer(p, ResultsAt::Cloud, &abitsAll, 0);
             const EdgeMemory m = edgeMemory(g, assign);
             s.edgeWeightBits = m.weightBits;
             s.edgeActivationBits = m.peakActivationBits;
@@ -410,6 +412,8 @@ struct ContextBuilder {
                 s.cloudUs = ctx.cost_->cloudSuffixUs()[size_t(p + 1)];
                 s.transmitBits = u.transmitBits;
                 s.messages = int(ctx.cost_->splits()[size_t(p + 1)].transmitted.size());
+                s.resultsToEdge = ctx.cost_->resultTransfer(p, ResultsAt::Edge, nullptr, 0);
+                s.resultsToCloud = u.toCloud;
                 s.edgeWeightBits = u.edgeWeightBits;
                 s.edgeActivationBits = u.edgeActivationBits;
                 s.weightMse = wMse;
@@ -471,6 +475,8 @@ std::shared_ptr<const PlanningContext> PlanningContext::build(Graph g, std::shar
     cloudOnly.cloudUs = ctx->cost_->cloudSuffixUs()[0];
     cloudOnly.transmitBits = ctx->cost_->transmitBits(-1, nullptr, 0);
     cloudOnly.messages = int(ctx->cost_->splits()[0].transmitted.size());
+    cloudOnly.resultsToEdge = ctx->cost_->resultTransfer(-1, ResultsAt::Edge, nullptr, 0);
+    cloudOnly.resultsToCloud = ctx->cost_->resultTransfer(-1, ResultsAt::Cloud, nullptr, 0);
     cloudOnly.budget = "cloud-only";
     ctx->solutionIndex_[solutionKey(-1, nullptr, nullptr, 0)] = 0;
     ctx->solutions_.push_back(std::move(cloudOnly));

@@ -117,7 +117,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json latencyJson(const LatencyBreakdown& l) {
-    return json{{"edge", l.edgeMs}, {"transmit", l.transmitMs}, {"cloud", l.cloudMs}, {"total", l.totalMs},
+    return json{{"edge", l.edgeMs}, {"transmit", l.transmitMs}, {"cloud", l.cloudMs}, {"results", l.resultsMs}, {"total", l.totalMs},
                 {"edge_origin", l.edgeOrigin}, {"cloud_origin", l.cloudOrigin}};
 }
 
@@ -176,6 +176,8 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
                         {"edge_memory_bytes", ps.constraints.edgeMemoryBytes},
                         {"max_accuracy_drop_percent", ps.constraints.maxDropPercent},
                         {"message_overhead_ms", ps.constraints.messageOverheadMs},
+                        {"results_at", resultsAtName(ps.constraints.resultsAt)},
+                        {"downlink_bps", ps.constraints.downlinkBps},
                         {"edge_bits", ctx.bits()},
                         {"input_bits", ctx.inputBits()},
                         {"cloud_bits", ctx.cloudBits()}};
@@ -204,7 +206,8 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
         json cj{{"id", c.solution},
                 {"split_position", s.split},
                 {"budget", s.budget},
-                {"latency_ms", {{"edge", c.edgeMs}, {"transmit", c.transmitMs}, {"cloud", c.cloudMs}, {"total", c.totalMs}}},
+                {"latency_ms",
+                 {{"edge", c.edgeMs}, {"transmit", c.transmitMs}, {"cloud", c.cloudMs}, {"results", c.resultsMs}, {"total", c.totalMs}}},
                 {"mse_proxy", c.mse},
                 {"edge_bytes", s.edgeBytes()},
                 {"pareto", bool(onFront[i])}};
@@ -216,6 +219,9 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps) {
         {"latency", "per-layer latency tables of the device simulator (SCALE-Sim v2 model), or measured where a "
                     "measured profile overrides a cell: see each latency_ms.*_origin"},
         {"transmit", "bits of the transmitted tensors / uplink_bps + message_overhead_ms per tensor"},
+        {"results", "graph outputs computed on the other side from constraints.results_at: at the edge, those computed "
+                    "in the cloud at cloud_bits / downlink_bps; at the cloud, those computed on the edge and not "
+                    "transmitted, at their bits / uplink_bps; + message_overhead_ms per tensor"},
         {"mse_proxy", "sum of the calibration weight and activation MSE of the edge layers (not an accuracy)"},
         {"accuracy_drop", "measured by a fake-quantized run against the float model; metric and sample count given"}};
     return j.dump(1) + "\n";
@@ -243,6 +249,7 @@ PlanDocument::Entry entryFrom(const json& j, const std::string& where) {
     e.latency.edgeMs = l.at("edge").get<double>();
     e.latency.transmitMs = l.at("transmit").get<double>();
     e.latency.cloudMs = l.at("cloud").get<double>();
+    e.latency.resultsMs = l.value("results", 0.0);  // absent in plans written before results were costed
     e.latency.totalMs = l.at("total").get<double>();
     e.latency.edgeOrigin = l.value("edge_origin", "simulated");
     e.latency.cloudOrigin = l.value("cloud_origin", "simulated");
@@ -286,6 +293,11 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         d.constraints.edgeMemoryBytes = c.at("edge_memory_bytes").get<int64_t>();
         d.constraints.maxDropPercent = c.at("max_accuracy_drop_percent").get<double>();
         d.constraints.messageOverheadMs = c.at("message_overhead_ms").get<double>();
+        // Both absent in plans written before results were costed: the defaults.
+        const auto at = resultsAtFromName(c.value("results_at", std::string(resultsAtName(d.constraints.resultsAt))));
+        if (!at) throw PlannerError(displayName + ": constraints.results_at must be \"edge\" or \"cloud\"");
+        d.constraints.resultsAt = *at;
+        d.constraints.downlinkBps = c.value("downlink_bps", d.constraints.downlinkBps);
         field = "selected";
         d.selected = entryFrom(j.at("selected"), displayName + ": selected");
         d.selected.name = "auto-split";

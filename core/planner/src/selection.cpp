@@ -75,7 +75,8 @@ Plan planFor(const PlanningContext& ctx, int solution, const Constraints& c, con
     p.latency.edgeMs = s.edgeUs / 1e3;
     p.latency.cloudMs = s.cloudUs / 1e3;
     p.latency.transmitMs = CostModel::transmitMs(s.transmitBits, s.messages, c);
-    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs;
+    p.latency.resultsMs = CostModel::resultsMs(s.results(c.resultsAt), c);
+    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs + p.latency.resultsMs;
     p.latency.edgeOrigin = s.edgeMeasured == 0 ? "simulated" : (s.edgeMeasured == 2 ? "measured" : "mixed");
     p.latency.cloudOrigin = ctx.cost().cloudOrigin(s.split);
     p.edgeWeightBytes = bytesFromBits(s.edgeWeightBits);
@@ -101,7 +102,8 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
         x.edgeMs = s.edgeUs / 1e3;
         x.cloudMs = s.cloudUs / 1e3;
         x.transmitMs = CostModel::transmitMs(s.transmitBits, s.messages, c);
-        x.totalMs = x.edgeMs + x.transmitMs + x.cloudMs;
+        x.resultsMs = CostModel::resultsMs(s.results(c.resultsAt), c);
+        x.totalMs = x.edgeMs + x.transmitMs + x.cloudMs + x.resultsMs;
         x.mse = s.mse();
         ps->candidates.push_back(x);
     }

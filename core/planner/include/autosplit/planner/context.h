@@ -52,6 +52,11 @@ struct Solution {
     double edgeUs = 0, cloudUs = 0;
     int64_t transmitBits = 0;
     int messages = 0;                    // tensors sent
+    // Graph outputs on the other side from where results are consumed: computed in the cloud
+    // (at the cloud width; paid when results are at the edge) and computed on the edge but not
+    // sent by the cut (at their bits; paid when results are at the cloud).
+    ResultTransfer resultsToEdge, resultsToCloud;
+    const ResultTransfer& results(ResultsAt at) const { return at == ResultsAt::Edge ? resultsToEdge : resultsToCloud; }
     int64_t edgeWeightBits = 0, edgeActivationBits = 0;
     double weightMse = 0, activationMse = 0;
     double mse() const { return weightMse + activationMse; }
