@@ -1,5 +1,7 @@
-// Where results end (Constraints::resultsAt, downlink): which plans pay to move the graph
-// outputs, in the one cost model, the baselines and plan.json.
+// Allocation at the real edge-memory budget (PlanningContext::budgetSolutions, replan) against
+// brute force over every bit assignment of a split, including budgets between the grid's
+// levels; and where results end (Constraints::resultsAt, downlink): which plans pay to move the
+// graph outputs, in the one cost model, the baselines and plan.json.
 #include "onnx_builder.h"
 
 #include "autosplit/onnx/import.h"
@@ -88,11 +90,190 @@ int nodeIndex(const Graph& g, const std::string& name) {
     return -1;
 }
 
+// Every assignment of the split's weight bits (quantized layers) and activation bits (every
+// edge node), reduced to (bytes, distortion) per part: the edge memory is the sum of the two,
+// each counted in whole bytes (Solution::edgeBytes).
+struct Brute {
+    std::vector<std::pair<int64_t, double>> weights, activations;
+    double best(int64_t budget) const {
+        double b = std::numeric_limits<double>::infinity();
+        for (const auto& [wb, wd] : weights)
+            for (const auto& [ab, ad] : activations)
+                if (wb + ab <= budget) b = std::min(b, wd + ad);
+        return b;
+    }
+};
+
+Brute bruteForce(const PlanningContext& ctx, int split) {
+    const Graph& g = ctx.graph();
+    const auto& E = ctx.errors();
+    const std::vector<int>& B = ctx.bits();
+    const int n = split + 1;
+    std::vector<int> quantized;
+    for (int i = 0; i < n; ++i)
+        if (E.rows[size_t(i)].weightTensor >= 0) quantized.push_back(i);
+    Brute out;
+    PlanBits bits = PlanBits::uniform(g, split, B.back(), B.back(), ctx.inputBits());
+    std::vector<int> k(quantized.size(), 0);
+    while (true) {
+        double d = 0;
+        for (size_t q = 0; q < quantized.size(); ++q) {
+            bits.weightBits[size_t(quantized[q])] = B[size_t(k[q])];
+            d += E.rows[size_t(quantized[q])].weightMse[size_t(k[q])];
+        }
+        out.weights.push_back({(edgeMemory(g, bits).weightBits + 7) / 8, d});
+        size_t q = 0;
+        while (q < k.size() && ++k[q] == int(B.size())) k[q++] = 0;
+        if (q == k.size()) break;
+    }
+    std::vector<int> a(size_t(n), 0);
+    while (true) {
+        double d = 0;
+        for (int i = 0; i < n; ++i) {
+            bits.activationBits[size_t(i)] = B[size_t(a[size_t(i)])];
+            d += E.rows[size_t(i)].activationMse[size_t(a[size_t(i)])];
+        }
+        out.activations.push_back({(edgeMemory(g, bits).peakActivationBits + 7) / 8, d});
+        size_t i = 0;
+        while (i < a.size() && ++a[i] == int(B.size())) a[i++] = 0;
+        if (i == a.size()) break;
+    }
+    return out;
+}
+
+// Budgets to try for a split: every grid solution's edge memory, the midpoints between
+// consecutive ones (between grid points), one byte below each, and the brute-force extremes.
+std::vector<int64_t> budgetsFor(const PlanningContext& ctx, int split, const Brute& brute) {
+    std::set<int64_t> grid;
+    for (size_t i = 0; i < ctx.solutions().built(); ++i) {
+        const Solution& s = ctx.solutions()[i];
+        if (s.split == split && !s.forBaseline) grid.insert(s.edgeBytes());
+    }
+    std::set<int64_t> out;
+    int64_t prev = -1;
+    for (int64_t g : grid) {
+        out.insert(g);
+        out.insert(g - 1);
+        if (prev >= 0) out.insert((prev + g) / 2);
+        prev = g;
+    }
+    int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+    for (const auto& w : brute.weights)
+        for (const auto& a : brute.activations) {
+            lo = std::min(lo, w.first + a.first);
+            hi = std::max(hi, w.first + a.first);
+        }
+    out.insert(lo);
+    out.insert(lo - 1);
+    out.insert(hi + 100);
+    return {out.begin(), out.end()};
+}
+
+const Solution* budgetSolutionAt(const PlanningContext& ctx, int64_t budget, int split) {
+    for (int i : ctx.budgetSolutions(budget))
+        if (ctx.solution(i).split == split) return &ctx.solution(i);
+    return nullptr;
+}
+
+bool near(double a, double b) { return std::abs(a - b) <= 1e-12 * std::max({1.0, std::abs(a), std::abs(b)}); }
+
 }  // namespace
 
 class TestPlannerBudget : public QObject {
     Q_OBJECT
 private slots:
+    void allocationAtTheBudgetEqualsBruteForce_data() {
+        QTest::addColumn<uint>("seed");
+        for (uint s : {7u, 11u, 23u}) QTest::addRow("seed %u", s) << s;
+    }
+    void allocationAtTheBudgetEqualsBruteForce() {
+        QFETCH(uint, seed);
+        const Small s = small(seed);
+        const PlanningContext& ctx = *s.ctx;
+        int splits = 0, budgets = 0, between = 0, strictlyBetter = 0;
+        for (const auto& r : ctx.splitRecords()) {
+            if (!r.candidate) continue;
+            ++splits;
+            const Brute brute = bruteForce(ctx, r.position);
+            for (int64_t M : budgetsFor(ctx, r.position, brute)) {
+                const double expect = brute.best(M);
+                const Solution* got = budgetSolutionAt(ctx, M, r.position);
+                if (!std::isfinite(expect)) {
+                    QVERIFY2(!got, qPrintable(QStringLiteral("split %1, %2 B: infeasible, yet a solution").arg(r.position).arg(M)));
+                    continue;
+                }
+                ++budgets;
+                QVERIFY2(got, qPrintable(QStringLiteral("split %1, %2 B: no solution").arg(r.position).arg(M)));
+                QVERIFY2(near(got->mse(), expect), qPrintable(QStringLiteral("split %1, %2 B: planner %3, brute force %4")
+                                                                   .arg(r.position).arg(M).arg(got->mse(), 0, 'g', 17)
+                                                                   .arg(expect, 0, 'g', 17)));
+                QVERIFY(got->edgeBytes() <= M);
+                // Its memory is what the one memory model says of its bits.
+                const EdgeMemory mem = edgeMemory(ctx.graph(), ctx.planBits(*got));
+                QCOMPARE(got->edgeWeightBits, mem.weightBits);
+                QCOMPARE(got->edgeActivationBits, mem.peakActivationBits);
+                // replan at that budget keeps it (or an equally good one) among the candidates.
+                Constraints c;
+                c.edgeMemoryBytes = M;
+                const auto ps = replan(ctx, c);
+                double bestCandidate = std::numeric_limits<double>::infinity();
+                for (const auto& x : ps->candidates) {
+                    const Solution& sol = ctx.solution(x.solution);
+                    QVERIFY(sol.split < 0 || sol.edgeBytes() <= M);
+                    if (sol.split == r.position) bestCandidate = std::min(bestCandidate, x.mse);
+                }
+                QVERIFY(near(bestCandidate, expect));
+                // Against the grid: at least as good as every grid plan of the split that fits.
+                double bestGrid = std::numeric_limits<double>::infinity();
+                bool onGrid = false;
+                for (size_t i = 0; i < ctx.solutions().built(); ++i) {
+                    const Solution& g = ctx.solutions()[i];
+                    if (g.split != r.position || g.forBaseline) continue;
+                    onGrid |= g.edgeBytes() == M;
+                    if (g.edgeBytes() <= M) bestGrid = std::min(bestGrid, g.mse());
+                }
+                QVERIFY(got->mse() <= bestGrid * (1 + 1e-12));
+                if (!onGrid) {
+                    ++between;
+                    strictlyBetter += got->mse() < bestGrid * (1 - 1e-9);
+                }
+            }
+        }
+        QVERIFY(splits >= 3);
+        QVERIFY(budgets >= 20);
+        QVERIFY(between >= 10);
+        // The point of it: between grid points the grid leaves distortion on the table.
+        QVERIFY2(strictlyBetter > 0, "no budget between grid points improved on the grid");
+        qInfo("seed %u: %d candidate splits, %d budgets (%d between grid points, %d strictly better than the grid)", seed,
+              splits, budgets, between, strictlyBetter);
+    }
+
+    void replanStaysPureAcrossBudgetQueries() {
+        const Small s = small();
+        Constraints c;
+        c.edgeMemoryBytes = 900;
+        const auto first = replan(*s.ctx, c);
+        for (int64_t m = 100; m < 4000; m += 37) {
+            Constraints o;
+            o.edgeMemoryBytes = m;
+            (void)replan(*s.ctx, o);
+        }
+        const auto again = replan(*s.ctx, c);
+        QCOMPARE(again->candidates.size(), first->candidates.size());
+        for (size_t i = 0; i < first->candidates.size(); ++i) {
+            QCOMPARE(again->candidates[i].solution, first->candidates[i].solution);
+            QCOMPARE(again->candidates[i].totalMs, first->candidates[i].totalMs);
+        }
+        QCOMPARE(again->pareto, first->pareto);
+        QCOMPARE(again->selected.solution, first->selected.solution);
+        // Indices of added solutions are stable and findSolution finds them.
+        for (int i : s.ctx->budgetSolutions(c.edgeMemoryBytes)) {
+            const Solution& sol = s.ctx->solution(i);
+            const std::vector<int> w(sol.weightBits.begin(), sol.weightBits.end()), a(sol.activationBits.begin(), sol.activationBits.end());
+            QCOMPARE(s.ctx->findSolution(sol.split, w, a), i);
+        }
+    }
+
     // ------------------------------------------------------------------ where results end
 
     void cloudOnlyPaysTheDownlinkOnlyWithResultsAtTheEdge() {
@@ -156,7 +337,7 @@ private slots:
         const auto ps = replan(ctx, c);
         int checked = 0;
         for (const auto& x : ps->candidates) {
-            const Solution& sol = ctx.solutions()[size_t(x.solution)];
+            const Solution& sol = ctx.solution(x.solution);
             if (sol.split < head || sol.split >= last) continue;
             const double expect = double(2 * 64 * sol.activationBits[size_t(head)]) / c.uplinkBps * 1e3 + 0.25;
             QVERIFY(std::abs(x.resultsMs - expect) < 1e-9);

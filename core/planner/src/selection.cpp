@@ -93,10 +93,20 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
     auto ps = std::make_shared<PlanSet>();
     ps->constraints = c;
     const auto& sols = ctx.solutions();
-    ps->candidates.reserve(sols.size());
-    for (size_t i = 0; i < sols.size(); ++i) {
+    // The built solutions that fit, then the optimal allocation of every split at this very
+    // budget (the grid's levels rarely meet it); solutions added for other budgets are not
+    // looked at, so the answer depends on the constraints alone.
+    std::vector<int> pool;
+    pool.reserve(sols.built() + 64);
+    for (size_t i = 0; i < sols.built(); ++i) {
         const Solution& s = sols[i];
-        if (s.split >= 0 && s.edgeBytes() > c.edgeMemoryBytes) continue;
+        if (s.split < 0 || s.edgeBytes() <= c.edgeMemoryBytes) pool.push_back(int(i));
+    }
+    for (int i : ctx.budgetSolutions(c.edgeMemoryBytes))
+        if (size_t(i) >= sols.built()) pool.push_back(i);  // a built one that fits is in already
+    ps->candidates.reserve(pool.size());
+    for (int i : pool) {
+        const Solution& s = sols[size_t(i)];
         ScoredSolution x;
         x.solution = int(i);
         x.edgeMs = s.edgeUs / 1e3;
