@@ -76,6 +76,10 @@ int main() {
                     lg.instances, lg.worse, lg.instances ? 100.0 * lg.worse / lg.instances : 0.0, lg.infeasible,
                     100 * lg.meanRelativeGap, 100 * lg.maxRelativeGap, lg.exactMs, lg.lagrangianMs, lg.largestWeightFrontier,
                     lg.inexactActivation);
+        std::printf("  budget queries: activation frontiers %.0f ms (largest DP step %zu entries, %d splits over the limit: "
+                    "grid only); %zu solutions after the drags (%zu built)\n",
+                    lg.frontierMs, lg.largestActivationFrontier, lg.budgetInexact, ctx.solutions().size(),
+                    ctx.solutions().built());
         // What the loss means for latency: the Pareto front under each allocator, compared at
         // the exact front's MSE levels (fastest Lagrangian plan with MSE <= the exact plan's).
         ContextOptions lo;

@@ -57,9 +57,9 @@ void printPlan(const planner::PlanningContext& ctx, const planner::Plan& p) {
     }
     std::printf("  edge size    weights %s + activation working set %s\n", formatBytes(p.edgeWeightBytes).c_str(),
                 formatBytes(p.edgeActivationBytes).c_str());
-    std::printf("  latency      edge %.2f ms + transmit %.2f ms + cloud %.2f ms = %.2f ms (edge %s, cloud %s)\n",
-                p.latency.edgeMs, p.latency.transmitMs, p.latency.cloudMs, p.latency.totalMs, p.latency.edgeOrigin.c_str(),
-                p.latency.cloudOrigin.c_str());
+    std::printf("  latency      edge %.2f ms + transmit %.2f ms + cloud %.2f ms + results %.2f ms = %.2f ms (edge %s, cloud %s)\n",
+                p.latency.edgeMs, p.latency.transmitMs, p.latency.cloudMs, p.latency.resultsMs, p.latency.totalMs,
+                p.latency.edgeOrigin.c_str(), p.latency.cloudOrigin.c_str());
     if (p.accuracy) {
         const auto& a = *p.accuracy;
         std::printf("  accuracy     drop %.3f%% %s", a.drop, a.metric.c_str());
@@ -117,6 +117,10 @@ int run(const Args& argv) {
                 c.messageOverheadMs);
     for (size_t i = 0; i < ctx.bits().size(); ++i) std::printf("%s%d", i ? "," : "", ctx.bits()[i]);
     std::printf("}\n");
+    std::printf("results      consumed at the %s%s\n", planner::resultsAtName(c.resultsAt),
+                c.resultsAt == planner::ResultsAt::Edge
+                    ? (": outputs computed in the cloud come back over a " + formatBandwidth(c.downlinkBps) + " downlink").c_str()
+                    : ": outputs computed on the edge go up the uplink");
     int cands = 0;
     for (const auto& r : ctx.splitRecords()) cands += r.candidate;
     std::printf("search       %d candidate splits, %zu solutions (%zu fit the memory), Pareto front %zu; context %.0f ms, "

@@ -20,8 +20,9 @@ const std::string kUsage = std::string(
     "Plans the model at uplinks spaced evenly on a log scale from --from to --to (the context is\n"
     "built once; accuracy measurements are shared between steps) and writes one CSV row per uplink:\n"
     "uplink_bps,kind,split_position,split_after,transmitted,total_ms,edge_ms,transmit_ms,cloud_ms,\n"
-    "edge_bytes,accuracy_drop,normalized_latency,<baseline>_ms... Prints the uplinks where the\n"
-    "selected kind or split changes.\n"
+    "results_ms,edge_bytes,accuracy_drop,normalized_latency,<baseline>_ms...,accuracy_low_95,\n"
+    "accuracy_high_95,metric,measured_on (the drop's 95% interval, metric and samples). Prints the\n"
+    "uplinks where the selected kind or split changes.\n"
     "  --csv FILE              write the CSV there (default: stdout)\n") +
     kPlanningOptions + "  --uplink is ignored here.\n";
 
@@ -49,7 +50,7 @@ int run(const Args& argv) {
     const auto& ctx = *s.ctx;
 
     std::ostringstream out;
-    out << "uplink_bps,kind,split_position,split_after,transmitted,total_ms,edge_ms,transmit_ms,cloud_ms,edge_bytes,"
+    out << "uplink_bps,kind,split_position,split_after,transmitted,total_ms,edge_ms,transmit_ms,cloud_ms,results_ms,edge_bytes,"
            "accuracy_drop,normalized_latency";
     const char* names[] = {"cloud-only", "neurosurgeon", "qdmp", "u8", "u4", "edge-only-u8"};
     for (const char* n : names) out << "," << n << "_ms";
@@ -70,8 +71,9 @@ int run(const Args& argv) {
         char num[512];
         std::snprintf(num, sizeof num, "%.6g,%s,%d,", c.uplinkBps, planner::planKindName(p.kind), p.splitPosition);
         out << num << csvField(p.splitAfter) << "," << csvField(sent);
-        std::snprintf(num, sizeof num, ",%.4f,%.4f,%.4f,%.4f,%lld,%s,%.4f", p.latency.totalMs, p.latency.edgeMs,
-                      p.latency.transmitMs, p.latency.cloudMs, static_cast<long long>(p.edgeWeightBytes + p.edgeActivationBytes),
+        std::snprintf(num, sizeof num, ",%.4f,%.4f,%.4f,%.4f,%.4f,%lld,%s,%.4f", p.latency.totalMs, p.latency.edgeMs,
+                      p.latency.transmitMs, p.latency.cloudMs, p.latency.resultsMs,
+                      static_cast<long long>(p.edgeWeightBytes + p.edgeActivationBytes),
                       p.accuracy ? std::to_string(p.accuracy->drop).c_str() : "", co ? p.latency.totalMs / co->latency.totalMs : 0.0);
         out << num;
         for (const char* n : names) {

@@ -20,6 +20,9 @@ const char* kPlanningOptions =
     "  --edge-memory SIZE      e.g. 4GiB, 512MB                 [the edge device's off-chip memory]\n"
     "  --max-drop P%           accuracy-drop threshold, 0..100%                  [5%]\n"
     "  --message-overhead T    fixed cost per transmitted tensor, e.g. 1ms, 200us [1ms]\n"
+    "  --results-at edge|cloud where the results are consumed: graph outputs computed on the other\n"
+    "                          side are sent there (downlink / uplink) and costed  [edge]\n"
+    "  --downlink RATE         cloud-to-edge bandwidth for results, e.g. 10Mbps    [10Mbps]\n"
     "  --bits 2,4,6,8          edge bit set B                                    [2,4,6,8]\n"
     "  --data DIR | --synthetic N  calibration and measurement inputs: DIR holds images (.png/.jpg) or\n"
     "                          one .pb/.npy tensor per sample                    [--synthetic 8]\n"
@@ -56,6 +59,8 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string uplink = args.value("--uplink", "3Mbps");
     const std::string drop = args.value("--max-drop", "5%");
     const std::string overhead = args.value("--message-overhead", "1ms");
+    const std::string resultsAt = args.value("--results-at", "edge");
+    const std::string downlink = args.value("--downlink", "10Mbps");
     const std::string bits = args.value("--bits", "2,4,6,8");
     const std::string dataDir = args.value("--data");
     const std::string synth = args.value("--synthetic");
@@ -94,6 +99,10 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     s.constraints.maxDropPercent = parsePercent(drop);
     s.constraints.messageOverheadMs = parseMilliseconds(overhead);
     if (acceptBy == "upper-bound") s.constraints.acceptance = planner::Constraints::Acceptance::UpperBound;
+    const auto at = planner::resultsAtFromName(resultsAt);
+    if (!at) throw UsageError{"--results-at must be edge or cloud, got '" + resultsAt + "'"};
+    s.constraints.resultsAt = *at;
+    s.constraints.downlinkBps = parseBandwidth(downlink);
     s.constraints.validate();
     planner::ContextOptions co;
     co.bits = parseBitList(bits, 8, "2, 4, 6, 8");

@@ -25,7 +25,7 @@ struct PlanningSetup {
     std::string modelPath;
     std::shared_ptr<const planner::PlanningSession> session;
     std::shared_ptr<const planner::PlanningContext> ctx;  // session->context
-    planner::Constraints constraints;  // from --uplink/--edge-memory/--max-drop/--message-overhead
+    planner::Constraints constraints;  // from --uplink/--edge-memory/--max-drop/--message-overhead/--results-at/--downlink
     planner::AccuracyMeasure measure;                     // session->measure
 };
 

@@ -39,6 +39,7 @@ QJsonObject costJson(const engine::ModelSession& s, const planner::SplitCost& c)
     o[QStringLiteral("latency_ms")] = QJsonObject{{QStringLiteral("edge"), c.latency.edgeMs},
                                                   {QStringLiteral("transmit"), c.latency.transmitMs},
                                                   {QStringLiteral("cloud"), c.latency.cloudMs},
+                                                  {QStringLiteral("results"), c.latency.resultsMs},
                                                   {QStringLiteral("total"), c.latency.totalMs},
                                                   {QStringLiteral("edge_origin"), QString::fromStdString(c.latency.edgeOrigin)},
                                                   {QStringLiteral("cloud_origin"), QString::fromStdString(c.latency.cloudOrigin)}};
@@ -82,7 +83,9 @@ QByteArray estimateJson(const engine::ModelSession& s, const engine::SplitEstima
     o[QStringLiteral("constraints")] =
         QJsonObject{{QStringLiteral("uplink_bps"), e.request.constraints.uplinkBps},
                     {QStringLiteral("edge_memory_bytes"), double(e.request.constraints.edgeMemoryBytes)},
-                    {QStringLiteral("message_overhead_ms"), e.request.constraints.messageOverheadMs}};
+                    {QStringLiteral("message_overhead_ms"), e.request.constraints.messageOverheadMs},
+                    {QStringLiteral("results_at"), QString::fromLatin1(planner::resultsAtName(e.request.constraints.resultsAt))},
+                    {QStringLiteral("downlink_bps"), e.request.constraints.downlinkBps}};
     o[QStringLiteral("accuracy")] = QStringLiteral("not modelled (uniform bits)");
     o[QStringLiteral("selected")] = costJson(s, e.at(selectedPosition));
     o[QStringLiteral("baselines")] = QJsonArray{costJson(s, e.cloudOnly()), costJson(s, e.edgeOnly())};

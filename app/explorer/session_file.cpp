@@ -47,6 +47,8 @@ QByteArray sessionToJson(const SessionFile& s) {
     o[QStringLiteral("uplink_mbps")] = s.request.constraints.uplinkBps / 1e6;
     o[QStringLiteral("edge_memory_mib")] = double(s.request.constraints.edgeMemoryBytes) / double(1 << 20);
     o[QStringLiteral("max_drop_percent")] = s.request.constraints.maxDropPercent;
+    o[QStringLiteral("results_at")] = QString::fromLatin1(planner::resultsAtName(s.request.constraints.resultsAt));
+    o[QStringLiteral("downlink_mbps")] = s.request.constraints.downlinkBps / 1e6;
     QJsonArray bits;
     for (int b : s.request.bitSet) bits.append(b);
     o[QStringLiteral("bits")] = bits;
@@ -91,6 +93,17 @@ SessionFile sessionFromJson(const QByteArray& json, const QString& where) {
     s.request.constraints.maxDropPercent = number(o, "max_drop_percent", where);
     if (!(s.request.constraints.maxDropPercent >= 0 && s.request.constraints.maxDropPercent <= 100))
         fail(where, QStringLiteral("field 'max_drop_percent' must be within 0..100"));
+    // results_at and downlink_mbps are absent in sessions saved before results were costed: defaults.
+    if (o.contains(QStringLiteral("results_at"))) {
+        const auto at = planner::resultsAtFromName(text(o, "results_at", where).toStdString());
+        if (!at) fail(where, QStringLiteral("field 'results_at' must be \"edge\" or \"cloud\""));
+        s.request.constraints.resultsAt = *at;
+    }
+    if (o.contains(QStringLiteral("downlink_mbps"))) {
+        const double down = number(o, "downlink_mbps", where);
+        if (!(down > 0) || !std::isfinite(down)) fail(where, QStringLiteral("field 'downlink_mbps' must be positive"));
+        s.request.constraints.downlinkBps = down * 1e6;
+    }
     const QJsonValue bits = require(o, "bits", where);
     if (!bits.isArray()) fail(where, QStringLiteral("field 'bits' must be an array"));
     s.request.bitSet.clear();

@@ -16,7 +16,9 @@ struct SessionFile {
     engine::InputBindings inputs;
     QString edgeDevice = QStringLiteral("eyeriss");  // built-in name or JSON path
     QString cloudDevice = QStringLiteral("tpu");
-    engine::PlanRequest request;  // sliders (stored as uplink_mbps, edge_memory_mib, max_drop_percent, bits)
+    // sliders (stored as uplink_mbps, edge_memory_mib, max_drop_percent, results_at, downlink_mbps, bits;
+    // results_at and downlink_mbps optional: older sessions load with the defaults)
+    engine::PlanRequest request;
     std::optional<int> pinnedSplit;  // a split the user picked; none = the fastest feasible
     // Calibration / measurement data ("data" object; absent in older files: synthetic).
     planner::DataSource data;

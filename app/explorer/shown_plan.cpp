@@ -15,7 +15,7 @@ namespace {
 QString tr(const char* text) { return QObject::tr(text); }
 
 widgets::BreakdownRow row(const QString& label, const planner::LatencyBreakdown& l, bool highlighted) {
-    return {label, l.edgeMs, l.transmitMs, l.cloudMs, highlighted};
+    return {label, l.edgeMs, l.transmitMs, l.cloudMs, highlighted, l.resultsMs};
 }
 
 int at(const std::vector<int>& v, int i) { return i < int(v.size()) ? v[size_t(i)] : 0; }
@@ -214,6 +214,7 @@ QString summaryHtml(const engine::ModelSession& s, const engine::SplitEstimates&
                     "<tr><td><span style='color:%8'>■</span> Transmit</td><td align=right>%9</td><td>%10 in %11 tensor(s)</td></tr>"
                     "<tr><td><span style='color:%12'>■</span> Cloud</td><td align=right>%13</td><td>%14 layers, fp%15 (%16)</td></tr>"
                     "<tr><td>Edge memory</td><td align=right>%17</td><td>%18</td></tr>"
+                    "%19"
                     "</table>")
             .arg(shown.title.toHtmlEscaped())
             .arg(milliseconds(plan.latency.totalMs))
@@ -229,7 +230,10 @@ QString summaryHtml(const engine::ModelSession& s, const engine::SplitEstimates&
             .arg(s.cost().cloudBits())
             .arg(QString::fromStdString(plan.latency.cloudOrigin))
             .arg(widgets::format::bytes(plan.edgeWeightBytes + plan.edgeActivationBytes),
-                 plan.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"));
+                 plan.fitsMemory ? tr("fits") : tr("<span style='color:#d62728'>exceeds the budget</span>"))
+            .arg(QObject::tr("<tr><td><span style='color:%1'>■</span> Results</td><td align=right>%2</td><td>to the %3</td></tr>")
+                     .arg(widgets::palette::resultsSeries().name(), milliseconds(plan.latency.resultsMs),
+                          QString::fromLatin1(planner::resultsAtName(e.request.constraints.resultsAt))));
     summary += QObject::tr("<p>Accuracy: %1</p>").arg(shown.accuracy);
     if (pos >= 0) summary += QObject::tr("<p style='color:#445'>Weights: %1<br>Activations: %2</p>").arg(wbits, abits);
     summary += QStringLiteral("<p style='color:#667'>%1</p>").arg(shown.notes);

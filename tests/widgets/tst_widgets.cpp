@@ -13,6 +13,7 @@
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileInfo>
 #include <QSignalSpy>
 #include <QSlider>
@@ -68,6 +69,33 @@ private slots:
         panel.bitCheckBox(8)->setChecked(false);
         QVERIFY(panel.bitCheckBox(8)->isChecked());
         QCOMPARE(panel.request().bitSet, std::vector<int>{8});
+    }
+
+    void resultsAtAndDownlinkChangeTheRequest() {
+        ControlPanel panel;
+        QSignalSpy spy(&panel, &ControlPanel::requestChanged);
+        const planner::Constraints defaults = engine::PlanRequest::windowDefaults();
+        QCOMPARE(panel.request().constraints.resultsAt, planner::ResultsAt::Edge);
+        QCOMPARE(panel.request().constraints.downlinkBps, defaults.downlinkBps);
+        QVERIFY(panel.downlinkField()->isEnabled());
+        panel.downlinkField()->setValue(25.0);
+        QCOMPARE(spy.count(), 1);
+        QCOMPARE(panel.request().constraints.downlinkBps, 25e6);
+        const int cloud = panel.resultsAtCombo()->findData(int(planner::ResultsAt::Cloud));
+        QVERIFY(cloud >= 0);
+        panel.resultsAtCombo()->setCurrentIndex(cloud);
+        QCOMPARE(spy.count(), 2);
+        QCOMPARE(panel.request().constraints.resultsAt, planner::ResultsAt::Cloud);
+        QVERIFY(!panel.downlinkField()->isEnabled());  // results at the cloud do not use it
+        // setRequest puts both back, with one signal.
+        engine::PlanRequest r;
+        r.constraints.resultsAt = planner::ResultsAt::Edge;
+        r.constraints.downlinkBps = 3.5e6;
+        panel.setRequest(r);
+        QCOMPARE(spy.count(), 3);
+        QCOMPARE(panel.request().constraints.resultsAt, planner::ResultsAt::Edge);
+        QCOMPARE(panel.request().constraints.downlinkBps, 3.5e6);
+        QVERIFY(panel.downlinkField()->isEnabled());
     }
 
     void deviceSelectionEmitsAndRejectsBadFiles() {

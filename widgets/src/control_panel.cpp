@@ -4,6 +4,7 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -61,7 +62,7 @@ int ControlPanel::positionFromMemory(double mib) { return toLog(mib, kMinMiB, kM
 ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
 
-    auto* link = new QGroupBox(tr("Uplink"));
+    auto* link = new QGroupBox(tr("Link"));
     auto* linkLayout = new QFormLayout(link);
     bandwidth_ = makeSlider(kSteps);
     bandwidth_->setObjectName(QStringLiteral("bandwidthSlider"));
@@ -76,6 +77,21 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
     presets_->addItem(tr("Custom"));
     for (const auto& p : linkPresets()) presets_->addItem(QStringLiteral("%1 (%2)").arg(QLatin1String(p.name), format::mbps(p.mbps)), p.mbps);
     linkLayout->addRow(tr("Preset"), presets_);
+    resultsAt_ = new QComboBox;
+    resultsAt_->setObjectName(QStringLiteral("resultsAtCombo"));
+    resultsAt_->addItem(tr("Edge"), int(planner::ResultsAt::Edge));
+    resultsAt_->addItem(tr("Cloud"), int(planner::ResultsAt::Cloud));
+    resultsAt_->setToolTip(tr("Where the results are consumed: graph outputs computed on the other side are sent there "
+                              "(edge: back over the downlink; cloud: up the uplink) and costed"));
+    linkLayout->addRow(tr("Results at"), resultsAt_);
+    downlink_ = new QDoubleSpinBox;
+    downlink_->setObjectName(QStringLiteral("downlinkField"));
+    downlink_->setRange(kMinMbps, 10 * kMaxMbps);
+    downlink_->setDecimals(2);
+    downlink_->setSuffix(QStringLiteral(" Mbps"));
+    downlink_->setKeyboardTracking(false);  // one request per committed value, not per keystroke
+    downlink_->setToolTip(tr("Cloud-to-edge bandwidth for the results (used when they are consumed at the edge)"));
+    linkLayout->addRow(tr("Downlink"), downlink_);
     layout->addWidget(link);
 
     auto* budget = new QGroupBox(tr("Constraints"));
@@ -158,6 +174,11 @@ ControlPanel::ControlPanel(QWidget* parent) : QWidget(parent) {
         if (i > 0) bandwidth_->setValue(positionFromBandwidth(presets_->itemData(i).toDouble()));
     });
     connect(memory_, &QSlider::valueChanged, this, [this] { emitRequest(); });
+    connect(resultsAt_, &QComboBox::currentIndexChanged, this, [this] {
+        downlink_->setEnabled(resultsAt_->currentData().toInt() == int(planner::ResultsAt::Edge));
+        emitRequest();
+    });
+    connect(downlink_, &QDoubleSpinBox::valueChanged, this, [this] { emitRequest(); });
     connect(threshold_, &QSlider::valueChanged, this, [this] { emitRequest(); });
 
     setRequest(engine::PlanRequest{});
@@ -173,6 +194,8 @@ engine::PlanRequest ControlPanel::request() const {
     r.constraints.uplinkBps = bandwidthFromPosition(bandwidth_->value()) * 1e6;
     r.constraints.edgeMemoryBytes = int64_t(std::llround(memoryFromPosition(memory_->value()) * double(1 << 20)));
     r.constraints.maxDropPercent = threshold_->value() * 50.0 / kThresholdSteps;
+    r.constraints.resultsAt = planner::ResultsAt(resultsAt_->currentData().toInt());
+    r.constraints.downlinkBps = downlink_->value() * 1e6;
     r.bitSet.clear();
     for (const auto& [b, box] : bitBoxes_)
         if (box->isChecked()) r.bitSet.push_back(b);
@@ -184,6 +207,9 @@ void ControlPanel::setRequest(const engine::PlanRequest& r) {
     bandwidth_->setValue(positionFromBandwidth(r.constraints.uplinkBps / 1e6));
     memory_->setValue(positionFromMemory(double(r.constraints.edgeMemoryBytes) / double(1 << 20)));
     threshold_->setValue(int(std::lround(std::clamp(r.constraints.maxDropPercent, 0.0, 50.0) * kThresholdSteps / 50.0)));
+    resultsAt_->setCurrentIndex(std::max(0, resultsAt_->findData(int(r.constraints.resultsAt))));
+    downlink_->setValue(r.constraints.downlinkBps / 1e6);
+    downlink_->setEnabled(r.constraints.resultsAt == planner::ResultsAt::Edge);
     for (const auto& [b, box] : bitBoxes_) {
         const QSignalBlocker block(box);
         box->setChecked(std::find(r.bitSet.begin(), r.bitSet.end(), b) != r.bitSet.end());

@@ -22,6 +22,7 @@ QColor canvas() { return QColor(0xFA, 0xFB, 0xFC); }
 QColor edgeSeries() { return QColor(0x3A, 0x7C, 0xC2); }
 QColor transmitSeries() { return QColor(0xD6, 0x27, 0x28); }
 QColor cloudSeries() { return QColor(0xF0, 0xA2, 0x3B); }
+QColor resultsSeries() { return QColor(0x8C, 0x6D, 0xC4); }
 
 QColor textOn(const QColor& background) {
     return background.lightness() < 140 ? QColor(Qt::white) : QColor(0x1F, 0x25, 0x2D);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <set>
 
 namespace autosplit::planner {
@@ -104,21 +105,37 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
     CutProblem cp;
     cp.edgeCost = ctx.cost().edgeFloatUs();
     cp.cloudCost = ctx.cost().cloudNodeUs();
+    // Where results end is part of the cut: results at the edge, a node computing a graph output
+    // in the cloud also pays to send it back; results at the cloud, every graph output gets one
+    // more consumer, a node pinned to the cloud (index N: it cannot run on the edge).
+    const bool resultsAtCloud = c.resultsAt == ResultsAt::Cloud;
+    if (resultsAtCloud) {
+        cp.edgeCost.push_back(std::numeric_limits<double>::infinity());
+        cp.cloudCost.push_back(0.0);
+    } else {
+        for (int t : g.outputs)
+            if (t >= 0 && g.tensors[size_t(t)].producer >= 0)
+                cp.cloudCost[size_t(g.tensors[size_t(t)].producer)] +=
+                    CostModel::resultsMs({std::max<int64_t>(0, g.tensors[size_t(t)].elementCount()) * ctx.cloudBits(), 1}, c) * 1e3;
+    }
     std::vector<int> dataTensor;
     for (size_t t = 0; t < g.tensors.size(); ++t) {
         const Tensor& tt = g.tensors[t];
-        if (tt.isWeight() || tt.consumers.empty()) continue;
+        const bool upResult = resultsAtCloud && tt.isGraphOutput;
+        if (tt.isWeight() || (tt.consumers.empty() && !upResult)) continue;
         if (tt.producer < 0 && !tt.isGraphInput) continue;
         CutProblem::Data d;
         d.producer = tt.producer;
         std::set<int> cons(tt.consumers.begin(), tt.consumers.end());
+        if (upResult) cons.insert(N);
         d.consumers.assign(cons.begin(), cons.end());
         const int bits = tt.producer < 0 ? ctx.inputBits() : fb;
         d.transferCost = (double(std::max<int64_t>(0, tt.elementCount())) * bits / c.uplinkBps * 1e3 + c.messageOverheadMs) * 1e3;  // µs
         cp.data.push_back(std::move(d));
         dataTensor.push_back(int(t));
     }
-    const CutResult cut = minimumCut(cp);
+    CutResult cut = minimumCut(cp);
+    cut.onEdge.resize(size_t(N));  // without the pinned results node
     Plan p;
     p.name = "qdmp";
     int last = -1, count = 0;
@@ -140,7 +157,7 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
         const auto& d = cp.data[i];
         if (d.producer >= 0 && !cut.onEdge[size_t(d.producer)]) continue;
         bool toCloud = false;
-        for (int cns : d.consumers) toCloud |= !cut.onEdge[size_t(cns)];
+        for (int cns : d.consumers) toCloud |= cns < N && !cut.onEdge[size_t(cns)];  // results travel apart
         if (!toCloud) continue;
         sent.push_back(dataTensor[i]);
     }
@@ -167,7 +184,8 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
         }
     }
     p.latency.transmitMs = CostModel::transmitMs(sentBits, int(p.transmitted.size()), c);
-    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs;
+    p.latency.resultsMs = CostModel::resultsMs(ctx.cost().resultTransfer(cut.onEdge, sent, c.resultsAt, abits), c);
+    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs + p.latency.resultsMs;
     p.latency.edgeOrigin = CostModel::origin(em, count);
     p.latency.cloudOrigin = CostModel::origin(cm, N - count);
     // Edge memory at 16 bits: QDMP keeps the whole model on the edge, QDMP-E only the edge part.

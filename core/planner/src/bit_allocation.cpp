@@ -145,6 +145,16 @@ KnapsackSweep::Ref KnapsackSweep::best(int64_t budget) const {
     return r;
 }
 
+KnapsackSweep::Ref KnapsackSweep::at(int entry) const {
+    Ref r;
+    r.step = int(steps_.size()) - 1;
+    if (entry < 0 || size_t(entry) >= cost_.size()) return r;
+    r.entry = entry;
+    r.cost = cost_[size_t(entry)];
+    r.distortion = dist_[size_t(entry)];
+    return r;
+}
+
 std::vector<int> KnapsackSweep::reconstruct(const Ref& ref) const {
     if (ref.entry < 0) return {};
     std::vector<int> choice(size_t(ref.step) + 1);
@@ -420,6 +430,143 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
         for (size_t i = 0; i < prefixEnds.size(); ++i)
             if (prefixEnds[i] >= int(layers.size())) fallback(i);
     return out;
+}
+
+WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o) {
+    const Prepared q = prepare(p);
+    const int V = int(p.variables.size());
+    cheapest_.resize(size_t(V));
+    for (int v = 0; v < V; ++v) cheapest_[size_t(v)] = cheapestDistortionOption(p.variables[size_t(v)]);
+    frontiers_.resize(size_t(q.steps));
+    born_ = q.born;
+    int maxEnd = -1;
+    std::vector<bool> wanted(size_t(q.steps), false);
+    for (int e : prefixEnds) {
+        if (e < 0 || e >= q.steps) throw Error("working-set allocation: prefix end outside the steps");
+        maxEnd = std::max(maxEnd, e);
+        wanted[size_t(e)] = true;
+    }
+    constexpr int kSlotBits = 4;
+    constexpr int kMaxSlots = 64 / kSlotBits;
+    struct Entry {
+        uint64_t key;
+        int64_t peak;
+        double dist;
+        int32_t parent;
+    };
+    std::vector<Entry> prev{{0, 0, 0.0, -1}};
+    std::vector<int> slotOf(size_t(V), -1), slots;
+    for (int s = 0; s <= maxEnd; ++s) {
+        uint64_t mask = ~uint64_t(0);
+        if (s > 0)
+            for (int v : q.dies[size_t(s - 1)]) {
+                const int sl = slotOf[size_t(v)];
+                mask &= ~(uint64_t(0xF) << (sl * kSlotBits));
+                slots[size_t(sl)] = -1;
+                slotOf[size_t(v)] = -1;
+            }
+        std::vector<Entry> cur;
+        cur.reserve(prev.size());
+        for (size_t i = 0; i < prev.size(); ++i) cur.push_back({prev[i].key & mask, prev[i].peak, prev[i].dist, int32_t(i)});
+        bool overflow = false;
+        for (int v : q.born[size_t(s)]) {
+            int sl = -1;
+            for (size_t i = 0; i < slots.size(); ++i)
+                if (slots[i] < 0) {
+                    sl = int(i);
+                    break;
+                }
+            if (sl < 0) {
+                if (int(slots.size()) >= kMaxSlots) {
+                    overflow = true;
+                    break;
+                }
+                sl = int(slots.size());
+                slots.push_back(-1);
+            }
+            slots[size_t(sl)] = v;
+            slotOf[size_t(v)] = sl;
+            const auto& var = p.variables[size_t(v)];
+            if (cur.size() * var.bits.size() > o.maxEntries) {
+                overflow = true;
+                break;
+            }
+            std::vector<Entry> next;
+            next.reserve(cur.size() * var.bits.size());
+            for (const auto& e : cur)
+                for (size_t k = 0; k < var.bits.size(); ++k)
+                    next.push_back({e.key | (uint64_t(k) << (sl * kSlotBits)), e.peak, e.dist + var.distortion[k], e.parent});
+            cur = std::move(next);
+        }
+        if (overflow) break;
+        // The load at s depends on the state only; the peak so far becomes max(peak, load).
+        const auto& contrib = q.contrib[size_t(s)];
+        for (auto& e : cur) {
+            int64_t load = p.constant[size_t(s)];
+            for (const auto& [v, n] : contrib) {
+                const int k = int((e.key >> (slotOf[size_t(v)] * kSlotBits)) & 0xF);
+                load += n * p.variables[size_t(v)].bits[size_t(k)];
+            }
+            e.peak = std::max(e.peak, load);
+        }
+        // Per state, keep the Pareto set of (peak, distortion).
+        std::sort(cur.begin(), cur.end(), [](const Entry& a, const Entry& b) {
+            if (a.key != b.key) return a.key < b.key;
+            if (a.peak != b.peak) return a.peak < b.peak;
+            return a.dist < b.dist;
+        });
+        std::vector<Entry> kept;
+        kept.reserve(cur.size());
+        for (size_t i = 0; i < cur.size(); ++i) {
+            const bool newState = kept.empty() || kept.back().key != cur[i].key;
+            if (newState || cur[i].dist < kept.back().dist) kept.push_back(cur[i]);
+        }
+        std::vector<uint64_t> keys(kept.size());
+        std::vector<int32_t> parents(kept.size());
+        for (size_t i = 0; i < kept.size(); ++i) {
+            keys[i] = kept[i].key;
+            parents[i] = kept[i].parent;
+        }
+        keys_.push_back(std::move(keys));
+        parents_.push_back(std::move(parents));
+        slotsAt_.push_back(slots);
+        largest_ = std::max(largest_, kept.size());
+        reached_ = s;
+        if (wanted[size_t(s)]) {
+            std::vector<Point> pts(kept.size());
+            for (size_t i = 0; i < kept.size(); ++i) pts[i] = {kept[i].peak, kept[i].dist, int32_t(i)};
+            std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) {
+                return a.peak != b.peak ? a.peak < b.peak : a.distortion < b.distortion;
+            });
+            std::vector<Point> front;
+            for (const auto& pt : pts)
+                if (front.empty() || pt.distortion < front.back().distortion) front.push_back(pt);
+            frontiers_[size_t(s)] = std::move(front);
+        }
+        prev = std::move(kept);
+    }
+}
+
+bool WorkingSetSweep::exact(int prefixEnd) const { return prefixEnd >= 0 && prefixEnd <= reached_; }
+
+const std::vector<WorkingSetSweep::Point>& WorkingSetSweep::frontier(int prefixEnd) const {
+    static const std::vector<Point> none;
+    return exact(prefixEnd) ? frontiers_[size_t(prefixEnd)] : none;
+}
+
+std::vector<int> WorkingSetSweep::reconstruct(int prefixEnd, const Point& point) const {
+    std::vector<int> choice = cheapest_;
+    if (!exact(prefixEnd) || point.entry < 0) return choice;
+    size_t idx = size_t(point.entry);
+    for (int t = prefixEnd; t >= 0; --t) {
+        const uint64_t key = keys_[size_t(t)][idx];
+        const auto& slots = slotsAt_[size_t(t)];
+        for (int v : born_[size_t(t)])
+            for (size_t sl = 0; sl < slots.size(); ++sl)
+                if (slots[sl] == v) choice[size_t(v)] = int((key >> (sl * 4)) & 0xF);
+        idx = size_t(std::max(0, parents_[size_t(t)][idx]));
+    }
+    return choice;
 }
 
 WorkingSetResult workingSetExact(const WorkingSetProblem& p, int64_t budget, int lastStep, const WorkingSetOptions& o) {

@@ -14,6 +14,14 @@ const char* planKindName(PlanKind k) {
     return "?";
 }
 
+const char* resultsAtName(ResultsAt r) { return r == ResultsAt::Cloud ? "cloud" : "edge"; }
+
+std::optional<ResultsAt> resultsAtFromName(const std::string& s) {
+    if (s == "edge") return ResultsAt::Edge;
+    if (s == "cloud") return ResultsAt::Cloud;
+    return std::nullopt;
+}
+
 PlanKind planKindOf(int splitPosition, int nodes) {
     if (splitPosition < 0) return PlanKind::CloudOnly;
     return splitPosition >= nodes - 1 ? PlanKind::EdgeOnly : PlanKind::Split;
@@ -22,6 +30,8 @@ PlanKind planKindOf(int splitPosition, int nodes) {
 void Constraints::validate() const {
     if (!std::isfinite(uplinkBps) || uplinkBps <= 0)
         throw PlannerError("uplink bandwidth must be a positive number of bits per second, got " + std::to_string(uplinkBps));
+    if (!std::isfinite(downlinkBps) || downlinkBps <= 0)
+        throw PlannerError("downlink bandwidth must be a positive number of bits per second, got " + std::to_string(downlinkBps));
     if (edgeMemoryBytes < 0)
         throw PlannerError("edge memory must not be negative, got " + std::to_string(edgeMemoryBytes) + " bytes");
     if (!std::isfinite(maxDropPercent) || maxDropPercent < 0 || maxDropPercent > 100)

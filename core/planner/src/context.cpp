@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace autosplit::planner {
 
@@ -32,6 +33,43 @@ std::string solutionKey(int split, const uint8_t* w, const uint8_t* a, size_t n)
     k.append(reinterpret_cast<const char*>(w), n);
     k.append(reinterpret_cast<const char*>(a), n);
     return k;
+}
+
+}  // namespace
+
+struct PlanningContext::BudgetFrontiers {
+    KnapsackSweep weights;        // the sweep over the quantized layers (parent pointers)
+    std::vector<int> groupNode;   // knapsack group -> node
+    std::unique_ptr<WorkingSetSweep> activations;
+    struct Split {
+        int position = -1;
+        int weightStep = -1;          // the sweep's last group at this split
+        // Frontiers reduced to whole bytes (the lowest distortion per byte count), bytes
+        // ascending, distortion falling: weight bits (quantized + fixed layers), working-set bits.
+        std::vector<int64_t> wBits, aBits;
+        std::vector<double> wDist, aDist;
+        std::vector<int32_t> wEntry, aEntry;
+    };
+    std::vector<Split> splits;  // candidate splits with an exact activation frontier
+};
+
+namespace {
+
+// Keeps, of a frontier sorted by bits ascending with distortion falling, the last point of every
+// run of equal byte counts: the budget is checked in whole bytes.
+void byBytes(const std::vector<int64_t>& bits, const std::vector<double>& dist, const std::vector<int32_t>& entry,
+             std::vector<int64_t>& outBits, std::vector<double>& outDist, std::vector<int32_t>& outEntry) {
+    for (size_t i = 0; i < bits.size(); ++i) {
+        if (!outBits.empty() && (outBits.back() + 7) / 8 == (bits[i] + 7) / 8) {
+            outBits.back() = bits[i];
+            outDist.back() = dist[i];
+            outEntry.back() = entry[i];
+        } else {
+            outBits.push_back(bits[i]);
+            outDist.push_back(dist[i]);
+            outEntry.push_back(entry[i]);
+        }
+    }
 }
 
 }  // namespace
@@ -157,7 +195,6 @@ struct ContextBuilder {
     }
 
     void solutions() {
-        const Graph& g = ctx.graph_;
         const auto& errors = ctx.errors_;
         std::vector<double> levels;
         for (size_t k = 0; k < ctx.bits_.size(); ++k) {
@@ -199,6 +236,9 @@ struct ContextBuilder {
             return grp;
         };
         std::vector<std::vector<KnapsackSweep::Ref>> wRef(cands.size(), std::vector<KnapsackSweep::Ref>(L));
+        std::vector<std::vector<int64_t>> wFrontCost(cands.size());
+        std::vector<std::vector<double>> wFrontDist(cands.size());
+        std::vector<int> wFrontStep(cands.size(), -1);
         {
             int next = 0;
             for (size_t c = 0; c < cands.size(); ++c) {
@@ -209,6 +249,11 @@ struct ContextBuilder {
                     }
                 for (size_t l = 0; l < L; ++l)
                     wRef[c][l] = sweep.best(int64_t(std::floor(levels[l] * double(quantPrefix[size_t(cands[c])]))));
+                if (o.allocator == Allocator::Exact) {  // the whole frontier: every budget of this split
+                    wFrontCost[c] = sweep.frontierCosts();
+                    wFrontDist[c] = sweep.frontierDistortions();
+                    wFrontStep[c] = sweep.groupCount() - 1;
+                }
                 o.cancel.throwIfCancelled();
             }
         }
@@ -305,40 +350,52 @@ struct ContextBuilder {
         }
         rep.exactMs = exactMs;
 
-        const auto& E = ctx.cost_->edgeTable();
+        // Every budget, not only the grid's: the activation frontier of every candidate split
+        // (one sweep) and, with the weight frontiers above, what budgetSolutions() combines.
+        auto budget = std::make_shared<PlanningContext::BudgetFrontiers>();
+        if (o.allocator == Allocator::Exact && !cands.empty()) {
+            t0 = Clock::now();
+            progress("activation frontiers", 0, 1);
+            budget->activations = std::make_unique<WorkingSetSweep>(act, cands);
+            for (size_t c = 0; c < cands.size(); ++c) {
+                if (!budget->activations->exact(cands[c])) {
+                    ++rep.budgetInexact;
+                    continue;
+                }
+                PlanningContext::BudgetFrontiers::Split sp;
+                sp.position = cands[c];
+                sp.weightStep = wFrontStep[c];
+                std::vector<int64_t> bits(wFrontCost[c].size());
+                std::vector<int32_t> entry(bits.size());
+                for (size_t i = 0; i < bits.size(); ++i) {
+                    bits[i] = wFrontCost[c][i] + fixedPrefix[size_t(cands[c])];
+                    entry[i] = int32_t(i);
+                }
+                byBytes(bits, wFrontDist[c], entry, sp.wBits, sp.wDist, sp.wEntry);
+                const auto& front = budget->activations->frontier(cands[c]);
+                std::vector<int64_t> abits(front.size());
+                std::vector<double> adist(front.size());
+                std::vector<int32_t> aentry(front.size());
+                for (size_t i = 0; i < front.size(); ++i) {
+                    abits[i] = front[i].peak;
+                    adist[i] = front[i].distortion;
+                    aentry[i] = front[i].entry;
+                }
+                byBytes(abits, adist, aentry, sp.aBits, sp.aDist, sp.aEntry);
+                budget->splits.push_back(std::move(sp));
+                std::vector<int64_t>().swap(wFrontCost[c]);
+                std::vector<double>().swap(wFrontDist[c]);
+            }
+            rep.largestActivationFrontier = budget->activations->largestStep();
+            rep.frontierMs = msSince(t0);
+            progress("activation frontiers", 1, 1);
+        }
+
         auto addSolution = [&](int p, std::vector<uint8_t> wb8, std::vector<uint8_t> ab8, std::string label, bool exact) {
             const std::string key = solutionKey(p, wb8.data(), ab8.data(), ab8.size());
             if (ctx.solutionIndex_.count(key)) return;
-            Solution s;
-            s.split = p;
-            s.weightBits = std::move(wb8);
-            s.activationBits = std::move(ab8);
-            s.budget = std::move(label);
-            s.exact = exact;
-            int measured = 0;
-            PlanBits assign = PlanBits::uniform(g, p, maxB, maxB, ctx.cost_->inputBits());
-            std::vector<int> abitsAll(size_t(N), maxB);
-            for (int i = 0; i <= p; ++i) {
-                const int wb = s.weightBits[size_t(i)], ab = s.activationBits[size_t(i)];
-                assign.weightBits[size_t(i)] = wb;
-                assign.activationBits[size_t(i)] = ab;
-                abitsAll[size_t(i)] = ab;
-                const auto e = E.entry(i, E.bitsIndex(wb), E.bitsIndex(ab));
-                s.edgeUs += e.us;
-                measured += e.origin == sim::LatencyOrigin::Measured;
-                if (quantized[size_t(i)])
-                    s.weightMse += std::max(0.0, errors.rows[size_t(i)].weightMse[size_t(errors.bitsIndex(wb))]);
-                s.activationMse += std::max(0.0, errors.rows[size_t(i)].activationMse[size_t(errors.bitsIndex(ab))]);
-            }
-            s.edgeMeasured = measured == 0 ? 0 : (measured == p + 1 ? 2 : 1);
-            s.cloudUs = ctx.cost_->cloudSuffixUs()[size_t(p + 1)];
-            s.transmitBits = ctx.cost_->transmitBits(p, &abitsAll, 0);
-            s.messages = int(ctx.cost_->splits()[size_t(p + 1)].transmitted.size());
-            const EdgeMemory m = edgeMemory(g, assign);
-            s.edgeWeightBits = m.weightBits;
-            s.edgeActivationBits = m.peakActivationBits;
-            ctx.solutionIndex_[key] = int(ctx.solutions_.size());
-            ctx.solutions_.push_back(std::move(s));
+            ctx.solutionIndex_[key] = int(ctx.solutions_.built_.size());
+            ctx.solutions_.built_.push_back(ctx.score(p, std::move(wb8), std::move(ab8), std::move(label), exact, nullptr));
         };
         // Combine every weight budget with every activation budget.
         progress("scoring solutions", 0, int(cands.size()));
@@ -364,6 +421,11 @@ struct ContextBuilder {
                                 "uniform w" + std::to_string(bw) + "a" + std::to_string(ba), true);
         }
         progress("scoring solutions", int(cands.size()), int(cands.size()));
+        if (budget->activations) {
+            budget->weights = std::move(sweep);
+            budget->groupNode = std::move(groupNode);
+            ctx.budget_ = std::move(budget);
+        }
     }
 
     // Distortion of a row at `bits`: the table's column, or above the table's widest column the
@@ -410,12 +472,14 @@ struct ContextBuilder {
                 s.cloudUs = ctx.cost_->cloudSuffixUs()[size_t(p + 1)];
                 s.transmitBits = u.transmitBits;
                 s.messages = int(ctx.cost_->splits()[size_t(p + 1)].transmitted.size());
+                s.resultsToEdge = ctx.cost_->resultTransfer(p, ResultsAt::Edge, nullptr, 0);
+                s.resultsToCloud = u.toCloud;
                 s.edgeWeightBits = u.edgeWeightBits;
                 s.edgeActivationBits = u.edgeActivationBits;
                 s.weightMse = wMse;
                 s.activationMse = aMse;
-                ctx.solutionIndex_[key] = int(ctx.solutions_.size());
-                ctx.solutions_.push_back(std::move(s));
+                ctx.solutionIndex_[key] = int(ctx.solutions_.built_.size());
+                ctx.solutions_.built_.push_back(std::move(s));
             }
         }
     }
@@ -463,6 +527,7 @@ std::shared_ptr<const PlanningContext> PlanningContext::build(Graph g, std::shar
     ctx->allocator_ = o.allocator;
     b.N = int(ctx->graph_.nodes.size());
     b.perNodeData();
+    ctx->quantized_ = b.quantized;
     b.splitRecords();
 
     // Solution 0: Cloud-Only (the raw input at inputBits, the whole model in the cloud).
@@ -471,9 +536,11 @@ std::shared_ptr<const PlanningContext> PlanningContext::build(Graph g, std::shar
     cloudOnly.cloudUs = ctx->cost_->cloudSuffixUs()[0];
     cloudOnly.transmitBits = ctx->cost_->transmitBits(-1, nullptr, 0);
     cloudOnly.messages = int(ctx->cost_->splits()[0].transmitted.size());
+    cloudOnly.resultsToEdge = ctx->cost_->resultTransfer(-1, ResultsAt::Edge, nullptr, 0);
+    cloudOnly.resultsToCloud = ctx->cost_->resultTransfer(-1, ResultsAt::Cloud, nullptr, 0);
     cloudOnly.budget = "cloud-only";
     ctx->solutionIndex_[solutionKey(-1, nullptr, nullptr, 0)] = 0;
-    ctx->solutions_.push_back(std::move(cloudOnly));
+    ctx->solutions_.built_.push_back(std::move(cloudOnly));
     b.solutions();
     b.baselineSolutions();
     ctx->buildMs_ = msSince(t0);
@@ -507,8 +574,126 @@ int PlanningContext::findSolution(int split, const std::vector<int>& weightBits,
         w[size_t(i)] = uint8_t(weightBits[size_t(i)]);
         a[size_t(i)] = uint8_t(activationBits[size_t(i)]);
     }
-    const auto it = solutionIndex_.find(solutionKey(split, w.data(), a.data(), w.size()));
-    return it == solutionIndex_.end() ? -1 : it->second;
+    const std::string key = solutionKey(split, w.data(), a.data(), w.size());
+    const auto it = solutionIndex_.find(key);
+    if (it != solutionIndex_.end()) return it->second;
+    std::lock_guard<std::mutex> lock(solutions_.mutex_);
+    const auto added = solutions_.addedIndex_.find(key);
+    return added == solutions_.addedIndex_.end() ? -1 : added->second;
+}
+
+const Solution& SolutionList::operator[](size_t i) const {
+    if (i < built_.size()) return built_[i];
+    std::lock_guard<std::mutex> lock(mutex_);
+    return added_.at(i - built_.size());
+}
+
+size_t SolutionList::size() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return built_.size() + added_.size();
+}
+
+Solution PlanningContext::score(int p, std::vector<uint8_t> wb8, std::vector<uint8_t> ab8, std::string label, bool exact,
+                                const EdgeMemory* mem) const {
+    const Graph& g = graph_;
+    const int N = nodeCount();
+    const int maxB = bits_.back();
+    const auto& E = cost_->edgeTable();
+    Solution s;
+    s.split = p;
+    s.weightBits = std::move(wb8);
+    s.activationBits = std::move(ab8);
+    s.budget = std::move(label);
+    s.exact = exact;
+    int measured = 0;
+    std::vector<int> abitsAll(size_t(N), maxB);
+    for (int i = 0; i <= p; ++i) {
+        const int wb = s.weightBits[size_t(i)], ab = s.activationBits[size_t(i)];
+        abitsAll[size_t(i)] = ab;
+        const auto e = E.entry(i, E.bitsIndex(wb), E.bitsIndex(ab));
+        s.edgeUs += e.us;
+        measured += e.origin == sim::LatencyOrigin::Measured;
+        if (quantized_[size_t(i)]) s.weightMse += std::max(0.0, errors_.rows[size_t(i)].weightMse[size_t(errors_.bitsIndex(wb))]);
+        s.activationMse += std::max(0.0, errors_.rows[size_t(i)].activationMse[size_t(errors_.bitsIndex(ab))]);
+    }
+    s.edgeMeasured = measured == 0 ? 0 : (measured == p + 1 ? 2 : 1);
+    s.cloudUs = cost_->cloudSuffixUs()[size_t(p + 1)];
+    s.transmitBits = cost_->transmitBits(p, &abitsAll, 0);
+    s.messages = int(cost_->splits()[size_t(p + 1)].transmitted.size());
+    s.resultsToEdge = cost_->resultTransfer(p, ResultsAt::Edge, nullptr, 0);
+    s.resultsToCloud = cost_->resultTransfer(p, ResultsAt::Cloud, &abitsAll, 0);
+    EdgeMemory m;
+    if (mem) {
+        m = *mem;
+    } else {
+        PlanBits assign = PlanBits::uniform(g, p, maxB, maxB, cost_->inputBits());
+        for (int i = 0; i <= p; ++i) {
+            assign.weightBits[size_t(i)] = s.weightBits[size_t(i)];
+            assign.activationBits[size_t(i)] = s.activationBits[size_t(i)];
+        }
+        m = edgeMemory(g, assign);
+    }
+    s.edgeWeightBits = m.weightBits;
+    s.edgeActivationBits = m.peakActivationBits;
+    return s;
+}
+
+int PlanningContext::intern(const std::string& key, const std::function<Solution()>& make) const {
+    if (const auto it = solutionIndex_.find(key); it != solutionIndex_.end()) return it->second;
+    {
+        std::lock_guard<std::mutex> lock(solutions_.mutex_);
+        if (const auto it = solutions_.addedIndex_.find(key); it != solutions_.addedIndex_.end()) return it->second;
+    }
+    Solution s = make();  // outside the lock: another thread may add the same one meanwhile
+    std::lock_guard<std::mutex> lock(solutions_.mutex_);
+    if (const auto it = solutions_.addedIndex_.find(key); it != solutions_.addedIndex_.end()) return it->second;
+    const int index = int(solutions_.built_.size() + solutions_.added_.size());
+    solutions_.added_.push_back(std::move(s));
+    solutions_.addedIndex_[key] = index;
+    return index;
+}
+
+std::vector<int> PlanningContext::budgetSolutions(int64_t edgeMemoryBytes) const {
+    std::vector<int> out;
+    if (!budget_) return out;
+    const BudgetFrontiers& bf = *budget_;
+    const int64_t M = edgeMemoryBytes;
+    auto bytes = [](int64_t bits) { return (bits + 7) / 8; };
+    for (const auto& sp : bf.splits) {
+        if (sp.wBits.empty() || sp.aBits.empty() || bytes(sp.wBits.front()) + bytes(sp.aBits.front()) > M) continue;
+        // Two pointers: weights by bytes ascending, for each the largest activation point that
+        // still fits (its index only falls as the weights take more).
+        double best = std::numeric_limits<double>::infinity();
+        size_t bi = 0, bj = 0;
+        size_t j = sp.aBits.size();
+        for (size_t i = 0; i < sp.wBits.size(); ++i) {
+            const int64_t left = M - bytes(sp.wBits[i]);
+            if (left < 0) break;
+            while (j > 0 && bytes(sp.aBits[j - 1]) > left) --j;
+            if (j == 0) break;
+            const double d = sp.wDist[i] + sp.aDist[j - 1];
+            if (d < best) {
+                best = d;
+                bi = i;
+                bj = j - 1;
+            }
+        }
+        if (!(best < std::numeric_limits<double>::infinity())) continue;
+        const int p = sp.position;
+        std::vector<uint8_t> wb8(size_t(p) + 1, uint8_t(bits_.back())), ab8(size_t(p) + 1);
+        const auto wChoice = bf.weights.reconstruct({sp.weightStep, sp.wEntry[bi], 0, 0.0});
+        for (size_t k = 0; k < wChoice.size(); ++k) wb8[size_t(bf.groupNode[k])] = uint8_t(bits_[size_t(wChoice[k])]);
+        WorkingSetSweep::Point point;
+        point.entry = sp.aEntry[bj];
+        const auto aChoice = bf.activations->reconstruct(p, point);
+        for (int i = 0; i <= p; ++i) ab8[size_t(i)] = uint8_t(bits_[size_t(aChoice[size_t(i)])]);
+        const EdgeMemory mem{sp.wBits[bi], sp.aBits[bj]};
+        const std::string key = solutionKey(p, wb8.data(), ab8.data(), ab8.size());
+        out.push_back(intern(key, [&] {
+            return score(p, wb8, ab8, "edge memory " + std::to_string(M) + " B", true, &mem);
+        }));
+    }
+    return out;
 }
 
 std::optional<AccuracyMeasurement> PlanningContext::accuracy(int solution) const {

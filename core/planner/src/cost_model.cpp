@@ -82,6 +82,11 @@ void CostModel::tabulate(const CostModelOptions& o) {
     for (int i = N - 1; i >= 0; --i)
         cloudMeasuredSuffix_[size_t(i)] =
             cloudMeasuredSuffix_[size_t(i) + 1] + (C.entry(i, ci, ci).origin == sim::LatencyOrigin::Measured);
+    {
+        std::vector<ResultTransfer> back(size_t(N) + 1);  // filled before cloudResults_ answers the queries
+        for (int p = -1; p < N; ++p) back[size_t(p + 1)] = resultTransfer(p, ResultsAt::Edge, nullptr, cloudBits_);
+        cloudResults_ = std::move(back);
+    }
     const int e16 = E.bitsIndex(16);
     if (e16 >= 0) {
         edgeFloatUs_.assign(size_t(N), 0);
@@ -100,6 +105,7 @@ void CostModel::tabulate(const CostModelOptions& o) {
             if (p >= 0) measured += E.entry(p, bi, bi).origin == sim::LatencyOrigin::Measured;
             x.edgeMeasured = measured;
             x.transmitBits = transmitBits(p, nullptr, b);
+            x.toCloud = resultTransfer(p, ResultsAt::Cloud, nullptr, b);
             assign.splitPosition = p;
             const EdgeMemory mem = edgeMemory(graph_, assign);
             x.edgeWeightBits = mem.weightBits;
@@ -128,6 +134,53 @@ int64_t CostModel::transmitBits(int position, const std::vector<int>* abits, int
     return bits;
 }
 
+ResultTransfer CostModel::resultTransfer(int position, ResultsAt at, const std::vector<int>* abits, int uniformBits) const {
+    if (at == ResultsAt::Edge && !cloudResults_.empty() && position >= -1 && position < nodeCount())
+        return cloudResults_[size_t(position + 1)];
+    ResultTransfer r;
+    const auto& sent = splits_[size_t(position + 1)].transmitted;
+    for (int t : graph_.outputs) {
+        if (t < 0) continue;
+        const Tensor& tt = graph_.tensors[size_t(t)];
+        const bool onEdge = tt.producer <= position;  // graph inputs (producer -1) are on the edge
+        if (at == ResultsAt::Edge) {
+            if (onEdge) continue;
+            r.bits += std::max<int64_t>(0, tt.elementCount()) * cloudBits_;
+        } else {
+            if (!onEdge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
+            const int b = tt.producer < 0 ? inputBits_ : (abits ? (*abits)[size_t(tt.producer)] : uniformBits);
+            r.bits += std::max<int64_t>(0, tt.elementCount()) * b;
+        }
+        ++r.messages;
+    }
+    return r;
+}
+
+ResultTransfer CostModel::resultTransfer(const std::vector<bool>& onEdge, const std::vector<int>& sent, ResultsAt at,
+                                         const std::vector<int>& abits) const {
+    ResultTransfer r;
+    for (int t : graph_.outputs) {
+        if (t < 0) continue;
+        const Tensor& tt = graph_.tensors[size_t(t)];
+        const bool edge = tt.producer < 0 || onEdge[size_t(tt.producer)];
+        if (at == ResultsAt::Edge) {
+            if (edge) continue;
+            r.bits += std::max<int64_t>(0, tt.elementCount()) * cloudBits_;
+        } else {
+            if (!edge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
+            const int b = tt.producer < 0 ? inputBits_ : abits[size_t(tt.producer)];
+            r.bits += std::max<int64_t>(0, tt.elementCount()) * b;
+        }
+        ++r.messages;
+    }
+    return r;
+}
+
+double CostModel::resultsMs(const ResultTransfer& r, const Constraints& c) {
+    const double rate = c.resultsAt == ResultsAt::Edge ? c.downlinkBps : c.uplinkBps;
+    return double(r.bits) / rate * 1e3 + r.messages * c.messageOverheadMs;
+}
+
 std::string CostModel::origin(int measured, int total) {
     if (measured == 0 || total == 0) return "simulated";
     return measured == total ? "measured" : "mixed";
@@ -150,7 +203,11 @@ SplitCost CostModel::uniformCost(int position, int bits, const Constraints& c) c
     s.latency.edgeMs = x.edgeUs / 1e3;
     s.latency.cloudMs = cloudSuffixUs_[size_t(position + 1)] / 1e3;
     s.latency.transmitMs = transmitMs(x.transmitBits, s.messages, c);
-    s.latency.totalMs = s.latency.edgeMs + s.latency.transmitMs + s.latency.cloudMs;
+    const ResultTransfer results = c.resultsAt == ResultsAt::Edge ? cloudResults_[size_t(position + 1)] : x.toCloud;
+    s.resultBits = results.bits;
+    s.resultMessages = results.messages;
+    s.latency.resultsMs = resultsMs(results, c);
+    s.latency.totalMs = s.latency.edgeMs + s.latency.transmitMs + s.latency.cloudMs + s.latency.resultsMs;
     s.latency.edgeOrigin = origin(x.edgeMeasured, position + 1);
     s.latency.cloudOrigin = cloudOrigin(position);
     s.edgeWeightBits = x.edgeWeightBits;

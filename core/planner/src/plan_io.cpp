@@ -117,7 +117,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json latencyJson(const LatencyBreakdown& l) {
-    return json{{"edge", l.edgeMs}, {"transmit", l.transmitMs}, {"cloud", l.cloudMs}, {"total", l.totalMs},
+    return json{{"edge", l.edgeMs}, {"transmit", l.transmitMs}, {"cloud", l.cloudMs}, {"results", l.resultsMs}, {"total", l.totalMs},
                 {"edge_origin", l.edgeOrigin}, {"cloud_origin", l.cloudOrigin}};
 }
 
@@ -189,6 +189,8 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
                         {"max_accuracy_drop_percent", ps.constraints.maxDropPercent},
                         {"message_overhead_ms", ps.constraints.messageOverheadMs},
                         {"accept_by", acceptanceName(ps.constraints.acceptance)},
+                        {"results_at", resultsAtName(ps.constraints.resultsAt)},
+                        {"downlink_bps", ps.constraints.downlinkBps},
                         {"edge_bits", ctx.bits()},
                         {"input_bits", ctx.inputBits()},
                         {"cloud_bits", ctx.cloudBits()}};
@@ -226,7 +228,8 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
         json cj{{"id", c.solution},
                 {"split_position", s.split},
                 {"budget", s.budget},
-                {"latency_ms", {{"edge", c.edgeMs}, {"transmit", c.transmitMs}, {"cloud", c.cloudMs}, {"total", c.totalMs}}},
+                {"latency_ms",
+                 {{"edge", c.edgeMs}, {"transmit", c.transmitMs}, {"cloud", c.cloudMs}, {"results", c.resultsMs}, {"total", c.totalMs}}},
                 {"mse_proxy", c.mse},
                 {"edge_bytes", s.edgeBytes()},
                 {"pareto", bool(onFront[i])}};
@@ -241,6 +244,9 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
         {"latency", "per-layer latency tables of the device simulator (SCALE-Sim v2 model), or measured where a "
                     "measured profile overrides a cell: see each latency_ms.*_origin"},
         {"transmit", "bits of the transmitted tensors / uplink_bps + message_overhead_ms per tensor"},
+        {"results", "graph outputs computed on the other side from constraints.results_at: at the edge, those computed "
+                    "in the cloud at cloud_bits / downlink_bps; at the cloud, those computed on the edge and not "
+                    "transmitted, at their bits / uplink_bps; + message_overhead_ms per tensor"},
         {"mse_proxy", "sum of the calibration weight and activation MSE of the edge layers (not an accuracy)"},
         {"accuracy_drop", "measured by a fake-quantized run against the float model on samples held out from the "
                           "calibration (held_out), with its metric, sample count and 95% interval (Wilson for rates, "
@@ -270,6 +276,7 @@ PlanDocument::Entry entryFrom(const json& j, const std::string& where) {
     e.latency.edgeMs = l.at("edge").get<double>();
     e.latency.transmitMs = l.at("transmit").get<double>();
     e.latency.cloudMs = l.at("cloud").get<double>();
+    e.latency.resultsMs = l.value("results", 0.0);  // absent in plans written before results were costed
     e.latency.totalMs = l.at("total").get<double>();
     e.latency.edgeOrigin = l.value("edge_origin", "simulated");
     e.latency.cloudOrigin = l.value("cloud_origin", "simulated");
@@ -318,6 +325,11 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         if (acceptBy == "upper-bound") d.constraints.acceptance = Constraints::Acceptance::UpperBound;
         else if (acceptBy != "estimate")
             throw PlannerError(displayName + ": constraints.accept_by '" + acceptBy + "' is not estimate or upper-bound");
+        // Both absent in plans written before results were costed: the defaults.
+        const auto at = resultsAtFromName(c.value("results_at", std::string(resultsAtName(d.constraints.resultsAt))));
+        if (!at) throw PlannerError(displayName + ": constraints.results_at must be \"edge\" or \"cloud\"");
+        d.constraints.resultsAt = *at;
+        d.constraints.downlinkBps = c.value("downlink_bps", d.constraints.downlinkBps);
         field = "selected";
         d.selected = entryFrom(j.at("selected"), displayName + ": selected");
         d.selected.name = "auto-split";

@@ -98,7 +98,8 @@ Plan planFor(const PlanningContext& ctx, int solution, const Constraints& c, con
     p.latency.edgeMs = s.edgeUs / 1e3;
     p.latency.cloudMs = s.cloudUs / 1e3;
     p.latency.transmitMs = CostModel::transmitMs(s.transmitBits, s.messages, c);
-    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs;
+    p.latency.resultsMs = CostModel::resultsMs(s.results(c.resultsAt), c);
+    p.latency.totalMs = p.latency.edgeMs + p.latency.transmitMs + p.latency.cloudMs + p.latency.resultsMs;
     p.latency.edgeOrigin = s.edgeMeasured == 0 ? "simulated" : (s.edgeMeasured == 2 ? "measured" : "mixed");
     p.latency.cloudOrigin = ctx.cost().cloudOrigin(s.split);
     p.edgeWeightBytes = bytesFromBits(s.edgeWeightBits);
@@ -115,16 +116,27 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
     auto ps = std::make_shared<PlanSet>();
     ps->constraints = c;
     const auto& sols = ctx.solutions();
-    ps->candidates.reserve(sols.size());
-    for (size_t i = 0; i < sols.size(); ++i) {
+    // The built solutions that fit, then the optimal allocation of every split at this very
+    // budget (the grid's levels rarely meet it); solutions added for other budgets are not
+    // looked at, so the answer depends on the constraints alone.
+    std::vector<int> pool;
+    pool.reserve(sols.built() + 64);
+    for (size_t i = 0; i < sols.built(); ++i) {
         const Solution& s = sols[i];
-        if (s.split >= 0 && s.edgeBytes() > c.edgeMemoryBytes) continue;
+        if (s.split < 0 || s.edgeBytes() <= c.edgeMemoryBytes) pool.push_back(int(i));
+    }
+    for (int i : ctx.budgetSolutions(c.edgeMemoryBytes))
+        if (size_t(i) >= sols.built()) pool.push_back(i);  // a built one that fits is in already
+    ps->candidates.reserve(pool.size());
+    for (int i : pool) {
+        const Solution& s = sols[size_t(i)];
         ScoredSolution x;
         x.solution = int(i);
         x.edgeMs = s.edgeUs / 1e3;
         x.cloudMs = s.cloudUs / 1e3;
         x.transmitMs = CostModel::transmitMs(s.transmitBits, s.messages, c);
-        x.totalMs = x.edgeMs + x.transmitMs + x.cloudMs;
+        x.resultsMs = CostModel::resultsMs(s.results(c.resultsAt), c);
+        x.totalMs = x.edgeMs + x.transmitMs + x.cloudMs + x.resultsMs;
         x.mse = s.mse();
         ps->candidates.push_back(x);
     }

@@ -34,7 +34,7 @@ private slots:
     void planWritesAVersionedPlan() {
         QTemporaryDir dir;
         const QString out = dir.filePath("plan.json");
-        const CliRun r = cli({"plan", kExample, "--edge", "eyeriss", "--cloud", "tpu", "--uplink", "3Mbps", "--edge-memory",
+        const CliRun r = cli({"plan", kExample, "--edge", "eyeriss", "--cloud", "tpu", "--uplink", "10Mbps", "--edge-memory",
                            "4GiB", "--max-drop", "5%", "--synthetic", "2", "--out", out});
         QVERIFY2(r.code == 0, r.err);
         QVERIFY(r.out.contains("selected plan"));
@@ -46,17 +46,19 @@ private slots:
         QCOMPARE(j["schema_version"].toInt(), 1);
         QCOMPARE(j["model"].toObject()["sha256"].toString().size(), 64);
         QCOMPARE(j["devices"].toObject()["edge"].toObject()["name"].toString(), QString("eyeriss"));
-        QCOMPARE(j["uplink_bps"].toDouble(), 3e6);
+        QCOMPARE(j["uplink_bps"].toDouble(), 10e6);
         const QJsonObject sel = j["selected"].toObject();
         for (const char* k : {"kind", "split_position", "split_after", "transmitted", "weight_bits", "activation_bits",
                               "latency_ms", "edge_weight_bytes", "edge_activation_bytes", "accuracy_drop"})
             QVERIFY2(sel.contains(k), k);
         const QJsonObject lat = sel["latency_ms"].toObject();
-        QVERIFY(std::abs(lat["edge"].toDouble() + lat["transmit"].toDouble() + lat["cloud"].toDouble() - lat["total"].toDouble()) < 1e-6);
+        QVERIFY(std::abs(lat["edge"].toDouble() + lat["transmit"].toDouble() + lat["cloud"].toDouble() +
+                         lat["results"].toDouble() - lat["total"].toDouble()) < 1e-6);
         const QJsonObject base = j["baselines"].toObject();
         for (const char* k : {"cloud-only", "neurosurgeon", "qdmp", "qdmp-e", "u8", "u4", "edge-only-u8"}) QVERIFY2(base.contains(k), k);
         QVERIFY(j["candidates"].toArray().size() > 1);
-        // At 3 Mbps the example splits; the split's measured drop is within the threshold.
+        // At 10 Mbps the example splits (at 3 Mbps, with the result returned to the edge, it runs
+        // Edge-Only); the split's measured drop is within the threshold.
         QCOMPARE(sel["kind"].toString(), QString("SPLIT"));
         QVERIFY(sel["accuracy_drop"].toObject()["value"].toDouble() <= 5.0);
 
@@ -100,6 +102,8 @@ private slots:
         QTest::addRow("threshold over 100") << QStringList{"--max-drop", "150%"} << "within 0..100%";
         QTest::addRow("bad memory unit") << QStringList{"--edge-memory", "4 parsecs"} << "unknown unit";
         QTest::addRow("bits the edge lacks") << QStringList{"--edge", "tpu", "--bits", "2,8"} << "does not run 2-bit";
+        QTest::addRow("negative downlink") << QStringList{"--downlink", "-3Mbps"} << "bandwidth must be positive";
+        QTest::addRow("downlink without unit") << QStringList{"--downlink", "fast"} << "fast";
     }
     void badInputsAreClearErrors() {
         QFETCH(QStringList, args);
@@ -185,6 +189,38 @@ private slots:
 #endif
     }
 
+    void resultsAtAndDownlinkOptions() {
+        // A bad place is a usage error (exit 2) naming the option and the value.
+        CliRun r = cli({"plan", kExample, "--synthetic", "1", "--results-at", "moon"});
+        QCOMPARE(r.code, 2);
+        QVERIFY2(r.err.contains("--results-at must be edge or cloud, got 'moon'"), r.err);
+        // Default: results at the edge over a 10 Mbps downlink; Cloud-Only pays the return.
+        r = cli({"plan", kExample, "--synthetic", "2", "--json"});
+        QVERIFY2(r.code == 0, r.err);
+        QJsonObject j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["constraints"].toObject()["results_at"].toString(), QString("edge"));
+        QCOMPARE(j["constraints"].toObject()["downlink_bps"].toDouble(), 10e6);
+        const double coBack = j["baselines"].toObject()["cloud-only"].toObject()["latency_ms"].toObject()["results"].toDouble();
+        QVERIFY(coBack > 0);
+        // A slower downlink costs Cloud-Only more; results at the cloud cost it nothing.
+        r = cli({"plan", kExample, "--synthetic", "2", "--json", "--downlink", "1Mbps"});
+        QVERIFY2(r.code == 0, r.err);
+        j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["constraints"].toObject()["downlink_bps"].toDouble(), 1e6);
+        QVERIFY(j["baselines"].toObject()["cloud-only"].toObject()["latency_ms"].toObject()["results"].toDouble() > coBack);
+        r = cli({"plan", kExample, "--synthetic", "2", "--json", "--results-at", "cloud"});
+        QVERIFY2(r.code == 0, r.err);
+        j = QJsonDocument::fromJson(r.out).object();
+        QCOMPARE(j["constraints"].toObject()["results_at"].toString(), QString("cloud"));
+        QCOMPARE(j["baselines"].toObject()["cloud-only"].toObject()["latency_ms"].toObject()["results"].toDouble(), 0.0);
+        QVERIFY(j["baselines"].toObject()["edge-only-u8"].toObject()["latency_ms"].toObject()["results"].toDouble() > 0);
+        // The text report shows the term and where results end.
+        r = cli({"plan", kExample, "--synthetic", "2", "--results-at", "cloud"});
+        QVERIFY2(r.code == 0, r.err);
+        QVERIFY2(r.out.contains("results      consumed at the cloud"), r.out);
+        QVERIFY2(r.out.contains(" + results "), r.out);
+    }
+
     void sweepWritesCsv() {
         QTemporaryDir dir;
         const QString csv = dir.filePath("sweep.csv");
@@ -196,6 +232,7 @@ private slots:
         const QList<QByteArray> lines = f.readAll().trimmed().split('\n');
         QCOMPARE(lines.size(), 6);
         QVERIFY(lines[0].startsWith("uplink_bps,kind,split_position"));
+        QVERIFY(lines[0].contains(",cloud_ms,results_ms,edge_bytes,"));
         QVERIFY(lines[1].startsWith("100000,"));
         QVERIFY(lines[5].startsWith("1e+08,"));
     }

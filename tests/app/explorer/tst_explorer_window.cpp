@@ -177,7 +177,9 @@ private slots:
         QCOMPARE(w.dagView()->placement().plan.activationBits[0], int(sol.activationBits[0]));
         // The breakdown's selected row is that candidate's latency.
         const auto planned = autosplit::planner::planFor(ctx, pick, plans->constraints, "picked");
-        QCOMPARE(w.breakdownPlot()->rows().front().totalMs(), planned.latency.edgeMs + planned.latency.transmitMs + planned.latency.cloudMs);
+        QCOMPARE(w.breakdownPlot()->rows().front().totalMs(),
+                 planned.latency.edgeMs + planned.latency.transmitMs + planned.latency.cloudMs + planned.latency.resultsMs);
+        QCOMPARE(w.breakdownPlot()->rows().front().resultsMs, planned.latency.resultsMs);
         // Moving a slider returns to the planner's choice for the new value.
         w.controls()->thresholdSlider()->setValue(w.controls()->thresholdSlider()->value() + 10);
         QTRY_VERIFY_WITH_TIMEOUT(w.shownPlanName() != QStringLiteral("picked"), kTimeout);
@@ -341,6 +343,8 @@ private slots:
             c.constraints.uplinkBps = 1.1e6;
             c.constraints.edgeMemoryBytes = int64_t(2) << 20;
             c.constraints.maxDropPercent = 12.5;
+            c.constraints.resultsAt = autosplit::planner::ResultsAt::Cloud;
+            c.constraints.downlinkBps = 25e6;
             c.bitSet = {4, 8};
             w.controls()->setRequest(c);
             QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->request.constraints.edgeMemoryBytes ==
@@ -364,6 +368,9 @@ private slots:
         QVERIFY(std::abs(restored.request.constraints.uplinkBps - saved.request.constraints.uplinkBps) < 1e-3);
         QCOMPARE(restored.request.constraints.edgeMemoryBytes, saved.request.constraints.edgeMemoryBytes);
         QVERIFY(std::abs(restored.request.constraints.maxDropPercent - saved.request.constraints.maxDropPercent) < 1e-9);
+        QCOMPARE(saved.request.constraints.resultsAt, autosplit::planner::ResultsAt::Cloud);
+        QCOMPARE(restored.request.constraints.resultsAt, saved.request.constraints.resultsAt);
+        QCOMPARE(restored.request.constraints.downlinkBps, 25e6);
         QCOMPARE(restored.pinnedSplit, saved.pinnedSplit);
         QCOMPARE(w2.selectedSplit(), *saved.pinnedSplit);
     }

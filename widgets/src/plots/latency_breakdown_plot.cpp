@@ -31,8 +31,10 @@ LatencyBreakdownPlot::LatencyBreakdownPlot(QWidget* parent) : QCustomPlot(parent
     edge_ = makeBars(this, tr("Edge compute"), palette::edgeSeries());
     transmit_ = makeBars(this, tr("Transmission"), palette::transmitSeries());
     cloud_ = makeBars(this, tr("Cloud compute"), palette::cloudSeries());
+    results_ = makeBars(this, tr("Results"), palette::resultsSeries());
     transmit_->moveAbove(edge_);
     cloud_->moveAbove(transmit_);
+    results_->moveAbove(cloud_);
     ticker_.reset(new QCPAxisTickerText);
     yAxis->setTicker(ticker_);
     yAxis->setRangeReversed(true);
@@ -44,7 +46,7 @@ LatencyBreakdownPlot::LatencyBreakdownPlot(QWidget* parent) : QCustomPlot(parent
 
 void LatencyBreakdownPlot::setRows(const std::vector<BreakdownRow>& rows) {
     rows_ = rows;
-    QVector<double> keys, e, t, c;
+    QVector<double> keys, e, t, c, r;
     ticker_->clear();
     for (auto* it : totals_) removeItem(it);
     totals_.clear();
@@ -55,12 +57,14 @@ void LatencyBreakdownPlot::setRows(const std::vector<BreakdownRow>& rows) {
         e << rows[i].edgeMs;
         t << rows[i].transmitMs;
         c << rows[i].cloudMs;
+        r << rows[i].resultsMs;
         ticker_->addTick(k, rows[i].highlighted ? QStringLiteral("▶ ") + rows[i].label : rows[i].label);
         maxTotal = std::max(maxTotal, rows[i].totalMs());
     }
     edge_->setData(keys, e, true);
     transmit_->setData(keys, t, true);
     cloud_->setData(keys, c, true);
+    results_->setData(keys, r, true);
     for (size_t i = 0; i < rows.size(); ++i) {
         auto* text = new QCPItemText(this);
         text->setClipToAxisRect(false);

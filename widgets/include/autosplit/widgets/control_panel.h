@@ -1,4 +1,5 @@
-// The constraint controls: uplink bandwidth (log slider 0.1–1000 Mbps with link presets), edge
+// The constraint controls: uplink bandwidth (log slider 0.1–1000 Mbps with link presets), where
+// the results are consumed (edge or cloud) and the downlink that brings them back, edge
 // memory (log slider), tolerated accuracy drop (0–50 %), edge and cloud device profiles
 // (built-ins plus "Load JSON…"), and the edge bit-width set. Every change is emitted at once;
 // throttling is the engine's job, so a drag produces a steady stream of requests.
@@ -14,6 +15,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QSlider;
 
@@ -54,6 +56,8 @@ public:
     QSlider* bandwidthSlider() const { return bandwidth_; }
     QSlider* memorySlider() const { return memory_; }
     QSlider* thresholdSlider() const { return threshold_; }
+    QComboBox* resultsAtCombo() const { return resultsAt_; }      // "Edge" / "Cloud"
+    QDoubleSpinBox* downlinkField() const { return downlink_; }   // Mbps
     QCheckBox* bitCheckBox(int bits) const;
 
 signals:
@@ -73,6 +77,8 @@ private:
     QLabel* memoryLabel_ = nullptr;
     QLabel* thresholdLabel_ = nullptr;
     QComboBox* presets_ = nullptr;
+    QComboBox* resultsAt_ = nullptr;
+    QDoubleSpinBox* downlink_ = nullptr;
     QComboBox* edgeCombo_ = nullptr;
     QComboBox* cloudCombo_ = nullptr;
     std::map<int, QCheckBox*> bitBoxes_;

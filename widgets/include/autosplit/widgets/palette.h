@@ -17,6 +17,7 @@ QColor canvas();
 QColor edgeSeries();      // plot series: edge compute
 QColor transmitSeries();  // plot series: transmission
 QColor cloudSeries();     // plot series: cloud compute
+QColor resultsSeries();   // plot series: results moved to where they are consumed
 QColor textOn(const QColor& background);
 
 }  // namespace autosplit::widgets::palette

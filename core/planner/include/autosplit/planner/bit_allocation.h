@@ -55,6 +55,11 @@ public:
         double distortion = 0;
     };
     Ref best(int64_t budget) const;
+    // The frontier of the current prefix: costs ascending, distortions strictly falling.
+    const std::vector<int64_t>& frontierCosts() const { return cost_; }
+    const std::vector<double>& frontierDistortions() const { return dist_; }
+    // A Ref to entry `entry` of the current prefix's frontier.
+    Ref at(int entry) const;
     // Choices of groups [0, ref.step] for a Ref returned earlier.
     std::vector<int> reconstruct(const Ref& ref) const;
 
@@ -89,6 +94,9 @@ struct WorkingSetOptions {
     // The exact solver is a dynamic program over the schedule whose state is the bits of the
     // variables live at a step; above this many states it gives up (result.exact = false).
     size_t maxStates = size_t(1) << 20;
+    // WorkingSetSweep keeps several (peak, distortion) entries per state; above this many
+    // entries at one step it gives up on that step and every later one.
+    size_t maxEntries = size_t(1) << 21;
 };
 
 struct WorkingSetResult {
@@ -104,6 +112,40 @@ int64_t workingSetPeak(const WorkingSetProblem& p, const std::vector<int>& choic
 WorkingSetResult workingSetExact(const WorkingSetProblem& p, int64_t budget, int lastStep = -1,
                                  const WorkingSetOptions& o = {});
 Allocation workingSetLagrangian(const WorkingSetProblem& p, int64_t budget, int lastStep = -1);
+
+// Exact Pareto frontier of (peak load, distortion) of every prefix of the schedule, for every
+// budget at once: a dynamic program along the schedule whose state is the options of the live
+// variables and which keeps, per state, the Pareto set of (peak so far, distortion) partial
+// assignments with parent pointers. The optimum of prefix [0, e] at budget B is the frontier
+// point of e with the highest peak <= B; reconstruct() gives its options.
+class WorkingSetSweep {
+public:
+    struct Point {
+        int64_t peak = 0;
+        double distortion = 0;
+        int32_t entry = -1;  // DP entry at the prefix's last step
+    };
+    // Sweeps steps [0, max(prefixEnds)].
+    WorkingSetSweep(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o = {});
+    // false when the DP went over o.maxEntries (or 16 live variables) at or before the end.
+    bool exact(int prefixEnd) const;
+    // Peak ascending, distortion strictly falling; empty when not exact or not a requested end.
+    const std::vector<Point>& frontier(int prefixEnd) const;
+    // Option per variable for a point of frontier(prefixEnd); variables born after the end get
+    // their lowest-distortion option.
+    std::vector<int> reconstruct(int prefixEnd, const Point& point) const;
+    size_t largestStep() const { return largest_; }  // most DP entries kept at one step
+
+private:
+    int reached_ = -1;  // last step swept exactly
+    std::vector<std::vector<uint64_t>> keys_;    // per step and entry: options of the live variables
+    std::vector<std::vector<int32_t>> parents_;  // per step and entry: entry at the previous step
+    std::vector<std::vector<int>> slotsAt_;      // per step: slot -> variable
+    std::vector<std::vector<int>> born_;         // per step
+    std::vector<int> cheapest_;                  // per variable
+    std::vector<std::vector<Point>> frontiers_;  // per step (requested ends only)
+    size_t largest_ = 0;
+};
 
 // Solves one budget for every prefix end at once: result[s] is the optimum for the prefix
 // [0, s] (the constraints of a prefix are those of the full schedule up to s).

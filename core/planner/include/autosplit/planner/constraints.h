@@ -6,6 +6,8 @@
 #include "autosplit/util/errors.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace autosplit::planner {
 
@@ -19,6 +21,14 @@ enum class PlanKind { CloudOnly, Split, EdgeOnly };
 const char* planKindName(PlanKind k);  // "CLOUD_ONLY", "SPLIT", "EDGE_ONLY"
 PlanKind planKindOf(int splitPosition, int nodes);
 
+// Where the model's results are consumed. Graph outputs computed on the other side of the cut
+// travel there and are costed (LatencyBreakdown::resultsMs): results at the edge (the paper's
+// users, a camera or a phone) bring every output computed in the cloud back over the downlink;
+// results at the cloud send every output computed on the edge up over the uplink.
+enum class ResultsAt { Edge, Cloud };
+const char* resultsAtName(ResultsAt r);                        // "edge", "cloud"
+std::optional<ResultsAt> resultsAtFromName(const std::string& s);  // "edge" / "cloud", else nullopt
+
 struct Constraints {
     double uplinkBps = 3e6;
     int64_t edgeMemoryBytes = int64_t(4) << 30;
@@ -28,8 +38,12 @@ struct Constraints {
     // or the upper end of its 95 % interval (the cautious rule).
     enum class Acceptance { Estimate, UpperBound };
     Acceptance acceptance = Acceptance::Estimate;
-    // Throws PlannerError naming the field: non-positive or non-finite uplink, negative memory,
-    // threshold outside 0..100, negative overhead.
+    ResultsAt resultsAt = ResultsAt::Edge;
+    // Cloud-to-edge rate for results coming back. 10 Mbps by default: a typical sustained 4G
+    // LTE downlink (and the window's default link), a few times the 3 Mbps default uplink.
+    double downlinkBps = 10e6;
+    // Throws PlannerError naming the field: non-positive or non-finite uplink or downlink,
+    // negative memory, threshold outside 0..100, negative overhead.
     void validate() const;
     bool operator==(const Constraints&) const = default;
 };

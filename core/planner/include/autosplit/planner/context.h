@@ -1,9 +1,10 @@
 // PlanningContext: the planner's slow part, built once per model, devices, bit set and
 // calibration data. On top of the cost model (latency tables, transmit and memory model) it
 // holds the error table and, for every candidate split (§4.1), the bit allocations of a budget
-// grid (§4.2) with their edge / cloud µs, transmitted bits, edge memory and MSE proxy.
-// Immutable after build except for the accuracy cache (thread-safe), so any number of threads
-// may read it.
+// grid (§4.2) with their edge / cloud µs, transmitted bits, edge memory and MSE proxy, and the
+// exact weight and activation frontiers that answer any edge-memory budget (budgetSolutions).
+// Immutable after build except for the accuracy cache and the solutions budget queries add
+// (both thread-safe), so any number of threads may read it.
 #pragma once
 
 #include "autosplit/ir/graph.h"
@@ -13,6 +14,7 @@
 #include "autosplit/util/cancel.h"
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,6 +54,11 @@ struct Solution {
     double edgeUs = 0, cloudUs = 0;
     int64_t transmitBits = 0;
     int messages = 0;                    // tensors sent
+    // Graph outputs on the other side from where results are consumed: computed in the cloud
+    // (at the cloud width; paid when results are at the edge) and computed on the edge but not
+    // sent by the cut (at their bits; paid when results are at the cloud).
+    ResultTransfer resultsToEdge, resultsToCloud;
+    const ResultTransfer& results(ResultsAt at) const { return at == ResultsAt::Edge ? resultsToEdge : resultsToCloud; }
     int64_t edgeWeightBits = 0, edgeActivationBits = 0;
     double weightMse = 0, activationMse = 0;
     double mse() const { return weightMse + activationMse; }
@@ -62,6 +69,39 @@ struct Solution {
     bool forBaseline = false;
     uint8_t edgeMeasured = 0;            // 0 simulated, 1 some entries measured, 2 all measured
     int64_t edgeBytes() const { return (edgeWeightBits + 7) / 8 + (edgeActivationBits + 7) / 8; }
+};
+
+// The solutions of a context: those built with it ([0] = Cloud-Only, the grid's allocations, the
+// baselines' plans), then those budget queries added (PlanningContext::budgetSolutions). An
+// index names the same solution for the context's life; reading and adding are thread-safe.
+class SolutionList {
+public:
+    const Solution& operator[](size_t i) const;
+    size_t size() const;                            // built + added so far
+    size_t built() const { return built_.size(); }  // fixed after build
+    class Iterator {
+    public:
+        Iterator(const SolutionList* l, size_t i) : list_(l), i_(i) {}
+        const Solution& operator*() const { return (*list_)[i_]; }
+        const Solution* operator->() const { return &(*list_)[i_]; }
+        Iterator& operator++() { return ++i_, *this; }
+        bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+    private:
+        const SolutionList* list_;
+        size_t i_;
+    };
+    Iterator begin() const { return {this, 0}; }
+    Iterator end() const { return {this, size()}; }
+    const Solution& front() const { return built_.front(); }
+
+private:
+    friend class PlanningContext;
+    friend struct ContextBuilder;
+    std::vector<Solution> built_;
+    mutable std::mutex mutex_;
+    mutable std::deque<Solution> added_;  // references stay valid as it grows
+    mutable std::map<std::string, int> addedIndex_;
 };
 
 // A measured accuracy drop (percentage points, lower is better) and what it means.
@@ -90,6 +130,9 @@ struct LagrangianReport {
     double exactMs = 0, lagrangianMs = 0;
     int inexactActivation = 0;  // activation problems where the exact DP hit its state limit
     size_t largestWeightFrontier = 0;
+    size_t largestActivationFrontier = 0;  // most DP entries at one step of the activation frontier sweep
+    int budgetInexact = 0;  // candidate splits whose activation frontier went over the entry limit (grid only)
+    double frontierMs = 0;  // building the activation frontiers
 };
 
 // The planner's view of one split position (its cut: CostModel::splits()).
@@ -134,14 +177,22 @@ public:
     int cloudBits() const { return cost_->cloudBits(); }
     Allocator allocator() const { return allocator_; }
     int64_t rawInputBits() const { return cost_->rawInputBits(); }
-    const std::vector<Solution>& solutions() const { return solutions_; }  // [0] = Cloud-Only
+    const SolutionList& solutions() const { return solutions_; }  // [0] = Cloud-Only
+    const Solution& solution(int index) const { return solutions_[size_t(index)]; }
+    // The optimal allocation of every candidate split at this edge memory (weights + activation
+    // working set <= edgeMemoryBytes, both in whole bytes as Solution::edgeBytes counts them):
+    // the exact weight frontier and activation frontier of the split combined at the real budget,
+    // not at a grid level. Indices of stored solutions (new ones are added, thread-safe); empty
+    // with the Lagrangian allocator. Splits whose activation frontier was over the DP's limit
+    // have only their grid solutions.
+    std::vector<int> budgetSolutions(int64_t edgeMemoryBytes) const;
     const LagrangianReport& lagrangian() const { return lagrangian_; }
     double buildMs() const { return buildMs_; }
     int nodeCount() const { return int(graph_.nodes.size()); }
 
     // The solution in the evaluator's terms: its bits on nodes [0, split], cloud bits after.
     PlanBits planBits(const Solution& s) const;
-    // Index of the stored solution with exactly these bits, or -1.
+    // Index of the stored solution (built or added) with exactly these bits, or -1.
     int findSolution(int split, const std::vector<int>& weightBits, const std::vector<int>& activationBits) const;
 
     // Accuracy cache keyed by solution index (a solution is one (split, bits) pair). Thread-safe.
@@ -156,6 +207,11 @@ public:
 
 private:
     PlanningContext() = default;
+    // A solution's costs and MSE proxy from its bits; `mem` when already known (else edgeMemory).
+    Solution score(int split, std::vector<uint8_t> weightBits, std::vector<uint8_t> activationBits, std::string label,
+                   bool exact, const EdgeMemory* mem) const;
+    // Index of (split, bits): the built one, an added one, or `make()` added now.
+    int intern(const std::string& key, const std::function<Solution()>& make) const;
     Graph graph_;
     std::shared_ptr<const CostModel> cost_;
     std::vector<SplitRecord> records_;
@@ -163,7 +219,10 @@ private:
     ModelSource model_;
     std::vector<int> bits_;
     Allocator allocator_ = Allocator::Exact;
-    std::vector<Solution> solutions_;
+    SolutionList solutions_;
+    std::vector<bool> quantized_;  // per node: has a quantized weight (a knapsack group)
+    struct BudgetFrontiers;        // per candidate split: the weight and activation frontiers
+    std::shared_ptr<const BudgetFrontiers> budget_;
     std::map<std::string, int> solutionIndex_;
     LagrangianReport lagrangian_;
     double buildMs_ = 0;

@@ -1,7 +1,9 @@
 // The one latency and memory model of a split, shared by the planner, its baselines and the
 // window: edge µs from the edge device's latency table, transmission = bits of the tensors
 // crossing the cut / uplink + one message overhead per tensor, cloud µs from the cloud
-// device's table at the cloud width; edge memory = weights + activation working set
+// device's table at the cloud width, results = the graph outputs computed on the other side
+// from where they are consumed (Constraints::resultsAt), sent the same way over the downlink
+// (results at the edge) or the uplink (results at the cloud); edge memory = weights + activation working set
 // (ir/analysis.h edgeMemory). Built once per model structure and devices (no calibration
 // needed), immutable, shared between threads.
 #pragma once
@@ -22,8 +24,18 @@
 
 namespace autosplit::planner {
 
+// Graph outputs that end on the other side of a cut from where results are consumed.
+struct ResultTransfer {
+    int64_t bits = 0;
+    int messages = 0;  // one per tensor
+    bool operator==(const ResultTransfer&) const = default;
+};
+
 struct LatencyBreakdown {
-    double edgeMs = 0, transmitMs = 0, cloudMs = 0, totalMs = 0;
+    // totalMs = edgeMs + transmitMs + cloudMs + resultsMs; resultsMs moves the graph outputs to
+    // where results are consumed (downlink for outputs computed in the cloud when results are at
+    // the edge, uplink for outputs computed on the edge when they are at the cloud).
+    double edgeMs = 0, transmitMs = 0, cloudMs = 0, resultsMs = 0, totalMs = 0;
     std::string edgeOrigin = "simulated", cloudOrigin = "simulated";  // or "measured" / "mixed"
 };
 
@@ -35,6 +47,8 @@ struct SplitCost {
     LatencyBreakdown latency;
     int64_t transmitBits = 0;
     int messages = 0;  // tensors sent
+    int64_t resultBits = 0;  // graph outputs moved to where results are consumed
+    int resultMessages = 0;
     int64_t edgeWeightBits = 0, edgeActivationBits = 0;
     bool fitsMemory = true;
     int64_t edgeWeightBytes() const { return (edgeWeightBits + 7) / 8; }
@@ -82,6 +96,7 @@ public:
     struct UniformSplit {
         double edgeUs = 0;
         int64_t transmitBits = 0;
+        ResultTransfer toCloud;  // edge outputs not in the cut at this width (results at the cloud)
         int64_t edgeWeightBits = 0, edgeActivationBits = 0;
         int edgeMeasured = 0;  // edge latency entries of the prefix that are measured
     };
@@ -92,6 +107,19 @@ public:
 
     // The transmit model: bits / uplink + messageOverheadMs per message (one per tensor).
     static double transmitMs(int64_t bits, int messages, const Constraints& c);
+
+    // Results at the edge: the outputs computed by cloud nodes (after `position`) at the cloud
+    // width. Results at the cloud: the outputs computed on the edge (nodes [0, position]) that
+    // the cut does not already send, at (*abits)[producer] or `uniformBits` when abits is null.
+    // Graph inputs that are also outputs count as edge tensors.
+    ResultTransfer resultTransfer(int position, ResultsAt at, const std::vector<int>* abits, int uniformBits) const;
+    // The same for any edge/cloud partition (onEdge per node; min-cut baselines): `sent` are the
+    // tensors the cut transmits, abits[node] the edge nodes' output widths.
+    ResultTransfer resultTransfer(const std::vector<bool>& onEdge, const std::vector<int>& sent, ResultsAt at,
+                                  const std::vector<int>& abits) const;
+    // bits / (downlink when results are at the edge, uplink when at the cloud) + the per-message
+    // overhead per tensor.
+    static double resultsMs(const ResultTransfer& r, const Constraints& c);
     // Bits crossing the cut after `position`: graph inputs at inputBits(), the outputs of node i
     // at (*abits)[i], or at `uniformBits` when abits is null.
     int64_t transmitBits(int position, const std::vector<int>* abits, int uniformBits) const;
@@ -130,6 +158,7 @@ private:
     std::map<int, std::vector<UniformSplit>> uniform_;
     std::vector<double> cloudSuffixUs_, edgeFloatUs_, cloudNodeUs_;
     std::vector<int> cloudMeasuredSuffix_;  // index = position + 1
+    std::vector<ResultTransfer> cloudResults_;  // index = position + 1: outputs computed in the cloud
 };
 
 }  // namespace autosplit::planner

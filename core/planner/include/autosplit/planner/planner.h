@@ -49,7 +49,7 @@ struct Plan {
 
 struct ScoredSolution {
     int solution = -1;
-    double edgeMs = 0, transmitMs = 0, cloudMs = 0, totalMs = 0;
+    double edgeMs = 0, transmitMs = 0, cloudMs = 0, resultsMs = 0, totalMs = 0;  // as LatencyBreakdown
     double mse = 0;
 };
 

@@ -11,14 +11,16 @@
 
 namespace autosplit::widgets {
 
-// Edge / transmit / cloud stacked horizontal bars, one row per plan (selected and baselines).
+// Edge / transmit / cloud / results stacked horizontal bars, one row per plan (selected and
+// baselines).
 struct BreakdownRow {
     QString label;
     double edgeMs = 0;
     double transmitMs = 0;
     double cloudMs = 0;
     bool highlighted = false;  // the selected plan
-    double totalMs() const { return edgeMs + transmitMs + cloudMs; }
+    double resultsMs = 0;      // graph outputs moved to where results are consumed
+    double totalMs() const { return edgeMs + transmitMs + cloudMs + resultsMs; }
 };
 
 class LatencyBreakdownPlot : public QCustomPlot {
@@ -32,6 +34,7 @@ private:
     QCPBars* edge_;
     QCPBars* transmit_;
     QCPBars* cloud_;
+    QCPBars* results_;
     QSharedPointer<QCPAxisTickerText> ticker_;
     std::vector<BreakdownRow> rows_;
     std::vector<QCPItemText*> totals_;
