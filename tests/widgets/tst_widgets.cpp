@@ -228,7 +228,7 @@ private slots:
         QCOMPARE(plot.intervalCount(), 2);
         QVERIFY(plot.xAxis->range().contains(2.9));  // the bars fit the view
         plot.setDataOrigin(QStringLiteral("char-accuracy-drop on 64 held-out samples"), false);
-        QVERIFY(plot.note().contains(QLatin1String("char-accuracy-drop on 64 held-out samples")));
+        QVERIFY(plot.xAxis->label().contains(QLatin1String("char-accuracy-drop on 64 held-out samples")));
         QVERIFY(plot.syntheticBanner().isEmpty());
         plot.setDataOrigin(QStringLiteral("relative-l2-error on 4 held-out synthetic inputs"), true);
         QVERIFY(plot.syntheticData());

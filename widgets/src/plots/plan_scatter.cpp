@@ -257,8 +257,11 @@ void PlanScatter::rebuild() {
         for (const auto& p : points_)
             if (p.id == selectedId_) note << tr("selected plan not yet measured");
     if (dropView && !unmeasuredBaselines.isEmpty()) note << tr("%1 not measured").arg(unmeasuredBaselines.join(QStringLiteral(", ")));
-    if (!dataOrigin_.isEmpty()) note.prepend(dataOrigin_);
-    noteText_->setText(points_.empty() && dataOrigin_.isEmpty() ? QString() : note.join(QStringLiteral(" · ")));
+    noteText_->setText(points_.empty() ? QString() : note.join(QStringLiteral(" · ")));
+    // Where the drops come from, under the axis they are read on.
+    if (dropView)
+        xAxis->setLabel(dataOrigin_.isEmpty() ? tr("accuracy drop (percentage points, measured)")
+                                              : tr("accuracy drop (percentage points): %1").arg(dataOrigin_));
 
     if (dropView) {
         const double top = std::max(hi, 1.0) * 1.15;
