@@ -87,17 +87,30 @@ double parseBandwidth(const std::string& text) {
 int64_t parseBytes(const std::string& text) {
     double v = 0;
     std::string u;
-    if (!splitNumber(text, v, u))
+    if (!splitNumber(text, v, u, /*keepCase=*/true))
         throw UnitError("memory size '" + text + "' is not a number with a unit such as 4GiB, 512MB");
+    // Bytes only, uppercase B (a lowercase b is a bit: 4Gb is 0.5 GB); the prefix's case is free
+    // (kB, KB) except m, which is milli.
     double scale = 0;
-    if (u.empty() || u == "b") scale = 1;
-    else if (u == "kb") scale = 1e3;
-    else if (u == "mb") scale = 1e6;
-    else if (u == "gb") scale = 1e9;
-    else if (u == "kib") scale = 1024.0;
-    else if (u == "mib") scale = 1024.0 * 1024;
-    else if (u == "gib") scale = 1024.0 * 1024 * 1024;
-    else throw UnitError("memory size '" + text + "': unknown unit '" + u + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
+    if (u.empty() || u == "B") scale = 1;
+    else if (u == "kB" || u == "KB") scale = 1e3;
+    else if (u == "MB") scale = 1e6;
+    else if (u == "GB") scale = 1e9;
+    else if (u == "KiB" || u == "kiB") scale = 1024.0;
+    else if (u == "MiB") scale = 1024.0 * 1024;
+    else if (u == "GiB") scale = 1024.0 * 1024 * 1024;
+    std::string lower;
+    for (char ch : u) lower += char(std::tolower(static_cast<unsigned char>(ch)));
+    if (scale == 0) {
+        const bool bits = !u.empty() && u.back() == 'b';
+        const bool known = lower == "b" || lower == "kb" || lower == "mb" || lower == "gb" || lower == "kib" || lower == "mib" ||
+                           lower == "gib";
+        throw UnitError("memory size '" + text + "': " +
+                        (known && bits ? "'" + u + "' is bits (lowercase b); memory sizes are bytes: write B, e.g. 4GB or 4GiB"
+                         : known       ? "write the prefix in upper case ('" + u + "' reads as milli or is ambiguous), e.g. 512MB, 4GiB"
+                                       : "unknown unit '" + u + "'") +
+                        " (use B, KB, MB, GB, KiB, MiB, GiB)");
+    }
     if (v < 0) throw UnitError("memory size must not be negative, got '" + text + "'");
     if (v * scale > 9e18) throw UnitError("memory size '" + text + "' is too large");
     return int64_t(std::llround(v * scale));

@@ -95,6 +95,22 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(UnitError, parseBytes("4 parsecs"));
         QVERIFY_THROWS_EXCEPTION(UnitError, parseBytes("-1MB"));
         QVERIFY_THROWS_EXCEPTION(UnitError, parseBytes("1e30GiB"));
+        QCOMPARE(parseBytes("64kB"), int64_t(64000));
+        QCOMPARE(parseBytes("16B"), int64_t(16));
+        // A lowercase b is a bit (4Gb = 0.5 GB) and an m is milli: memory sizes refuse them.
+        for (const char* bad : {"4Gb", "512mb", "4gib", "64kb", "2mB"}) {
+            try {
+                parseBytes(bad);
+                QFAIL(qPrintable(QStringLiteral("'%1' was accepted").arg(QLatin1String(bad))));
+            } catch (const UnitError& e) {
+                QVERIFY2(std::string(e.what()).find(bad) != std::string::npos, e.what());
+            }
+        }
+        try {
+            parseBytes("4Gb");
+        } catch (const UnitError& e) {
+            QVERIFY2(std::string(e.what()).find("is bits") != std::string::npos, e.what());
+        }
     }
 
     void parsesDurationsAndThresholds() {
