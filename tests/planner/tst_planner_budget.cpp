@@ -428,7 +428,7 @@ private slots:
         QVERIFY(anyResults);
         QVERIFY(text.find("\"results_at\": \"cloud\"") != std::string::npos);
         // A plan written before results were costed: no results fields at all.
-        std::string old = std::regex_replace(text, std::regex("\n *\"(results|results_at|downlink_bps)\": [^\n]*"), "");
+        std::string old = std::regex_replace(text, std::regex("\n *\"(results|results_at|results_encoding|downlink_bps)\": [^\n]*"), "");
         QVERIFY(old.find("\"results") == std::string::npos);
         const PlanDocument o = parsePlan(old, "old.json");
         QCOMPARE(o.constraints.resultsAt, ResultsAt::Edge);

@@ -227,6 +227,26 @@ private slots:
         QCOMPARE(parsePlan(text, "plan.json").constraints.acceptance, Constraints::Acceptance::UpperBound);
     }
 
+    void resultsTravelAsTheirConsumerNeedsThem() {
+        // The example classifier's output 0 is [1, C]: sent back as a tensor it is C float16
+        // values; as its class index ceil(log2 C) bits.
+        auto& f = fixture();
+        const auto tensor = CostModel::build(f.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"));
+        const auto indices = tensor->withResults(ResultEncoding::ClassIndices);
+        const int out = f.graph.outputs.front();
+        const int64_t classes = f.graph.tensors[size_t(out)].shape.back();
+        QCOMPARE(tensor->resultBitsOf(out, 16), classes * 16);
+        int bits = 1;
+        while ((int64_t(1) << bits) < classes) ++bits;
+        QCOMPARE(indices->resultBitsOf(out, 16), int64_t(bits));
+        QCOMPARE(indices->resultEncoding(), ResultEncoding::ClassIndices);
+        Constraints c;
+        QVERIFY(indices->uniformCost(-1, 8, c).latency.resultsMs < tensor->uniformCost(-1, 8, c).latency.resultsMs);
+        QCOMPARE(tensor->withResults(ResultEncoding::BinaryMap)->resultBitsOf(out, 16), classes);
+        // The same latency tables: only the results term differs.
+        QCOMPARE(indices->uniformCost(3, 8, c).latency.edgeMs, tensor->uniformCost(3, 8, c).latency.edgeMs);
+    }
+
     void transmittedIsTheSplitsCrossingSet() {
         auto ctx = freshContext();
         Constraints c;

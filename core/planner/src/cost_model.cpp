@@ -31,6 +31,35 @@ std::shared_ptr<const CostModel> CostModel::rebuiltFor(Graph g) const {
     return build(std::move(g), edge_, cloud_, o, edgeMeasured_.get());
 }
 
+const char* resultEncodingName(ResultEncoding e) {
+    switch (e) {
+    case ResultEncoding::Tensor: return "tensor";
+    case ResultEncoding::ClassIndices: return "class-indices";
+    case ResultEncoding::BinaryMap: return "binary-map";
+    }
+    return "?";
+}
+
+std::shared_ptr<const CostModel> CostModel::withResults(ResultEncoding e) const {
+    if (e == options_.results) return std::shared_ptr<const CostModel>(new CostModel(*this));
+    CostModelOptions o = options_;
+    o.cancel = {};
+    o.results = e;
+    return assemble(graph_, analysis_, edge_, cloud_, edgeTable_, cloudTable_, edgeMeasured_, o);
+}
+
+int64_t CostModel::resultBitsOf(int tensor, int elementBits) const {
+    const Tensor& t = graph_.tensors[size_t(tensor)];
+    const int64_t elements = std::max<int64_t>(0, t.elementCount());
+    if (graph_.outputs.empty() || tensor != graph_.outputs.front() || options_.results == ResultEncoding::Tensor)
+        return elements * elementBits;
+    if (options_.results == ResultEncoding::BinaryMap) return elements;
+    const int64_t classes = t.shape.empty() ? 1 : std::max<int64_t>(1, t.shape.back());
+    int indexBits = 1;
+    while ((int64_t(1) << indexBits) < classes) ++indexBits;
+    return elements / classes * indexBits;
+}
+
 std::shared_ptr<const CostModel> CostModel::build(Graph g, const sim::DeviceProfile& edge, const sim::DeviceProfile& cloud,
                                                   std::shared_ptr<const sim::LatencyTable> edgeTable,
                                                   std::shared_ptr<const sim::LatencyTable> cloudTable,
@@ -145,11 +174,11 @@ ResultTransfer CostModel::resultTransfer(int position, ResultsAt at, const std::
         const bool onEdge = tt.producer <= position;  // graph inputs (producer -1) are on the edge
         if (at == ResultsAt::Edge) {
             if (onEdge) continue;
-            r.bits += std::max<int64_t>(0, tt.elementCount()) * cloudBits_;
+            r.bits += resultBitsOf(t, cloudBits_);
         } else {
             if (!onEdge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
             const int b = tt.producer < 0 ? inputBits_ : (abits ? (*abits)[size_t(tt.producer)] : uniformBits);
-            r.bits += std::max<int64_t>(0, tt.elementCount()) * b;
+            r.bits += resultBitsOf(t, b);
         }
         ++r.messages;
     }
@@ -165,11 +194,11 @@ ResultTransfer CostModel::resultTransfer(const std::vector<bool>& onEdge, const 
         const bool edge = tt.producer < 0 || onEdge[size_t(tt.producer)];
         if (at == ResultsAt::Edge) {
             if (edge) continue;
-            r.bits += std::max<int64_t>(0, tt.elementCount()) * cloudBits_;
+            r.bits += resultBitsOf(t, cloudBits_);
         } else {
             if (!edge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
             const int b = tt.producer < 0 ? inputBits_ : abits[size_t(tt.producer)];
-            r.bits += std::max<int64_t>(0, tt.elementCount()) * b;
+            r.bits += resultBitsOf(t, b);
         }
         ++r.messages;
     }

@@ -190,6 +190,7 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
                         {"message_overhead_ms", ps.constraints.messageOverheadMs},
                         {"accept_by", acceptanceName(ps.constraints.acceptance)},
                         {"results_at", resultsAtName(ps.constraints.resultsAt)},
+                        {"results_encoding", resultEncodingName(ctx.cost().resultEncoding())},
                         {"downlink_bps", ps.constraints.downlinkBps},
                         {"edge_bits", ctx.bits()},
                         {"input_bits", ctx.inputBits()},

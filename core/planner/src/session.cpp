@@ -100,6 +100,15 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     }
     cancel.throwIfCancelled();
 
+    // Results travel as their consumer needs them (cost_model.h ResultEncoding): class indices for
+    // classifiers and CTC recognizers, a binarized map for map detectors, else the tensor.
+    {
+        const EvalTask task = detectTask(graph, o.eval.task, !data.dictionary.empty());
+        const ResultEncoding enc = task == EvalTask::Classifier || task == EvalTask::Ctc ? ResultEncoding::ClassIndices
+                                   : task == EvalTask::BinaryMap                         ? ResultEncoding::BinaryMap
+                                                                                         : ResultEncoding::Tensor;
+        if (enc != cost->resultEncoding()) cost = cost->withResults(enc);
+    }
     CalibrationOptions calib;
     calib.bits = o.context.bits;
     calib.threads = o.threads;

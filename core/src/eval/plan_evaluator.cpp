@@ -86,6 +86,17 @@ void checkBits(const char* what, int node, int bits) {
 
 }  // namespace
 
+EvalTask detectTask(const Graph& g, EvalTask requested, bool hasDictionary) {
+    if (requested != EvalTask::Generic) return requested;
+    if (hasDictionary) return EvalTask::Ctc;
+    if (g.outputs.empty()) return EvalTask::Generic;
+    const Tensor& out = g.tensors[static_cast<size_t>(g.outputs[0])];
+    if (!isFloating(out.dtype)) return EvalTask::Generic;
+    if (classifierShape(out.shape)) return EvalTask::Classifier;
+    if (sigmoidMap(g, out.shape)) return EvalTask::BinaryMap;
+    return EvalTask::Generic;
+}
+
 void validatePlan(const Graph& g, const PlanBits& plan) {
     const int nodes = static_cast<int>(g.nodes.size());
     if (plan.splitPosition < -1 || plan.splitPosition >= nodes)

@@ -88,6 +88,11 @@ const char* evalTaskName(EvalTask t);
 // "generic" (or "auto": detect), "classifier", "ctc", "binary-map"; throws Error otherwise.
 EvalTask parseEvalTask(const std::string& s);
 
+// The task the evaluator will score `g` as, from the graph's declared output shapes (as
+// PlanEvaluator detects it from the float outputs): `requested` unless Generic; Ctc with a
+// dictionary; Classifier for an [N, C] output 0; BinaryMap for an [N, 1, H, W] Sigmoid map.
+EvalTask detectTask(const Graph& g, EvalTask requested, bool hasDictionary);
+
 struct OutputMetrics {
     std::string name;
     double relativeMse = 0;  // sum (y - y_float)^2 / sum y_float^2 over all samples

@@ -55,7 +55,16 @@ struct SplitCost {
     int64_t edgeActivationBytes() const { return (edgeActivationBits + 7) / 8; }
 };
 
+// What the consumer of the results receives for graph output 0 (the task's output): the
+// tensor itself at its bits, its class indices (argmax over the last axis at ceil(log2 C) bits
+// per row: a classifier's top-1, a CTC recognizer's per-step classes, decoded where the results
+// are consumed), or one bit per element (a probability map binarized at its threshold). Other
+// outputs always travel as tensors. The session chooses it from the task (planner/session.h).
+enum class ResultEncoding { Tensor, ClassIndices, BinaryMap };
+const char* resultEncodingName(ResultEncoding e);  // "tensor", "class-indices", "binary-map"
+
 struct CostModelOptions {
+    ResultEncoding results = ResultEncoding::Tensor;
     // Edge widths tabulated per split position for uniform plans (those the edge device runs).
     std::vector<int> tabulateBits{2, 4, 6, 8, 16};
     int inputBits = 8;   // the raw input (what Cloud-Only sends)
@@ -79,6 +88,11 @@ public:
     // The same devices, options and measured profile on another graph of the same structure
     // (an equalized copy: rescaled constants change the vector units' traffic).
     std::shared_ptr<const CostModel> rebuiltFor(Graph g) const;
+    // The same model with output 0 consumed as `e` (latency tables shared, not re-simulated).
+    std::shared_ptr<const CostModel> withResults(ResultEncoding e) const;
+    ResultEncoding resultEncoding() const { return options_.results; }
+    // Bits output `tensor` takes to where results are consumed at `elementBits` per element.
+    int64_t resultBitsOf(int tensor, int elementBits) const;
 
     const Graph& graph() const { return graph_; }
     const ModelAnalysis& analysis() const { return analysis_; }
