@@ -3,6 +3,7 @@
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/exec/executor.h"
 #include "autosplit/exec/parallel.h"
+#include "autosplit/quant/gptq.h"
 #include "autosplit/util/errors.h"
 
 #include <nlohmann/json.hpp>
@@ -18,11 +19,27 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
 
 namespace autosplit {
+
+const char* errorMeasureName(ErrorMeasure m) {
+    switch (m) {
+    case ErrorMeasure::Relative: return "nsr-diagonal";
+    case ErrorMeasure::RelativeGptq: return "nsr-gptq";
+    case ErrorMeasure::RawMse: return "mse";
+    }
+    return "nsr-diagonal";
+}
+
+ErrorMeasure parseErrorMeasure(const std::string& s) {
+    for (ErrorMeasure m : {ErrorMeasure::Relative, ErrorMeasure::RelativeGptq, ErrorMeasure::RawMse})
+        if (s == errorMeasureName(m)) return m;
+    throw Error("unknown error measure '" + s + "' (nsr-diagonal, nsr-gptq, mse)");
+}
 
 int ErrorTable::bitsIndex(int b) const {
     for (size_t i = 0; i < bits.size(); ++i)
@@ -36,7 +53,8 @@ std::string errorTableToJson(const ErrorTable& t) {
     using nlohmann::json;
     json j;
     j["format"] = "autosplit-error-table";
-    j["version"] = 1;
+    // Version 2: errorKind says what D_w / D_a measure (version 1 tables are raw MSEs).
+    j["version"] = 2;
     j["bits"] = t.bits;
     j["clip"] = t.clip;
     j["samples"] = t.samples;
@@ -45,7 +63,7 @@ std::string errorTableToJson(const ErrorTable& t) {
     j["modelHash"] = t.modelHash;
     j["dataHash"] = t.dataHash;
     j["seconds"] = t.seconds;
-    j["errorKind"] = "mse";
+    j["errorKind"] = t.errorKind;
     json rows = json::array();
     for (const auto& r : t.rows) {
         json jr;
@@ -56,6 +74,8 @@ std::string errorTableToJson(const ErrorTable& t) {
         jr["weightElements"] = r.weightElements;
         jr["activationElements"] = r.activationElements;
         jr["unsignedActivation"] = r.unsignedActivation;
+        jr["outputEnergy"] = r.outputEnergy;
+        jr["sensitivity"] = r.sensitivity;
         jr["weightMse"] = r.weightMse;
         jr["activationMse"] = r.activationMse;
         json ps = json::array();
@@ -71,8 +91,12 @@ std::string errorTableToJson(const ErrorTable& t) {
 ErrorTable errorTableFromJson(const std::string& text) {
     try {
         const auto j = nlohmann::json::parse(text);
-        if (j.at("format") != "autosplit-error-table" || j.at("version") != 1) throw Error("not an error table (format/version)");
+        if (j.at("format") != "autosplit-error-table") throw Error("not an error table (format)");
+        const int version = j.at("version");
+        if (version != 1 && version != 2) throw Error("error table of unknown version " + std::to_string(version));
         ErrorTable t;
+        t.errorKind = version == 1 ? std::string("mse") : j.at("errorKind").get<std::string>();
+        parseErrorMeasure(t.errorKind);
         t.bits = j.at("bits").get<std::vector<int>>();
         t.clip = j.at("clip");
         t.samples = j.at("samples");
@@ -90,6 +114,10 @@ ErrorTable errorTableFromJson(const std::string& text) {
             r.weightElements = jr.at("weightElements");
             r.activationElements = jr.at("activationElements");
             r.unsignedActivation = jr.at("unsignedActivation");
+            if (version >= 2) {
+                r.outputEnergy = jr.at("outputEnergy");
+                r.sensitivity = jr.at("sensitivity");
+            }
             r.weightMse = jr.at("weightMse").get<std::vector<double>>();
             r.activationMse = jr.at("activationMse").get<std::vector<double>>();
             for (const auto& p : jr.at("activationParams")) {
@@ -127,6 +155,10 @@ std::string cacheFile(const std::string& dir, const std::string& model, const st
     for (int x : o.bits) b += std::to_string(x) + "_";
     std::string name = model + "-" + data + "-" + clipMethodName(o.quant.clip) + "-" + b + "n" + std::to_string(o.samplesPerTensor);
     if (o.quant.clip == ClipMethod::Percentile) name += "-p" + std::to_string(o.quant.percentile);
+    // Format version and error kind in the name: a table of another meaning is never picked up.
+    name += std::string("-v2-") + errorMeasureName(o.measure);
+    if (o.measure == ErrorMeasure::RelativeGptq) name += "-r" + std::to_string(o.gptqMaxRowLength);
+    if (o.measure != ErrorMeasure::RawMse && o.sensitivitySamples > 0) name += "-s" + std::to_string(o.sensitivitySamples);
     return dir + "/errors-" + name + ".json";
 }
 
@@ -148,7 +180,8 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             s << f.rdbuf();
             try {
                 ErrorTable t = errorTableFromJson(s.str());
-                if (t.modelHash == modelHash && t.dataHash == dataHash && t.rows.size() == g.nodes.size()) {
+                if (t.modelHash == modelHash && t.dataHash == dataHash && t.rows.size() == g.nodes.size() &&
+                    t.errorKind == errorMeasureName(o.measure)) {
                     t.fromCache = true;
                     return t;
                 }
@@ -162,6 +195,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
 
     ErrorTable table;
     table.bits = o.bits;
+    table.errorKind = errorMeasureName(o.measure);
     table.clip = clipMethodName(o.quant.clip);
     table.samples = static_cast<int>(data.samples.size());
     table.dataDescription = data.description;
@@ -179,36 +213,152 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         r.weightElements = r.weightTensor >= 0 ? g.tensors[r.weightTensor].data->elementCount() : 0;
         r.unsignedActivation = producesNonNegative(n);
     }
+    const bool relative = o.measure != ErrorMeasure::RawMse;
 
-    // Activations: run the float model, keep a strided subsample of every node's output 0.
+    // Input statistics of the weight layers for the output-domain weight error: E[x] and E[x^2]
+    // of every input vector component (LayerInputMoments of the inputs and of their squares).
+    std::vector<std::unique_ptr<LayerInputMoments>> inMean(g.nodes.size()), inSquare(g.nodes.size());
+    std::unordered_map<int, std::vector<int>> readers;  // input tensor -> weight layers reading it
+    if (relative)
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            if (table.rows[i].weightTensor < 0) continue;
+            inMean[i] = LayerInputMoments::meansForNode(g, static_cast<int>(i));
+            if (!inMean[i]) continue;
+            inSquare[i] = LayerInputMoments::meansForNode(g, static_cast<int>(i));
+            readers[g.nodes[i].inputs[0]].push_back(static_cast<int>(i));
+        }
+
+    // Activations: run the float model, keep a strided subsample of every node's output 0 and
+    // the energy of the whole output.
     ExecutorOptions eo;
     eo.threads = threads;
     Executor ex(g, eo);
     std::vector<std::vector<float>> pooled(g.nodes.size());
+    std::vector<double> energySum(g.nodes.size(), 0.0);
+    std::vector<int64_t> energyCount(g.nodes.size(), 0);
     RunHooks hooks;
     hooks.cancel = o.cancel;
     hooks.onValue = [&](int node, int tensor, TensorData& v) {
+        if (auto it = readers.find(tensor); it != readers.end() && v.isFloat()) {
+            TensorData sq;
+            sq.shape = v.shape;
+            sq.floats.resize(v.floats.size());
+            for (size_t k = 0; k < v.floats.size(); ++k) sq.floats[k] = v.floats[k] * v.floats[k];
+            for (int reader : it->second) {
+                inMean[static_cast<size_t>(reader)]->add(v);
+                inSquare[static_cast<size_t>(reader)]->add(sq);
+            }
+        }
         if (node < 0 || g.nodes[node].outputs.empty() || g.nodes[node].outputs[0] != tensor || !v.isFloat()) return;
         const int64_t n = static_cast<int64_t>(v.floats.size());
         table.rows[node].activationElements = n;
         const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
         auto& p = pooled[node];
         for (int64_t k = 0; k < n; k += step) p.push_back(v.floats[k]);
+        double e = 0;
+        for (float x : v.floats) e += static_cast<double>(x) * x;
+        energySum[static_cast<size_t>(node)] += e;
+        energyCount[static_cast<size_t>(node)] += n;
     };
+    const size_t probeSamples = relative ? std::min(data.samples.size(), static_cast<size_t>(std::max(0, o.sensitivitySamples))) : 0;
+    std::vector<std::vector<TensorData>> reference(probeSamples);  // float outputs of the probe samples
     for (size_t s = 0; s < data.samples.size(); ++s) {
-        ex.run(data.samples[s], hooks);
+        RunResult res = ex.run(data.samples[s], hooks);
+        if (s < probeSamples) reference[s] = std::move(res.outputs);
         if (o.progress) o.progress(static_cast<int>(s + 1), static_cast<int>(data.samples.size()));
     }
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+        if (energyCount[i] > 0) table.rows[i].outputEnergy = energySum[i] / static_cast<double>(energyCount[i]);
 
-    // Per node and bits: weight MSE over the whole tensor, activation parameters + MSE on the pool.
+    // RelativeGptq: output error of GPTQ rounding per layer and bits (2..8), layers in batches
+    // whose second moments fit gptqMemoryBytes, one float pass over the set per batch.
+    std::vector<std::vector<double>> gptqError(g.nodes.size());  // per node, per bits index; < 0: none
+    if (o.measure == ErrorMeasure::RelativeGptq) {
+        std::vector<int> gptqBits;
+        for (int b : o.bits)
+            if (b >= 2 && b <= 8) gptqBits.push_back(b);
+        std::vector<int> todo;
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            const int64_t len = inMean[i] ? LayerInputMoments::rowLengthFor(g, static_cast<int>(i)) : 0;
+            if (len > 0 && (o.gptqMaxRowLength <= 0 || len <= o.gptqMaxRowLength) && !gptqBits.empty())
+                todo.push_back(static_cast<int>(i));
+        }
+        for (size_t first = 0; first < todo.size();) {
+            std::vector<int> batch;
+            int64_t bytes = 0;
+            while (first < todo.size() &&
+                   (batch.empty() || bytes + LayerInputMoments::bytesFor(g, todo[first]) <= o.gptqMemoryBytes)) {
+                bytes += LayerInputMoments::bytesFor(g, todo[first]);
+                batch.push_back(todo[first++]);
+            }
+            std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
+            std::unordered_map<int, std::vector<size_t>> batchReaders;
+            for (size_t k = 0; k < batch.size(); ++k) {
+                moments[k] = LayerInputMoments::forNode(g, batch[k]);
+                if (moments[k]) batchReaders[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
+            }
+            RunHooks mh;
+            mh.cancel = o.cancel;
+            mh.lastNode = batch.back();
+            mh.onValue = [&](int, int tensor, TensorData& v) {
+                auto it = batchReaders.find(tensor);
+                if (it == batchReaders.end() || !v.isFloat()) return;
+                for (size_t k : it->second) moments[k]->add(v);
+            };
+            for (const auto& sample : data.samples) ex.run(sample, mh);
+            parallelFor(ex, static_cast<int>(batch.size()), [&](int t) {
+                const size_t k = static_cast<size_t>(t);
+                if (!moments[k] || moments[k]->vectors() == 0) return;
+                const int node = batch[k];
+                const Node& n = g.nodes[static_cast<size_t>(node)];
+                const TensorData& w = *g.tensors[static_cast<size_t>(table.rows[static_cast<size_t>(node)].weightTensor)].data;
+                const bool centered = n.inputs.size() > 2 && n.inputs[2] >= 0;
+                auto qs = gptqQuantizeWeights(g, node, w, gptqBits, o.quant, *moments[k]);
+                auto& errs = gptqError[static_cast<size_t>(node)];
+                errs.assign(o.bits.size(), -1.0);
+                for (size_t q = 0; q < gptqBits.size(); ++q)
+                    errs[static_cast<size_t>(table.bitsIndex(gptqBits[q]))] =
+                        layerOutputError(g, node, w, qs[q], *moments[k], centered);
+                moments[k].reset();
+            }, o.cancel);
+        }
+    }
+
+    // Per node and bits: D_w and D_a (see calibration.h for what they measure).
     parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
         auto& r = table.rows[i];
         const Node& n = g.nodes[i];
-        for (int b : o.bits) {
+        const double energy = r.outputEnergy;
+        for (size_t bi = 0; bi < o.bits.size(); ++bi) {
+            const int b = o.bits[bi];
             double wm = 0;
             if (r.weightTensor >= 0) {
                 const TensorData& w = *g.tensors[r.weightTensor].data;
-                wm = weightQuantizationMse(w, weightChannelAxis(n, w, 1), b, o.quant);
+                const int axis = weightChannelAxis(n, w, 1);
+                if (!relative) {
+                    wm = weightQuantizationMse(w, axis, b, o.quant);
+                } else {
+                    // Output-domain error per output element, relative to the output's energy.
+                    const int64_t outChannels = axis >= 0 ? std::max<int64_t>(1, w.shape[static_cast<size_t>(axis)]) : 1;
+                    double out = -1;
+                    if (!gptqError[static_cast<size_t>(i)].empty()) out = gptqError[static_cast<size_t>(i)][bi];
+                    if (out < 0 && inMean[static_cast<size_t>(i)] && inMean[static_cast<size_t>(i)]->vectors() > 0) {
+                        const TensorData wq = fakeQuantizeWeights(w, axis, b, o.quant);
+                        const bool centered = n.inputs.size() > 2 && n.inputs[2] >= 0;
+                        out = layerOutputErrorDiagonal(g, i, w, wq, inMean[static_cast<size_t>(i)]->mean(),
+                                                       inSquare[static_cast<size_t>(i)]->mean(), centered);
+                    }
+                    if (out >= 0) {
+                        wm = energy > 0 ? out / static_cast<double>(outChannels) / energy : 0.0;
+                    } else {
+                        // No input statistics (ConvTranspose, batched MatMul): the weight's own
+                        // noise-to-signal ratio, which the output's equals for white inputs.
+                        double w2 = 0;
+                        for (float x : w.floats) w2 += static_cast<double>(x) * x;
+                        w2 /= static_cast<double>(std::max<size_t>(1, w.floats.size()));
+                        wm = w2 > 0 ? weightQuantizationMse(w, axis, b, o.quant) / w2 : 0.0;
+                    }
+                }
             }
             r.weightMse.push_back(wm);
             const auto& p = pooled[i];
@@ -224,10 +374,61 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 am = activationQuantizationMse(t, 16, false, o.quant);
                 qp.scale = 0.f;  // marks float16
             }
+            if (relative) am = energy > 0 ? am / energy : 0.0;
             r.activationMse.push_back(am);
             r.activationParams.push_back(qp);
         }
     }, o.cancel);
+
+    // Sensitivity: each node's output alone quantized at the probe width, on the probe samples.
+    if (probeSamples > 0) {
+        int probeIndex = 0;
+        for (size_t bi = 0; bi < o.bits.size(); ++bi)
+            if (o.bits[bi] != 16 && std::abs(o.bits[bi] - 6) < std::abs(o.bits[size_t(probeIndex)] - 6)) probeIndex = int(bi);
+        ExecutorOptions one;
+        one.threads = 1;
+        Executor serial(g, one);
+        double refEnergy = 0;
+        for (const auto& outs : reference)
+            for (const auto& t : outs)
+                if (t.isFloat())
+                    for (float x : t.floats) refEnergy += static_cast<double>(x) * x;
+        parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
+            auto& r = table.rows[static_cast<size_t>(i)];
+            const QuantParams& qp = r.activationParams[static_cast<size_t>(probeIndex)];
+            if (g.nodes[static_cast<size_t>(i)].outputs.empty() || pooled[static_cast<size_t>(i)].empty() || qp.scale <= 0 ||
+                refEnergy <= 0)
+                return;
+            const int out = g.nodes[static_cast<size_t>(i)].outputs[0];
+            double localErr = 0, localEnergy = 0, outErr = 0;
+            RunHooks ph;
+            ph.cancel = o.cancel;
+            ph.onValue = [&](int node, int tensor, TensorData& v) {
+                if (node != i || tensor != out || !v.isFloat()) return;
+                for (float& x : v.floats) {
+                    const float q = qp.quantize(x);
+                    localErr += static_cast<double>(q - x) * (q - x);
+                    localEnergy += static_cast<double>(x) * x;
+                    x = q;
+                }
+            };
+            for (size_t s = 0; s < probeSamples; ++s) {
+                const RunResult res = serial.run(data.samples[s], ph);
+                for (size_t k = 0; k < res.outputs.size() && k < reference[s].size(); ++k) {
+                    const auto& a = res.outputs[k].floats;
+                    const auto& b = reference[s][k].floats;
+                    if (!res.outputs[k].isFloat() || a.size() != b.size()) continue;
+                    for (size_t j = 0; j < a.size(); ++j) outErr += static_cast<double>(a[j] - b[j]) * (a[j] - b[j]);
+                }
+            }
+            if (localErr <= 0 || localEnergy <= 0) return;  // nothing injected: no gain to measure
+            const double gain = (outErr / refEnergy) / (localErr / localEnergy);
+            if (!std::isfinite(gain)) return;
+            r.sensitivity = gain;
+            for (double& d : r.weightMse) d *= gain;
+            for (double& d : r.activationMse) d *= gain;
+        }, o.cancel);
+    }
     table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     if (!cachePath.empty()) {

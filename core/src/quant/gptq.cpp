@@ -350,12 +350,13 @@ TensorData gptqQuantizeWeights(const Graph& g, int node, const TensorData& w, in
 }
 
 double layerOutputError(const Graph& g, int node, const TensorData& w, const TensorData& wq,
-                        const LayerInputMoments& moments) {
+                        const LayerInputMoments& moments, bool centered) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const RowLayout l = rowLayout(n, w);
     if (l.channels == 0 || l.rowLength != moments.rowLength()) throw Error("layerOutputError: layer mismatch");
     const int64_t R = l.rowLength, perGroup = l.channels / moments.groups();
-    double total = 0;
+    double total = 0, centeredShift = 0;
+    const std::vector<double> mean = centered ? moments.mean() : std::vector<double>{};
     Eigen::VectorXd e(R);
     for (int64_t k = 0; k < l.channels; ++k) {
         const std::vector<double>& h = moments.moments(k / perGroup);
@@ -367,8 +368,38 @@ double layerOutputError(const Graph& g, int node, const TensorData& w, const Ten
             total += h[static_cast<size_t>(r * R + r)] * e[r] * e[r];
             for (int64_t c = 0; c < r; ++c) total += 2 * h[static_cast<size_t>(r * R + c)] * e[r] * e[c];
         }
+        if (centered && !mean.empty()) {
+            const double* mu = mean.data() + (k / perGroup) * R;
+            double shift = 0;
+            for (int64_t j = 0; j < R; ++j) shift += e[j] * mu[j];
+            centeredShift += shift * shift;
+        }
     }
-    return total / static_cast<double>(std::max<int64_t>(1, moments.vectors()));
+    const double vectors = static_cast<double>(std::max<int64_t>(1, moments.vectors()));
+    return std::max(0.0, total / vectors - centeredShift);
+}
+
+double layerOutputErrorDiagonal(const Graph& g, int node, const TensorData& w, const TensorData& wq,
+                                const std::vector<double>& mean, const std::vector<double>& meanSquare, bool centered) {
+    const Node& n = g.nodes[static_cast<size_t>(node)];
+    const RowLayout l = rowLayout(n, w);
+    const int64_t R = l.rowLength;
+    if (l.channels == 0 || R == 0 || meanSquare.size() % static_cast<size_t>(R) != 0 || mean.size() != meanSquare.size())
+        throw Error("layerOutputErrorDiagonal: layer mismatch");
+    const int64_t groups = static_cast<int64_t>(meanSquare.size()) / R;
+    if (groups == 0 || l.channels % groups != 0) throw Error("layerOutputErrorDiagonal: layer mismatch");
+    const int64_t perGroup = l.channels / groups;
+    double total = 0;
+    for (int64_t k = 0; k < l.channels; ++k) {
+        const double* m2 = meanSquare.data() + (k / perGroup) * R;
+        const double* m1 = mean.data() + (k / perGroup) * R;
+        for (int64_t j = 0; j < R; ++j) {
+            const size_t i = static_cast<size_t>(l.index(k, j));
+            const double e = static_cast<double>(wq.floats[i]) - w.floats[i];
+            total += e * e * std::max(0.0, centered ? m2[j] - m1[j] * m1[j] : m2[j]);
+        }
+    }
+    return total;
 }
 
 }  // namespace autosplit

@@ -103,6 +103,74 @@ private slots:
         QCOMPARE(rt.rows[0].weightMse, t.rows[0].weightMse);
         QCOMPARE(rt.rows[0].activationParams[1].zeroPoint, t.rows[0].activationParams[1].zeroPoint);
         QVERIFY_THROWS_EXCEPTION(Error, errorTableFromJson("{\"format\": 1"));
+        QCOMPARE(rt.errorKind, std::string("nsr-diagonal"));
+        QCOMPARE(rt.rows[1].outputEnergy, t.rows[1].outputEnergy);
+        QCOMPARE(rt.rows[1].sensitivity, 1.0);
+    }
+
+    // The proxy's unit (calibration.h): raw MSEs scale with the square of a layer's weights, the
+    // noise-to-signal ratios do not. conv2's weights x8 (a power of two: the same codes, the
+    // output x8): raw D_w and D_a of conv2 x64, relative ones unchanged.
+    void relativeErrorsDoNotDependOnTheUnits() {
+        const Graph g = twoConvs();
+        Graph scaled = twoConvs();
+        auto w2 = std::make_shared<TensorData>(*scaled.tensors[size_t(scaled.nodes[1].inputs[1])].data);
+        for (float& v : w2->floats) v *= 8;
+        scaled.tensors[size_t(scaled.nodes[1].inputs[1])].data = w2;
+        const auto set = syntheticDataset(g, 4);
+        CalibrationOptions raw;
+        raw.measure = ErrorMeasure::RawMse;
+        const ErrorTable r1 = calibrate(g, set, raw), r8 = calibrate(scaled, set, raw);
+        const ErrorTable n1 = calibrate(g, set), n8 = calibrate(scaled, set);
+        QCOMPARE(r1.errorKind, std::string("mse"));
+        QCOMPARE(n1.errorKind, std::string("nsr-diagonal"));
+        for (size_t b = 0; b < r1.bits.size(); ++b) {
+            QVERIFY(std::abs(r8.rows[1].weightMse[b] / r1.rows[1].weightMse[b] - 64) < 1e-3);
+            QVERIFY(std::abs(r8.rows[1].activationMse[b] / r1.rows[1].activationMse[b] - 64) < 1e-2);
+            QVERIFY(std::abs(n8.rows[1].weightMse[b] / n1.rows[1].weightMse[b] - 1) < 1e-6);
+            QVERIFY(std::abs(n8.rows[1].activationMse[b] / n1.rows[1].activationMse[b] - 1) < 1e-4);
+            // D_a is the raw MSE over the output's energy.
+            QVERIFY(std::abs(n1.rows[1].activationMse[b] * n1.rows[1].outputEnergy / r1.rows[1].activationMse[b] - 1) < 1e-9);
+            // A noise-to-signal ratio, below 1 from 4 bits on.
+            if (r1.bits[b] >= 4) QVERIFY(n1.rows[0].weightMse[b] < 1 && n1.rows[0].activationMse[b] < 1);
+        }
+        QVERIFY(std::abs(n8.rows[1].outputEnergy / n1.rows[1].outputEnergy - 64) < 1e-3);
+    }
+
+    // Sensitivity: the gain of the node producing the graph output is 1 (its noise is the
+    // output's); D_w / D_a are multiplied by the gain. Tables of another error kind or format
+    // version are not reused from the cache.
+    void sensitivityAndCacheVersions() {
+        const Graph g = twoConvs();
+        const auto set = syntheticDataset(g, 4);
+        QTemporaryDir cache;
+        CalibrationOptions plain;
+        plain.cacheDir = cache.path().toStdString();
+        CalibrationOptions sens = plain;
+        sens.sensitivitySamples = 2;
+        const ErrorTable a = calibrate(g, set, plain), s = calibrate(g, set, sens);
+        QVERIFY(!s.fromCache);
+        QVERIFY(std::abs(s.rows[1].sensitivity - 1) < 1e-9);
+        QVERIFY(s.rows[0].sensitivity > 0 && s.rows[0].sensitivity != 1);
+        for (size_t b = 0; b < a.bits.size(); ++b)
+            QVERIFY(std::abs(s.rows[0].activationMse[b] / a.rows[0].activationMse[b] - s.rows[0].sensitivity) <
+                    1e-9 * s.rows[0].sensitivity);
+        CalibrationOptions raw = plain;
+        raw.measure = ErrorMeasure::RawMse;
+        QVERIFY(!calibrate(g, set, raw).fromCache);
+        QCOMPARE(filesIn(cache.path()), size_t(3));
+        QVERIFY(calibrate(g, set, raw).fromCache);
+        // A version-1 table (raw MSEs, no errorKind) reads as "mse"; one of an unknown version does not.
+        auto j = errorTableToJson(a);
+        const auto at = j.find("\"version\": 2");
+        QVERIFY(at != std::string::npos);
+        std::string v1 = j, v3 = j;
+        v1.replace(at, 13, "\"version\": 1");
+        v3.replace(at, 13, "\"version\": 3");
+        QCOMPARE(errorTableFromJson(v1).errorKind, std::string("mse"));
+        QVERIFY_THROWS_EXCEPTION(Error, errorTableFromJson(v3));
+        QCOMPARE(parseErrorMeasure("nsr-gptq"), ErrorMeasure::RelativeGptq);
+        QVERIFY_THROWS_EXCEPTION(Error, parseErrorMeasure("raw"));
     }
 
     void badTensorFoldersFailClearly() {

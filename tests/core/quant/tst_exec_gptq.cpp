@@ -207,6 +207,48 @@ private slots:
         }
     }
 
+    // The calibration's weight error (calibration.h): the centred output error equals the variance
+    // of (W_q - W) x over the inputs computed directly, and the diagonal version's E[x_j^2] from
+    // first moments of the squared inputs is the diagonal of H.
+    void centredAndDiagonalOutputErrors() {
+        const Graph g = singleLayer("Gemm", {64, 24}, randomTensor({24, 12}, 9, 0.3f));
+        const TensorData x = correlatedInput({64, 24}, 10);
+        TensorData sq = x;
+        for (float& v : sq.floats) v *= v;
+        auto full = LayerInputMoments::forNode(g, 0), mean = LayerInputMoments::meansForNode(g, 0),
+             square = LayerInputMoments::meansForNode(g, 0);
+        full->add(x);
+        mean->add(x);
+        square->add(sq);
+        const TensorData& w = *g.tensors[static_cast<size_t>(g.nodes[0].inputs[1])].data;
+        const TensorData q = fakeQuantizeWeights(w, 1, 2, {});
+        // Direct: e = (W_q - W)^T x per input row, its per-channel variance summed over channels.
+        double direct = 0;
+        for (int64_t k = 0; k < 12; ++k) {
+            double s1 = 0, s2 = 0;
+            for (int64_t v = 0; v < 64; ++v) {
+                double e = 0;
+                for (int64_t j = 0; j < 24; ++j)
+                    e += (double(q.floats[size_t(j * 12 + k)]) - w.floats[size_t(j * 12 + k)]) * x.floats[size_t(v * 24 + j)];
+                s1 += e;
+                s2 += e * e;
+            }
+            direct += s2 / 64 - (s1 / 64) * (s1 / 64);
+        }
+        const double centred = layerOutputError(g, 0, w, q, *full, true), raw = layerOutputError(g, 0, w, q, *full);
+        QVERIFY2(std::fabs(centred - direct) <= 1e-4 * direct, qPrintable(QString("%1 vs %2").arg(centred).arg(direct)));
+        QVERIFY(centred < raw);  // inputs with a mean (+0.5): the bias absorbs part of the error
+        const auto m2 = square->mean();
+        for (int64_t j = 0; j < 24; ++j)
+            QVERIFY(std::fabs(m2[size_t(j)] - full->moments(0)[size_t(j * 24 + j)] / 64) <= 1e-5 * m2[size_t(j)]);
+        // Diagonal against the full H: same order of magnitude for nearest rounding (correlated
+        // inputs make the cross terms nonzero, not dominant).
+        const double diag = layerOutputErrorDiagonal(g, 0, w, q, mean->mean(), m2, false);
+        QVERIFY(diag > 0.3 * raw && diag < 3 * raw);
+        QVERIFY(layerOutputErrorDiagonal(g, 0, w, q, mean->mean(), m2, true) < diag);
+        QVERIFY_THROWS_EXCEPTION(Error, layerOutputErrorDiagonal(g, 0, w, q, {1.0}, {1.0, 2.0}, true));
+    }
+
     void deadInputsAndSingularMoments() {
         // Channel 1 of the input is always zero: H has a zero row and column.
         Graph g = singleLayer("Conv", {1, 3, 6, 6}, randomTensor({4, 3, 1, 1}, 15, 0.5f));

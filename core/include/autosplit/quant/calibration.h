@@ -1,5 +1,22 @@
-// Calibration: per-layer quantization error tables D_w(i,b) (weight MSE) and D_a(i,b)
-// (activation MSE over a calibration set), cached on disk keyed by model and data hashes.
+// Calibration: per-layer quantization error tables D_w(i,b) and D_a(i,b) over a calibration
+// set, cached on disk keyed by model and data hashes and by what the errors measure.
+//
+// The planner adds these up over a plan's edge nodes (its MSE proxy) and minimizes the sum, so
+// they have to be in one unit across layers and to follow what the evaluator does to a layer:
+//   ErrorMeasure::Relative (default): noise-to-signal ratios. Each error is divided by the
+//     energy of the node's float output, E[y^2] over the calibration set (ErrorTable::Row::
+//     outputEnergy), so that a plan's sum adds SQNR-like contributions instead of squares in each
+//     tensor's own units (where a layer with large activations dominated whatever its effect on
+//     the output). D_a: mean square error of the per-tensor activation quantizer on the pooled
+//     output. D_w: the error the weight rounding causes in the layer's output, per output element,
+//     with the input statistics of the calibration set and the mean shift removed (the evaluator's
+//     bias correction absorbs it): sum_kj (w_q - w)_kj^2 Var(x_j) (diagonal of the input
+//     covariance, exact in expectation for nearest rounding; gptq.h layerOutputErrorDiagonal).
+//   ErrorMeasure::RelativeGptq: the same, but D_w of 2- to 8-bit Conv/Gemm/MatMul weights whose
+//     rows have at most gptqMaxRowLength weights is that of GPTQ rounding (what the evaluator
+//     deploys) against the full input covariance; slower (GPTQ of every layer at every width).
+//   ErrorMeasure::RawMse (tables of format version 1): D_w the mean square weight error of
+//     nearest rounding, D_a the activation MSE, both in the tensor's own units. Kept to compare.
 #pragma once
 
 #include "autosplit/data/dataset.h"
@@ -13,8 +30,14 @@
 
 namespace autosplit {
 
+enum class ErrorMeasure { Relative, RelativeGptq, RawMse };
+// "nsr-diagonal", "nsr-gptq", "mse" (the ErrorTable's errorKind); parse throws Error otherwise.
+const char* errorMeasureName(ErrorMeasure m);
+ErrorMeasure parseErrorMeasure(const std::string& s);
+
 struct ErrorTable {
     std::vector<int> bits;  // columns, e.g. {2, 4, 6, 8}
+    std::string errorKind = "nsr-diagonal";  // errorMeasureName of what D_w / D_a measure
     struct Row {
         int node = -1;
         std::string name, op;
@@ -22,8 +45,10 @@ struct ErrorTable {
         int64_t weightElements = 0;
         int64_t activationElements = 0;    // output 0, per sample
         bool unsignedActivation = false;
-        std::vector<double> weightMse;     // per bits
-        std::vector<double> activationMse; // per bits
+        double outputEnergy = 0;           // E[y^2] of output 0 over the calibration set
+        double sensitivity = 1;            // gain applied to D_w / D_a (CalibrationOptions::sensitivitySamples)
+        std::vector<double> weightMse;     // D_w per bits (see errorKind for the unit)
+        std::vector<double> activationMse; // D_a per bits
         std::vector<QuantParams> activationParams;  // per bits, fitted on the calibration set
     };
     std::vector<Row> rows;  // one per node, Graph::nodes order
@@ -41,6 +66,18 @@ struct ErrorTable {
 struct CalibrationOptions {
     std::vector<int> bits{2, 4, 6, 8};
     QuantOptions quant;
+    ErrorMeasure measure = ErrorMeasure::Relative;
+    // RelativeGptq: rows above this length are rounded to nearest, as EvalOptions::gptqMaxRowLength;
+    // second moments accumulated in passes of at most gptqMemoryBytes.
+    int64_t gptqMaxRowLength = 2304;
+    int64_t gptqMemoryBytes = int64_t(256) << 20;
+    // Measured sensitivity (Relative / RelativeGptq, when > 0): on the first sensitivitySamples
+    // samples, each node's output alone is quantized at the width of `bits` nearest to 6 with its
+    // fitted parameters, and the gain = (noise-to-signal ratio of the graph outputs) / (that of the
+    // node's output) multiplies the node's D_w and D_a (ErrorTable::Row::sensitivity): the proxy
+    // then estimates the outputs' noise-to-signal ratio, errors propagated linearly. One float run
+    // per node and sample.
+    int sensitivitySamples = 0;
     int threads = 0;        // 0 = all cores
     std::string cacheDir;   // empty: no cache
     CancelToken cancel;
@@ -51,7 +88,8 @@ struct CalibrationOptions {
 
 // Runs the float model over the set, fits activation parameters per node and bits on the pooled
 // (subsampled) outputs, and measures D_w / D_a. With a cache folder, a table for the same model,
-// data, bits and clipping is loaded instead (fromCache = true); a new one is written atomically.
+// data, bits, clipping and error measure is loaded instead (fromCache = true); a new one is
+// written atomically. Tables of another format version or error kind are never reused.
 ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptions& o = {});
 
 std::string errorTableToJson(const ErrorTable& t);

@@ -87,8 +87,18 @@ std::vector<TensorData> gptqQuantizeWeights(const Graph& g, int node, const Tens
                                             double dampening = 0.01);
 
 // Output error of a quantized weight against the moments: sum over groups and rows of
-// (w_q - w)^T H (w_q - w) / vectors — what GPTQ minimizes (for tests and diagnostics).
+// (w_q - w)^T H (w_q - w) / vectors — what GPTQ minimizes — per input vector, summed over the
+// output channels. `centered`: against the covariance H / vectors - E[x] E[x]^T instead, the
+// error left once the bias has absorbed its mean shift (bias correction).
 double layerOutputError(const Graph& g, int node, const TensorData& w, const TensorData& wq,
-                        const LayerInputMoments& moments);
+                        const LayerInputMoments& moments, bool centered = false);
+// The same with H replaced by its diagonal (sum over channels k and columns j of
+// (w_q - w)_kj^2 E[x_j^2], minus E[x_j]^2 when centered): exact in expectation for rounding
+// errors that are independent across columns (nearest rounding), and needs only O(R) moments.
+// `mean` and `meanSquare` hold E[x] and E[x^2] per group and column (LayerInputMoments::mean()
+// of the inputs and of their squares: groups * R values).
+double layerOutputErrorDiagonal(const Graph& g, int node, const TensorData& w, const TensorData& wq,
+                                const std::vector<double>& mean, const std::vector<double>& meanSquare,
+                                bool centered);
 
 }  // namespace autosplit

@@ -1,0 +1,231 @@
+// bench_proxy: does the planner's MSE proxy rank plans like the measurement? For PP-OCRv4 rec on
+// the rendered OCR lines (character-accuracy drop on held-out lines) and ResNet-50 (synthetic
+// inputs: relative L2 of the logits and top-1 disagreement), it picks plans spread over the
+// planning context's solutions (stratified by the proxy, deterministic), measures each with the
+// session's evaluator, and prints Spearman's rho (ties: average ranks) between the measured drop
+// and the proxy computed from each kind of error table: "mse" (raw MSEs, nearest rounding: the
+// proxy before), "nsr-diagonal" (the default now) and "nsr-gptq" (GPTQ output error).
+//
+//   build/bench/bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq]
+#include "autosplit/eval/rank_correlation.h"
+#include "autosplit/planner/session.h"
+#include "autosplit/quant/calibration.h"
+#include "autosplit/sim/device.h"
+#include "autosplit/util/errors.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <string>
+#include <vector>
+
+using namespace autosplit;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string requireFile(const std::string& file) {
+    const std::string p = std::string(AUTOSPLIT_MODELS_DIR) + "/" + file;
+    if (!std::filesystem::exists(p)) {
+        std::fprintf(stderr, "error: %s is missing: run scripts/fetch-models.sh%s\n", p.c_str(),
+                     file.rfind("ocr-lines", 0) == 0 ? " --ocr, then scripts/make-ocr-set .models/ocr-lines 64 1" : "");
+        std::exit(1);
+    }
+    return p;
+}
+
+struct ModelCase {
+    std::string name, file;
+    std::map<std::string, std::vector<int64_t>> inputs;
+    planner::DataSource source;
+};
+
+struct Variant {
+    std::string label;
+    ErrorMeasure measure;
+    int sensitivitySamples = 0;
+    ErrorTable table;
+    double seconds = 0;
+};
+
+// The proxy of a solution under another error table: Solution::mse()'s sum over the edge nodes.
+double proxyOf(const ErrorTable& t, const planner::Solution& s) {
+    double d = 0;
+    for (int i = 0; i <= s.split; ++i) {
+        const auto& r = t.rows[size_t(i)];
+        if (r.weightTensor >= 0) d += std::max(0.0, r.weightMse[size_t(t.bitsIndex(s.weightBits[size_t(i)]))]);
+        d += std::max(0.0, r.activationMse[size_t(t.bitsIndex(s.activationBits[size_t(i)]))]);
+    }
+    return d;
+}
+
+struct Metric {
+    std::string name;
+    std::vector<double> values;
+};
+
+std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bool list, bool withGptq) {
+    const auto t0 = Clock::now();
+    const std::string path = requireFile(mc.file);
+    ImportOptions io;
+    io.inputShapes = mc.inputs;
+    planner::LoadedModel m = planner::loadOptimizedModel(path, io);
+    planner::SessionData data = planner::loadData(m.graph, mc.source);
+    const Dataset calibrationSet = data.calibration;
+    planner::ContextOptions co;
+    co.compareLagrangian = false;
+    auto cost = planner::CostModel::build(m.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"),
+                                          planner::PlanningContext::costOptions(co));
+    planner::SessionOptions so;
+    so.context = co;
+    so.threads = threads;
+    so.eval.threads = threads;
+    // No cache: the calibration time is measured every run.
+    planner::ModelSource src{path, planner::sha256File(path), {}};
+    auto session = planner::buildPlanningSession(std::move(m.graph), std::move(cost), std::move(data), src, so);
+    const auto& ctx = *session->context;
+    const ErrorTable& current = ctx.errors();
+
+    // The other error tables on the same (equalized) graph and calibration set.
+    std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, 0, {}, 0},
+                                  {"nsr-diag", ErrorMeasure::Relative, 0, {}, 0},
+                                  {"nsr-diag+sens", ErrorMeasure::Relative, 2, {}, 0}};
+    if (withGptq) variants.push_back({"nsr-gptq", ErrorMeasure::RelativeGptq, 0, {}, 0});
+    const CalibrationOptions defaults;
+    for (auto& v : variants) {
+        if (v.measure == defaults.measure && v.sensitivitySamples == defaults.sensitivitySamples) {
+            v.label += " (now)";
+            v.table = current;
+            v.seconds = session->calibrationMs / 1000;
+            continue;
+        }
+        CalibrationOptions c;
+        c.bits = ctx.bits();
+        c.threads = threads;
+        c.measure = v.measure;
+        c.sensitivitySamples = v.sensitivitySamples;
+        const auto tc = Clock::now();
+        v.table = calibrate(ctx.graph(), calibrationSet, c);
+        v.seconds = secondsSince(tc);
+    }
+
+    // Plans: the grid's allocations (not Cloud-Only, not the baselines' uniform plans), sorted by
+    // the session's proxy, `plans` of them at evenly spaced ranks.
+    std::vector<int> pool;
+    for (size_t i = 1; i < ctx.solutions().built(); ++i)
+        if (!ctx.solution(int(i)).forBaseline) pool.push_back(int(i));
+    std::stable_sort(pool.begin(), pool.end(), [&](int a, int b) { return ctx.solution(a).mse() < ctx.solution(b).mse(); });
+    std::vector<int> picked;
+    const int n = std::min<int>(plans, int(pool.size()));
+    for (int k = 0; k < n; ++k) {
+        const int at = n == 1 ? 0 : int(std::lround(double(k) * double(pool.size() - 1) / double(n - 1)));
+        if (picked.empty() || picked.back() != pool[size_t(at)]) picked.push_back(pool[size_t(at)]);
+    }
+
+    Metric primary{session->evaluator->metricName(), {}}, rel{"relative-l2-error", {}};
+    std::vector<std::vector<double>> proxies(variants.size());
+    const auto tm = Clock::now();
+    if (list) {
+        std::printf("\n%s: %zu of %zu solutions\n  %-5s %-6s %-14s", mc.name.c_str(), picked.size(), pool.size(), "id",
+                    "split", "budget");
+        for (const auto& v : variants) std::printf(" %-13.13s", v.label.c_str());
+        std::printf(" %-10.10s %-10s\n", primary.name.c_str(), "rel-l2");
+    }
+    for (int id : picked) {
+        const auto& s = ctx.solution(id);
+        const EvalMetrics em = session->evaluator->evaluate(ctx.planBits(s));
+        primary.values.push_back(em.accuracyDrop);
+        rel.values.push_back(100 * std::sqrt(em.relativeMse));
+        for (size_t v = 0; v < variants.size(); ++v) proxies[v].push_back(proxyOf(variants[v].table, s));
+        if (list) {
+            std::printf("  %-5d %-6d %-14s", id, s.split, s.budget.c_str());
+            for (const auto& p : proxies) std::printf(" %-13.4g", p.back());
+            std::printf(" %-10.3f %-10.3f\n", primary.values.back(), rel.values.back());
+            std::fflush(stdout);
+        }
+    }
+    const double measureSeconds = secondsSince(tm);
+
+    std::vector<Metric> metrics{primary};
+    if (primary.name != rel.name) metrics.push_back(rel);
+    std::vector<std::string> rows;
+    for (const auto& met : metrics) {
+        char buf[512];
+        int len = std::snprintf(buf, sizeof buf, "| %s | %s | %zu |", mc.name.c_str(), met.name.c_str(), picked.size());
+        for (size_t v = 0; v < variants.size(); ++v)
+            len += std::snprintf(buf + len, sizeof buf - size_t(len), " %.3f |", spearman(proxies[v], met.values));
+        for (size_t v = 0; v < variants.size(); ++v)
+            len += std::snprintf(buf + len, sizeof buf - size_t(len), "%s%.1f", v ? " / " : " ", variants[v].seconds);
+        std::snprintf(buf + len, sizeof buf - size_t(len), " | %.0f | %.0f |", measureSeconds, secondsSince(t0));
+        rows.push_back(buf);
+    }
+    return rows;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string which = "all";
+    int plans = 32, threads = 2;
+    bool list = false, withGptq = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--model" && i + 1 < argc) which = argv[++i];
+        else if (a == "--plans" && i + 1 < argc) plans = std::atoi(argv[++i]);
+        else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+        else if (a == "--list") list = true;
+        else if (a == "--gptq") withGptq = true;
+        else {
+            std::fprintf(stderr, "usage: bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq]\n");
+            return 2;
+        }
+    }
+    if (plans < 3) {
+        std::fprintf(stderr, "error: --plans must be at least 3\n");
+        return 2;
+    }
+    std::vector<ModelCase> cases;
+    if (which == "all" || which == "ocr") {
+        ModelCase c{"PP-OCRv4 rec", "ch_PP-OCRv4_rec_infer.onnx", {{"x", {1, 3, 48, 320}}}, {}};
+        c.source.folder = requireFile("ocr-lines");
+        c.source.labels = requireFile("ocr-lines/labels.txt");
+        c.source.dictionary = requireFile("ppocr_keys_v1.txt");
+        cases.push_back(c);
+    }
+    if (which == "all" || which == "resnet50") {
+        ModelCase c{"ResNet-50", "resnet50.onnx", {}, {}};
+        c.source.synthetic = 16;
+        c.source.calibrationSamples = 8;
+        c.source.measurementSamples = 8;
+        cases.push_back(c);
+    }
+    if (cases.empty()) {
+        std::fprintf(stderr, "error: unknown --model '%s' (ocr, resnet50, all)\n", which.c_str());
+        return 2;
+    }
+    std::vector<std::string> rows;
+    try {
+        for (const auto& c : cases) {
+            std::fprintf(stderr, "%s...\n", c.name.c_str());
+            for (auto& r : runCase(c, plans, threads, list, withGptq)) rows.push_back(std::move(r));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return 1;
+    }
+    std::printf("\nSpearman rho between the MSE proxy and the measured drop (Eyeriss edge, B = {2,4,6,8}, %d threads)\n\n",
+                threads);
+    std::printf("| model | metric | plans | rho mse (before) | rho nsr-diag (now) | rho nsr-diag+sens |%s calibration s "
+                "(same order) | measuring s | total s |\n|---|---|---|---|---|---|%s---|---|---|\n",
+                withGptq ? " rho nsr-gptq |" : "", withGptq ? "---|" : "");
+    for (const auto& r : rows) std::printf("%s\n", r.c_str());
+    return 0;
+}
