@@ -500,7 +500,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
         }
         OutputMetrics om;
         om.name = g.tensors[g.outputs[o]].name;
-        om.relativeMse = ref > 0 ? err / ref : (err > 0 ? std::numeric_limits<double>::infinity() : 0.0);
+        // A plan whose output holds NaN/Inf (a degenerate low-bit run) is infinitely wrong, not
+        // exact: NaN compares false everywhere below.
+        om.relativeMse = !std::isfinite(err) ? std::numeric_limits<double>::infinity()
+                         : ref > 0           ? err / ref
+                                             : (err > 0 ? std::numeric_limits<double>::infinity() : 0.0);
         om.sqnrDb = om.relativeMse > 0 ? -10.0 * std::log10(om.relativeMse) : std::numeric_limits<double>::infinity();
         if (om.relativeMse > m.relativeMse) {
             m.relativeMse = om.relativeMse;
@@ -589,7 +593,8 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
         m.metricName = "map-f1-disagreement";
         statistic = [f1](const std::vector<double>& u) { return 100.0 - f1(u[0], u[1], u[2]); };
     } else {
-        m.accuracyDrop = 100.0 * std::sqrt(m.relativeMse);
+        // Capped at 1000 (an error 10x the signal, or NaN/Inf outputs): a number plan.json can hold.
+        m.accuracyDrop = std::min(1000.0, 100.0 * std::sqrt(m.relativeMse));
         m.metricName = "relative-l2-error";
         // Per sample: the error and reference energy of the worst output.
         size_t worst = 0;
@@ -609,9 +614,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
                     ref += static_cast<double>(b[k]) * b[k];
                 }
             }
-            units.push_back({err, ref});
+            units.push_back({std::isfinite(err) ? err : std::numeric_limits<double>::infinity(), ref});
         }
-        statistic = [](const std::vector<double>& u) { return u[1] > 0 ? 100.0 * std::sqrt(u[0] / u[1]) : (u[0] > 0 ? 100.0 : 0.0); };
+        statistic = [](const std::vector<double>& u) {
+            return std::min(1000.0, u[1] > 0 ? 100.0 * std::sqrt(u[0] / u[1]) : (u[0] > 0 ? 1000.0 : 0.0));
+        };
     }
     if (statistic && !units.empty()) m.dropInterval = bootstrapInterval(units, statistic);
     else if (m.dropInterval.method.empty()) m.dropInterval = {m.accuracyDrop, m.accuracyDrop, 0.95, "none"};

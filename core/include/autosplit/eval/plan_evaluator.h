@@ -125,7 +125,7 @@ struct EvalMetrics {
     //   "top1-accuracy-drop":  classifier, labels floatTop1Accuracy - top1Accuracy
     //   "top1-disagreement":   classifier         100 - top1Agreement
     //   "map-f1-disagreement": binary map         100 - mapF1
-    //   "relative-l2-error":   anything else      100 * sqrt(relativeMse), a proxy, not a task metric
+    //   "relative-l2-error":   anything else      100 * sqrt(relativeMse) capped at 1000, a proxy, not a task metric
     double accuracyDrop = 0;
     std::string metricName;
     Interval dropInterval;          // 95 % interval of accuracyDrop (interval.h)
