@@ -248,7 +248,7 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
         {"results", "graph outputs computed on the other side from constraints.results_at: at the edge, those computed "
                     "in the cloud at cloud_bits / downlink_bps; at the cloud, those computed on the edge and not "
                     "transmitted, at their bits / uplink_bps; + message_overhead_ms per tensor"},
-        {"mse_proxy", "sum of the calibration weight and activation MSE of the edge layers (not an accuracy)"},
+        {"mse_proxy", "sum over the edge layers of the calibration weight and activation errors, each relative to the energy of the layer output (noise-to-signal; not an accuracy)"},
         {"accuracy_drop", "measured by a fake-quantized run against the float model on samples held out from the "
                           "calibration (held_out), with its metric, sample count and 95% interval (Wilson for rates, "
                           "bootstrap otherwise)"}};
