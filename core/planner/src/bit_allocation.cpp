@@ -277,6 +277,29 @@ int cheapestDistortionOption(const WorkingSetProblem::Variable& v) {
     return best;
 }
 
+// The exact working-set DPs key a state by the option index of each live variable, kSlotBits
+// per slot of a 64-bit key.
+constexpr int kSlotBits = 4;
+constexpr int kMaxSlots = 64 / kSlotBits;
+
+// Gives variable v a key slot, reusing one a dead variable freed; -1 when all kMaxSlots are live.
+int assignSlot(std::vector<int>& slots, std::vector<int>& slotOf, int v) {
+    int sl = -1;
+    for (size_t i = 0; i < slots.size(); ++i)
+        if (slots[i] < 0) {
+            sl = int(i);
+            break;
+        }
+    if (sl < 0) {
+        if (int(slots.size()) >= kMaxSlots) return -1;
+        sl = int(slots.size());
+        slots.push_back(-1);
+    }
+    slots[size_t(sl)] = v;
+    slotOf[size_t(v)] = sl;
+    return sl;
+}
+
 }  // namespace
 
 int64_t workingSetPeak(const WorkingSetProblem& p, const std::vector<int>& choice, int lastStep) {
@@ -317,8 +340,6 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
         double cost;
         int32_t parent;
     };
-    constexpr int kSlotBits = 4;
-    constexpr int kMaxSlots = 64 / kSlotBits;
     std::vector<std::vector<State>> layers;    // per step, after the constraint check
     std::vector<std::vector<int>> slotsAt;     // per step: slot -> variable (-1 free)
     std::vector<int> slotOf(size_t(V), -1);
@@ -351,22 +372,11 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
         }
         // 2. Introduce the variables born at s.
         for (int v : q.born[size_t(s)]) {
-            int sl = -1;
-            for (size_t i = 0; i < slots.size(); ++i)
-                if (slots[i] < 0) {
-                    sl = int(i);
-                    break;
-                }
+            const int sl = assignSlot(slots, slotOf, v);
             if (sl < 0) {
-                if (int(slots.size()) >= kMaxSlots) {
-                    overflow = true;
-                    break;
-                }
-                sl = int(slots.size());
-                slots.push_back(-1);
+                overflow = true;
+                break;
             }
-            slots[size_t(sl)] = v;
-            slotOf[size_t(v)] = sl;
             const auto& var = p.variables[size_t(v)];
             if (cur.size() * var.bits.size() > o.maxStates) {
                 overflow = true;
@@ -446,8 +456,6 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
         maxEnd = std::max(maxEnd, e);
         wanted[size_t(e)] = true;
     }
-    constexpr int kSlotBits = 4;
-    constexpr int kMaxSlots = 64 / kSlotBits;
     struct Entry {
         uint64_t key;
         int64_t peak;
@@ -470,22 +478,11 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
         for (size_t i = 0; i < prev.size(); ++i) cur.push_back({prev[i].key & mask, prev[i].peak, prev[i].dist, int32_t(i)});
         bool overflow = false;
         for (int v : q.born[size_t(s)]) {
-            int sl = -1;
-            for (size_t i = 0; i < slots.size(); ++i)
-                if (slots[i] < 0) {
-                    sl = int(i);
-                    break;
-                }
+            const int sl = assignSlot(slots, slotOf, v);
             if (sl < 0) {
-                if (int(slots.size()) >= kMaxSlots) {
-                    overflow = true;
-                    break;
-                }
-                sl = int(slots.size());
-                slots.push_back(-1);
+                overflow = true;
+                break;
             }
-            slots[size_t(sl)] = v;
-            slotOf[size_t(v)] = sl;
             const auto& var = p.variables[size_t(v)];
             if (cur.size() * var.bits.size() > o.maxEntries) {
                 overflow = true;
