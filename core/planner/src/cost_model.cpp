@@ -163,46 +163,54 @@ int64_t CostModel::transmitBits(int position, const std::vector<int>* abits, int
     return bits;
 }
 
-ResultTransfer CostModel::resultTransfer(int position, ResultsAt at, const std::vector<int>* abits, int uniformBits) const {
-    if (at == ResultsAt::Edge && !cloudResults_.empty() && position >= -1 && position < nodeCount())
-        return cloudResults_[size_t(position + 1)];
+namespace {
+
+// The one rule for a cut of either shape: `onEdge(t)` says whether output t is computed on the
+// edge, `edgeBits(t)` the bits it has there.
+template <class OnEdge, class EdgeBits>
+ResultTransfer collectResults(const CostModel& m, ResultsAt at, const std::vector<int>& sent, OnEdge onEdge, EdgeBits edgeBits) {
     ResultTransfer r;
-    const auto& sent = splits_[size_t(position + 1)].transmitted;
-    for (int t : graph_.outputs) {
+    for (int t : m.graph().outputs) {
         if (t < 0) continue;
-        const Tensor& tt = graph_.tensors[size_t(t)];
-        const bool onEdge = tt.producer <= position;  // graph inputs (producer -1) are on the edge
+        const bool edge = onEdge(t);
         if (at == ResultsAt::Edge) {
-            if (onEdge) continue;
-            r.bits += resultBitsOf(t, cloudBits_);
+            if (edge) continue;
+            r.bits += m.resultBitsOf(t, m.cloudBits());
         } else {
-            if (!onEdge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
-            const int b = tt.producer < 0 ? inputBits_ : (abits ? (*abits)[size_t(tt.producer)] : uniformBits);
-            r.bits += resultBitsOf(t, b);
+            if (!edge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
+            r.bits += m.resultBitsOf(t, edgeBits(t));
         }
         ++r.messages;
     }
     return r;
 }
 
+}  // namespace
+
+ResultTransfer CostModel::resultTransfer(int position, ResultsAt at, const std::vector<int>* abits, int uniformBits) const {
+    if (at == ResultsAt::Edge && !cloudResults_.empty() && position >= -1 && position < nodeCount())
+        return cloudResults_[size_t(position + 1)];
+    // Graph inputs (producer -1) are on the edge.
+    return collectResults(
+        *this, at, splits_[size_t(position + 1)].transmitted, [&](int t) { return graph_.tensors[size_t(t)].producer <= position; },
+        [&](int t) {
+            const int p = graph_.tensors[size_t(t)].producer;
+            return p < 0 ? inputBits_ : (abits ? (*abits)[size_t(p)] : uniformBits);
+        });
+}
+
 ResultTransfer CostModel::resultTransfer(const std::vector<bool>& onEdge, const std::vector<int>& sent, ResultsAt at,
                                          const std::vector<int>& abits) const {
-    ResultTransfer r;
-    for (int t : graph_.outputs) {
-        if (t < 0) continue;
-        const Tensor& tt = graph_.tensors[size_t(t)];
-        const bool edge = tt.producer < 0 || onEdge[size_t(tt.producer)];
-        if (at == ResultsAt::Edge) {
-            if (edge) continue;
-            r.bits += resultBitsOf(t, cloudBits_);
-        } else {
-            if (!edge || std::find(sent.begin(), sent.end(), t) != sent.end()) continue;
-            const int b = tt.producer < 0 ? inputBits_ : abits[size_t(tt.producer)];
-            r.bits += resultBitsOf(t, b);
-        }
-        ++r.messages;
-    }
-    return r;
+    return collectResults(
+        *this, at, sent,
+        [&](int t) {
+            const int p = graph_.tensors[size_t(t)].producer;
+            return p < 0 || onEdge[size_t(p)];
+        },
+        [&](int t) {
+            const int p = graph_.tensors[size_t(t)].producer;
+            return p < 0 ? inputBits_ : abits[size_t(p)];
+        });
 }
 
 double CostModel::resultsMs(const ResultTransfer& r, const Constraints& c) {
