@@ -79,7 +79,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     io.inputShapes = mc.inputs;
     planner::LoadedModel m = planner::loadOptimizedModel(path, io);
     planner::SessionData data = planner::loadData(m.graph, mc.source);
-    const Dataset calibrationSet = data.calibration;
+    const Dataset calibrationSet = data.measurement.calibration;
     planner::ContextOptions co;
     co.compareLagrangian = false;
     auto cost = planner::CostModel::build(m.graph, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"),

@@ -53,7 +53,7 @@ SessionData loadData(const Graph& g, const DataSource& source, std::vector<std::
         const auto labels = readLabelFile(source.labels, all.sampleNames);
         for (size_t i = 0; i < labels.size(); ++i) labelOf[all.sampleNames[i]] = labels[i];
     }
-    HeldOutSplit parts = splitHeldOut(all, source.calibrationSamples, source.measurementSamples);
+    HeldOutSplit parts = splitHeldOut(std::move(all), source.calibrationSamples, source.measurementSamples);
     SessionData d;
     if (!source.dictionary.empty()) d.dictionary = loadCtcDictionary(source.dictionary);
     if (!labelOf.empty()) {
@@ -67,10 +67,9 @@ SessionData loadData(const Graph& g, const DataSource& source, std::vector<std::
     d.record.calibrationSamples = int(parts.calibration.samples.size());
     d.record.measurementSamples = int(parts.measurement.samples.size());
     d.record.heldOut = true;
-    d.record.synthetic = all.synthetic;
+    d.record.synthetic = parts.measurement.synthetic;
     d.record.labels = source.labels;
     d.record.dictionary = source.dictionary;
-    d.calibration = parts.calibration;
     d.measurement.calibration = std::move(parts.calibration);
     d.measurement.inputs = std::move(parts.measurement);
     return d;
@@ -92,7 +91,7 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
         EqualizeOptions eq;
         eq.threads = o.threads;
         eq.cancel = cancel;
-        s->equalization = equalizeActivations(graph, data.calibration, eq);
+        s->equalization = equalizeActivations(graph, data.measurement.calibration, eq);
         s->equalizeMs = msSince(t0);
         say(equalizationSummary(s->equalization, s->equalizeMs));
         // Rescaled constants change what the vector units load: cost the graph that is measured.
@@ -116,7 +115,7 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     calib.cancel = cancel;
     calib.progress = o.calibrationProgress;
     t0 = Clock::now();
-    ErrorTable table = calibrate(graph, data.calibration, calib);
+    ErrorTable table = calibrate(graph, data.measurement.calibration, calib);
     s->calibrationFromCache = table.fromCache;
     s->calibrationMs = msSince(t0);
     say(std::string("calibration: ") + (table.fromCache ? "loaded from cache" : "computed") + " (" +

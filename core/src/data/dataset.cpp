@@ -95,7 +95,7 @@ Dataset loadTensorFolder(const Graph& g, const std::string& dir) {
     return set;
 }
 
-HeldOutSplit splitHeldOut(const Dataset& d, int calibration, int measurement, uint32_t seed) {
+HeldOutSplit splitHeldOut(Dataset d, int calibration, int measurement, uint32_t seed) {
     const int n = static_cast<int>(d.samples.size());
     if (n < 2)
         throw Error("held-out measurement needs at least 2 samples (one to calibrate, one to measure); " + d.description +
@@ -122,7 +122,7 @@ HeldOutSplit splitHeldOut(const Dataset& d, int calibration, int measurement, ui
         part.synthetic = d.synthetic;
         part.sensorGrid = d.sensorGrid;
         for (int i : idx) {
-            part.samples.push_back(d.samples[static_cast<size_t>(i)]);
+            part.samples.push_back(std::move(d.samples[static_cast<size_t>(i)]));  // each sample goes to one part
             if (!d.sampleNames.empty()) part.sampleNames.push_back(d.sampleNames[static_cast<size_t>(i)]);
         }
         part.description = d.description + ", " + what + " " + std::to_string(count) + " of " + std::to_string(n);

@@ -30,7 +30,7 @@ struct HeldOutSplit {
 // `calibration` / `measurement` <= 0: defaults, half of the samples each (the odd one to the
 // measurement), calibration capped at 64. Throws Error when the set has fewer than 2 samples or
 // the sizes do not fit it.
-HeldOutSplit splitHeldOut(const Dataset& d, int calibration = 0, int measurement = 0, uint32_t seed = 1);
+HeldOutSplit splitHeldOut(Dataset d, int calibration = 0, int measurement = 0, uint32_t seed = 1);
 
 // Throws Error prefixed with `what` when a sample does not fit the graph inputs (dtype, rank,
 // dims) or holds NaN/Inf.

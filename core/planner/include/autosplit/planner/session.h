@@ -49,8 +49,8 @@ struct DataSource {
 };
 
 struct SessionData {
-    Dataset calibration;
     EvalData measurement;                // inputs, labels / texts, and the calibration set
+                                         // (measurement.calibration: what everything is fitted on)
     std::vector<std::string> dictionary; // CTC classes (empty: not a CTC task)
     DataRecord record;                   // for plan.json; task / metric filled by the session
 };
