@@ -86,15 +86,24 @@ void checkBits(const char* what, int node, int bits) {
 
 }  // namespace
 
-EvalTask detectTask(const Graph& g, EvalTask requested, bool hasDictionary) {
+namespace {
+
+// The one detection rule, on output 0's float-ness and shape (declared or computed).
+EvalTask taskFor(const Graph& g, EvalTask requested, bool hasDictionary, bool floatOutput, const std::vector<int64_t>& shape) {
     if (requested != EvalTask::Generic) return requested;
     if (hasDictionary) return EvalTask::Ctc;
-    if (g.outputs.empty()) return EvalTask::Generic;
-    const Tensor& out = g.tensors[static_cast<size_t>(g.outputs[0])];
-    if (!isFloating(out.dtype)) return EvalTask::Generic;
-    if (classifierShape(out.shape)) return EvalTask::Classifier;
-    if (sigmoidMap(g, out.shape)) return EvalTask::BinaryMap;
+    if (!floatOutput) return EvalTask::Generic;
+    if (classifierShape(shape)) return EvalTask::Classifier;
+    if (sigmoidMap(g, shape)) return EvalTask::BinaryMap;
     return EvalTask::Generic;
+}
+
+}  // namespace
+
+EvalTask detectTask(const Graph& g, EvalTask requested, bool hasDictionary) {
+    if (g.outputs.empty()) return taskFor(g, requested, hasDictionary, false, {});
+    const Tensor& out = g.tensors[static_cast<size_t>(g.outputs[0])];
+    return taskFor(g, requested, hasDictionary, isFloating(out.dtype), out.shape);
 }
 
 void validatePlan(const Graph& g, const PlanBits& plan) {
@@ -205,12 +214,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
 
     const TensorData& out0 = reference_.front().front();
     const std::string out0Name = g.tensors[g.outputs[0]].name;
-    task_ = opts_.task;
-    if (task_ == EvalTask::Generic) {
-        if (!opts_.ctcDictionary.empty()) task_ = EvalTask::Ctc;
-        else if (out0.isFloat() && classifierShape(out0.shape)) task_ = EvalTask::Classifier;
-        else if (out0.isFloat() && sigmoidMap(g, out0.shape)) task_ = EvalTask::BinaryMap;
-    }
+    task_ = taskFor(g, opts_.task, !opts_.ctcDictionary.empty(), out0.isFloat(), out0.shape);
     if (task_ == EvalTask::Ctc) {
         if (opts_.ctcDictionary.empty()) throw Error("CTC evaluation needs a character dictionary");
         if (!out0.isFloat() || out0.shape.size() != 3)
