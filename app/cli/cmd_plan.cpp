@@ -1,5 +1,6 @@
 // autosplit plan: choose the split and bit-widths of a model between an edge and a cloud device.
 #include "command.h"
+#include "plan_export.h"
 #include "planning_setup.h"
 
 #include "autosplit/planner/plan_io.h"
@@ -14,7 +15,7 @@ namespace {
 const std::string kUsage = std::string(
     "usage: autosplit plan MODEL.onnx [--edge eyeriss] [--cloud tpu] [--uplink 3Mbps] [--edge-memory 4GiB]\n"
     "                      [--max-drop 5%] [--data DIR | --synthetic N] [--bits 2,4,6,8] [--out plan.json]\n"
-    "                      [--json] [--verify PLAN.json]\n"
+    "                      [--json] [--verify PLAN.json] [--export DIR]\n"
     "\n"
     "Auto-Split planner: candidate splits whose edge part fits the memory and that send less than the\n"
     "raw input, bit allocation per split (exact solver; the Lagrangian's loss is reported), the\n"
@@ -25,7 +26,8 @@ const std::string kUsage = std::string(
     "  --uplink RATE           edge-to-cloud bandwidth, e.g. 3Mbps, 500kbps, 1.5Gbps   [3Mbps]\n"
     "  --out FILE              write plan.json (schema in core/planner/README.md)\n"
     "  --json                  print plan.json to stdout instead of the text report\n"
-    "  --verify PLAN.json      only check that PLAN.json was made for MODEL (SHA-256) and exit\n") +
+    "  --verify PLAN.json      only check that PLAN.json was made for MODEL (SHA-256) and exit\n"
+    "  --export DIR            also write the selected plan's edge/cloud models (see autosplit export)\n") +
     kPlanningOptions;
 
 std::string pad(const std::string& s, size_t n) { return s.size() >= n ? s.substr(0, n) : s + std::string(n - s.size(), ' '); }
@@ -79,6 +81,7 @@ int run(const Args& argv) {
     const std::string out = args.value("--out");
     const bool json = args.flag("--json");
     const std::string verify = args.value("--verify");
+    const std::string exportDir = args.value("--export");
     if (!verify.empty()) {
         const auto pos = args.positionals();
         if (pos.size() != 1) throw UsageError{"expected exactly one MODEL.onnx"};
@@ -100,6 +103,7 @@ int run(const Args& argv) {
     }
     if (json) {
         std::cout << text;
+        if (!exportDir.empty()) exportSelectedPlan(s, text, out.empty() ? "plan" : out, exportDir, true);
         return 0;
     }
     const auto& c = plans->constraints;
@@ -152,6 +156,10 @@ int run(const Args& argv) {
     row(plans->selected);
     for (const auto& b : plans->baselines) row(b);
     if (!out.empty()) std::printf("\nwrote %s\n", out.c_str());
+    if (!exportDir.empty()) {
+        std::printf("\n");
+        exportSelectedPlan(s, text, out.empty() ? "plan" : out, exportDir, false);
+    }
     return 0;
 }
 

@@ -330,6 +330,7 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         const auto at = resultsAtFromName(c.value("results_at", std::string(resultsAtName(d.constraints.resultsAt))));
         if (!at) throw PlannerError(displayName + ": constraints.results_at must be \"edge\" or \"cloud\"");
         d.constraints.resultsAt = *at;
+        d.resultsEncoding = c.value("results_encoding", std::string("tensor"));
         d.constraints.downlinkBps = c.value("downlink_bps", d.constraints.downlinkBps);
         field = "selected";
         d.selected = entryFrom(j.at("selected"), displayName + ": selected");

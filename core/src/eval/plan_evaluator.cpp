@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -209,6 +211,24 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
         reference_ = runAll(data_.inputs, nullptr, cancel, observe);
     }
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Graph inputs that are not sensor pixels: static parameters per width, fitted on the pooled
+    // calibration values (what a deployed QuantizeLinear holds).
+    if (!data_.inputs.sensorGrid) {
+        const Dataset& cal = calibration();
+        for (size_t k = 0; k < g.inputs.size(); ++k) {
+            if (!g.tensors[static_cast<size_t>(g.inputs[k])].isWeight() && cal.samples.front()[k].isFloat()) {
+                std::vector<float> pool;
+                for (const auto& smp : cal.samples) {
+                    const auto& v = smp[k].floats;
+                    const size_t stride = std::max<size_t>(1, v.size() * cal.samples.size() / (size_t(1) << 20));
+                    for (size_t e = 0; e < v.size(); e += stride) pool.push_back(v[e]);
+                }
+                auto& params = inputParams_[g.inputs[k]];
+                for (int b : {2, 4, 6, 8})
+                    params[b] = activationParams(pool.data(), static_cast<int64_t>(pool.size()), b, false, opts_.quant);
+            }
+        }
+    }
     for (size_t i = 0; i < g.nodes.size(); ++i)
         if (means[i] && means[i]->vectors() > 0) inputMean_[i] = means[i]->mean();
 
@@ -361,7 +381,7 @@ std::shared_ptr<const TensorData> PlanEvaluator::quantizedWeight(int tensor, int
 }
 
 RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
-                                  const std::function<void(int tensor, int bits)>& applied) const {
+                                  const std::function<void(int tensor, int bits, const QuantParams* params)>& applied) const {
     const Graph& g = graph_;
     RunHooks hooks;
     const int split = plan.splitPosition;
@@ -382,12 +402,12 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
                 // Edge: only the layer's quantized weight; biases and other constants stay float.
                 if (t != quantizedWeightOf_[i] || plan.weightBits[i] == 32) continue;
                 overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), plan.weightBits[i]));
-                if (applied) applied(t, plan.weightBits[i]);
+                if (applied) applied(t, plan.weightBits[i], nullptr);
                 if (opts_.biasCorrection == EvalOptions::BiasCorrection::Weight)
                     if (auto b = correctedBias(static_cast<int>(i), plan.weightBits[i])) overrides.emplace(n.inputs[2], std::move(b));
             } else {
                 overrides.emplace(t, quantizedWeight(t, static_cast<int>(i), 16));
-                if (applied) applied(t, 16);
+                if (applied) applied(t, 16, nullptr);
             }
         }
     }
@@ -402,7 +422,14 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
         if (node < 0) {
             bits = plan.inputBits;
             if (sensorInput) {
-                if (applied) applied(tensor, 8);
+                if (applied) applied(tensor, 8, nullptr);
+                return;
+            }
+            auto in = inputParams_.find(tensor);
+            if (in != inputParams_.end() && in->second.count(bits)) {
+                const QuantParams& p = in->second.at(bits);
+                fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()), p);
+                if (applied) applied(tensor, bits, &p);
                 return;
             }
         } else if (node > split) {
@@ -418,14 +445,14 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
                 const int bi = table->bitsIndex(bits);
                 if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
                     fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()), table->rows[node].activationParams[bi]);
-                    if (applied) applied(tensor, bits);
+                    if (applied) applied(tensor, bits, &table->rows[node].activationParams[bi]);
                     return;
                 }
             }
         }
         if (bits == 32) return;
         fakeQuantizeActivation(v, bits, unsignedRange, opts_.quant);
-        if (applied) applied(tensor, bits);
+        if (applied) applied(tensor, bits, nullptr);  // float16, or fitted per input (dynamic)
     };
     return hooks;
 }
@@ -467,13 +494,65 @@ std::vector<int> PlanEvaluator::appliedBits(const PlanBits& plan, const CancelTo
     std::vector<int> bits(graph_.tensors.size(), 0);
     std::mutex m;
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    RunHooks hooks = planHooks(plan, overrides, [&](int tensor, int b) {
+    RunHooks hooks = planHooks(plan, overrides, [&](int tensor, int b, const QuantParams*) {
         std::lock_guard<std::mutex> l(m);
         bits[static_cast<size_t>(tensor)] = b;
     });
     hooks.cancel = cancel;
     serial_->run(data_.inputs.samples.front(), hooks);
     return bits;
+}
+
+PlanDeployment PlanEvaluator::deployment(const PlanBits& plan, const CancelToken& cancel) const {
+    validatePlan(graph_, plan);
+    prepareGptq(plan, cancel);
+    PlanDeployment d;
+    d.sensorInput = data_.inputs.sensorGrid && plan.inputBits >= 8;
+    std::mutex m;
+    std::set<int> dynamic;
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    RunHooks hooks = planHooks(plan, overrides, [&](int tensor, int bits, const QuantParams* params) {
+        if (graph_.tensors[static_cast<size_t>(tensor)].isWeight() || bits == 16 || bits == 32) return;
+        if (graph_.tensors[static_cast<size_t>(tensor)].isGraphInput && d.sensorInput) return;
+        std::lock_guard<std::mutex> l(m);
+        if (params) d.activations[tensor] = {bits, *params};
+        else dynamic.insert(tensor);
+    });
+    hooks.cancel = cancel;
+    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
+    serial_->run(data_.inputs.samples.front(), hooks);
+    d.constants = std::move(overrides);
+    for (int i = 0; i <= plan.splitPosition; ++i) {
+        const int t = quantizedWeightOf_[static_cast<size_t>(i)];
+        const int bits = plan.weightBits[static_cast<size_t>(i)];
+        if (t < 0 || bits > 8 || d.weights.count(t)) continue;
+        const TensorData& w = *graph_.tensors[static_cast<size_t>(t)].data;
+        const int axis = weightChannelAxis(graph_.nodes[static_cast<size_t>(i)], w, 1);
+        d.weights[t] = {i, bits, axis, weightChannelParams(w, axis, bits, opts_.quant)};
+    }
+    d.dynamicTensors.assign(dynamic.begin(), dynamic.end());
+    return d;
+}
+
+std::vector<TensorData> PlanEvaluator::planValues(const PlanBits& plan, int sample, const std::vector<int>& tensors,
+                                                  const CancelToken& cancel) const {
+    validatePlan(graph_, plan);
+    if (sample < 0 || sample >= samples()) throw Error("sample " + std::to_string(sample) + " is not in the evaluation set");
+    prepareGptq(plan, cancel);
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    RunHooks hooks = planHooks(plan, overrides);
+    hooks.cancel = cancel;
+    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
+    std::vector<TensorData> values(tensors.size());
+    const auto inner = hooks.onValue;
+    hooks.onValue = [&](int node, int tensor, TensorData& v) {
+        if (inner) inner(node, tensor, v);
+        for (size_t k = 0; k < tensors.size(); ++k)
+            if (tensors[k] == tensor) values[k] = v;
+    };
+    auto outputs = serial_->run(data_.inputs.samples[static_cast<size_t>(sample)], hooks).outputs;
+    for (auto& o : outputs) values.push_back(std::move(o));
+    return values;
 }
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {

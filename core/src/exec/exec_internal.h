@@ -75,6 +75,7 @@ void registerShapeOps(Registry& r);
 void registerPoolOps(Registry& r);
 void registerResizeOps(Registry& r);
 void registerReduceOps(Registry& r);
+void registerQuantOps(Registry& r);
 
 // ---- helpers shared by kernels ----
 int64_t numel(const std::vector<int64_t>& shape);

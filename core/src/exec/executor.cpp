@@ -248,6 +248,7 @@ const Registry& registry() {
         registerPoolOps(reg);
         registerResizeOps(reg);
         registerReduceOps(reg);
+        registerQuantOps(reg);
         return reg;
     }();
     return r;

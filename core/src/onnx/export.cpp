@@ -2,6 +2,7 @@
 #include "autosplit/util/errors.h"
 #include "onnx/proto_util.h"
 
+#include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -208,6 +209,22 @@ void reinferShapes(Graph& g, std::vector<std::string>* warnings) {
     };
     for (const auto& v : model.graph().value_info()) apply(v);
     for (const auto& v : model.graph().output()) apply(v);
+}
+
+}  // namespace autosplit
+
+namespace autosplit {
+
+void checkOnnxModel(const std::string& bytes, const std::string& displayName) {
+    onnx::ModelProto model;
+    if (!model.ParseFromString(bytes)) throw ImportError(displayName + ": not a valid ONNX protobuf");
+    try {
+        onnx::checker::check_model(model);
+        onnx::ShapeInferenceOptions options(true, 1, true);  // strict: type errors and merge conflicts fail
+        onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    } catch (const std::exception& e) {
+        throw ImportError(displayName + ": the ONNX checker rejects it: " + e.what());
+    }
 }
 
 }  // namespace autosplit

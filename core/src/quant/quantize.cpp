@@ -245,6 +245,25 @@ int weightChannelAxis(const Node& node, const TensorData& w, int inputSlot) {
     return -1;
 }
 
+std::vector<QuantParams> weightChannelParams(const TensorData& w, int channelAxis, int bits, const QuantOptions& o) {
+    if (!w.isFloat()) throw Error("only float weights can be quantized");
+    checkBits(bits);
+    if (channelAxis < 0) return {symmetricParams(w.floats.data(), static_cast<int64_t>(w.floats.size()), bits, o)};
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < channelAxis; ++d) outer *= w.shape[d];
+    for (size_t d = static_cast<size_t>(channelAxis) + 1; d < w.shape.size(); ++d) inner *= w.shape[d];
+    const int64_t C = w.shape[channelAxis];
+    std::vector<float> buf(static_cast<size_t>(outer * inner));
+    std::vector<QuantParams> params;
+    params.reserve(static_cast<size_t>(C));
+    for (int64_t c = 0; c < C; ++c) {
+        for (int64_t k = 0; k < outer; ++k)
+            std::copy_n(w.floats.begin() + (k * C + c) * inner, inner, buf.begin() + k * inner);
+        params.push_back(symmetricParams(buf.data(), static_cast<int64_t>(buf.size()), bits, o));
+    }
+    return params;
+}
+
 TensorData fakeQuantizeWeights(const TensorData& w, int channelAxis, int bits, const QuantOptions& o) {
     if (!w.isFloat()) throw Error("only float weights can be quantized");
     TensorData out = w;
@@ -252,26 +271,17 @@ TensorData fakeQuantizeWeights(const TensorData& w, int channelAxis, int bits, c
         roundToFloat16(out);
         return out;
     }
-    checkBits(bits);
+    const std::vector<QuantParams> params = weightChannelParams(w, channelAxis, bits, o);
     if (channelAxis < 0) {
-        const QuantParams p = symmetricParams(w.floats.data(), static_cast<int64_t>(w.floats.size()), bits, o);
-        fakeQuantize(out.floats.data(), static_cast<int64_t>(out.floats.size()), p);
+        fakeQuantize(out.floats.data(), static_cast<int64_t>(out.floats.size()), params.front());
         return out;
     }
     int64_t outer = 1, inner = 1;
     for (int d = 0; d < channelAxis; ++d) outer *= w.shape[d];
     for (size_t d = static_cast<size_t>(channelAxis) + 1; d < w.shape.size(); ++d) inner *= w.shape[d];
     const int64_t C = w.shape[channelAxis];
-    std::vector<float> buf(static_cast<size_t>(outer * inner));
-    for (int64_t c = 0; c < C; ++c) {
-        for (int64_t k = 0; k < outer; ++k)
-            std::copy_n(w.floats.begin() + (k * C + c) * inner, inner, buf.begin() + k * inner);
-        const QuantParams p = symmetricParams(buf.data(), static_cast<int64_t>(buf.size()), bits, o);
-        for (int64_t k = 0; k < outer; ++k) {
-            float* dst = out.floats.data() + (k * C + c) * inner;
-            fakeQuantize(dst, inner, p);
-        }
-    }
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t k = 0; k < outer; ++k) fakeQuantize(out.floats.data() + (k * C + c) * inner, inner, params[static_cast<size_t>(c)]);
     return out;
 }
 

@@ -28,8 +28,8 @@
 //     patches, padding as zeros, so the corrected layer's mean output equals the float one on the
 //     calibration samples.
 //   - graph inputs: on the sensor's 8-bit grid when the data are images and inputBits >= 8 (the
-//     pixels are the codes: nothing to round); else fake-quantized per tensor at inputBits
-//     (fitted per input), wherever they go.
+//     pixels are the codes: nothing to round); else fake-quantized per tensor at inputBits with
+//     static parameters fitted on the calibration set, wherever they go.
 //   - the tensors crossing the cut are the edge producers' outputs, so they travel at their
 //     producer's activation bits (graph inputs at inputBits).
 //   - cloud nodes (split, end): every float weight and every float output rounded to float16
@@ -188,6 +188,34 @@ struct EvalOptions {
 class Executor;
 struct RunHooks;
 
+// What evaluate() computes a plan with, for the exporter (deploy/export_plan.h): the same values,
+// so that the deployed sub-models are the measured ones.
+struct PlanDeployment {
+    // Constants whose value the plan changes, by tensor id: quantized edge weights (the
+    // fake-quantized values, on their per-channel integer grid), corrected biases (fitted on the
+    // calibration set), float16-rounded cloud weights.
+    std::unordered_map<int, std::shared_ptr<const TensorData>> constants;
+    struct ActivationQuant {
+        int bits = 0;
+        QuantParams params;  // static, fitted on the calibration set
+    };
+    struct WeightQuant {
+        int node = -1;  // the edge layer that quantizes it
+        int bits = 0;
+        int channelAxis = -1;             // weightChannelAxis; -1: one scale for the tensor
+        std::vector<QuantParams> params;  // per channel (symmetric, zero point 0)
+    };
+    // Edge weights stored as 2- to 8-bit integers, by tensor id (values in `constants`).
+    std::map<int, WeightQuant> weights;
+    // Edge float tensors fake-quantized with static parameters, by tensor id.
+    std::map<int, ActivationQuant> activations;
+    // Edge float tensors quantized with parameters fitted per input (no static parameters in the
+    // error table): a static QDQ model cannot reproduce them.
+    std::vector<int> dynamicTensors;
+    // Graph inputs sent as the sensor's 8-bit pixels (left as they are by the plan).
+    bool sensorInput = false;
+};
+
 class PlanEvaluator {
 public:
     // Runs the float model over `data` (throws Error on bad samples, labels or texts that do not
@@ -214,6 +242,14 @@ public:
     // hooks of evaluate(), observed): 0 = left as computed (float32 or not a float tensor), 16 =
     // rounded to float16, else the integer width; graph inputs on the sensor grid report 8.
     std::vector<int> appliedBits(const PlanBits& plan, const CancelToken& cancel = {}) const;
+    // The constants and activation parameters evaluate(plan) uses (bias correction fitted as
+    // evaluate() fits it). Throws like evaluate().
+    PlanDeployment deployment(const PlanBits& plan, const CancelToken& cancel = {}) const;
+    // One evaluation sample under `plan`, as evaluate() computes it: the values of `tensors` (as
+    // the plan leaves them: fake-quantized on the edge, float16 in the cloud) followed by the graph
+    // outputs. For checking exported models against the measurement.
+    std::vector<TensorData> planValues(const PlanBits& plan, int sample, const std::vector<int>& tensors,
+                                       const CancelToken& cancel = {}) const;
     const std::string& dataDescription() const { return data_.inputs.description; }
     bool syntheticData() const { return data_.inputs.synthetic; }
     // Float model metrics on the set (top1 accuracy / char accuracy when labels / texts given).
@@ -238,7 +274,7 @@ private:
     // The plan's weight overrides and value hook (its quantization spec); `applied` (may be
     // null) hears the bits each tensor gets.
     RunHooks planHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
-                       const std::function<void(int tensor, int bits)>& applied = {}) const;
+                       const std::function<void(int tensor, int bits, const QuantParams* params)>& applied = {}) const;
     std::vector<std::vector<TensorData>> runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
                                                 // float run only: (sample, tensor, value) of every value
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
@@ -266,6 +302,9 @@ private:
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> gptqCache_;  // (node, bits)
     mutable std::mutex gptqMutex_;           // one preparation at a time
     mutable std::vector<char> gptqPrepared_;  // per node: GPTQ weights computed or not applicable
+    // Graph input tensor -> bits -> static parameters fitted on the calibration set (inputs not
+    // on the sensor grid).
+    std::unordered_map<int, std::map<int, QuantParams>> inputParams_;
     std::vector<std::vector<double>> inputMean_;  // per node with a correctable bias: E[x] of its input
                                                    // vectors (LayerInputMoments::mean()), else empty
 };

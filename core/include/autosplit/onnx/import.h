@@ -38,6 +38,10 @@ std::pair<std::string, std::vector<int64_t>> parseInputBinding(const std::string
 // ONNX shape inference after passes and to export edge/cloud sub-models.
 std::string exportOnnx(const Graph& g);
 
+// The full ONNX checker (libonnx 1.12: model, graph, nodes against their opset) and strict shape
+// inference on serialized model bytes; throws ImportError naming `displayName` and the finding.
+void checkOnnxModel(const std::string& bytes, const std::string& displayName);
+
 // Re-run ONNX shape inference on the current graph and update tensor shapes.
 void reinferShapes(Graph& g, std::vector<std::string>* warnings = nullptr);
 

@@ -53,6 +53,9 @@ double quantizationMse(const float* x, int64_t n, const QuantParams& p);
 // Gemm: 1 or 0 with transB, MatMul: last); -1 when the node has no such weight.
 int weightChannelAxis(const Node& node, const TensorData& w, int inputSlot);
 
+// The symmetric parameters fakeQuantizeWeights uses per output channel (one for channelAxis -1);
+// bits 2..8. What the exporter writes as DequantizeLinear scales.
+std::vector<QuantParams> weightChannelParams(const TensorData& w, int channelAxis, int bits, const QuantOptions& o);
 // Per-output-channel fake quantization of a weight tensor (bits 16 = float16 rounding).
 TensorData fakeQuantizeWeights(const TensorData& w, int channelAxis, int bits, const QuantOptions& o);
 // Per-tensor fake quantization of an activation in place (bits 16 = float16 rounding).

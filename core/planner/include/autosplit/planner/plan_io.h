@@ -40,6 +40,7 @@ struct PlanDocument {
     std::string edgeDevice, cloudDevice;
     double uplinkBps = 0;
     Constraints constraints;
+    std::string resultsEncoding = "tensor";  // constraints.results_encoding (cost_model.h)
     struct Entry {
         std::string name;
         PlanKind kind = PlanKind::CloudOnly;
