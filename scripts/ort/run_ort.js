@@ -3,11 +3,14 @@
 //
 //   node scripts/ort/run_ort.js MODEL.onnx --out DIR [--in NAME=FILE.npy ...] [--threads N]
 //                                [--bench RUNS] [--warmup RUNS] [--opt-level disabled|basic|extended|all]
+//                                [--as NAME=uint8 ...]
 //
 // --opt-level (default all) sets ORT's graph optimizations. The correctness check uses
 // `disabled`: ORT's fusions at `basic` and above change YOLOv3-tiny's output by 1.2e-3
 // relative (they do not keep ONNX semantics bit-for-bit), while unfused ORT agrees with the
 // executor to 1e-7.
+// --as NAME=uint8 feeds an int64 .npy to a uint8 model input (the exported cloud halves read the
+// edge's uint8 codes; values outside 0..255 are an error).
 // Inputs are .npy files (float32 or int64, C order). Outputs are written as DIR/output_K.npy in
 // the model's output order; a JSON summary goes to stdout:
 //   {"ort":"1.30.0","threads":N,"outputs":[{"name":..,"file":..,"shape":[..]}],"ms":[..]}
@@ -95,6 +98,7 @@ async function main() {
   }
   let model = null, out = null, threads = 0, bench = 0, warmup = 2, level = 'all';
   const inputs = {};
+  const as = {};
   for (let i = 0; i < args.length; ++i) {
     const a = args[i];
     const next = () => { if (i + 1 >= args.length) fail(`${a} needs a value`, 2); return args[++i]; };
@@ -103,6 +107,12 @@ async function main() {
     else if (a === '--bench') bench = Number(next());
     else if (a === '--warmup') warmup = Number(next());
     else if (a === '--opt-level') level = next();
+    else if (a === '--as') {
+      const v = next();
+      const eq = v.indexOf('=');
+      if (eq < 0 || v.slice(eq + 1) !== 'uint8') fail(`--as expects NAME=uint8, got ${v}`, 2);
+      as[v.slice(0, eq)] = 'uint8';
+    }
     else if (a === '--in') {
       const v = next();
       const eq = v.indexOf('=');
@@ -121,7 +131,17 @@ async function main() {
   for (const name of session.inputNames) {
     if (!(name in inputs)) fail(`no --in for model input '${name}'`, 2);
     const t = readNpy(inputs[name]);
-    feeds[name] = new ort.Tensor(t.type, t.data, t.shape);
+    if (as[name] === 'uint8') {
+      const u = new Uint8Array(t.data.length);
+      for (let k = 0; k < u.length; ++k) {
+        const v = Number(t.data[k]);
+        if (!(v >= 0 && v <= 255)) fail(`--as ${name}=uint8: value ${v} at ${k} is outside 0..255`);
+        u[k] = v;
+      }
+      feeds[name] = new ort.Tensor('uint8', u, t.shape);
+    } else {
+      feeds[name] = new ort.Tensor(t.type, t.data, t.shape);
+    }
   }
   let results = await session.run(feeds);
   for (let i = 0; i < warmup && bench > 0; ++i) results = await session.run(feeds);
