@@ -44,6 +44,14 @@ deploy::Manifest exportSelectedPlan(const PlanningSetup& s, const std::string& p
         std::printf("  predicted    %.2f ms (edge %.2f + transmit %.2f + cloud %.2f + results %.2f)\n", m.predicted.totalMs,
                     m.predicted.edgeMs, m.predicted.transmitMs, m.predicted.cloudMs, m.predicted.resultsMs);
     }
+    // The exported files themselves, run over the plan's held-out samples: their drop is the plan's.
+    const EvalMetrics em = deploy::measureExport(g, dir, *s.session->evaluator);
+    if (!quiet) {
+        std::printf("  measured     the exported pair: drop %.3f%% %s [%.3f, %.3f] on %d %ssamples", em.accuracyDrop,
+                    em.metricName.c_str(), em.dropInterval.low, em.dropInterval.high, em.samples, em.heldOut ? "held-out " : "");
+        if (doc.selected.accuracyDrop) std::printf(" (the plan measured %.3f%%)", *doc.selected.accuracyDrop);
+        std::printf("\n");
+    }
     return m;
 }
 

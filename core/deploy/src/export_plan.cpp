@@ -1,6 +1,7 @@
 #include "autosplit/deploy/export_plan.h"
 
 #include "autosplit/ir/quant_spec.h"
+#include "autosplit/onnx/import.h"
 #include "autosplit/quant/quantize.h"
 #include "autosplit/util/errors.h"
 
@@ -68,6 +69,18 @@ public:
     }
     void copy(const Node& from, std::vector<int> in, std::vector<int> out) {
         Node n = from;
+        if (n.op == "Slice" && n.attr("starts") && g_.opsetVersion >= 10) {
+            // Slice-1 (attributes) as Slice-10 (inputs starts, ends, axes): same meaning.
+            auto ints = [&](const char* key) {
+                const std::vector<int64_t> v = n.attrInts(key);
+                return weight(n.name + "/" + key, TensorData{DType::Int64, {static_cast<int64_t>(v.size())}, {}, v});
+            };
+            in.resize(1);
+            in.push_back(ints("starts"));
+            in.push_back(ints("ends"));
+            if (n.attr("axes")) in.push_back(ints("axes"));
+            n.attrs.clear();
+        }
         n.inputs = std::move(in);
         n.outputs = std::move(out);
         g_.nodes.push_back(std::move(n));
@@ -134,8 +147,6 @@ SplitModels buildSplitModels(const Graph& g, const PlanBits& plan, const PlanDep
     const int split = plan.splitPosition;
     const int nodes = static_cast<int>(g.nodes.size());
     if (split < -1 || split >= nodes) throw Error("split position " + std::to_string(split) + " is outside the graph");
-    if (g.opsetVersion > 0 && g.opsetVersion < 10)
-        throw Error("the model's opset " + std::to_string(g.opsetVersion) + " has no QuantizeLinear (opset 10 or later)");
     if (!d.dynamicTensors.empty()) {
         std::string names;
         for (size_t k = 0; k < d.dynamicTensors.size() && k < 5; ++k)
@@ -175,8 +186,14 @@ SplitModels buildSplitModels(const Graph& g, const PlanBits& plan, const PlanDep
         for (int t : g.nodes[static_cast<size_t>(i)].outputs) considerSent(t);
     if (sent.size() > 65535) throw Error("the cut sends " + std::to_string(sent.size()) + " tensors (at most 65535)");
 
+    // Both halves declare an opset with QuantizeLinear / DequantizeLinear (10 or later).
+    std::set<std::string> edgeOps, cloudOps;
+    for (int i = 0; i < nodes; ++i) (i <= split ? edgeOps : cloudOps).insert(g.nodes[static_cast<size_t>(i)].op);
+    const int64_t opset = g.opsetVersion > 0 ? g.opsetVersion : 13;
+
     // ---- edge
     HalfBuilder edge(g, "_edge");
+    edge.graph().opsetVersion = opsetForQdq(opset, edgeOps);
     const bool perAxisDq = edge.graph().opsetVersion >= 13;
     std::unordered_map<int, int> edgeValue;  // source tensor -> id of the value edge nodes read
     std::unordered_map<int, int> edgeCodes;  // source tensor -> id of its uint8 codes
@@ -189,10 +206,13 @@ SplitModels buildSplitModels(const Graph& g, const PlanBits& plan, const PlanDep
         const std::string codes = src.name + ".codes";
         int x = raw;
         if (p.qmax - p.qmin < 255) {  // sub-8-bit: QuantizeLinear saturates to the uint8 container only
-            const int lo = edge.floatScalar(codes + "/clip_min", static_cast<float>(p.qmin - p.zeroPoint) * p.scale);
-            const int hi = edge.floatScalar(codes + "/clip_max", static_cast<float>(p.qmax - p.zeroPoint) * p.scale);
+            const float lo = static_cast<float>(p.qmin - p.zeroPoint) * p.scale;
+            const float hi = static_cast<float>(p.qmax - p.zeroPoint) * p.scale;
             x = edge.value(codes + "/clipped", DType::Float32, src.shape);
-            edge.node("Clip", codes + "/clip", {raw, lo, hi}, {x});
+            if (edge.graph().opsetVersion >= 11)
+                edge.node("Clip", codes + "/clip", {raw, edge.floatScalar(codes + "/clip_min", lo), edge.floatScalar(codes + "/clip_max", hi)}, {x});
+            else  // Clip-6: bounds as attributes
+                edge.node("Clip", codes + "/clip", {raw}, {x}, {{"min", Attribute{lo}}, {"max", Attribute{hi}}});
         }
         const int scale = edge.floatScalar(codes + "/scale", p.scale);
         const int zp = edge.weight(codes + "/zero_point", TensorData{DType::UInt8, {}, {}, {p.zeroPoint}});
@@ -327,6 +347,7 @@ SplitModels buildSplitModels(const Graph& g, const PlanBits& plan, const PlanDep
 
     // ---- cloud
     HalfBuilder cloud(g, "_cloud");
+    cloud.graph().opsetVersion = opsetForQdq(opset, cloudOps);
     std::unordered_map<int, int> cloudValue;
     for (const WireTensor& w : out.transmitted) {
         const int t = g.findTensor(w.name);

@@ -556,11 +556,19 @@ std::vector<TensorData> PlanEvaluator::planValues(const PlanBits& plan, int samp
 }
 
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
-    const Graph& g = graph_;
-    validatePlan(g, plan);
+    validatePlan(graph_, plan);
     prepareGptq(plan, cancel);
+    return score(runAll(data_.inputs, &plan, cancel));
+}
 
-    const auto result = runAll(data_.inputs, &plan, cancel);
+EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& result) const {
+    const Graph& g = graph_;
+    if (result.size() != data_.inputs.samples.size())
+        throw Error("scoring " + std::to_string(result.size()) + " samples' outputs against " +
+                    std::to_string(data_.inputs.samples.size()) + " evaluation samples");
+    for (const auto& r : result)
+        if (r.size() != g.outputs.size())
+            throw Error("scoring " + std::to_string(r.size()) + " outputs per sample, the graph has " + std::to_string(g.outputs.size()));
     EvalMetrics m;
     m.samples = static_cast<int>(result.size());
     m.calibrationSamples = calibrationSamples();

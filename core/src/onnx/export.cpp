@@ -85,11 +85,25 @@ void emitActivation(const Activation& act, const std::string& base, const std::s
     case K::Sigmoid: add("Sigmoid", {in}, out, "/sigmoid"); break;
     case K::HardSwish:
         if (opset >= 14) add("HardSwish", {in}, out, "/hardswish");
-        else {  // HardSwish(x) = x * HardSigmoid(x; 1/6, 1/2), valid at every opset
-            auto* n = add("HardSigmoid", {in}, base + "/hardsigmoid_out", "/hardsigmoid");
-            floatAttr(n, "alpha", 1.f / 6.f);
-            floatAttr(n, "beta", 0.5f);
-            add("Mul", {in, base + "/hardsigmoid_out"}, out, "/mul");
+        else {
+            // x * clip(x / 6 + 1/2, 0, 1): the float operations of Activation::apply, in its order
+            // (HardSigmoid's alpha * x + beta rounds differently), valid at every opset.
+            const std::string six = base + "/six", half = base + "/half";
+            tensorToProto(TensorData{DType::Float32, {}, {6.f}, {}}, six, *gp.add_initializer());
+            tensorToProto(TensorData{DType::Float32, {}, {0.5f}, {}}, half, *gp.add_initializer());
+            add("Div", {in, six}, base + "/div_out", "/div");
+            add("Add", {base + "/div_out", half}, base + "/add_out", "/add");
+            if (opset < 11) {
+                auto* n = add("Clip", {base + "/add_out"}, base + "/gate", "/clip");
+                floatAttr(n, "min", 0.f);
+                floatAttr(n, "max", 1.f);
+            } else {
+                const std::string zero = base + "/zero", one = base + "/one";
+                tensorToProto(TensorData{DType::Float32, {}, {0.f}, {}}, zero, *gp.add_initializer());
+                tensorToProto(TensorData{DType::Float32, {}, {1.f}, {}}, one, *gp.add_initializer());
+                add("Clip", {base + "/add_out", zero, one}, base + "/gate", "/clip");
+            }
+            add("Mul", {in, base + "/gate"}, out, "/mul");
         }
         break;
     case K::LeakyRelu: floatAttr(add("LeakyRelu", {in}, out, "/leakyrelu"), "alpha", act.alpha); break;
@@ -100,6 +114,12 @@ void emitActivation(const Activation& act, const std::string& base, const std::s
         break;
     }
     case K::Clip: {
+        if (opset < 11) {  // Clip-6: bounds as attributes
+            auto* n = add("Clip", {in}, out, "/clip");
+            floatAttr(n, "min", act.min);
+            floatAttr(n, "max", act.max);
+            break;
+        }
         const std::string lo = base + "/clip_min", hi = base + "/clip_max";
         tensorToProto(TensorData{DType::Float32, {}, {act.min}, {}}, lo, *gp.add_initializer());
         tensorToProto(TensorData{DType::Float32, {}, {act.max}, {}}, hi, *gp.add_initializer());
@@ -214,6 +234,25 @@ void reinferShapes(Graph& g, std::vector<std::string>* warnings) {
 }  // namespace autosplit
 
 namespace autosplit {
+
+int64_t opsetForQdq(int64_t opset, const std::set<std::string>& ops) {
+    if (opset >= 10) return opset;
+    // Changes at opset 10 that keep an opset-9 node's meaning: attributes added with defaults
+    // that reproduce the old behaviour (ceil_mode = 0, dilations = 1); Slice, whose attributes
+    // became inputs, is rewritten by the caller (deploy/export_plan.cpp).
+    static const std::set<std::string> compatible = {"AveragePool", "MaxPool", "Slice"};
+    std::string changed;
+    for (const auto& op : ops) {
+        const auto* before = onnx::OpSchemaRegistry::Schema(op, static_cast<int>(opset));
+        const auto* after = onnx::OpSchemaRegistry::Schema(op, 10);
+        if (before && after && (before->since_version() == after->since_version() || compatible.count(op))) continue;
+        changed += (changed.empty() ? "" : ", ") + op;
+    }
+    if (!changed.empty())
+        throw Error("QuantizeLinear needs opset 10 and this part of the opset-" + std::to_string(opset) +
+                    " model has ops whose meaning changes at 10 (" + changed + "); re-export the model at opset 13");
+    return 10;
+}
 
 void checkOnnxModel(const std::string& bytes, const std::string& displayName) {
     onnx::ModelProto model;

@@ -53,13 +53,15 @@ class TestExport : public QObject {
         const SplitModels m = buildSplitModels(g_, plan, d);
         const std::string edgeBytes = exportOnnx(m.edge);
         checkOnnxModel(edgeBytes, "edge.onnx");
-        const Graph edge = importOnnxFromMemory(edgeBytes, "edge.onnx");
+        Graph edge = importOnnxFromMemory(edgeBytes, "edge.onnx");
+        optimize(edge);
         const bool hasCloud = !m.cloud.nodes.empty();
         Graph cloud;
         if (hasCloud) {
             const std::string cloudBytes = exportOnnx(m.cloud);
             checkOnnxModel(cloudBytes, "cloud.onnx");
             cloud = importOnnxFromMemory(cloudBytes, "cloud.onnx");
+            optimize(cloud);
         }
         std::vector<int> sentIds;
         for (const auto& w : m.transmitted) sentIds.push_back(g_.findTensor(w.name));

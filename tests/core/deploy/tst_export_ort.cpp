@@ -68,6 +68,8 @@ private slots:
         QTest::addRow("resnet50") << "resnet50.onnx" << Dims{{1, 3, 224, 224}} << 0.3;
         QTest::addRow("yolov3_tiny") << "yolov3_tiny.onnx" << Dims{{1, 3, 416, 416}} << 0.5;
         QTest::addRow("ppocr_det") << "ch_PP-OCRv4_det_infer.onnx" << Dims{{1, 3, 320, 320}} << 0.4;
+        // Opset 9: the halves declare opset 10 (QuantizeLinear), Slice rewritten to its input form.
+        QTest::addRow("ppocr_rec") << "ch_PP-OCRv4_rec_infer.onnx" << Dims{{1, 3, 48, 320}} << 0.3;
     }
 
     void exportedPairMatches() {
@@ -121,12 +123,17 @@ private slots:
             return static_cast<int64_t>(std::nearbyint(ref[k].floats[e] / w.scale)) + w.zeroPoint;
         };
         // Ours on edge.onnx: bit-exact.
-        const Graph edge = importOnnx(dir + "/edge.onnx");
+        Graph edge = importOnnx(dir + "/edge.onnx");
+        optimize(edge);  // activations fused again, as the evaluator computed them
         const auto ours = Executor(edge, ExecutorOptions{1}).run(data.inputs.samples[0]).outputs;
         int64_t elements = 0, oursDiffer = 0;
         for (size_t k = 0; k < m.transmitted.size(); ++k) {
             if (m.transmitted[k].type != deploy::WireTensor::Type::Codes) continue;
-            for (size_t e = 0; e < ref[k].floats.size(); ++e, ++elements) oursDiffer += ours[k].ints[e] != expectedCode(k, e);
+            int64_t here = 0;
+            for (size_t e = 0; e < ref[k].floats.size(); ++e, ++elements) here += ours[k].ints[e] != expectedCode(k, e);
+            if (here) qInfo("  '%s' (%d bits): ours differ on %lld of %zu codes", m.transmitted[k].wireName.c_str(),
+                            m.transmitted[k].bits, static_cast<long long>(here), ref[k].floats.size());
+            oursDiffer += here;
         }
         // ORT on edge.onnx.
         const QString in = tmp.filePath("input.npy");

@@ -231,10 +231,16 @@ public:
     // Cancelled when `cancel` fires (polled between nodes).
     EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {}) const;
 
+    // The metrics of given graph outputs (per evaluation sample, Graph::outputs order) against
+    // the float reference: what evaluate() reports for a plan's outputs, here for outputs computed
+    // elsewhere (the exported models). Throws Error when the counts or sizes do not match.
+    EvalMetrics score(const std::vector<std::vector<TensorData>>& outputs) const;
+
     EvalTask task() const { return task_; }
     // The metric evaluate() reports the drop in (EvalMetrics::metricName), known before any plan.
     std::string metricName() const;
     int samples() const { return static_cast<int>(data_.inputs.samples.size()); }
+    const Dataset& evaluationSet() const { return data_.inputs; }
     int calibrationSamples() const { return static_cast<int>(calibration().samples.size()); }
     bool heldOut() const { return !data_.calibration.samples.empty(); }
     const Dataset& calibration() const { return heldOut() ? data_.calibration : data_.inputs; }

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,12 @@ std::pair<std::string, std::vector<int64_t>> parseInputBinding(const std::string
 // Graph -> ONNX bytes (fused activations written back as separate nodes). Used to re-run
 // ONNX shape inference after passes and to export edge/cloud sub-models.
 std::string exportOnnx(const Graph& g);
+
+// The opset a quantized (QDQ) model made of `ops` from an opset-`opset` graph declares:
+// `opset` itself from 10 on (QuantizeLinear's first opset); else 10 when every op means the same
+// there (same schema, or only defaulted attributes added; Slice's attributes must then be written
+// as inputs, as Slice-10 takes them). Throws Error naming the ops otherwise.
+int64_t opsetForQdq(int64_t opset, const std::set<std::string>& ops);
 
 // The full ONNX checker (libonnx 1.12: model, graph, nodes against their opset) and strict shape
 // inference on serialized model bytes; throws ImportError naming `displayName` and the finding.

@@ -79,4 +79,10 @@ struct Manifest;
 Manifest writeExport(const Graph& g, const PlanBits& plan, const PlanDeployment& d, const planner::PlanDocument& doc,
                      const std::string& dir);
 
+// Runs the exported pair in DIR (written by writeExport for `g`) with our executor over the
+// evaluator's evaluation set, edge then cloud on the edge's outputs, and scores the graph outputs
+// as evaluate() does: the exported models' own drop, to set beside the plan's. Throws Error when
+// the files do not fit `g`.
+EvalMetrics measureExport(const Graph& g, const std::string& dir, const PlanEvaluator& ev, const CancelToken& cancel = {});
+
 }  // namespace autosplit::deploy
