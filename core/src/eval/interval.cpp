@@ -29,8 +29,9 @@ Interval wilsonInterval(int64_t hits, int64_t n, double level) {
     Interval r;
     r.level = level;
     r.method = "wilson";
-    r.low = 100.0 * std::max(0.0, centre - half);
-    r.high = 100.0 * std::min(1.0, centre + half);
+    // At 0 or n hits the bound is exactly 0 or 1 (centre - half would leave rounding residue).
+    r.low = hits == 0 ? 0.0 : 100.0 * std::max(0.0, centre - half);
+    r.high = hits == n ? 100.0 : 100.0 * std::min(1.0, centre + half);
     return r;
 }
 
