@@ -103,6 +103,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(&engine_, &engine::Engine::sessionAvailable, this, &MainWindow::onSessionAvailable);
     connect(&engine_, &engine::Engine::loadFailed, this, &MainWindow::onLoadFailed);
     connect(&engine_, &engine::Engine::estimateAvailable, this, &MainWindow::onEstimate);
+    connect(&engine_, &engine::Engine::exportFinished, this, [this](const QString& dir, const QString& summary) {
+        statusBar()->showMessage(tr("Exported %1: %2").arg(dir, summary.section('\n', -1)), 15000);
+        auto* box = new QMessageBox(QMessageBox::Information, tr("Deployment exported"),
+                                    tr("Wrote edge.onnx, cloud.onnx and manifest.json to %1.").arg(dir), QMessageBox::Ok, this);
+        box->setObjectName(QStringLiteral("exportDialog"));
+        box->setInformativeText(summary);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->open();
+        emit deploymentExported(dir, summary);
+    });
+    connect(&engine_, &engine::Engine::exportFailed, this, [this](const QString& dir, const QString& m) {
+        showError(tr("Export failed"), tr("%1: %2").arg(dir, m));
+    });
     connect(&engine_, &engine::Engine::estimateFailed, this,
             [this](const QString& m) { planSummary_->setText(tr("<b>No plan:</b> %1").arg(m.toHtmlEscaped())); });
 
@@ -264,6 +277,12 @@ void MainWindow::createActions() {
     QAction* exportPlan = file->addAction(tr("&Export Plan (JSON)…"), this, &MainWindow::exportPlanJson);
     exportPlan->setShortcut(QKeySequence(tr("Ctrl+E")));
     file->addAction(tr("Export Splits (&CSV)…"), this, &MainWindow::exportCsv);
+    QAction* deployment = file->addAction(tr("Export &Deployment (edge/cloud ONNX)…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export the plan's edge and cloud models into"));
+        if (!dir.isEmpty()) exportDeployment(dir);
+    });
+    deployment->setObjectName(QStringLiteral("exportDeploymentAction"));
+    deployment->setShortcut(QKeySequence(tr("Ctrl+Shift+E")));
     QMenu* charts = file->addMenu(tr("Export &Chart"));
     charts->addAction(tr("Candidates Scatter…"), this, [this] { exportPlot(scatter_, tr("candidates")); });
     charts->addAction(tr("Latency by Split…"), this, [this] { exportPlot(splitPlot_, tr("latency-by-split")); });
@@ -514,6 +533,16 @@ void MainWindow::showNodeDetails(int node) {
             if (d->objectName() == QLatin1String("detailsDock")) d->raise();
 }
 
+bool MainWindow::exportDeployment(const QString& dir) {
+    if (!session_ || !shown_ || !shown_->plans || !session_->planning) {
+        showError(tr("Nothing to deploy"), tr("Open a model and wait for the planner: the deployment is the planner's selected plan."));
+        return false;
+    }
+    statusBar()->showMessage(tr("Exporting the selected plan to %1…").arg(dir));
+    engine_.exportDeployment(shown_->plans, dir);
+    return true;
+}
+
 void MainWindow::exportPlanJson() {
     if (!session_ || !shown_) return showError(tr("Nothing to export"), tr("Open a model first."));
     if (shown_->plans && session_->planning) {  // the planner's plan.json, as `autosplit plan --out`
@@ -522,7 +551,7 @@ void MainWindow::exportPlanJson() {
             tr("JSON (*.json)"));
         if (p.isEmpty()) return;
         QSaveFile f(p);
-        const std::string text = planner::planToJson(*session_->planning->context, *shown_->plans);
+        const std::string text = planner::planToJson(*session_->planning->context, *shown_->plans, &session_->planning->data);
         if (!f.open(QIODevice::WriteOnly) || f.write(text.data(), qint64(text.size())) < 0 || !f.commit())
             showError(tr("Export failed"), tr("%1: %2").arg(p, f.errorString()));
         return;

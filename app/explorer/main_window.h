@@ -46,6 +46,11 @@ public:
     void setDataSource(const planner::DataSource& data);
     planner::DataSource dataSource() const;
     void openDataSourceDialog();
+    // Writes the shown plan set's selected plan as edge/cloud ONNX models + manifest.json into
+    // `dir` (File → Export Deployment…; same files as `autosplit export`). Returns false, with
+    // the reason shown, when there is no planned model yet; the result arrives as
+    // deploymentExported / errorShown.
+    bool exportDeployment(const QString& dir);
     void openExample();
     bool openSession(const QString& path);
     bool saveSession(const QString& path);
@@ -73,6 +78,7 @@ signals:
     // The window finished showing a new plan (after the views were updated).
     void planShown(int splitPosition);
     void errorShown(const QString& message);
+    void deploymentExported(const QString& dir, const QString& summary);
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;

@@ -116,6 +116,35 @@ private slots:
     // One latency model: every point of "latency by split" is the planner's own scoring of that
     // split at the shown uniform width (the uniform baselines' uniformPlan, and the stored
     // solution scored layer by layer where the context has one), transmit overhead included.
+    // File → Export Deployment: the selected plan as edge/cloud ONNX + manifest, the exported
+    // pair measured and said in the dialog; before the planner has run it says why not.
+    void exportsTheDeployment() {
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        MainWindow w;
+        w.show();
+        QAction* action = w.findChild<QAction*>(QStringLiteral("exportDeploymentAction"));
+        QVERIFY(action);
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        QVERIFY(!w.exportDeployment(tmp.path()));  // nothing open yet
+        QCOMPARE(errors.count(), 1);
+        for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+        w.openModel(QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL));
+        QVERIFY(waitForPlan(w));
+        QTRY_VERIFY_WITH_TIMEOUT(w.shownEstimates() && w.shownEstimates()->plans && w.engine().session()->planning, kTimeout);
+        QSignalSpy done(&w, &MainWindow::deploymentExported);
+        QVERIFY(w.exportDeployment(tmp.path()));
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 10 * kTimeout);
+        QVERIFY(QFile::exists(tmp.filePath(QStringLiteral("edge.onnx"))));
+        QVERIFY(QFile::exists(tmp.filePath(QStringLiteral("manifest.json"))));
+        const QString summary = done.first().at(1).toString();
+        QVERIFY2(summary.contains(QLatin1String("exported pair measured")), qPrintable(summary));
+        auto* box = w.findChild<QMessageBox*>(QStringLiteral("exportDialog"));
+        QVERIFY(box);
+        QVERIFY(box->informativeText().contains(QLatin1String("plan hash")));
+        box->close();
+    }
+
     void latencyBySplitIsThePlannersScoring() {
         MainWindow w;
         w.show();

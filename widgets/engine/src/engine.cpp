@@ -1,5 +1,8 @@
 #include "autosplit/engine/engine.h"
 
+#include "autosplit/deploy/export_plan.h"
+#include "autosplit/deploy/manifest.h"
+#include "autosplit/eval/bits_file.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/util/errors.h"
@@ -184,6 +187,7 @@ Engine::~Engine() {
     estimatesJob_.cancel();
     measureJob_.cancel();
     planningJob_.cancel();
+    exportJob_.cancel();
     pool_.waitForDone();
 }
 
@@ -364,6 +368,46 @@ void Engine::runMeasurement() {
             emit estimateAvailable(estimates_);
         },
         [this](std::exception_ptr e) { emit estimateFailed(tr("accuracy measurement: %1").arg(describeException(e))); });
+}
+
+void Engine::exportDeployment(std::shared_ptr<const planner::PlanSet> plans, const QString& dir) {
+    const auto session = session_;
+    if (!session || !session->planning || !plans) {
+        emit exportFailed(dir, tr("the planner has not finished on this model yet"));
+        return;
+    }
+    exportJob_.start(
+        [session, plans, dir](const JobContext& job) {
+            const planner::PlanningSession& p = *session->planning;
+            const std::string text = planner::planToJson(*p.context, *plans, &p.data);
+            const planner::PlanDocument doc = planner::parsePlan(text, "plan");
+            const Graph& g = p.context->graph();
+            const PlanBits bits = parsePlanBits(g, text, "plan").bits;
+            job.progress.report(0.1, tr("fitting the plan's values on the calibration set"));
+            const PlanDeployment d = p.evaluator->deployment(bits, job.cancel);
+            job.progress.report(0.5, tr("writing and checking the models"));
+            const deploy::Manifest m = deploy::writeExport(g, bits, d, doc, dir.toStdString());
+            job.progress.report(0.7, tr("measuring the exported pair"));
+            const EvalMetrics em = deploy::measureExport(g, dir.toStdString(), *p.evaluator, job.cancel);
+            QString summary = tr("%1%2, plan hash %3\n%4 tensor(s) sent, %5 bytes a frame\npredicted %6 ms\n"
+                                 "exported pair measured: drop %7% %8 [%9, %10] on %11 %12samples")
+                                  .arg(QString::fromStdString(m.kind),
+                                       m.splitAfter.empty() ? QString() : tr(" after '%1'").arg(QString::fromStdString(m.splitAfter)),
+                                       QString::fromStdString(m.planHash))
+                                  .arg(m.transmitted.size())
+                                  .arg(m.transmittedBytes())
+                                  .arg(m.predicted.totalMs, 0, 'f', 2)
+                                  .arg(em.accuracyDrop, 0, 'f', 3)
+                                  .arg(QString::fromStdString(em.metricName))
+                                  .arg(em.dropInterval.low, 0, 'f', 3)
+                                  .arg(em.dropInterval.high, 0, 'f', 3)
+                                  .arg(em.samples)
+                                  .arg(em.heldOut ? tr("held-out ") : QString());
+            if (doc.selected.accuracyDrop) summary += tr(" (the plan measured %1%)").arg(*doc.selected.accuracyDrop, 0, 'f', 3);
+            return std::make_shared<const QString>(summary);
+        },
+        [this, dir](std::shared_ptr<const QString> summary) { emit exportFinished(dir, *summary); },
+        [this, dir](std::exception_ptr e) { emit exportFailed(dir, describeException(e)); });
 }
 
 }  // namespace autosplit::engine

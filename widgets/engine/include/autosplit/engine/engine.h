@@ -60,6 +60,11 @@ public slots:
     void setDataSource(const autosplit::planner::DataSource& data);
     // Fast path, throttled; the latest request always wins.
     void requestEstimate(const autosplit::engine::PlanRequest& request);
+    // Writes the selected plan of `plans` (made on the current session's planning stage) as
+    // edge.onnx + cloud.onnx + manifest.json into `dir` (deploy/export_plan.h) on a worker thread
+    // and measures the exported pair on the held-out samples; exportFinished or exportFailed
+    // follows. A later export supersedes a running one.
+    void exportDeployment(std::shared_ptr<const autosplit::planner::PlanSet> plans, const QString& dir);
 
 signals:
     void loadStarted(quint64 generation, const QString& path);
@@ -69,6 +74,8 @@ signals:
     void loadCancelled(const QString& path);
     void estimateAvailable(std::shared_ptr<const autosplit::engine::SplitEstimates> estimates);
     void estimateFailed(const QString& message);
+    void exportFinished(const QString& dir, const QString& summary);
+    void exportFailed(const QString& dir, const QString& message);
 
 private:
     quint64 startSessionJob(LoadRequest request, std::shared_ptr<const ModelData> reuse);
@@ -81,6 +88,7 @@ private:
     JobTracker estimatesJob_{this, &pool_};
     JobTracker measureJob_{this, &pool_};
     JobTracker planningJob_{this, &pool_};
+    JobTracker exportJob_{this, &pool_};
     bool planning_ = false;
     QTimer measureDelay_;
     bool planningEnabled_ = true;
