@@ -27,6 +27,17 @@ using namespace autosplit;
 using namespace autosplit::deploy;
 using namespace std::chrono_literals;
 
+// Under AddressSanitizer freed memory sits in the allocator's quarantine (256 MB by default), so
+// VmRSS says nothing about growth there: the RSS bound is checked in normal builds, and
+// LeakSanitizer checks for leaks in the sanitizer build.
+#if defined(__SANITIZE_ADDRESS__)
+#define AUTOSPLIT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AUTOSPLIT_UNDER_ASAN 1
+#endif
+#endif
+
 namespace {
 
 constexpr uint64_t kPlan = 0xC0FFEE0012345678ull;
@@ -660,7 +671,11 @@ private slots:
         QCOMPARE(s.connectionsActive, uint64_t(0));
         QVERIFY(s.disconnectsMidFrame > 0);
         QCOMPARE(s.connectionsAccepted, uint64_t(reconnected) + kClients + 2);
+#ifndef AUTOSPLIT_UNDER_ASAN
         QVERIFY2(rssAfter - rssBefore < 64 * 1024, qPrintable(QString("RSS grew by %1 KiB").arg(rssAfter - rssBefore)));
+#else
+        qInfo("RSS bound not checked under AddressSanitizer (quarantine); LeakSanitizer checks leaks");
+#endif
         server.stop();
     }
 };
