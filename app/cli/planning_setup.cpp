@@ -20,6 +20,8 @@ const char* kPlanningOptions =
     "  --edge-memory SIZE      e.g. 4GiB, 512MB                 [the edge device's off-chip memory]\n"
     "  --max-drop P%           accuracy-drop threshold, 0..100%                  [5%]\n"
     "  --message-overhead T    fixed cost per transmitted tensor, e.g. 1ms, 200us [1ms]\n"
+    "  --link-overhead P       wire bytes beyond the payload, e.g. 4.56% (TCP/IPv4 + Ethernet at MTU 1500,\n"
+    "                          measured by scripts/measure-link.sh), 0 for the payload alone [4.56%]\n"
     "  --results-at edge|cloud where the results are consumed: graph outputs computed on the other\n"
     "                          side are sent there (downlink / uplink) and costed  [edge]\n"
     "  --downlink RATE         cloud-to-edge bandwidth for results, e.g. 10Mbps    [10Mbps]\n"
@@ -59,6 +61,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const std::string uplink = args.value("--uplink", "3Mbps");
     const std::string drop = args.value("--max-drop", "5%");
     const std::string overhead = args.value("--message-overhead", "1ms");
+    const std::string linkOverhead = args.value("--link-overhead");
     const std::string resultsAt = args.value("--results-at", "edge");
     const std::string downlink = args.value("--downlink", "10Mbps");
     const std::string bits = args.value("--bits", "2,4,6,8");
@@ -98,6 +101,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     s.constraints.edgeMemoryBytes = memory.empty() ? edge.offchipBytes : parseBytes(memory);
     s.constraints.maxDropPercent = parsePercent(drop);
     s.constraints.messageOverheadMs = parseMilliseconds(overhead);
+    if (!linkOverhead.empty()) s.constraints.linkOverhead = parsePercent(linkOverhead) / 100.0;
     if (acceptBy == "upper-bound") s.constraints.acceptance = planner::Constraints::Acceptance::UpperBound;
     const auto at = planner::resultsAtFromName(resultsAt);
     if (!at) throw UsageError{"--results-at must be edge or cloud, got '" + resultsAt + "'"};

@@ -107,8 +107,10 @@ private slots:
             int64_t bits = 0;
             for (int t : s->model->split(p).transmitted) bits += g.tensors[size_t(t)].elementCount() * 8;
             QCOMPARE(cost.transmitBits, bits);
-            // The planner's transmit model: bits / uplink plus the per-message overhead.
-            const double transmitMs = double(bits) / 4e6 * 1e3 + 1.0 * double(s->model->split(p).transmitted.size());
+            // The planner's transmit model: wire bits (payload + TCP/IP/Ethernet headers) / uplink
+            // plus the per-message overhead.
+            const double transmitMs = double(bits) * (1 + planner::Constraints{}.linkOverhead) / 4e6 * 1e3 +
+                                      1.0 * double(s->model->split(p).transmitted.size());
             QVERIFY(std::abs(cost.latency.transmitMs - transmitMs) < 1e-9);
             // Edge memory as core's model computes it.
             const EdgeMemory mem = edgeMemory(g, PlanBits::uniform(g, p, 8, 8, 8));

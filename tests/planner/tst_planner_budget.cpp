@@ -285,7 +285,7 @@ private slots:
         edge.messageOverheadMs = 0.5;
         const Plan co = planFor(ctx, 0, edge, "cloud-only");
         // Both outputs (h: 2x8x8, d: 8x8x8) come back at the cloud's 16 bits, one message each.
-        const double expect = double((2 * 64 + 8 * 64) * ctx.cloudBits()) / edge.downlinkBps * 1e3 + 2 * 0.5;
+        const double expect = double((2 * 64 + 8 * 64) * ctx.cloudBits()) * (1 + edge.linkOverhead) / edge.downlinkBps * 1e3 + 2 * 0.5;
         QVERIFY(std::abs(co.latency.resultsMs - expect) < 1e-9);
         QVERIFY(std::abs(co.latency.totalMs - (co.latency.edgeMs + co.latency.transmitMs + co.latency.cloudMs + expect)) < 1e-9);
         Constraints cloud = edge;
@@ -319,14 +319,14 @@ private slots:
                 if (nodeIndex(g, "conv3") > p) pos = p;
             QVERIFY(pos >= head);
             const Plan up = uniformPlan(ctx, pos, bits, cloud, "u");
-            const double hUp = double(2 * 64 * bits) / cloud.uplinkBps * 1e3 + 0.25;
+            const double hUp = double(2 * 64 * bits) * (1 + cloud.linkOverhead) / cloud.uplinkBps * 1e3 + 0.25;
             QVERIFY2(std::abs(up.latency.resultsMs - hUp) < 1e-9, qPrintable(QString::number(up.latency.resultsMs)));
             const Plan down = uniformPlan(ctx, pos, bits, edge, "u");
-            const double dDown = double(8 * 64 * ctx.cloudBits()) / edge.downlinkBps * 1e3 + 0.25;
+            const double dDown = double(8 * 64 * ctx.cloudBits()) * (1 + edge.linkOverhead) / edge.downlinkBps * 1e3 + 0.25;
             QVERIFY2(std::abs(down.latency.resultsMs - dDown) < 1e-9, qPrintable(QString::number(down.latency.resultsMs)));
             // Edge-Only: nothing to return at the edge, both outputs up with results at the cloud.
             QCOMPARE(uniformPlan(ctx, last, bits, edge, "u").latency.resultsMs, 0.0);
-            const double bothUp = double((2 * 64 + 8 * 64) * bits) / cloud.uplinkBps * 1e3 + 2 * 0.25;
+            const double bothUp = double((2 * 64 + 8 * 64) * bits) * (1 + cloud.linkOverhead) / cloud.uplinkBps * 1e3 + 2 * 0.25;
             QVERIFY(std::abs(uniformPlan(ctx, last, bits, cloud, "u").latency.resultsMs - bothUp) < 1e-9);
             // The cost model's split costs say the same.
             QCOMPARE(ctx.cost().uniformCost(pos, bits, cloud).latency.resultsMs, up.latency.resultsMs);
@@ -339,7 +339,7 @@ private slots:
         for (const auto& x : ps->candidates) {
             const Solution& sol = ctx.solution(x.solution);
             if (sol.split < head || sol.split >= last) continue;
-            const double expect = double(2 * 64 * sol.activationBits[size_t(head)]) / c.uplinkBps * 1e3 + 0.25;
+            const double expect = double(2 * 64 * sol.activationBits[size_t(head)]) * (1 + c.linkOverhead) / c.uplinkBps * 1e3 + 0.25;
             QVERIFY(std::abs(x.resultsMs - expect) < 1e-9);
             ++checked;
         }

@@ -130,7 +130,7 @@ std::pair<Plan, Plan> minCutPlans(const PlanningContext& ctx, const Constraints&
         if (upResult) cons.insert(N);
         d.consumers.assign(cons.begin(), cons.end());
         const int bits = tt.producer < 0 ? ctx.inputBits() : fb;
-        d.transferCost = (double(std::max<int64_t>(0, tt.elementCount())) * bits / c.uplinkBps * 1e3 + c.messageOverheadMs) * 1e3;  // µs
+        d.transferCost = (double(std::max<int64_t>(0, tt.elementCount())) * bits * (1 + c.linkOverhead) / c.uplinkBps * 1e3 + c.messageOverheadMs) * 1e3;  // µs
         cp.data.push_back(std::move(d));
         dataTensor.push_back(int(t));
     }

@@ -36,6 +36,8 @@ void Constraints::validate() const {
         throw PlannerError("edge memory must not be negative, got " + std::to_string(edgeMemoryBytes) + " bytes");
     if (!std::isfinite(maxDropPercent) || maxDropPercent < 0 || maxDropPercent > 100)
         throw PlannerError("accuracy-drop threshold must be within 0..100%, got " + std::to_string(maxDropPercent) + "%");
+    if (!std::isfinite(linkOverhead) || linkOverhead < 0 || linkOverhead > 1)
+        throw PlannerError("link overhead must be between 0 and 100 %, got " + std::to_string(100 * linkOverhead) + " %");
     if (!std::isfinite(messageOverheadMs) || messageOverheadMs < 0)
         throw PlannerError("per-message overhead must not be negative, got " + std::to_string(messageOverheadMs) + " ms");
 }

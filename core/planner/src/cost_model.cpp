@@ -150,7 +150,7 @@ const std::vector<CostModel::UniformSplit>* CostModel::uniform(int bits) const {
 }
 
 double CostModel::transmitMs(int64_t bits, int messages, const Constraints& c) {
-    return double(bits) / c.uplinkBps * 1e3 + messages * c.messageOverheadMs;
+    return double(bits) * (1 + c.linkOverhead) / c.uplinkBps * 1e3 + messages * c.messageOverheadMs;
 }
 
 int64_t CostModel::transmitBits(int position, const std::vector<int>* abits, int uniformBits) const {
@@ -215,7 +215,7 @@ ResultTransfer CostModel::resultTransfer(const std::vector<bool>& onEdge, const 
 
 double CostModel::resultsMs(const ResultTransfer& r, const Constraints& c) {
     const double rate = c.resultsAt == ResultsAt::Edge ? c.downlinkBps : c.uplinkBps;
-    return double(r.bits) / rate * 1e3 + r.messages * c.messageOverheadMs;
+    return double(r.bits) * (1 + c.linkOverhead) / rate * 1e3 + r.messages * c.messageOverheadMs;
 }
 
 std::string CostModel::origin(int measured, int total) {

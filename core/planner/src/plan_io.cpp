@@ -188,6 +188,7 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
                         {"edge_memory_bytes", ps.constraints.edgeMemoryBytes},
                         {"max_accuracy_drop_percent", ps.constraints.maxDropPercent},
                         {"message_overhead_ms", ps.constraints.messageOverheadMs},
+                        {"link_overhead", ps.constraints.linkOverhead},
                         {"accept_by", acceptanceName(ps.constraints.acceptance)},
                         {"results_at", resultsAtName(ps.constraints.resultsAt)},
                         {"results_encoding", resultEncodingName(ctx.cost().resultEncoding())},
@@ -244,10 +245,11 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
     j["numbers"] = {
         {"latency", "per-layer latency tables of the device simulator (SCALE-Sim v2 model), or measured where a "
                     "measured profile overrides a cell: see each latency_ms.*_origin"},
-        {"transmit", "bits of the transmitted tensors / uplink_bps + message_overhead_ms per tensor"},
+        {"transmit", "bits of the transmitted tensors x (1 + link_overhead: TCP/IP/Ethernet headers) / uplink_bps + "
+                     "message_overhead_ms per tensor"},
         {"results", "graph outputs computed on the other side from constraints.results_at: at the edge, those computed "
                     "in the cloud at cloud_bits / downlink_bps; at the cloud, those computed on the edge and not "
-                    "transmitted, at their bits / uplink_bps; + message_overhead_ms per tensor"},
+                    "transmitted, at their bits / uplink_bps; x (1 + link_overhead), + message_overhead_ms per tensor"},
         {"mse_proxy", "sum over the edge layers of the calibration weight and activation errors, each relative to the energy of the layer output (noise-to-signal; not an accuracy)"},
         {"accuracy_drop", "measured by a fake-quantized run against the float model on samples held out from the "
                           "calibration (held_out), with its metric, sample count and 95% interval (Wilson for rates, "
@@ -321,6 +323,7 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         d.constraints.edgeMemoryBytes = c.at("edge_memory_bytes").get<int64_t>();
         d.constraints.maxDropPercent = c.at("max_accuracy_drop_percent").get<double>();
         d.constraints.messageOverheadMs = c.at("message_overhead_ms").get<double>();
+        d.constraints.linkOverhead = c.value("link_overhead", 0.0);  // plans before it was costed: payload only
         field = "constraints.accept_by";
         const std::string acceptBy = c.value("accept_by", std::string("estimate"));
         if (acceptBy == "upper-bound") d.constraints.acceptance = Constraints::Acceptance::UpperBound;

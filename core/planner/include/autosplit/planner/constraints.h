@@ -34,6 +34,10 @@ struct Constraints {
     int64_t edgeMemoryBytes = int64_t(4) << 30;
     double maxDropPercent = 5.0;       // 0..100, in the measure's percentage points
     double messageOverheadMs = 1.0;    // per transmitted tensor (one message each)
+    // Bytes on the wire per payload byte beyond the payload: TCP/IPv4 with timestamps over
+    // Ethernet at MTU 1500 carries 1448 payload bytes in 1514 frame bytes (66 / 1448 = 4.56 %),
+    // what tc's shaper counts (measured: scripts/measure-link.sh). 0: the payload alone.
+    double linkOverhead = 66.0 / 1448.0;
     // Which number of a measured drop must be within the threshold: the point estimate (default)
     // or the upper end of its 95 % interval (the cautious rule).
     enum class Acceptance { Estimate, UpperBound };
