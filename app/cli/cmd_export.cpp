@@ -3,10 +3,12 @@
 #include "plan_export.h"
 #include "planning_setup.h"
 
+#include "autosplit/deploy/triton.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/util/errors.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,7 +17,8 @@ namespace autosplit::cli {
 namespace {
 
 const std::string kUsage = std::string(
-    "usage: autosplit export PLAN.json --out DIR [--data DIR --labels F --dict F ...] [--quiet]\n"
+    "usage: autosplit export PLAN.json --out DIR [--triton REPO [--triton-name NAME]]\n"
+    "                        [--data DIR --labels F --dict F ...] [--quiet]\n"
     "\n"
     "Writes the selected plan of PLAN.json as two ONNX models and a manifest:\n"
     "  DIR/edge.onnx      nodes up to the split, standard-domain QDQ: int8 per-channel weights with\n"
@@ -29,6 +32,9 @@ const std::string kUsage = std::string(
     "`autosplit plan` had (the model, its --input bindings and the devices come from PLAN.json; any\n"
     "of them may be given to override). Both models pass the ONNX checker before anything is written.\n"
     "  --out DIR          where to write (created; only the three files above are replaced)\n"
+    "  --triton REPO      also write the cloud half as a Triton model repository: REPO/NAME/config.pbtxt\n"
+    "                     and REPO/NAME/1/model.onnx, taking the packed codes (unpacked in the graph)\n"
+    "  --triton-name N    the model's name in the repository [autosplit_cloud_<plan hash>]\n"
     "  --quiet            no summary\n") +
     kPlanningOptions;
 
@@ -60,14 +66,16 @@ int run(const Args& argv) {
     const planner::PlanDocument doc = planner::parsePlan(text, planPath);
     ArgReader probe(rest, kUsage);
     const std::string out = probe.value("--out");
+    const std::string triton = probe.value("--triton");
+    const std::string tritonName = probe.value("--triton-name");
     if (out.empty()) throw UsageError{"--out DIR is required"};
     Args setupArgs;
     for (size_t i = 0; i < rest.size(); ++i) {
-        if (rest[i] == "--out") {
+        if (rest[i] == "--out" || rest[i] == "--triton" || rest[i] == "--triton-name") {
             ++i;
             continue;
         }
-        if (rest[i].rfind("--out=", 0) == 0) continue;
+        if (rest[i].rfind("--out=", 0) == 0 || rest[i].rfind("--triton=", 0) == 0 || rest[i].rfind("--triton-name=", 0) == 0) continue;
         setupArgs.push_back(rest[i]);
     }
     const bool quiet = probe.flag("--quiet");
@@ -91,6 +99,13 @@ int run(const Args& argv) {
     ArgReader args(setupArgs, kUsage);
     PlanningSetup s = setupPlanning(args, quiet);
     exportSelectedPlan(s, text, planPath, out, quiet);
+    if (!triton.empty()) {
+        const deploy::TritonRepository repo = deploy::writeTritonRepository(out, triton, tritonName);
+        if (!quiet)
+            std::printf("  triton       %s/config.pbtxt and %s/1/model.onnx (platform onnxruntime_onnx)\n"
+                        "               tritonserver --model-repository=%s\n",
+                        repo.modelDir.c_str(), repo.modelDir.c_str(), triton.c_str());
+    }
     return 0;
 }
 

@@ -14,12 +14,17 @@
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/deploy/export_plan.h"
 #include "autosplit/deploy/manifest.h"
+#include "autosplit/deploy/packing.h"
+#include "autosplit/deploy/runtime.h"
+#include "autosplit/deploy/triton.h"
 #include "autosplit/exec/executor.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/quant/calibration.h"
 
+#include <QDir>
 #include <QFile>
+#include <QRegularExpression>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -180,6 +185,80 @@ private slots:
         QCOMPARE(oursDiffer, int64_t(0));
         QVERIFY2(ortDiffer * 50 <= elements, "ORT differs on at most 2 % of the codes");
         QVERIFY2(worst < 1e-2, qPrintable(QString("cloud outputs differ by %1 relative").arg(worst)));
+    }
+
+    // The Triton repository of an exported example plan (4- and 6-bit codes: the 6-bit ones
+    // straddle bytes): Triton's documented layout, a config declaring exactly the model's
+    // inputs and outputs, and the model run by ORT with those names, types and dims on the
+    // packed codes giving cloud.onnx's outputs on the unpacked ones.
+    void tritonRepositoryRunsAsDeclared() {
+        if (node_.isEmpty()) QSKIP("node is not installed (apt-get install nodejs)");
+        if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
+            QSKIP(qPrintable("onnxruntime-node is not installed in " + ortDir() + " (scripts/test.sh installs it)"));
+        Graph g = importOnnx(AUTOSPLIT_EXAMPLE_MODEL);
+        optimize(g);
+        EvalData data;
+        data.inputs = syntheticDataset(g, 1, 3);
+        data.calibration = syntheticDataset(g, 6, 5);
+        const ErrorTable table = calibrate(g, data.calibration);
+        const PlanEvaluator ev(g, data, &table);
+        PlanBits plan = PlanBits::uniform(g, 10, 4, 4);
+        for (int i = 0; i <= 10; i += 2) plan.activationBits[static_cast<size_t>(i)] = 6;
+        planner::PlanDocument doc;
+        doc.selected.kind = planner::PlanKind::Split;
+        QTemporaryDir tmp;
+        const std::string dir = tmp.filePath("export").toStdString();
+        const deploy::Manifest m = deploy::writeExport(g, plan, ev.deployment(plan), doc, dir);
+        const deploy::TritonRepository repo = deploy::writeTritonRepository(dir, tmp.filePath("repo").toStdString(), "cut");
+        // Layout: REPO/NAME/config.pbtxt and REPO/NAME/1/model.onnx, nothing else at the top.
+        QCOMPARE(QDir(tmp.filePath("repo")).entryList(QDir::AllEntries | QDir::NoDotAndDotDot), QStringList{"cut"});
+        QVERIFY(QFile::exists(tmp.filePath("repo/cut/config.pbtxt")));
+        QVERIFY(QFile::exists(tmp.filePath("repo/cut/1/model.onnx")));
+        const QString config = QString::fromStdString(repo.config);
+        QVERIFY(config.contains(QRegularExpression("^name: \"cut\"$", QRegularExpression::MultilineOption)));
+        QVERIFY(config.contains("platform: \"onnxruntime_onnx\""));
+        QVERIFY(config.contains("max_batch_size: 0"));
+        QVERIFY(config.contains("kind: KIND_CPU"));
+        // Every declared tensor is the model's, with its Triton type and full dims.
+        const Graph tm = importOnnx(tmp.filePath("repo/cut/1/model.onnx").toStdString());
+        const QRegularExpression entry("name: \"([^\"]+)\"\\s+data_type: (\\w+)\\s+dims: \\[ ([0-9, ]+) \\]");
+        QStringList declared;
+        for (auto it = entry.globalMatch(config); it.hasNext();) {
+            const auto mt = it.next();
+            const int t = tm.findTensor(mt.captured(1).toStdString());
+            QVERIFY2(t >= 0, qPrintable(mt.captured(1)));
+            QStringList dims;
+            for (int64_t d : tm.tensors[static_cast<size_t>(t)].shape) dims << QString::number(d);
+            QCOMPARE(mt.captured(3), dims.join(", "));
+            const bool floaty = tm.tensors[static_cast<size_t>(t)].dtype == DType::Float32;
+            QCOMPARE(mt.captured(2), QString(floaty ? "TYPE_FP32" : "TYPE_UINT8"));
+            declared << mt.captured(1);
+        }
+        QCOMPARE(declared.size(), static_cast<int>(tm.inputs.size() + tm.outputs.size()));
+        // The edge's codes, packed as edge-run frames them, through the repository's model.
+        const deploy::EdgeRuntime edge(dir, 1);
+        const auto req = edge.encode(data.inputs.samples[0], 0);
+        QStringList packedIn, codesIn;
+        bool sixBits = false;
+        for (size_t k = 0; k < m.transmitted.size(); ++k) {
+            const auto& w = m.transmitted[k];
+            const auto& t = req.frame.tensors[k];
+            sixBits = sixBits || w.bits == 6;
+            TensorData packed{DType::UInt8, {static_cast<int64_t>(t.data.size())}, {}, {}};
+            packed.ints.assign(t.data.begin(), t.data.end());
+            const QString pf = tmp.filePath(QString("packed_%1.npy").arg(k)), cf = tmp.filePath(QString("codes_%1.npy").arg(k));
+            writeTensorFile(pf.toStdString(), packed);
+            TensorData codes{DType::UInt8, w.shape, {}, {}};
+            for (uint8_t c : deploy::tensorCodes(t)) codes.ints.push_back(c);
+            writeTensorFile(cf.toStdString(), codes);
+            packedIn << "--in" << QString::fromStdString(w.name) + ".packed=" + pf << "--as" << QString::fromStdString(w.name) + ".packed=uint8";
+            codesIn << "--in" << QString::fromStdString(w.wireName) + "=" + cf << "--as" << QString::fromStdString(w.wireName) + "=uint8";
+        }
+        QVERIFY(sixBits);
+        const auto viaTriton = runOrt(tmp.filePath("repo/cut/1/model.onnx"), tmp.filePath("ort_triton"), packedIn);
+        const auto viaCloud = runOrt(tmp.filePath("export/cloud.onnx"), tmp.filePath("ort_cloud"), codesIn);
+        QCOMPARE(viaTriton.size(), viaCloud.size());
+        for (size_t o = 0; o < viaCloud.size(); ++o) QCOMPARE(viaTriton[o].floats, viaCloud[o].floats);  // bit for bit
     }
 };
 
