@@ -7,7 +7,9 @@
 #include "autosplit/deploy/runtime.h"
 #include "autosplit/util/units.h"
 
+#include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <pthread.h>
 #include <thread>
@@ -53,7 +55,11 @@ int run(const Args& argv) {
     sigaddset(&stopSignals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
 
-    const deploy::CloudRuntime cloud(deploy::exportDirOf(plan), 1, std::stof(mapThreshold));
+    char* end = nullptr;
+    const float threshold = std::strtof(mapThreshold.c_str(), &end);
+    if (mapThreshold.empty() || *end != '\0' || !std::isfinite(threshold))
+        throw UsageError{"--map-threshold needs a number, got '" + mapThreshold + "'"};
+    const deploy::CloudRuntime cloud(deploy::exportDirOf(plan), 1, threshold);
     deploy::ServerOptions o;
     o.limits = deploy::frameLimitsFor(cloud.manifest());
     o.readTimeout = std::chrono::milliseconds(static_cast<int64_t>(readMs));
