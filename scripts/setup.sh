@@ -3,7 +3,8 @@
 # (CLI, library, tests, benchmarks) into build/, and runs the main job: the real PP-OCRv4 text
 # recognizer (npm) planned on rendered text lines (scripts/make-ocr-set), calibrated on half of
 # them and measured on the other half with its task metric (character accuracy against the
-# ground truth). Offline (no npm registry), it falls back to the bundled random-weight example
+# ground truth), and exports the chosen plan's edge/cloud models, measured again as written.
+# Offline (no npm registry), it falls back to the bundled random-weight example
 # on synthetic inputs and says so.
 #   scripts/setup.sh              install + build + main job
 #   SKIP_APT=1 scripts/setup.sh   build only (dependencies already there)
@@ -45,8 +46,11 @@ if AUTOSPLIT_MODELS="$models" "$here/scripts/fetch-models.sh" --ocr >/dev/null 2
   echo "==> the main job: PP-OCRv4 rec on 64 rendered text lines (32 to calibrate, 32 held out to measure)"
   "$build/app/autosplit" plan "$rec" --input x=1x3x48x320 --data "$lines" --labels "$lines/labels.txt" \
     --dict "$models/ppocr_keys_v1.txt" --edge eyeriss --cloud tpu --uplink 3Mbps --max-drop 2% \
-    --out "$build/ocr-rec-plan.json"
-  echo "Plan: $build/ocr-rec-plan.json. Re-measure it on unseen lines:"
+    --out "$build/ocr-rec-plan.json" --export "$build/ocr-rec-deploy"
+  echo "Plan: $build/ocr-rec-plan.json; its edge/cloud models: $build/ocr-rec-deploy. Run them edge -> cloud:"
+  echo "  $build/app/autosplit cloud-serve --plan $build/ocr-rec-deploy --listen 127.0.0.1:9600 &"
+  echo "  $build/app/autosplit edge-run --plan $build/ocr-rec-deploy --connect 127.0.0.1:9600 --data $lines --dict $models/ppocr_keys_v1.txt"
+  echo "Re-measure the plan on unseen lines:"
   echo "  scripts/make-ocr-set /tmp/unseen 64 7 && $build/app/autosplit evaluate $rec --input x=1x3x48x320 \\"
   echo "    --bits $build/ocr-rec-plan.json --data /tmp/unseen --labels /tmp/unseen/labels.txt --dict $models/ppocr_keys_v1.txt --calibration $lines"
 else
