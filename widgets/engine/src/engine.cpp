@@ -168,12 +168,11 @@ Engine::Engine(QObject* parent) : QObject(parent) {
     // One thread may sit in a long import while slider re-scoring keeps running on another.
     // and a background accuracy measurement on a third.
     pool_.setMaxThreadCount(std::max(3, QThread::idealThreadCount()));
-    throttle_.setInterval(30);
-    throttle_.setSingleShot(false);
-    connect(&throttle_, &QTimer::timeout, this, [this] {
-        if (estimateDirty_) runEstimate();
-        else throttle_.stop();
-    });
+    // The fast path runs whenever it is idle (latest request wins, coalesced while one runs);
+    // the throttle only spaces the starts when set above 0.
+    throttle_.setInterval(0);
+    throttle_.setSingleShot(true);
+    connect(&throttle_, &QTimer::timeout, this, &Engine::maybeRunEstimate);
     // Measured accuracy is slow: start it only once the sliders rest (a restart-debounce).
     measureDelay_.setSingleShot(true);
     measureDelay_.setInterval(300);
@@ -314,15 +313,21 @@ void Engine::requestEstimate(const PlanRequest& request) {
     if (!session_) return;
     // A new bit set invalidates the planning context (slow path): rebuild it on the same model.
     if (session_->planning && session_->planning->context->bits() != plannerBits(request.bitSet) && !loading_) startPlanning();
-    if (!throttle_.isActive()) {  // leading edge: the first change of a burst runs at once
-        runEstimate();
-        throttle_.start();
-    }
+    maybeRunEstimate();
+}
+
+void Engine::maybeRunEstimate() {
+    // One fast-path job at a time: a request arriving while one runs is taken up, as the latest,
+    // the moment it delivers (no job is cancelled half-way, none waits for a timer).
+    if (!estimateDirty_ || estimateRunning_ || throttle_.isActive() || !session_) return;
+    runEstimate();
+    if (throttle_.interval() > 0) throttle_.start();
 }
 
 void Engine::runEstimate() {
     estimateDirty_ = false;
     if (!session_) return;
+    estimateRunning_ = true;
     auto session = session_;
     const PlanRequest c = request_;
     const quint64 serial = requestSerial_;
@@ -340,11 +345,17 @@ void Engine::runEstimate() {
             return std::shared_ptr<const SplitEstimates>(std::move(e));
         },
         [this](std::shared_ptr<const SplitEstimates> e) {
+            estimateRunning_ = false;
             estimates_ = std::move(e);
             emit estimateAvailable(estimates_);
-            if (estimates_->plans && !estimates_->plans->final()) measureDelay_.start();
+            if (estimates_->plans && !estimates_->plans->final() && !estimateDirty_) measureDelay_.start();
+            maybeRunEstimate();
         },
-        [this](std::exception_ptr e) { emit estimateFailed(describeException(e)); });
+        [this](std::exception_ptr e) {
+            estimateRunning_ = false;
+            emit estimateFailed(describeException(e));
+            maybeRunEstimate();
+        });
 }
 
 void Engine::runMeasurement() {

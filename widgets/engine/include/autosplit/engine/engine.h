@@ -39,8 +39,9 @@ public:
     // Serial of the latest requestEstimate(); results carry the serial they answer.
     quint64 requestSerial() const { return requestSerial_; }
 
-    // Minimum spacing of fast-path runs while requests keep coming (a steady rate while a
-    // slider is dragged, PlotJuggler style; the first request of a burst runs at once).
+    // The fast path runs one job at a time, the latest request as soon as the previous job has
+    // delivered (a slider drag gets one plan per finished job, never a queue). Above 0, the
+    // throttle also keeps that many ms between starts (default 0).
     void setThrottleInterval(int ms) { throttle_.setInterval(ms); }
     int throttleInterval() const { return throttle_.interval(); }
     // Build the planner's context on load (on by default); tests of
@@ -80,6 +81,7 @@ signals:
 private:
     quint64 startSessionJob(LoadRequest request, std::shared_ptr<const ModelData> reuse);
     void runEstimate();
+    void maybeRunEstimate();
     void runMeasurement();
     void startPlanning();
 
@@ -100,6 +102,7 @@ private:
     PlanRequest request_;
     quint64 requestSerial_ = 0;
     bool estimateDirty_ = false;
+    bool estimateRunning_ = false;  // a fast-path job is out; its delivery takes up the latest request
     QTimer throttle_;
 };
 
