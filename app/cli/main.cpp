@@ -80,7 +80,7 @@ static void printHelp() {
     std::cout << "usage: autosplit COMMAND [options]\n\n"
                  "Plans how to split a DNN between an edge device and the cloud (Auto-Split).\n\n"
                  "commands:\n";
-    for (const auto& c : cmds) std::printf("  %-10s %s\n", c.name.c_str(), c.summary.c_str());
+    for (const auto& c : cmds) std::printf("  %-11s %s\n", c.name.c_str(), c.summary.c_str());
     std::cout << "\n`autosplit COMMAND --help` shows a command's options.\n";
 }
 
