@@ -457,18 +457,21 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
     return hooks;
 }
 
+RunHooks PlanEvaluator::correctedHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                                       const CancelToken& cancel,
+                                       const std::function<void(int tensor, int bits, const QuantParams* params)>& applied) const {
+    RunHooks hooks = planHooks(plan, overrides, applied);
+    hooks.cancel = cancel;
+    // Bias correction is fitted on the calibration samples (their outputs are not measured).
+    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
+    return hooks;
+}
+
 std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
                                                           const std::function<void(int, int, TensorData&)>& observe) const {
     RunHooks hooks;
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    if (plan) {
-        hooks = planHooks(*plan, overrides);
-        // Bias correction is fitted on the calibration samples (their outputs are not measured).
-        if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) {
-            hooks.cancel = cancel;
-            runCorrecting(*plan, hooks, overrides, cancel);
-        }
-    }
+    if (plan) hooks = correctedHooks(*plan, overrides, cancel);
     hooks.cancel = cancel;
     const auto& samples = set.samples;
     const int n = static_cast<int>(samples.size());
@@ -511,15 +514,13 @@ PlanDeployment PlanEvaluator::deployment(const PlanBits& plan, const CancelToken
     std::mutex m;
     std::set<int> dynamic;
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    RunHooks hooks = planHooks(plan, overrides, [&](int tensor, int bits, const QuantParams* params) {
+    RunHooks hooks = correctedHooks(plan, overrides, cancel, [&](int tensor, int bits, const QuantParams* params) {
         if (graph_.tensors[static_cast<size_t>(tensor)].isWeight() || bits == 16 || bits == 32) return;
         if (graph_.tensors[static_cast<size_t>(tensor)].isGraphInput && d.sensorInput) return;
         std::lock_guard<std::mutex> l(m);
         if (params) d.activations[tensor] = {bits, *params};
         else dynamic.insert(tensor);
     });
-    hooks.cancel = cancel;
-    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
     serial_->run(data_.inputs.samples.front(), hooks);
     d.constants = std::move(overrides);
     for (int i = 0; i <= plan.splitPosition; ++i) {
@@ -540,9 +541,7 @@ std::vector<TensorData> PlanEvaluator::planValues(const PlanBits& plan, int samp
     if (sample < 0 || sample >= samples()) throw Error("sample " + std::to_string(sample) + " is not in the evaluation set");
     prepareGptq(plan, cancel);
     std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    RunHooks hooks = planHooks(plan, overrides);
-    hooks.cancel = cancel;
-    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
+    RunHooks hooks = correctedHooks(plan, overrides, cancel);
     std::vector<TensorData> values(tensors.size());
     const auto inner = hooks.onValue;
     hooks.onValue = [&](int node, int tensor, TensorData& v) {

@@ -281,6 +281,11 @@ private:
     // null) hears the bits each tensor gets.
     RunHooks planHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
                        const std::function<void(int tensor, int bits, const QuantParams* params)>& applied = {}) const;
+    // planHooks, then (EvalOptions::BiasCorrection::Empirical) the corrected biases fitted on the
+    // calibration set into `overrides`: the hooks every plan run uses.
+    RunHooks correctedHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
+                            const CancelToken& cancel,
+                            const std::function<void(int tensor, int bits, const QuantParams* params)>& applied = {}) const;
     std::vector<std::vector<TensorData>> runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
                                                 // float run only: (sample, tensor, value) of every value
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
