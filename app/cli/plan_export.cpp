@@ -5,8 +5,6 @@
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/util/units.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 
 namespace autosplit::cli {
@@ -20,11 +18,9 @@ deploy::Manifest exportSelectedPlan(const PlanningSetup& s, const std::string& p
                     ctx.model().sha256.substr(0, 12) + "...)");
     // The exported values (GPTQ weights, corrected biases, activation ranges) are fitted on the
     // calibration set: it must be the plan's.
-    const auto j = nlohmann::json::parse(planText);
-    const std::string planData = j.at("calibration").value("data_hash", std::string());
-    if (!planData.empty() && planData != ctx.errors().dataHash)
-        throw Error(planName + " was calibrated on other data (" + j.at("calibration").value("data", std::string()) +
-                    ") than this session (" + ctx.errors().dataDescription +
+    if (!doc.calibrationDataHash.empty() && doc.calibrationDataHash != ctx.errors().dataHash)
+        throw Error(planName + " was calibrated on other data (" + doc.calibrationData + ") than this session (" +
+                    ctx.errors().dataDescription +
                     "): pass the plan's --data and --calibration-samples options");
     const Graph& g = ctx.graph();
     const PlanBits bits = parsePlanBits(g, planText, planName).bits;

@@ -335,6 +335,11 @@ PlanDocument parsePlan(const std::string& text, const std::string& displayName) 
         d.constraints.resultsAt = *at;
         d.resultsEncoding = c.value("results_encoding", std::string("tensor"));
         d.constraints.downlinkBps = c.value("downlink_bps", d.constraints.downlinkBps);
+        field = "calibration";
+        if (j.contains("calibration")) {
+            d.calibrationData = j.at("calibration").value("data", std::string());
+            d.calibrationDataHash = j.at("calibration").value("data_hash", std::string());
+        }
         field = "selected";
         d.selected = entryFrom(j.at("selected"), displayName + ": selected");
         d.selected.name = "auto-split";

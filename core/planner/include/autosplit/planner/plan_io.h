@@ -41,6 +41,8 @@ struct PlanDocument {
     double uplinkBps = 0;
     Constraints constraints;
     std::string resultsEncoding = "tensor";  // constraints.results_encoding (cost_model.h)
+    // calibration.data / data_hash: the set the plan's values were fitted on (empty: not recorded).
+    std::string calibrationData, calibrationDataHash;
     struct Entry {
         std::string name;
         PlanKind kind = PlanKind::CloudOnly;
