@@ -9,16 +9,15 @@
 #include "autosplit/eval/text_metrics.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 namespace autosplit::cli {
 namespace {
@@ -55,14 +54,6 @@ const char* kUsage =
     "as a probability map: F1 of its pixels above --map-threshold (0.3, PaddleOCR's DB threshold)\n"
     "against the float model's (text detectors).\n";
 
-
-std::string readText(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read '" + path + "'");
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 nlohmann::ordered_json number(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); }
 
@@ -114,7 +105,7 @@ int run(const Args& argv) {
     }
     PlanBits plan;
     if (!bitsFile.empty()) {
-        plan = parsePlanBits(g, readText(bitsFile), bitsFile, split).bits;
+        plan = parsePlanBits(g, readWholeFile(bitsFile), bitsFile, split).bits;
     } else {
         const auto comma = uniform.find(',');
         if (comma == std::string::npos) throw UsageError{"--uniform needs W,A (e.g. 8,8)"};

@@ -6,12 +6,11 @@
 #include "autosplit/deploy/triton.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace autosplit::cli {
 namespace {
@@ -38,14 +37,6 @@ const std::string kUsage = std::string(
     "  --quiet            no summary\n") +
     kPlanningOptions;
 
-std::string readText(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read '" + path + "'");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 int run(const Args& argv) {
     // PLAN.json is the first positional; the rest goes to the planning setup with the model,
     // bindings and devices of the plan filled in where the user did not give them.
@@ -62,7 +53,7 @@ int run(const Args& argv) {
         rest.push_back(a);
     }
     if (planPath.empty()) throw UsageError{"expected PLAN.json"};
-    const std::string text = readText(planPath);
+    const std::string text = readWholeFile(planPath);
     const planner::PlanDocument doc = planner::parsePlan(text, planPath);
     ArgReader probe(rest, kUsage);
     const std::string out = probe.value("--out");

@@ -1,12 +1,17 @@
 #include "autosplit/deploy/export_plan.h"
 
+#include "graph_writer.h"
+
+#include "autosplit/deploy/manifest.h"
 #include "autosplit/ir/quant_spec.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/quant/quantize.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <set>
 #include <unordered_map>
 
@@ -33,73 +38,47 @@ namespace {
 
 constexpr int64_t kOnnxFloat = 1, kOnnxFloat16 = 10, kOnnxInt64 = 7;
 
-// Builds one half: tensors by name, nodes in the order they are added (already topological).
-class HalfBuilder {
-public:
-    HalfBuilder(const Graph& src, const std::string& suffix) {
-        g_.name = (src.name.empty() ? std::string("graph") : src.name) + suffix;
-        g_.opsetVersion = src.opsetVersion > 0 ? src.opsetVersion : 13;
-    }
-    Graph& graph() { return g_; }
+// The graph a half is built in, ahead of the writer that fills it (base-from-member).
+struct HalfGraph {
+    Graph half;
+};
 
-    int value(const std::string& name, DType dtype, std::vector<int64_t> shape) {
-        if (int id = g_.findTensor(name); id >= 0) return id;
-        Tensor t;
-        t.name = name;
-        t.dtype = dtype;
-        t.shapeKnown = true;
-        for (int64_t d : shape) t.shapeKnown = t.shapeKnown && d >= 0;
-        t.shape = std::move(shape);
-        return g_.addTensor(std::move(t));
+// Builds one half: tensors by name, nodes in the order they are added (already topological).
+class HalfBuilder : private HalfGraph, public GraphWriter {
+public:
+    HalfBuilder(const Graph& src, const std::string& suffix) : GraphWriter(half, half.nodes) {
+        half.name = (src.name.empty() ? std::string("graph") : src.name) + suffix;
+        half.opsetVersion = src.opsetVersion > 0 ? src.opsetVersion : 13;
     }
-    int weight(const std::string& name, TensorData data) {
-        if (int id = g_.findTensor(name); id >= 0) return id;
-        return g_.addWeight(name, std::move(data));
-    }
-    int floatScalar(const std::string& name, float v) { return weight(name, TensorData{DType::Float32, {}, {v}, {}}); }
-    void node(const std::string& op, const std::string& name, std::vector<int> in, std::vector<int> out,
-              std::map<std::string, Attribute> attrs = {}) {
-        Node n;
-        n.op = op;
-        n.name = name;
-        n.inputs = std::move(in);
-        n.outputs = std::move(out);
-        n.attrs = std::move(attrs);
-        g_.nodes.push_back(std::move(n));
-    }
+    Graph& graph() { return half; }
+
     void copy(const Node& from, std::vector<int> in, std::vector<int> out) {
         Node n = from;
-        if (n.op == "Slice" && n.attr("starts") && g_.opsetVersion >= 10) {
+        if (n.op == "Slice" && n.attr("starts") && half.opsetVersion >= 10) {
             // Slice-1 (attributes) as Slice-10 (inputs starts, ends, axes): same meaning.
-            auto ints = [&](const char* key) {
-                const std::vector<int64_t> v = n.attrInts(key);
-                return weight(n.name + "/" + key, TensorData{DType::Int64, {static_cast<int64_t>(v.size())}, {}, v});
-            };
+            auto attrInput = [&](const char* key) { return ints(n.name + "/" + key, n.attrInts(key)); };
             in.resize(1);
-            in.push_back(ints("starts"));
-            in.push_back(ints("ends"));
-            if (n.attr("axes")) in.push_back(ints("axes"));
+            in.push_back(attrInput("starts"));
+            in.push_back(attrInput("ends"));
+            if (n.attr("axes")) in.push_back(attrInput("axes"));
             n.attrs.clear();
         }
         n.inputs = std::move(in);
         n.outputs = std::move(out);
-        g_.nodes.push_back(std::move(n));
+        half.nodes.push_back(std::move(n));
     }
     // Cast(float16) -> Cast(float): the float16 rounding of the cloud, in float32 storage.
     int roundToHalf(int raw, const std::string& name, const std::vector<int64_t>& shape) {
-        const int half = value(name + "__f16", DType::Float16, shape);
+        const int f16 = value(name + "__f16", DType::Float16, shape);
         const int out = value(name, DType::Float32, shape);
-        node("Cast", name + "/to_f16", {raw}, {half}, {{"to", Attribute{kOnnxFloat16}}});
-        node("Cast", name + "/to_f32", {half}, {out}, {{"to", Attribute{kOnnxFloat}}});
+        node("Cast", name + "/to_f16", {raw}, {f16}, {{"to", Attribute{kOnnxFloat16}}});
+        node("Cast", name + "/to_f32", {f16}, {out}, {{"to", Attribute{kOnnxFloat}}});
         return out;
     }
     Graph finish() {
-        g_.rebuild();
-        return std::move(g_);
+        half.rebuild();
+        return std::move(half);
     }
-
-private:
-    Graph g_;
 };
 
 // TensorProto.DataType of the integer types a cut can carry.
@@ -415,34 +394,7 @@ SplitModels buildSplitModels(const Graph& g, const PlanBits& plan, const PlanDep
     return out;
 }
 
-}  // namespace autosplit::deploy
-
 // ---- writing
-
-#include "autosplit/deploy/manifest.h"
-#include "autosplit/onnx/import.h"
-
-#include <filesystem>
-#include <fstream>
-
-namespace autosplit::deploy {
-
-namespace {
-
-void writeFile(const std::filesystem::path& path, const std::string& bytes) {
-    const std::filesystem::path tmp = path.string() + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw Error("cannot write '" + tmp.string() + "'");
-        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!f) throw Error("cannot write '" + tmp.string() + "' (disk full?)");
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw Error("cannot replace '" + path.string() + "': " + ec.message());
-}
-
-}  // namespace
 
 Manifest writeExport(const Graph& g, const PlanBits& plan, const PlanDeployment& d, const planner::PlanDocument& doc,
                      const std::string& dir) {
@@ -489,10 +441,10 @@ Manifest writeExport(const Graph& g, const PlanBits& plan, const PlanDeployment&
     std::filesystem::create_directories(dir, ec);
     if (ec) throw Error("cannot create '" + dir + "': " + ec.message());
     const std::filesystem::path base(dir);
-    writeFile(base / "edge.onnx", edgeBytes);
-    if (hasCloud) writeFile(base / "cloud.onnx", cloudBytes);
+    writeFileAtomically((base / "edge.onnx").string(), edgeBytes);
+    if (hasCloud) writeFileAtomically((base / "cloud.onnx").string(), cloudBytes);
     else std::filesystem::remove(base / "cloud.onnx", ec);
-    writeFile(base / "manifest.json", manifestToJson(m));
+    writeFileAtomically((base / "manifest.json").string(), manifestToJson(m));
     return m;
 }
 

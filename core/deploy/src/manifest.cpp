@@ -1,11 +1,10 @@
 #include "autosplit/deploy/manifest.h"
 
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <sstream>
 
 namespace autosplit::deploy {
 
@@ -174,12 +173,6 @@ Manifest parseManifest(const std::string& text, const std::string& displayName) 
     }
 }
 
-Manifest loadManifest(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read '" + path + "'");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return parseManifest(ss.str(), path);
-}
+Manifest loadManifest(const std::string& path) { return parseManifest(readWholeFile(path), path); }
 
 }  // namespace autosplit::deploy

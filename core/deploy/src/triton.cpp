@@ -3,9 +3,11 @@
 #include "autosplit/deploy/manifest.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
+
+#include "graph_writer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <sstream>
 
@@ -32,9 +34,9 @@ const char* tritonType(DType t) {
 }
 
 // Appends the unpacking of `packed` (uint8 [bytes]) into `codes` (uint8, `shape`) to `pre`.
-class Unpacker {
+class Unpacker : public GraphWriter {
 public:
-    Unpacker(Graph& g, std::vector<Node>& pre) : g_(g), pre_(pre) {}
+    using GraphWriter::GraphWriter;  // (graph, the nodes to run before the cloud model's)
 
     void emit(const std::string& base, int packed, int codes, int bits, const std::vector<int64_t>& shape) {
         int64_t n = 1;
@@ -60,7 +62,7 @@ public:
         std::vector<int64_t> place;
         for (int64_t j = 0; j < groupBytes; ++j) place.push_back(int64_t(1) << (8 * j));
         const int weighted = value(base + "/weighted", DType::Int64, {groups, groupBytes});
-        node("Mul", base + "/place", {wide, shaped(base + "/place_values", place, {1, groupBytes})}, {weighted});
+        node("Mul", base + "/place", {wide, ints(base + "/place_values", place, {1, groupBytes})}, {weighted});
         const int word = value(base + "/word", DType::Int64, {groups, 1});
         if (g_.opsetVersion >= 13)
             node("ReduceSum", base + "/word", {weighted, ints(base + "/axis", {1})}, {word}, {{"keepdims", Attribute{int64_t(1)}}});
@@ -71,9 +73,9 @@ public:
         std::vector<int64_t> shifts;
         for (int64_t k = 0; k < perGroup; ++k) shifts.push_back(int64_t(1) << (bits * k));
         const int shifted = value(base + "/shifted", DType::Int64, {groups, perGroup});
-        node("Div", base + "/shift", {word, shaped(base + "/shifts", shifts, {1, perGroup})}, {shifted});
+        node("Div", base + "/shift", {word, ints(base + "/shifts", shifts, {1, perGroup})}, {shifted});
         const int masked = value(base + "/masked", DType::Int64, {groups, perGroup});
-        node("Mod", base + "/mask", {shifted, shaped(base + "/modulus", {int64_t(1) << bits}, {})}, {masked},
+        node("Mod", base + "/mask", {shifted, ints(base + "/modulus", {int64_t(1) << bits}, {})}, {masked},
              {{"fmod", Attribute{int64_t(0)}}});
         const int flat = value(base + "/flat", DType::Int64, {groups * perGroup});
         node("Reshape", base + "/flatten", {masked, ints(base + "/flat_shape", {groups * perGroup})}, {flat});
@@ -86,38 +88,6 @@ public:
         node("Reshape", base + "/reshape", {kept, ints(base + "/shape", shape)}, {full});
         node("Cast", base + "/to_uint8", {full}, {codes}, {{"to", Attribute{kOnnxUInt8}}});
     }
-
-private:
-    int value(const std::string& name, DType t, std::vector<int64_t> shape) {
-        Tensor x;
-        x.name = name;
-        x.dtype = t;
-        x.shape = std::move(shape);
-        x.shapeKnown = true;
-        return g_.addTensor(std::move(x));
-    }
-    int weight(const std::string& name, TensorData d) { return g_.addWeight(name, std::move(d)); }
-    // A 1-D int64 constant.
-    int ints(const std::string& name, std::vector<int64_t> v) {
-        std::vector<int64_t> s{static_cast<int64_t>(v.size())};
-        return weight(name, TensorData{DType::Int64, std::move(s), {}, std::move(v)});
-    }
-    // An int64 constant of the given shape ({} = scalar).
-    int shaped(const std::string& name, std::vector<int64_t> v, std::vector<int64_t> shape) {
-        return weight(name, TensorData{DType::Int64, std::move(shape), {}, std::move(v)});
-    }
-    void node(const std::string& op, const std::string& name, std::vector<int> in, std::vector<int> out,
-              std::map<std::string, Attribute> attrs = {}) {
-        Node n;
-        n.op = op;
-        n.name = name;
-        n.inputs = std::move(in);
-        n.outputs = std::move(out);
-        n.attrs = std::move(attrs);
-        pre_.push_back(std::move(n));
-    }
-    Graph& g_;
-    std::vector<Node>& pre_;
 };
 
 std::string dimsText(const std::vector<int64_t>& shape) {
@@ -126,11 +96,6 @@ std::string dimsText(const std::vector<int64_t>& shape) {
     return s + " ]";
 }
 
-void writeFile(const std::filesystem::path& p, const std::string& bytes) {
-    std::ofstream f(p, std::ios::binary | std::ios::trunc);
-    if (!f || !f.write(bytes.data(), static_cast<std::streamsize>(bytes.size())))
-        throw Error("cannot write '" + p.string() + "'");
-}
 
 }  // namespace
 
@@ -194,8 +159,8 @@ TritonRepository writeTritonRepository(const std::string& exportDir, const std::
     std::error_code ec;
     std::filesystem::create_directories(dir / "1", ec);
     if (ec) throw Error("cannot create '" + (dir / "1").string() + "': " + ec.message());
-    writeFile(dir / "1" / "model.onnx", bytes);
-    writeFile(dir / "config.pbtxt", c.str());
+    writeFileAtomically((dir / "1" / "model.onnx").string(), bytes);
+    writeFileAtomically((dir / "config.pbtxt").string(), c.str());
     return {dir.string(), c.str()};
 }
 

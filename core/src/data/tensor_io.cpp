@@ -1,4 +1,5 @@
 #include "autosplit/data/tensor_io.h"
+#include "autosplit/util/file_io.h"
 
 #include "autosplit/util/float16.h"
 
@@ -158,22 +159,7 @@ void writeTensorFile(const std::string& path, const TensorData& t, const std::st
         detail::tensorToProto(t, name, proto);
         if (!proto.SerializeToString(&bytes)) throw Error("cannot serialize tensor for '" + path + "'");
     }
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw Error("cannot write '" + tmp + "'");
-        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!f) {
-            std::remove(tmp.c_str());
-            throw Error("cannot write '" + tmp + "'");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw Error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
-    }
+    writeFileAtomically(path, bytes);
 }
 
 }  // namespace autosplit
