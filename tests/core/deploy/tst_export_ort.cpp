@@ -21,6 +21,7 @@
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/quant/calibration.h"
+#include "ort_reference.h"
 
 #include <QDir>
 #include <QFile>
@@ -35,10 +36,6 @@
 using namespace autosplit;
 
 namespace {
-QString ortDir() {
-    const QByteArray env = qgetenv("AUTOSPLIT_ORT_DIR");
-    return env.isEmpty() ? QString(AUTOSPLIT_SOURCE_DIR "/.cache/ort") : QString::fromLocal8Bit(env);
-}
 struct Dims {
     std::vector<int64_t> v;
 };
@@ -64,7 +61,7 @@ class TestExportOrt : public QObject {
     }
 
 private slots:
-    void initTestCase() { node_ = QStandardPaths::findExecutable("node"); }
+    void initTestCase() { node_ = testing::nodeExecutable(); }
 
     void exportedPairMatches_data() {
         QTest::addColumn<QString>("file");
@@ -81,9 +78,7 @@ private slots:
         QFETCH(QString, file);
         QFETCH(Dims, dims);
         QFETCH(double, at);
-        if (node_.isEmpty()) QSKIP("node is not installed (apt-get install nodejs)");
-        if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
-            QSKIP(qPrintable("onnxruntime-node is not installed in " + ortDir() + " (scripts/test.sh installs it)"));
+        if (const QString why = testing::ortUnavailable(); !why.isEmpty()) QSKIP(qPrintable(why));
         const QString model = QString(AUTOSPLIT_MODELS_DIR) + "/" + file;
         if (!QFile::exists(model)) QSKIP(qPrintable(model + " is missing (scripts/fetch-models.sh)"));
 
@@ -192,9 +187,7 @@ private slots:
     // inputs and outputs, and the model run by ORT with those names, types and dims on the
     // packed codes giving cloud.onnx's outputs on the unpacked ones.
     void tritonRepositoryRunsAsDeclared() {
-        if (node_.isEmpty()) QSKIP("node is not installed (apt-get install nodejs)");
-        if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
-            QSKIP(qPrintable("onnxruntime-node is not installed in " + ortDir() + " (scripts/test.sh installs it)"));
+        if (const QString why = testing::ortUnavailable(); !why.isEmpty()) QSKIP(qPrintable(why));
         Graph g = importOnnx(AUTOSPLIT_EXAMPLE_MODEL);
         optimize(g);
         EvalData data;

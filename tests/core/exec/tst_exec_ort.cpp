@@ -7,6 +7,7 @@
 #include "autosplit/exec/executor.h"
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
+#include "ort_reference.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -24,11 +25,6 @@
 using namespace autosplit;
 
 namespace {
-QString ortDir() {
-    const QByteArray env = qgetenv("AUTOSPLIT_ORT_DIR");
-    return env.isEmpty() ? QString(AUTOSPLIT_SOURCE_DIR "/.cache/ort") : QString::fromLocal8Bit(env);
-}
-
 struct Dims {
     std::vector<int64_t> v;
 };
@@ -41,7 +37,7 @@ class OrtTest : public QObject {
     QString node_;
 
 private slots:
-    void initTestCase() { node_ = QStandardPaths::findExecutable("node"); }
+    void initTestCase() { node_ = testing::nodeExecutable(); }
 
     void matchesOnnxRuntime_data() {
         QTest::addColumn<QString>("file");
@@ -61,10 +57,7 @@ private slots:
         QFETCH(QString, file);
         QFETCH(Dims, dims);
         QFETCH(bool, textImage);
-        if (node_.isEmpty()) QSKIP("node is not installed (apt-get install nodejs)");
-        if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
-            QSKIP(qPrintable("onnxruntime-node is not installed in " + ortDir() +
-                             " (cd .cache/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0)"));
+        if (const QString why = testing::ortUnavailable(); !why.isEmpty()) QSKIP(qPrintable(why));
         const QString model = QString(AUTOSPLIT_MODELS_DIR) + "/" + file;
         if (!QFile::exists(model)) QSKIP(qPrintable(model + " is missing (scripts/fetch-models.sh)"));
 

@@ -1,0 +1,29 @@
+// The ONNX Runtime reference of the suites that cross-check against it (onnxruntime-node, run by
+// scripts/ort/run_ort.js): where it is installed and why it cannot run.
+#pragma once
+
+#include <QFile>
+#include <QStandardPaths>
+#include <QString>
+
+namespace autosplit::testing {
+
+// $AUTOSPLIT_ORT_DIR, else <repo>/.cache/ort (scripts/test.sh installs it there).
+inline QString ortDir() {
+    const QByteArray env = qgetenv("AUTOSPLIT_ORT_DIR");
+    return env.isEmpty() ? QString(AUTOSPLIT_SOURCE_DIR "/.cache/ort") : QString::fromLocal8Bit(env);
+}
+
+// The node executable, found on PATH (empty when absent).
+inline QString nodeExecutable() { return QStandardPaths::findExecutable(QStringLiteral("node")); }
+
+// Why the reference cannot run here, for QSKIP; empty when it can.
+inline QString ortUnavailable() {
+    if (nodeExecutable().isEmpty()) return QStringLiteral("node is not installed (apt-get install nodejs)");
+    if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
+        return "onnxruntime-node is not installed in " + ortDir() +
+               " (cd .cache/ort && ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0; scripts/test.sh does it)";
+    return {};
+}
+
+}  // namespace autosplit::testing
