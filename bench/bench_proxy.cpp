@@ -130,7 +130,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
         if (picked.empty() || picked.back() != pool[size_t(at)]) picked.push_back(pool[size_t(at)]);
     }
 
-    Metric primary{session->evaluator->metricName(), {}}, rel{"relative-l2-error", {}};
+    Metric primary{session->evaluator()->metricName(), {}}, rel{"relative-l2-error", {}};
     std::vector<std::vector<double>> proxies(variants.size());
     const auto tm = Clock::now();
     if (list) {
@@ -141,7 +141,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     }
     for (int id : picked) {
         const auto& s = ctx.solution(id);
-        const EvalMetrics em = session->evaluator->evaluate(ctx.planBits(s));
+        const EvalMetrics em = session->evaluator()->evaluate(ctx.planBits(s));
         primary.values.push_back(em.accuracyDrop);
         rel.values.push_back(100 * std::sqrt(em.relativeMse));
         for (size_t v = 0; v < variants.size(); ++v) proxies[v].push_back(proxyOf(variants[v].table, s));

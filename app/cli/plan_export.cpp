@@ -24,8 +24,8 @@ deploy::Manifest exportSelectedPlan(const PlanningSetup& s, const std::string& p
                     "): pass the plan's --data and --calibration-samples options");
     const Graph& g = ctx.graph();
     const PlanBits bits = parsePlanBits(g, planText, planName).bits;
-    if (!quiet) std::fprintf(stderr, "export: fitting the plan's values on %d calibration samples...\n", s.session->evaluator->calibrationSamples());
-    const PlanDeployment d = s.session->evaluator->deployment(bits);
+    if (!quiet) std::fprintf(stderr, "export: fitting the plan's values on %d calibration samples...\n", s.session->evaluator()->calibrationSamples());
+    const PlanDeployment d = s.session->evaluator()->deployment(bits);
     deploy::Manifest m = deploy::writeExport(g, bits, d, doc, dir);
     if (!quiet) {
         std::printf("exported %s (%s", dir.c_str(), m.kind.c_str());
@@ -41,7 +41,7 @@ deploy::Manifest exportSelectedPlan(const PlanningSetup& s, const std::string& p
                     m.predicted.edgeMs, m.predicted.transmitMs, m.predicted.cloudMs, m.predicted.resultsMs);
     }
     // The exported files themselves, run over the plan's held-out samples: their drop is the plan's.
-    const EvalMetrics em = deploy::measureExport(g, dir, *s.session->evaluator);
+    const EvalMetrics em = deploy::measureExport(g, dir, *s.session->evaluator());
     if (!quiet) {
         std::printf("  measured     the exported pair: drop %.3f%% %s [%.3f, %.3f] on %d %ssamples", em.accuracyDrop,
                     em.metricName.c_str(), em.dropInterval.low, em.dropInterval.high, em.samples, em.heldOut ? "held-out " : "");

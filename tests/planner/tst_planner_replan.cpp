@@ -1,7 +1,9 @@
 // PlanningContext + replan on the bundled example model: Pareto front, selection rules,
-// monotonicity, memory filtering, baselines, errors, plan.json, thread safety.
+// monotonicity, memory filtering, baselines, errors, plan.json, thread safety; measurements
+// stopped early and the measurement cache across sessions.
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
+#include "autosplit/planner/measurement_cache.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/planner/planner.h"
 #include "autosplit/quant/calibration.h"
@@ -43,7 +45,7 @@ Fixture& fixture() {
 
 // A deterministic stand-in for the fake-quant run: the drop grows with the MSE proxy.
 AccuracyMeasure fakeMeasure(const PlanningContext& ctx, double scale, std::atomic<int>* calls = nullptr) {
-    return [&ctx, scale, calls](const PlanBits& b, const CancelToken&) {
+    return [&ctx, scale, calls](const PlanBits& b, const CancelToken&, double) {
         if (calls) ++*calls;
         const int idx = ctx.findSolution(b.splitPosition, b.weightBits, b.activationBits);
         if (idx < 0) throw Error("fake measure: unknown solution");
@@ -155,7 +157,7 @@ private slots:
         Constraints c;
         c.maxDropPercent = 0;
         // Every edge plan loses something: Cloud-Only.
-        auto lossy = [](const PlanBits&, const CancelToken&) { return AccuracyMeasurement{0.01, "fake", 1, ""}; };
+        auto lossy = [](const PlanBits&, const CancelToken&, double) { return AccuracyMeasurement{0.01, "fake", 1, ""}; };
         auto ps = planWithMeasurement(*ctx, c, lossy);
         QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
         QVERIFY(ps->final());
@@ -164,13 +166,134 @@ private slots:
         auto ctx2 = freshContext();
         const auto pre = replan(*ctx2, c);
         const int target = pre->candidates[size_t(pre->pareto[pre->pareto.size() > 2 ? 1 : 0])].solution;
-        auto one = [&](const PlanBits& b, const CancelToken&) {
+        auto one = [&](const PlanBits& b, const CancelToken&, double) {
             const int idx = ctx2->findSolution(b.splitPosition, b.weightBits, b.activationBits);
             return AccuracyMeasurement{idx == target ? 0.0 : 3.0, "fake", 1, ""};
         };
         QVERIFY2(target != 0, "the front's lossless pick is Cloud-Only itself: the check proves nothing");
         ps = planWithMeasurement(*ctx2, c, one);
         QCOMPARE(ps->selected.solution, target);
+    }
+
+    void earlyStopsDecideOnlyBelowTheirBound() {
+        auto ctx = freshContext();
+        std::atomic<int> calls{0}, full{0};
+        // Every plan drops 30 % over its whole set; told to reject above a threshold under 20,
+        // it stops after 2 of 16 samples with "at least 20".
+        auto measure = [&](const PlanBits&, const CancelToken&, double rejectAbove) {
+            ++calls;
+            AccuracyMeasurement a{30.0, "fake", 16, ""};
+            a.setSamples = 16;
+            if (rejectAbove < 20) {
+                a.samples = 2;
+                a.dropAtLeast = 20.0;
+            } else {
+                ++full;
+            }
+            return a;
+        };
+        Constraints c;
+        c.maxDropPercent = 5;
+        auto ps = planWithMeasurement(*ctx, c, measure);
+        QVERIFY(ps->final());
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);
+        QVERIFY(ps->why.rejected > 0);
+        QVERIFY2(ps->reason().find("stopped early") != std::string::npos, ps->reason().c_str());
+        QCOMPARE(full.load(), 1);  // Cloud-Only alone, measured in full so that its drop is stated
+        const int first = calls.load();
+        // At 25 % the early stops decide nothing: those plans are pending, then measured again.
+        c.maxDropPercent = 25;
+        QVERIFY(!replan(*ctx, c)->final());
+        ps = planWithMeasurement(*ctx, c, measure);
+        QVERIFY(ps->final());
+        QVERIFY(calls.load() > first);
+        QVERIFY(full.load() > 1);
+        QCOMPARE(ps->selected.kind, PlanKind::CloudOnly);  // 30 > 25 in full too
+        // Back at 5 %, the cache decides without another run.
+        const int second = calls.load();
+        c.maxDropPercent = 5;
+        QVERIFY(planWithMeasurement(*ctx, c, measure)->final());
+        QCOMPARE(calls.load(), second);
+    }
+
+    void measurementCacheAcrossSessions() {
+        QTemporaryDir dir;
+        const std::string folder = dir.path().toStdString();
+        const Graph& g = fixture().graph;
+        EvalData data;
+        data.inputs = syntheticDataset(g, 4, 11);
+        data.calibration = syntheticDataset(g, 4, 12);
+        EvalOptions o;
+        const std::string id = measurementIdentity(fixture().table, data, o);
+        // What a measurement depends on is in the identity, threads are not.
+        EvalOptions threads = o;
+        threads.threads = 7;
+        QCOMPARE(measurementIdentity(fixture().table, data, threads), id);
+        EvalOptions rounding = o;
+        rounding.weightRounding = EvalOptions::WeightRounding::Nearest;
+        QVERIFY(measurementIdentity(fixture().table, data, rounding) != id);
+        EvalData labelled = data;
+        labelled.labels = {1, 2, 3, 4};
+        QVERIFY(measurementIdentity(fixture().table, labelled, o) != id);
+        EvalData other = data;
+        other.inputs = syntheticDataset(g, 4, 13);
+        QVERIFY(measurementIdentity(fixture().table, other, o) != id);
+
+        std::atomic<int> calls{0};
+        auto inner = [&](const PlanBits& b, const CancelToken&, double rejectAbove) {
+            ++calls;
+            AccuracyMeasurement a{b.splitPosition * 1.0, "fake", 4, "set"};
+            a.setSamples = 4;
+            a.low = 0.5, a.high = 2.5, a.intervalMethod = "bootstrap";
+            if (rejectAbove < 1) a.samples = 2, a.dropAtLeast = 1.0;
+            return a;
+        };
+        const PlanBits p3 = PlanBits::uniform(g, 3, 4, 6);
+        {
+            auto cache = std::make_shared<MeasurementCache>(folder, id);
+            QCOMPARE(cache->size(), size_t(0));
+            const AccuracyMeasure m = cachedMeasure(inner, cache);
+            QCOMPARE(m(p3, {}, 100).drop, 3.0);
+            QCOMPARE(m(p3, {}, 100).drop, 3.0);
+            QCOMPARE(calls.load(), 1);
+            QCOMPARE(m(PlanBits::uniform(g, 3, 4, 4), {}, 100).drop, 3.0);  // other bits: measured
+            QCOMPARE(calls.load(), 2);
+            // An early stop answers thresholds below its bound only.
+            const PlanBits p5 = PlanBits::uniform(g, 5, 2, 2);
+            QVERIFY(m(p5, {}, 0.5).stoppedEarly());
+            QVERIFY(m(p5, {}, 0.5).stoppedEarly());
+            QCOMPARE(calls.load(), 3);
+            QVERIFY(!m(p5, {}, 50).stoppedEarly());
+            QCOMPARE(calls.load(), 4);
+        }
+        // A new session with the same identity reads the file; every field survives.
+        auto reopened = std::make_shared<MeasurementCache>(folder, id);
+        QCOMPARE(reopened->size(), size_t(3));
+        const auto back = reopened->find(p3);
+        QVERIFY(back);
+        QCOMPARE(back->drop, 3.0);
+        QCOMPARE(back->data, std::string("set"));
+        QCOMPARE(back->high, 2.5);
+        QCOMPARE(back->intervalMethod, std::string("bootstrap"));
+        QCOMPARE(back->setSamples, 4);
+        QVERIFY(!back->stoppedEarly());
+        cachedMeasure(inner, reopened)(p3, {}, 100);
+        QCOMPARE(calls.load(), 4);
+        // Another identity does not see it; a damaged file is ignored and replaced.
+        QCOMPARE(MeasurementCache(folder, measurementIdentity(fixture().table, other, o)).size(), size_t(0));
+        {
+            std::ofstream f(reopened->path(), std::ios::trunc);
+            f << "{ not json";
+        }
+        auto damaged = std::make_shared<MeasurementCache>(folder, id);
+        QCOMPARE(damaged->size(), size_t(0));
+        cachedMeasure(inner, damaged)(p3, {}, 100);
+        QCOMPARE(MeasurementCache(folder, id).size(), size_t(1));
+        // Without a folder it keeps measurements in memory only.
+        MeasurementCache none("", id);
+        none.store(p3, *back);
+        QVERIFY(none.find(p3));
+        QVERIFY(none.path().empty());
     }
 
     void measuresFastestFirstAndCaches() {
@@ -197,7 +320,7 @@ private slots:
     void acceptanceByUpperBoundAndStraddling() {
         // Every plan measures 1 % with the interval [0.2, 3]: within a 2 % threshold by the point
         // estimate (straddling it), rejected by the interval's upper end.
-        auto interval = [](const PlanBits&, const CancelToken&) {
+        auto interval = [](const PlanBits&, const CancelToken&, double) {
             AccuracyMeasurement m{1.0, "fake", 20, "held-out"};
             m.low = 0.2, m.high = 3.0, m.intervalMethod = "bootstrap", m.heldOut = true;
             return m;
@@ -306,7 +429,7 @@ private slots:
     // feasible baseline beats it), and never be slower than any baseline within the threshold.
     void selectionConsidersBaselinePlans() {
         auto ctx = freshContext();
-        auto floatOnly = [&ctx](const PlanBits& b, const CancelToken&) {
+        auto floatOnly = [&ctx](const PlanBits& b, const CancelToken&, double) {
             bool all16 = true;
             for (int i = 0; i <= b.splitPosition; ++i) all16 &= b.weightBits[size_t(i)] == 16 && b.activationBits[size_t(i)] == 16;
             return AccuracyMeasurement{all16 ? 0.0 : 40.0, "fake", 1, ""};
@@ -346,7 +469,7 @@ private slots:
     void cloudOnlyFallbackWarnsWhenTheMetricCannotTell() {
         auto ctx = freshContext();
         std::atomic<int> coCalls{0};
-        auto allBad = [&coCalls](const PlanBits& b, const CancelToken&) {
+        auto allBad = [&coCalls](const PlanBits& b, const CancelToken&, double) {
             if (b.splitPosition < 0) ++coCalls;
             return AccuracyMeasurement{40.0, "fake", 2, "random"};
         };
@@ -356,7 +479,7 @@ private slots:
         QVERIFY2(ps->reason().find("warning: Cloud-Only itself") != std::string::npos, ps->reason().c_str());
         QVERIFY(ps->selected.accuracy && ps->selected.accuracy->drop == 40.0);
         auto ctx2 = freshContext();
-        auto edgeBad = [](const PlanBits& b, const CancelToken&) {
+        auto edgeBad = [](const PlanBits& b, const CancelToken&, double) {
             return AccuracyMeasurement{b.splitPosition < 0 ? 0.0 : 40.0, "fake", 2, "real"};
         };
         ps = planWithMeasurement(*ctx2, Constraints{}, edgeBad);

@@ -708,10 +708,11 @@ void PlanningContext::storeAccuracy(int solution, AccuracyMeasurement m) const {
     accuracy_[solution] = std::move(m);
 }
 
-AccuracyMeasurement PlanningContext::measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel) const {
-    if (auto m = accuracy(solution)) return *m;
+AccuracyMeasurement PlanningContext::measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel,
+                                             double rejectAbove) const {
+    if (auto m = accuracy(solution); m && (!m->stoppedEarly() || m->certainlyAbove(rejectAbove))) return *m;
     if (solution < 0 || solution >= int(solutions_.size())) throw PlannerError("no solution " + std::to_string(solution));
-    AccuracyMeasurement m = fn(planBits(solutions_[size_t(solution)]), cancel);
+    AccuracyMeasurement m = fn(planBits(solutions_[size_t(solution)]), cancel, rejectAbove);
     storeAccuracy(solution, m);
     return m;
 }

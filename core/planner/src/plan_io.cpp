@@ -131,6 +131,8 @@ json accuracyJson(const AccuracyMeasurement& a) {
     j["synthetic"] = a.synthetic;
     j["origin"] = "measured on " + std::to_string(a.samples) + (a.heldOut ? " held-out" : "") +
                   (a.synthetic ? " synthetic" : "") + " samples";
+    if (a.stoppedEarly())
+        j["stopped_early"] = {{"set_samples", a.setSamples}, {"drop_at_least", *a.dropAtLeast}};
     return j;
 }
 
@@ -238,6 +240,8 @@ std::string planToJson(const PlanningContext& ctx, const PlanSet& ps, const Data
         if (auto a = ctx.accuracy(c.solution)) {
             cj["accuracy_drop"] = a->drop;
             if (!a->intervalMethod.empty() && a->intervalMethod != "none") cj["accuracy_interval_95"] = {a->low, a->high};
+            cj["accuracy_samples"] = a->samples;
+            if (a->stoppedEarly()) cj["accuracy_drop_at_least"] = *a->dropAtLeast;
         }
         cands.push_back(std::move(cj));
     }

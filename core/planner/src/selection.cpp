@@ -37,6 +37,7 @@ std::string measured(const AccuracyMeasurement& m) {
     o << m.drop << "% " << m.metric;
     if (!m.intervalMethod.empty() && m.intervalMethod != "none") o << " [" << m.low << ", " << m.high << "]";
     o << " on " << m.samples << (m.heldOut ? " held-out" : "") << (m.synthetic ? " synthetic" : "") << " inputs";
+    if (m.stoppedEarly()) o << " (stopped early: at least " << *m.dropAtLeast << "% on all " << m.setSamples << ")";
     return o.str();
 }
 
@@ -188,11 +189,12 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
             break;
         }
         const auto acc = ctx.accuracy(sol);
-        if (!acc) {
+        // An early stop decides only the thresholds below its bound; above, it is measured again.
+        if (!acc || (acc->stoppedEarly() && !acc->certainlyAbove(c.maxDropPercent))) {
             ps->pending.push_back(sol);
             continue;
         }
-        if (acceptedDrop(*acc, c.acceptance) <= c.maxDropPercent) {
+        if (!acc->stoppedEarly() && acceptedDrop(*acc, c.acceptance) <= c.maxDropPercent) {
             chosen = sol;
             break;
         }
@@ -258,7 +260,7 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
         // Cloud-Only fails).
         if (ps->pending.empty() && measure && ps->selected.solution == 0 && !ctx.accuracy(0)) {
             cancel.throwIfCancelled();
-            ctx.measure(0, measure, cancel);
+            ctx.measure(0, measure, cancel);  // in full: its drop is stated
             ++taken;
             continue;
         }
@@ -269,7 +271,9 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
             return out;
         }
         cancel.throwIfCancelled();
-        ctx.measure(ps->pending.front(), measure, cancel);
+        // Rejections can stop early: the fastest candidates are the lowest widths, most of them
+        // far above the threshold after a few samples.
+        ctx.measure(ps->pending.front(), measure, cancel, c.maxDropPercent);
         ++taken;
     }
 }

@@ -101,8 +101,8 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
 
     // Results travel as their consumer needs them (cost_model.h ResultEncoding): class indices for
     // classifiers and CTC recognizers, a binarized map for map detectors, else the tensor.
+    const EvalTask task = detectTask(graph, o.eval.task, !data.dictionary.empty());
     {
-        const EvalTask task = detectTask(graph, o.eval.task, !data.dictionary.empty());
         const ResultEncoding enc = task == EvalTask::Classifier || task == EvalTask::Ctc ? ResultEncoding::ClassIndices
                                    : task == EvalTask::BinaryMap                         ? ResultEncoding::BinaryMap
                                                                                          : ResultEncoding::Tensor;
@@ -125,14 +125,23 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     t0 = Clock::now();
     s->context = PlanningContext::build(std::move(graph), std::move(cost), std::move(table), std::move(source), o.context);
     s->contextMs = msSince(t0);
-    // The evaluator refers to the context's graph and table (heap-held, stable addresses).
+    // The evaluator refers to the context's graph and table (heap-held, stable addresses); it is
+    // built on the first measurement the cache cannot answer.
     EvalOptions eval = o.eval;
+    eval.task = task;
     if (!data.dictionary.empty()) eval.ctcDictionary = std::move(data.dictionary);
-    s->evaluator = std::make_shared<const PlanEvaluator>(s->context->graph(), std::move(data.measurement), &s->context->errors(),
-                                                         eval, cancel);
-    s->data.task = evalTaskName(s->evaluator->task());
-    s->data.metric = s->evaluator->metricName();
-    s->measure = measureWith(*s->evaluator);
+    auto evalData = std::make_shared<EvalData>(std::move(data.measurement));
+    const bool labels = !evalData->labels.empty(), texts = !evalData->texts.empty();
+    s->measurements = std::make_shared<MeasurementCache>(o.cacheDir, measurementIdentity(s->context->errors(), *evalData, eval));
+    s->lazyEvaluator = std::make_shared<const LazyEvaluator>(
+        [ctx = s->context, evalData, eval](const CancelToken& c) mutable {
+            auto e = std::make_shared<const PlanEvaluator>(ctx->graph(), EvalData(*evalData), &ctx->errors(), eval, c);
+            evalData.reset();  // the evaluator holds its own copy now
+            return std::shared_ptr<const PlanEvaluator>(std::move(e));
+        });
+    s->data.task = evalTaskName(task);
+    s->data.metric = evalMetricName(task, labels, texts);
+    s->measure = cachedMeasure(measureWith(s->lazyEvaluator), s->measurements);
     return s;
 }
 

@@ -205,12 +205,13 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
         }
     };
     if (heldOut()) {
-        reference_ = runAll(data_.inputs, nullptr, cancel);
-        if (observe) runAll(data_.calibration, nullptr, cancel, observe);
+        reference_ = runAll(data_.inputs, cancel);
+        if (observe) runAll(data_.calibration, cancel, observe);
     } else {
-        reference_ = runAll(data_.inputs, nullptr, cancel, observe);
+        reference_ = runAll(data_.inputs, cancel, observe);
     }
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    profile_.floatReferenceSeconds = floatSeconds_;
     // Graph inputs that are not sensor pixels: static parameters per width, fitted on the pooled
     // calibration values (what a deployed QuantizeLinear holds).
     if (!data_.inputs.sensorGrid) {
@@ -288,10 +289,12 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
 
 PlanEvaluator::~PlanEvaluator() = default;
 
-std::string PlanEvaluator::metricName() const {
-    switch (task_) {
-    case EvalTask::Classifier: return data_.labels.empty() ? "top1-disagreement" : "top1-accuracy-drop";
-    case EvalTask::Ctc: return data_.texts.empty() ? "char-disagreement" : "char-accuracy-drop";
+std::string PlanEvaluator::metricName() const { return evalMetricName(task_, !data_.labels.empty(), !data_.texts.empty()); }
+
+std::string evalMetricName(EvalTask task, bool labels, bool texts) {
+    switch (task) {
+    case EvalTask::Classifier: return labels ? "top1-accuracy-drop" : "top1-disagreement";
+    case EvalTask::Ctc: return texts ? "char-accuracy-drop" : "char-disagreement";
     case EvalTask::BinaryMap: return "map-f1-disagreement";
     case EvalTask::Generic: break;
     }
@@ -302,6 +305,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
     if (opts_.weightRounding != EvalOptions::WeightRounding::Gptq) return;
     const Graph& g = graph_;
     std::lock_guard<std::mutex> prep(gptqMutex_);
+    const ProfileClock clock(*this, &EvalProfile::gptqSeconds);
     std::vector<int> todo;
     std::vector<int64_t> todoBytes;  // bytes of each layer's moments
     for (int i = 0; i <= plan.splitPosition && i < static_cast<int>(g.nodes.size()); ++i) {
@@ -463,21 +467,24 @@ RunHooks PlanEvaluator::correctedHooks(const PlanBits& plan, std::unordered_map<
     RunHooks hooks = planHooks(plan, overrides, applied);
     hooks.cancel = cancel;
     // Bias correction is fitted on the calibration samples (their outputs are not measured).
-    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) runCorrecting(plan, hooks, overrides, cancel);
+    if (opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical) {
+        const ProfileClock clock(*this, &EvalProfile::biasCorrectionSeconds);
+        const int ran = runCorrecting(plan, hooks, overrides, cancel);
+        std::lock_guard<std::mutex> l(profileMutex_);
+        profile_.biasSamples += ran;
+    }
     return hooks;
 }
 
-std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
+std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, const CancelToken& cancel,
                                                           const std::function<void(int, int, TensorData&)>& observe) const {
     RunHooks hooks;
-    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
-    if (plan) hooks = correctedHooks(*plan, overrides, cancel);
     hooks.cancel = cancel;
     const auto& samples = set.samples;
     const int n = static_cast<int>(samples.size());
     std::vector<std::vector<TensorData>> out(samples.size());
     auto hooksFor = [&](int i) {
-        if (plan || !observe) return hooks;
+        if (!observe) return hooks;
         RunHooks h = hooks;
         h.onValue = [&observe, i](int, int tensor, TensorData& v) { observe(i, tensor, v); };
         return h;
@@ -554,22 +561,77 @@ std::vector<TensorData> PlanEvaluator::planValues(const PlanBits& plan, int samp
     return values;
 }
 
-EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel) const {
+EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel, double rejectAbove) const {
     validatePlan(graph_, plan);
+    {
+        std::lock_guard<std::mutex> l(profileMutex_);
+        ++profile_.evaluations;
+    }
     prepareGptq(plan, cancel);
-    return score(runAll(data_.inputs, &plan, cancel));
+    std::unordered_map<int, std::shared_ptr<const TensorData>> overrides;
+    RunHooks hooks = correctedHooks(plan, overrides, cancel);
+    hooks.cancel = cancel;
+    const auto& samples = data_.inputs.samples;
+    const int n = static_cast<int>(samples.size());
+    std::vector<std::vector<TensorData>> out;
+    out.reserve(samples.size());
+    // Samples in chunks of a few per worker; after each chunk, the drop the whole set must reach
+    // at least (the samples not run yet counted at their best) decides a rejection early. The
+    // samples are independent runs, so the outputs are the same however they are chunked.
+    const bool early = rejectAbove < std::numeric_limits<double>::infinity();
+    const int chunk = early ? std::max(2, 2 * threads_) : n;
+    const ProfileClock clock(*this, &EvalProfile::planRunSeconds);
+    for (int first = 0; first < n; first += chunk) {
+        const int last = std::min(n, first + chunk);
+        out.resize(static_cast<size_t>(last));
+        if (threads_ > 1 && last - first > 1) {
+            // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
+            parallelFor(*parallel_, last - first, [&](int k) { out[first + k] = serial_->run(samples[first + k], hooks).outputs; },
+                        cancel);
+        } else {
+            for (int i = first; i < last; ++i) out[static_cast<size_t>(i)] = parallel_->run(samples[static_cast<size_t>(i)], hooks).outputs;
+        }
+        {
+            std::lock_guard<std::mutex> l(profileMutex_);
+            profile_.planSamples += last - first;
+        }
+        if (last < n && early) {
+            EvalMetrics m = scoreSamples(out);
+            if (m.dropAtLeast && *m.dropAtLeast > rejectAbove) return m;
+        }
+    }
+    return scoreSamples(out);
+}
+
+EvalProfile PlanEvaluator::profile() const {
+    std::lock_guard<std::mutex> l(profileMutex_);
+    return profile_;
 }
 
 EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& result) const {
-    const Graph& g = graph_;
     if (result.size() != data_.inputs.samples.size())
+        throw Error("scoring " + std::to_string(result.size()) + " samples' outputs against " +
+                    std::to_string(data_.inputs.samples.size()) + " evaluation samples");
+    return scoreSamples(result);
+}
+
+EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData>>& result) const {
+    const Graph& g = graph_;
+    if (result.empty() || result.size() > data_.inputs.samples.size())
         throw Error("scoring " + std::to_string(result.size()) + " samples' outputs against " +
                     std::to_string(data_.inputs.samples.size()) + " evaluation samples");
     for (const auto& r : result)
         if (r.size() != g.outputs.size())
             throw Error("scoring " + std::to_string(r.size()) + " outputs per sample, the graph has " + std::to_string(g.outputs.size()));
+    const size_t total = data_.inputs.samples.size();
+    const bool partial = result.size() < total;
+    // Rows (batch rows of output 0) of the scored samples and of the whole set.
+    int64_t rows = 0, allRows = 0;
+    for (size_t s = 0; s < total; ++s) (s < result.size() ? rows : allRows) += rowView(task_, reference_[s].front()).rows;
+    allRows += rows;
     EvalMetrics m;
     m.samples = static_cast<int>(result.size());
+    m.setSamples = static_cast<int>(total);
     m.calibrationSamples = calibrationSamples();
     m.heldOut = heldOut();
     m.task = task_;
@@ -608,31 +670,44 @@ EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& res
     // of additive sums the metric is a function of.
     std::vector<std::vector<double>> units;
     std::function<double(const std::vector<double>&)> statistic;
+    // The units the rows (samples) not scored yet contribute at best: what bounds the whole set's
+    // drop from below when the set is only partly run (dropAtLeast).
+    std::vector<std::vector<double>> bestRest;
+    auto accuracy = [](double edits, double length) {
+        return length > 0 ? 100.0 * std::max(0.0, 1.0 - edits / length) : (edits == 0 ? 100.0 : 0.0);
+    };
     if (task_ == EvalTask::Classifier) {
-        int64_t agree = 0, correct = 0, row = 0;
+        int64_t agree = 0, correct = 0, floatCorrect = 0, row = 0;
         for (const auto& s : result) {
             const RowView v = rowView(task_, s.front());
             for (int64_t r = 0; r < v.rows; ++r, ++row) {
                 const int64_t a = argmaxRow(s.front(), r, v.classes);
-                agree += a == floatArgmax_[static_cast<size_t>(row)];
+                const bool same = a == floatArgmax_[static_cast<size_t>(row)];
+                agree += same;
                 if (!data_.labels.empty()) {
                     const int64_t label = data_.labels[static_cast<size_t>(row)];
                     correct += a == label;
+                    floatCorrect += floatArgmax_[static_cast<size_t>(row)] == label;
                     units.push_back({double(floatArgmax_[static_cast<size_t>(row)] == label) - double(a == label), 1.0});
+                } else {
+                    units.push_back({same ? 0.0 : 1.0, 1.0});
                 }
             }
         }
+        for (int64_t r = row; r < allRows; ++r)  // at best: right where the float model is wrong, else agreeing
+            bestRest.push_back({data_.labels.empty() ? 0.0 : double(floatArgmax_[static_cast<size_t>(r)] == data_.labels[static_cast<size_t>(r)]) - 1.0, 1.0});
         m.top1Agreement = 100.0 * static_cast<double>(agree) / static_cast<double>(row);
         if (!data_.labels.empty()) {
             m.top1Accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(row);
-            m.floatTop1Accuracy = floatTop1Accuracy_;
-            m.accuracyDrop = *floatTop1Accuracy_ - *m.top1Accuracy;
+            m.floatTop1Accuracy = partial ? 100.0 * static_cast<double>(floatCorrect) / static_cast<double>(row) : *floatTop1Accuracy_;
+            m.accuracyDrop = *m.floatTop1Accuracy - *m.top1Accuracy;
             m.metricName = "top1-accuracy-drop";
             statistic = [](const std::vector<double>& u) { return 100.0 * u[0] / u[1]; };
         } else {
             m.accuracyDrop = 100.0 - *m.top1Agreement;
             m.metricName = "top1-disagreement";
             m.dropInterval = wilsonInterval(row - agree, row);
+            statistic = [](const std::vector<double>& u) { return 100.0 * u[0] / u[1]; };
         }
     } else if (task_ == EvalTask::Ctc) {
         for (const auto& s : result) {
@@ -641,24 +716,30 @@ EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& res
                 m.decoded.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
                                                     opts_.ctcDictionary));
         }
-        m.charAgreement = charAccuracy(m.decoded, floatDecoded_);
-        auto accuracy = [](double edits, double length) {
-            return length > 0 ? 100.0 * std::max(0.0, 1.0 - edits / length) : (edits == 0 ? 100.0 : 0.0);
+        const auto prefix = [&](const std::vector<std::string>& all) {
+            return std::vector<std::string>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m.decoded.size()));
         };
+        const std::vector<std::string> floatRows = partial ? prefix(floatDecoded_) : floatDecoded_;
+        m.charAgreement = charAccuracy(m.decoded, floatRows);
         if (!data_.texts.empty()) {
-            m.charAccuracy = charAccuracy(m.decoded, data_.texts);
-            m.floatCharAccuracy = floatCharAccuracy_;
-            m.accuracyDrop = *floatCharAccuracy_ - *m.charAccuracy;
+            const std::vector<std::string> texts = partial ? prefix(data_.texts) : data_.texts;
+            m.charAccuracy = charAccuracy(m.decoded, texts);
+            m.floatCharAccuracy = partial ? charAccuracy(floatRows, texts) : *floatCharAccuracy_;
+            m.accuracyDrop = *m.floatCharAccuracy - *m.charAccuracy;
             m.metricName = "char-accuracy-drop";
             for (size_t r = 0; r < m.decoded.size(); ++r)
                 units.push_back({double(editDistance(floatDecoded_[r], data_.texts[r])), double(editDistance(m.decoded[r], data_.texts[r])),
                                  double(codePointCount(data_.texts[r]))});
+            for (size_t r = m.decoded.size(); r < static_cast<size_t>(allRows); ++r)  // at best: the ground truth
+                bestRest.push_back({double(editDistance(floatDecoded_[r], data_.texts[r])), 0.0, double(codePointCount(data_.texts[r]))});
             statistic = [accuracy](const std::vector<double>& u) { return accuracy(u[0], u[2]) - accuracy(u[1], u[2]); };
         } else {
             m.accuracyDrop = 100.0 - *m.charAgreement;
             m.metricName = "char-disagreement";
             for (size_t r = 0; r < m.decoded.size(); ++r)
                 units.push_back({double(editDistance(m.decoded[r], floatDecoded_[r])), double(codePointCount(floatDecoded_[r]))});
+            for (size_t r = m.decoded.size(); r < static_cast<size_t>(allRows); ++r)  // at best: the float decode
+                bestRest.push_back({0.0, double(codePointCount(floatDecoded_[r]))});
             statistic = [accuracy](const std::vector<double>& u) { return 100.0 - accuracy(u[0], u[1]); };
         }
     } else if (task_ == EvalTask::BinaryMap) {
@@ -676,6 +757,11 @@ EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& res
             }
             tp += stp, fp += sfp, fn += sfn;
             units.push_back({double(stp), double(sfp), double(sfn)});
+        }
+        for (size_t si = result.size(); si < total; ++si) {  // at best: the float map's pixels, no others
+            int64_t positives = 0;
+            for (float x : reference_[si].front().floats) positives += x > thr;
+            bestRest.push_back({double(positives), 0.0, 0.0});
         }
         auto f1 = [](double t, double p, double n) { return t + p + n == 0 ? 100.0 : 100.0 * 2.0 * t / (2 * t + p + n); };
         m.mapF1 = f1(double(tp), double(fp), double(fn));
@@ -709,7 +795,41 @@ EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& res
         statistic = [](const std::vector<double>& u) {
             return std::min(1000.0, u[1] > 0 ? 100.0 * std::sqrt(u[0] / u[1]) : (u[0] > 0 ? 1000.0 : 0.0));
         };
+        if (partial) {
+            // The whole set's metric is the worst output's: at least any output's error so far over
+            // its reference energy on every sample.
+            double atLeast = 0;
+            for (size_t o = 0, k = 0; o < g.outputs.size(); ++o) {
+                if (!reference_.front()[o].isFloat()) continue;
+                double ref = 0, err = 0;
+                for (size_t si = 0; si < total; ++si) {
+                    const auto& b = reference_[si][o].floats;
+                    for (size_t j = 0; j < b.size(); ++j) {
+                        ref += static_cast<double>(b[j]) * b[j];
+                        if (si < result.size()) {
+                            const double d = static_cast<double>(result[si][o].floats[j]) - b[j];
+                            err += d * d;
+                        }
+                    }
+                }
+                atLeast = std::max(atLeast, statistic({std::isfinite(err) ? err : std::numeric_limits<double>::infinity(), ref}));
+                ++k;
+            }
+            m.dropAtLeast = atLeast;
+        }
     }
+    if (partial && !m.dropAtLeast && statistic) {
+        // Every metric above is a statistic of sums that the unscored rows can only lower as far
+        // as their best units do.
+        std::vector<double> sum;
+        for (const auto* part : {&units, &bestRest})
+            for (const auto& u : *part) {
+                sum.resize(u.size(), 0.0);
+                for (size_t k = 0; k < u.size(); ++k) sum[k] += u[k];
+            }
+        if (!sum.empty()) m.dropAtLeast = statistic(sum);
+    }
+    if (task_ == EvalTask::Classifier && data_.labels.empty()) units.clear();  // its interval is Wilson's
     if (statistic && !units.empty()) m.dropInterval = bootstrapInterval(units, statistic);
     else if (m.dropInterval.method.empty()) m.dropInterval = {m.accuracyDrop, m.accuracyDrop, 0.95, "none"};
     return m;

@@ -267,6 +267,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         if (s < probeSamples) reference[s] = std::move(res.outputs);
         if (o.progress) o.progress(static_cast<int>(s + 1), static_cast<int>(data.samples.size()));
     }
+    table.floatPassSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < g.nodes.size(); ++i)
         if (energyCount[i] > 0) table.rows[i].outputEnergy = energySum[i] / static_cast<double>(energyCount[i]);
 

@@ -317,6 +317,78 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, PlanEvaluator(g, bad, nullptr));
     }
 
+    // A measurement told to reject above a threshold stops once the whole set's drop is certain
+    // to exceed it: the verdict is the full run's, on fewer samples, and its bound never exceeds
+    // the full drop; below the threshold it runs every sample and equals the full measurement.
+    // For every metric: top-1 disagreement and accuracy drop, relative L2, map F1, CTC character
+    // agreement and accuracy drop.
+    void earlyRejectionKeepsTheVerdict() {
+        EvalOptions one;
+        one.threads = 1;  // chunks of 2 samples
+        struct Case {
+            const char* name;
+            Graph g;
+            EvalData data;
+            EvalOptions o;
+            int split;
+        };
+        std::vector<Case> cases;
+        cases.push_back({"top1-disagreement", residualNet(), dataFor(residualNet(), 16, 3), one, 6});
+        {
+            Case c{"top1-accuracy-drop", residualNet(), dataFor(residualNet(), 16, 3), one, 6};
+            // The float model's classes, one in four changed: a plan's errors on the others count.
+            Executor ex(c.g, ExecutorOptions{1});
+            for (size_t i = 0; i < c.data.inputs.samples.size(); ++i) {
+                const auto& y = ex(c.data.inputs.samples[i])[0].floats;
+                const int64_t top = std::max_element(y.begin(), y.end()) - y.begin();
+                c.data.labels.push_back(i % 4 == 0 ? (top + 1) % 10 : top);
+            }
+            cases.push_back(std::move(c));
+        }
+        {
+            Graph linear = mapHead();
+            linear.nodes[1].activation = Activation{};
+            cases.push_back({"relative-l2-error", linear, dataFor(linear, 16, 5), one, 1});
+        }
+        cases.push_back({"map-f1-disagreement", mapHead(), dataFor(mapHead(), 16, 5), one, 1});
+        {
+            EvalOptions o = one;
+            o.ctcDictionary = {"0", "1", "2", "3", "4", "5", "6", "7"};
+            cases.push_back({"char-disagreement", ctcHead(24, 9), dataFor(ctcHead(24, 9), 16), o, 1});
+            Case c{"char-accuracy-drop", ctcHead(24, 9), dataFor(ctcHead(24, 9), 16), o, 1};
+            c.data.texts = PlanEvaluator(c.g, c.data, nullptr, o).floatDecoded();
+            for (size_t i = 0; i < c.data.texts.size(); i += 3) c.data.texts[i] = "12";  // some lines the float model gets wrong
+            cases.push_back(std::move(c));
+        }
+        for (auto& c : cases) {
+            c.data.calibration = syntheticDataset(c.g, 4, 77);
+            const PlanEvaluator ev(c.g, c.data, nullptr, c.o);
+            QCOMPARE(ev.metricName(), std::string(c.name));
+            int stopped = 0;
+            for (int bits : {2, 4, 8}) {
+                const PlanBits p = PlanBits::uniform(c.g, c.split, bits, bits);
+                const EvalMetrics full = ev.evaluate(p);
+                QCOMPARE(full.samples, 16);
+                QVERIFY(!full.dropAtLeast);
+                for (double t : {-1.0, 0.0, full.accuracyDrop * 0.25, full.accuracyDrop * 0.9, full.accuracyDrop, full.accuracyDrop + 1.0}) {
+                    const EvalMetrics m = ev.evaluate(p, {}, t);
+                    const QString what = QString("%1 w%2a%2, threshold %3, full drop %4").arg(c.name).arg(bits).arg(t).arg(full.accuracyDrop);
+                    QCOMPARE(m.setSamples, 16);
+                    if (m.dropAtLeast) {
+                        ++stopped;
+                        QVERIFY2(m.samples < 16 && m.samples % 2 == 0, qPrintable(what));
+                        QVERIFY2(*m.dropAtLeast > t, qPrintable(what));                            // rejected ...
+                        QVERIFY2(*m.dropAtLeast <= full.accuracyDrop + 1e-9, qPrintable(what));  // ... as the full run rejects it
+                    } else {
+                        QVERIFY2(m.samples == 16 && m.accuracyDrop == full.accuracyDrop && m.relativeMse == full.relativeMse, qPrintable(what));
+                    }
+                }
+            }
+            // The 2-bit plans lose enough that a zero threshold is decided before the end.
+            QVERIFY2(stopped > 0, c.name);
+        }
+    }
+
     void imagesAreSentOnTheSensorGrid() {
         // A Cloud-Only plan on 8-bit sensor pixels loses nothing at the input: the same outputs
         // as with the input left in float32 (only the float16 cloud rounds).

@@ -395,11 +395,11 @@ void Engine::exportDeployment(std::shared_ptr<const planner::PlanSet> plans, con
             const Graph& g = p.context->graph();
             const PlanBits bits = parsePlanBits(g, text, "plan").bits;
             job.progress.report(0.1, tr("fitting the plan's values on the calibration set"));
-            const PlanDeployment d = p.evaluator->deployment(bits, job.cancel);
+            const PlanDeployment d = p.evaluator(job.cancel)->deployment(bits, job.cancel);
             job.progress.report(0.5, tr("writing and checking the models"));
             const deploy::Manifest m = deploy::writeExport(g, bits, d, doc, dir.toStdString());
             job.progress.report(0.7, tr("measuring the exported pair"));
-            const EvalMetrics em = deploy::measureExport(g, dir.toStdString(), *p.evaluator, job.cancel);
+            const EvalMetrics em = deploy::measureExport(g, dir.toStdString(), *p.evaluator(job.cancel), job.cancel);
             QString summary = tr("%1%2, plan hash %3\n%4 tensor(s) sent, %5 bytes a frame\npredicted %6 ms\n"
                                  "exported pair measured: drop %7% %8 [%9, %10] on %11 %12samples")
                                   .arg(QString::fromStdString(m.kind),

@@ -59,8 +59,10 @@
 #include "autosplit/quant/quantize.h"
 #include "autosplit/util/cancel.h"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,6 +87,9 @@ enum class EvalTask {
                  // EvalOptions::mapThreshold; detected for [N, 1, H, W] outputs of a Sigmoid
 };
 const char* evalTaskName(EvalTask t);
+// The metric a task's drop is reported in (EvalMetrics::metricName), given whether the data has
+// class labels / ground-truth texts.
+std::string evalMetricName(EvalTask task, bool labels, bool texts);
 // "generic" (or "auto": detect), "classifier", "ctc", "binary-map"; throws Error otherwise.
 EvalTask parseEvalTask(const std::string& s);
 
@@ -129,6 +134,10 @@ struct EvalMetrics {
     double accuracyDrop = 0;
     std::string metricName;
     Interval dropInterval;          // 95 % interval of accuracyDrop (interval.h)
+    // Stopped early (PlanEvaluator::evaluate's rejectAbove): `samples` of the set's setSamples
+    // were run, the figures above are theirs, and the drop over the whole set is at least this.
+    int setSamples = 0;
+    std::optional<double> dropAtLeast = std::nullopt;
     int calibrationSamples = 0;     // samples GPTQ and bias correction were fitted on
     bool heldOut = false;           // calibration and evaluation samples are disjoint
 };
@@ -188,6 +197,18 @@ struct EvalOptions {
 class Executor;
 struct RunHooks;
 
+// Where an evaluator's time went (wall seconds, summed over calls; PlanEvaluator::profile()):
+// what the cold-open benchmark reports stage by stage.
+struct EvalProfile {
+    double floatReferenceSeconds = 0;  // construction: float outputs and input means
+    double gptqSeconds = 0;            // prepareGptq: moments pass + factorizations
+    double biasCorrectionSeconds = 0;  // empirical bias correction's lockstep runs
+    double planRunSeconds = 0;         // the plan's runs over the evaluation samples
+    int64_t planSamples = 0;           // evaluation samples run under a plan
+    int64_t biasSamples = 0;           // calibration samples run for bias correction
+    int evaluations = 0;
+};
+
 // What evaluate() computes a plan with, for the exporter (deploy/export_plan.h): the same values,
 // so that the deployed sub-models are the measured ones.
 struct PlanDeployment {
@@ -228,8 +249,12 @@ public:
     PlanEvaluator& operator=(const PlanEvaluator&) = delete;
 
     // Throws Error on an invalid plan (split out of range, missing or unsupported bits),
-    // Cancelled when `cancel` fires (polled between nodes).
-    EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {}) const;
+    // Cancelled when `cancel` fires (polled between nodes). With a finite `rejectAbove`, the
+    // samples run a few at a time and the measurement stops as soon as the whole set's drop is
+    // certain to exceed it (EvalMetrics::dropAtLeast, the unrun samples counted at their best):
+    // the same verdict as the full run, on fewer samples (EvalMetrics::samples < setSamples).
+    EvalMetrics evaluate(const PlanBits& plan, const CancelToken& cancel = {},
+                         double rejectAbove = std::numeric_limits<double>::infinity()) const;
 
     // The metrics of given graph outputs (per evaluation sample, Graph::outputs order) against
     // the float reference: what evaluate() reports for a plan's outputs, here for outputs computed
@@ -263,8 +288,27 @@ public:
     std::optional<double> floatCharAccuracy() const { return floatCharAccuracy_; }
     const std::vector<std::string>& floatDecoded() const { return floatDecoded_; }
     double floatReferenceSeconds() const { return floatSeconds_; }
+    EvalProfile profile() const;
 
 private:
+    // Adds the wall time of its scope to one field of profile_.
+    class ProfileClock {
+    public:
+        ProfileClock(const PlanEvaluator& e, double EvalProfile::*field)
+            : e_(e), field_(field), t0_(std::chrono::steady_clock::now()) {}
+        ~ProfileClock() {
+            const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+            std::lock_guard<std::mutex> l(e_.profileMutex_);
+            e_.profile_.*field_ += s;
+        }
+        ProfileClock(const ProfileClock&) = delete;
+        ProfileClock& operator=(const ProfileClock&) = delete;
+
+    private:
+        const PlanEvaluator& e_;
+        double EvalProfile::*field_;
+        std::chrono::steady_clock::time_point t0_;
+    };
     std::shared_ptr<const TensorData> quantizedWeight(int tensor, int node, int bits) const;
     // Computes the GPTQ weights (calibration set) (all of 2/4/6/8 bits) of the plan's quantized edge layers that
     // do not have them yet.
@@ -286,8 +330,11 @@ private:
     RunHooks correctedHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
                             const CancelToken& cancel,
                             const std::function<void(int tensor, int bits, const QuantParams* params)>& applied = {}) const;
-    std::vector<std::vector<TensorData>> runAll(const Dataset& set, const PlanBits* plan, const CancelToken& cancel,
-                                                // float run only: (sample, tensor, value) of every value
+    // score() of the first result.size() evaluation samples (all of them or fewer; with fewer,
+    // dropAtLeast bounds the whole set's drop).
+    EvalMetrics scoreSamples(const std::vector<std::vector<TensorData>>& result) const;
+    // The float model over `set`; `observe` hears (sample, tensor, value) of every value.
+    std::vector<std::vector<TensorData>> runAll(const Dataset& set, const CancelToken& cancel,
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
 
     const Graph& graph_;
@@ -307,6 +354,8 @@ private:
     std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
     std::vector<char> layerInput_;        // per tensor: read by a Conv/ConvTranspose/Gemm/MatMul
     std::vector<int> lastConsumer_;       // per tensor: largest consumer node index (-1: none)
+    mutable std::mutex profileMutex_;
+    mutable EvalProfile profile_;
     mutable std::mutex cacheMutex_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> weightCache_;
     mutable std::map<std::pair<int, int>, std::shared_ptr<const TensorData>> biasCache_;  // (node, bits)

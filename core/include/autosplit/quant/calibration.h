@@ -58,6 +58,7 @@ struct ErrorTable {
     bool synthetic = false;
     std::string modelHash, dataHash;
     double seconds = 0;     // time to compute (not to load from the cache)
+    double floatPassSeconds = 0;  // of which the float pass over the set (statistics and moments)
     bool fromCache = false;
 
     int bitsIndex(int b) const;  // -1 when absent

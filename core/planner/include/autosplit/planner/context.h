@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -116,10 +117,20 @@ struct AccuracyMeasurement {
     int calibrationSamples = 0;  // samples the evaluator fitted GPTQ / bias correction on
     bool heldOut = false;        // measured on samples disjoint from the calibration
     bool synthetic = false;      // on synthetic inputs: fidelity to random data, not the task
+    // Stopped early (the measure's rejectAbove): `samples` of the set's setSamples were run, the
+    // figures above are theirs, and the drop over the whole set is certain to be at least
+    // dropAtLeast: a rejection for every threshold below it, undecided for the others.
+    int setSamples = 0;
+    std::optional<double> dropAtLeast = std::nullopt;
+    bool stoppedEarly() const { return dropAtLeast.has_value(); }
+    // Above `threshold` for sure (false for an early stop whose bound does not reach it).
+    bool certainlyAbove(double threshold) const { return stoppedEarly() && *dropAtLeast > threshold; }
 };
 
 // Runs the model with the plan's fake quantization and returns the drop. May throw Cancelled.
-using AccuracyMeasure = std::function<AccuracyMeasurement(const PlanBits&, const CancelToken&)>;
+// It may stop as soon as the drop over its whole set is certain to exceed `rejectAbove`
+// (AccuracyMeasurement::dropAtLeast); with +infinity it measures every sample.
+using AccuracyMeasure = std::function<AccuracyMeasurement(const PlanBits&, const CancelToken&, double rejectAbove)>;
 
 struct LagrangianReport {
     int instances = 0;        // (split, budget) problems solved both ways
@@ -198,8 +209,10 @@ public:
     // Accuracy cache keyed by solution index (a solution is one (split, bits) pair). Thread-safe.
     std::optional<AccuracyMeasurement> accuracy(int solution) const;
     void storeAccuracy(int solution, AccuracyMeasurement m) const;
-    // Measures (or reads from the cache) one solution.
-    AccuracyMeasurement measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel = {}) const;
+    // Measures (or reads from the cache) one solution; a cached early stop is measured again when
+    // its bound does not reach `rejectAbove`.
+    AccuracyMeasurement measure(int solution, const AccuracyMeasure& fn, const CancelToken& cancel = {},
+                                double rejectAbove = std::numeric_limits<double>::infinity()) const;
 
     // Uniform-bit tables of the widths the baselines use here (the bit set, 8 and 16, where the
     // edge device runs them); null otherwise.

@@ -8,6 +8,8 @@
 #include "autosplit/data/dataset.h"
 #include "autosplit/eval/plan_evaluator.h"
 #include "autosplit/onnx/import.h"
+#include "autosplit/planner/accuracy.h"
+#include "autosplit/planner/measurement_cache.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/planner/planner.h"
@@ -65,7 +67,7 @@ struct SessionOptions {
     EvalOptions eval;        // task, metric options, threads of the evaluator
     bool equalize = true;    // activation equalization before calibration (quant/equalize.h)
     int threads = 0;         // equalization and calibration (0 = all cores)
-    std::string cacheDir;    // error-table cache; empty: none
+    std::string cacheDir;    // error-table and measurement caches; empty: none
     // One line per finished stage ("equalization: …", "calibration: …").
     std::function<void(const std::string& line)> report;
     // Calibration progress (samples run).
@@ -74,8 +76,13 @@ struct SessionOptions {
 
 struct PlanningSession {
     std::shared_ptr<const PlanningContext> context;
-    std::shared_ptr<const PlanEvaluator> evaluator;  // fake-quant runs on the session's data
-    AccuracyMeasure measure;                         // through `evaluator`
+    // The fake-quant evaluator on the session's data, built on the first call (LazyEvaluator:
+    // a session whose measurements all come from the cache never runs its float passes).
+    std::shared_ptr<const PlanEvaluator> evaluator(const CancelToken& cancel = {}) const { return lazyEvaluator->get(cancel); }
+    std::shared_ptr<const LazyEvaluator> lazyEvaluator;
+    // Through the evaluator, answered from `measurements` first (and stored there).
+    AccuracyMeasure measure;
+    std::shared_ptr<MeasurementCache> measurements;  // in SessionOptions::cacheDir (none: in memory)
     std::string dataDescription;  // the measurement set
     bool syntheticData = false;
     DataRecord data;              // calibration and measurement sets, task and metric
