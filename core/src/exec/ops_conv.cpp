@@ -1,12 +1,14 @@
 // Conv (1-D..3-D, groups, depthwise, dilations, pads, strides, auto_pad) and ConvTranspose.
 // 1-D and 2-D run as 3-D with unit leading spatial dims. Conv = packed GEMM whose B panels are
 // filled straight from the input (im2col rows on demand), with the bias and fused activation in
-// the GEMM epilogue; depthwise runs a direct loop per channel.
+// the GEMM epilogue; depthwise runs a vectorized direct kernel per channel (depthwise_kernels.h).
 #include "exec_internal.h"
+#include "depthwise_kernels.h"
 #include "sgemm_kernels.h"
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace autosplit::exec {
 
@@ -90,8 +92,51 @@ Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float
     return p;
 }
 
+// 2-D depthwise: each channel's plane zero-padded into a per-thread buffer (when the conv pads),
+// then the vectorized plane kernel with bias and clamp in its store.
+void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
+                 float* y, int64_t channels) {
+    DepthwisePlane p;
+    p.kh = g.k[1];
+    p.kw = g.k[2];
+    p.sy = g.s[1];
+    p.sx = g.s[2];
+    p.dy = g.d[1];
+    p.dx = g.d[2];
+    p.oh = g.out[1];
+    p.ow = g.out[2];
+    // The input rows and columns the outputs read, padding included.
+    const int64_t hp = (p.oh - 1) * p.sy + (p.kh - 1) * p.dy + 1, wp = (p.ow - 1) * p.sx + (p.kw - 1) * p.dx + 1;
+    const bool padded = g.pb[1] || g.pb[2] || hp > g.in[1] || wp > g.in[2];
+    p.ldx = padded ? wp : g.in[2];
+    const GemmEpilogue ep = GemmEpilogue::of(nullptr, node.activation);
+    const GemmIsa isa = gemmIsa();
+    pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
+        thread_local std::vector<float> plane;
+        if (padded) plane.assign(static_cast<size_t>(hp * wp), 0.f);
+        for (int64_t ch = c0; ch < c1; ++ch) {
+            const float* xc = x + ch * g.inSize();
+            if (padded) {
+                // Valid columns [x0, x1) of the padded row; the zero borders stay from assign().
+                const int64_t x0 = std::min(wp, g.pb[2]), x1 = std::min(wp, g.pb[2] + g.in[2]);
+                for (int64_t r = 0; r < hp; ++r) {
+                    const int64_t iy = r - g.pb[1];
+                    if (iy < 0 || iy >= g.in[1] || x1 <= x0) continue;
+                    std::copy(xc + iy * g.in[2], xc + iy * g.in[2] + (x1 - x0), plane.data() + r * wp + x0);
+                }
+                xc = plane.data();
+            }
+            float* yc = y + ch * g.outSize();
+            depthwisePlane(isa, p, xc, w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);
+            if (ep.post) applyActivation(*ep.post, yc, g.outSize());
+        }
+    });
+}
+
 void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
                float* y, int64_t channels) {
+    if (g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.pb[0] == 0)
+        return depthwise2d(pool, node, g, x, w, bias, y, channels);
     pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t ch = c0; ch < c1; ++ch) {
             const float* xc = x + ch * g.inSize();

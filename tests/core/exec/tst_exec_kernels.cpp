@@ -178,6 +178,12 @@ private slots:
         QTest::addRow("7x7 s2 p3") << 3 << 8 << 1 << 7 << 2 << 3 << 1 << 40;
         QTest::addRow("depthwise 3x3") << 16 << 16 << 16 << 3 << 1 << 1 << 1 << 19;
         QTest::addRow("depthwise 5x5 s2") << 12 << 12 << 12 << 5 << 2 << 2 << 1 << 23;
+        // Row widths across the 16-wide blocks and the four-block step of the vector kernel.
+        QTest::addRow("depthwise 3x3 s2 p1 wide") << 8 << 8 << 8 << 3 << 2 << 1 << 1 << 131;
+        QTest::addRow("depthwise 3x3 s1 p0") << 4 << 4 << 4 << 3 << 1 << 0 << 1 << 70;
+        QTest::addRow("depthwise 5x5 s1 p2") << 6 << 6 << 6 << 5 << 1 << 2 << 1 << 33;
+        QTest::addRow("depthwise 3x3 dilated 2") << 5 << 5 << 5 << 3 << 1 << 2 << 2 << 18;
+        QTest::addRow("depthwise 3x3 s3") << 3 << 3 << 3 << 3 << 3 << 1 << 1 << 50;
         QTest::addRow("grouped 4") << 16 << 32 << 4 << 3 << 1 << 1 << 1 << 13;
         QTest::addRow("dilated 2") << 8 << 8 << 1 << 3 << 1 << 2 << 2 << 21;
         QTest::addRow("large tiles") << 64 << 64 << 1 << 3 << 1 << 1 << 1 << 80;
