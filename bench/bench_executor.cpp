@@ -111,15 +111,19 @@ std::string opKind(const Graph& g, const Node& n) {
 
 // Per op type: milliseconds of one run, from the gaps between consecutive value callbacks (each
 // node's callback fires right after its kernel, so a gap is that node's time).
-std::map<std::string, double> profileRun(const Executor& ex, const TensorData& x) {
+std::map<std::string, double> profileRun(const Executor& ex, const TensorData& x, std::vector<double>& byNode) {
     const Graph& g = ex.graph();
     std::map<std::string, double> byOp;
+    byNode.assign(g.nodes.size(), 0.0);
     auto last = Clock::now();
     int lastNode = -1;
     RunHooks h;
     h.onValue = [&](int node, int, TensorData&) {
         const auto now = Clock::now();
-        if (node >= 0 && node != lastNode) byOp[opKind(g, g.nodes[node])] += ms(now - last);
+        if (node >= 0 && node != lastNode) {
+            byOp[opKind(g, g.nodes[node])] += ms(now - last);
+            byNode[node] += ms(now - last);
+        }
         lastNode = node;
         last = Clock::now();
     };
@@ -223,8 +227,11 @@ int main(int argc, char** argv) {
                 if (profile) {
                     std::map<std::string, double> sum;
                     const int pr = 5;
-                    for (int i = 0; i < pr; ++i)
-                        for (const auto& [op, t] : profileRun(ex, x)) sum[op] += t / pr;
+                    std::vector<double> nodeSum(g.nodes.size()), nodeMs;
+                    for (int i = 0; i < pr; ++i) {
+                        for (const auto& [op, t] : profileRun(ex, x, nodeMs)) sum[op] += t / pr;
+                        for (size_t k = 0; k < nodeMs.size(); ++k) nodeSum[k] += nodeMs[k] / pr;
+                    }
                     std::vector<std::pair<double, std::string>> byTime;
                     double total = 0;
                     for (const auto& [op, t] : sum) {
@@ -236,6 +243,23 @@ int main(int argc, char** argv) {
                                 pr, total);
                     for (const auto& [t, op] : byTime) std::printf("  %s %.2f", op.c_str(), t);
                     std::printf("\n");
+                    std::vector<int> order(g.nodes.size());
+                    for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
+                    std::sort(order.begin(), order.end(), [&](int a, int b) { return nodeSum[a] > nodeSum[b]; });
+                    for (size_t k = 0; k < std::min<size_t>(order.size(), 12); ++k) {
+                        const Node& n = g.nodes[order[k]];
+                        const auto& in0 = g.tensors[n.inputs[0]].shape;
+                        const auto& out0 = g.tensors[n.outputs[0]].shape;
+                        std::string w;
+                        if (n.inputs.size() > 1 && g.tensors[n.inputs[1]].isWeight())
+                            for (auto dim : g.tensors[n.inputs[1]].data->shape) w += (w.empty() ? "" : "x") + std::to_string(dim);
+                        std::string si, so;
+                        for (auto dim : in0) si += (si.empty() ? "" : "x") + std::to_string(dim);
+                        for (auto dim : out0) so += (so.empty() ? "" : "x") + std::to_string(dim);
+                        std::printf("    %6.2f ms  %-16s %s -> %s  w %s s%lld\n", nodeSum[order[k]], opKind(g, n).c_str(),
+                                    si.c_str(), so.c_str(), w.empty() ? "-" : w.c_str(),
+                                    static_cast<long long>(n.attrInts("strides").empty() ? 1 : n.attrInts("strides")[0]));
+                    }
                 }
                 std::fflush(stdout);
             }
