@@ -42,6 +42,36 @@ private:
 
 namespace exec {
 
+// Float buffers of finished tensors, handed to the next outputs of about the same size. Tensors
+// of a few MB come from mmap and go back at free, so every run would fault each of their pages
+// in again (a few microseconds a page on a VM: more than an Add over the tensor costs).
+// Executor-wide and thread-safe; holds at most kMaxBytes.
+class BufferCache {
+public:
+    static constexpr size_t kMinFloats = 16384;            // smaller ones stay in malloc's bins
+    static constexpr size_t kMaxBytes = size_t{256} << 20;
+    // A vector of size n whose capacity is at least n (and at most 2n); empty if none is cached.
+    std::vector<float> take(size_t n);
+    void give(std::vector<float>&& v);
+
+private:
+    std::mutex mutex_;
+    std::multimap<size_t, std::vector<float>> free_;  // by capacity
+    size_t bytes_ = 0;
+};
+
+// makeFloat draws from this cache on the thread that runs a node (set by ExecutorRun).
+class BufferCacheScope {
+public:
+    explicit BufferCacheScope(BufferCache* cache);
+    ~BufferCacheScope();
+    BufferCacheScope(const BufferCacheScope&) = delete;
+    BufferCacheScope& operator=(const BufferCacheScope&) = delete;
+
+private:
+    BufferCache* saved_;
+};
+
 struct KernelContext {
     const Graph& graph;
     const Node& node;

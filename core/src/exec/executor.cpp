@@ -143,10 +143,42 @@ std::string shapeStr(const std::vector<int64_t>& shape) {
     return s + "]";
 }
 
+namespace {
+thread_local BufferCache* tlsBufferCache = nullptr;
+}
+
+std::vector<float> BufferCache::take(size_t n) {
+    if (n < kMinFloats) return {};
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.lower_bound(n);
+    if (it == free_.end() || it->first > 2 * n) return {};
+    std::vector<float> v = std::move(it->second);
+    bytes_ -= it->first * sizeof(float);
+    free_.erase(it);
+    return v;
+}
+
+void BufferCache::give(std::vector<float>&& v) {
+    const size_t cap = v.capacity();
+    if (cap < kMinFloats) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bytes_ + cap * sizeof(float) > kMaxBytes) return;  // v frees itself
+    bytes_ += cap * sizeof(float);
+    free_.emplace(cap, std::move(v));
+}
+
+BufferCacheScope::BufferCacheScope(BufferCache* cache) : saved_(tlsBufferCache) { tlsBufferCache = cache; }
+BufferCacheScope::~BufferCacheScope() { tlsBufferCache = saved_; }
+
 TensorData makeFloat(std::vector<int64_t> shape, DType dt) {
     TensorData t;
     t.dtype = dt;
-    t.floats.resize(static_cast<size_t>(numel(shape)));
+    const auto n = static_cast<size_t>(numel(shape));
+    if (tlsBufferCache) {
+        t.floats = tlsBufferCache->take(n);
+        t.floats.clear();
+    }
+    t.floats.resize(n);
     t.shape = std::move(shape);
     return t;
 }
@@ -326,6 +358,7 @@ Executor::Executor(const Graph& g, ExecutorOptions opts) : graph_(g) {
             throw UnsupportedError("input", g.tensors[t].name, "unsupported data type");
     int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
     pool_ = std::make_unique<ThreadPool>(std::max(1, threads));
+    buffers_ = std::make_unique<exec::BufferCache>();
     lastUse_.assign(g.tensors.size(), -1);
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (int t : g.nodes[i].inputs)
@@ -411,18 +444,33 @@ void ExecutorRun::runTo(int node) {
                     throw Error("node '" + n.name + "' reads tensor '" + g.tensors[t].name + "' before it is computed");
             }
         }
-        std::vector<TensorData> out = exec::runNode(g, n, std::move(in), *ex_.pool_);
+        std::vector<TensorData> out;
+        {
+            exec::BufferCacheScope scope(ex_.buffers_.get());
+            out = exec::runNode(g, n, std::move(in), *ex_.pool_);
+        }
         for (size_t k = 0; k < n.outputs.size(); ++k) {
             const int t = n.outputs[k];
             if (t < 0) continue;
             if (hooks_.onValue) hooks_.onValue(ni, t, out[k]);
-            if (!pinned_[t] && ex_.lastUse_[t] < 0) continue;  // nothing reads it
+            if (!pinned_[t] && ex_.lastUse_[t] < 0) {  // nothing reads it
+                ex_.buffers_->give(std::move(out[k].floats));
+                continue;
+            }
             values_[t] = std::make_shared<TensorData>(std::move(out[k]));
         }
         // Free what no later node reads.
         for (int t : n.inputs)
-            if (t >= 0 && !pinned_[t] && ex_.lastUse_[t] == ni) values_[t].reset();
+            if (t >= 0 && !pinned_[t] && ex_.lastUse_[t] == ni) release(t);
     }
+}
+
+void ExecutorRun::release(int t) {
+    std::shared_ptr<const TensorData>& v = values_[t];
+    // Only the run holds it (a graph input the caller moved in, or a node's output): its storage
+    // can serve a later output.
+    if (v && v.use_count() == 1) ex_.buffers_->give(std::move(const_cast<TensorData&>(*v).floats));
+    v.reset();
 }
 
 RunResult ExecutorRun::finish() {
