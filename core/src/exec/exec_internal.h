@@ -50,7 +50,8 @@ class BufferCache {
 public:
     static constexpr size_t kMinFloats = 16384;            // smaller ones stay in malloc's bins
     static constexpr size_t kMaxBytes = size_t{256} << 20;
-    // A vector of size n whose capacity is at least n (and at most 2n); empty if none is cached.
+    // A cached vector whose capacity is at least n (and at most 2n), its size and values as
+    // given back; empty if none fits.
     std::vector<float> take(size_t n);
     void give(std::vector<float>&& v);
 
@@ -111,6 +112,13 @@ void registerQuantOps(Registry& r);
 int64_t numel(const std::vector<int64_t>& shape);
 std::string shapeStr(const std::vector<int64_t>& shape);
 TensorData makeFloat(std::vector<int64_t> shape, DType dt = DType::Float32);
+// The same with unspecified values (recycled storage is not cleared): for kernels that write
+// every element.
+TensorData makeFloatUninit(std::vector<int64_t> shape, DType dt = DType::Float32);
+// Scratch of n floats with unspecified values, from the running executor's buffer cache when
+// there is one; hand it back with recycleBuffer.
+std::vector<float> takeBuffer(size_t n);
+void recycleBuffer(std::vector<float>&& v);
 TensorData makeInt(std::vector<int64_t> shape, DType dt = DType::Int64);
 // Normalizes a possibly negative axis against `rank`; throws naming the node when out of range.
 int64_t normAxis(const KernelContext& c, int64_t axis, int64_t rank);

@@ -170,6 +170,17 @@ void BufferCache::give(std::vector<float>&& v) {
 BufferCacheScope::BufferCacheScope(BufferCache* cache) : saved_(tlsBufferCache) { tlsBufferCache = cache; }
 BufferCacheScope::~BufferCacheScope() { tlsBufferCache = saved_; }
 
+std::vector<float> takeBuffer(size_t n) {
+    std::vector<float> v;
+    if (tlsBufferCache) v = tlsBufferCache->take(n);
+    v.resize(n);  // shrinking a recycled vector writes nothing
+    return v;
+}
+
+void recycleBuffer(std::vector<float>&& v) {
+    if (tlsBufferCache) tlsBufferCache->give(std::move(v));
+}
+
 TensorData makeFloat(std::vector<int64_t> shape, DType dt) {
     TensorData t;
     t.dtype = dt;
@@ -179,6 +190,14 @@ TensorData makeFloat(std::vector<int64_t> shape, DType dt) {
         t.floats.clear();
     }
     t.floats.resize(n);
+    t.shape = std::move(shape);
+    return t;
+}
+
+TensorData makeFloatUninit(std::vector<int64_t> shape, DType dt) {
+    TensorData t;
+    t.dtype = dt;
+    t.floats = takeBuffer(static_cast<size_t>(numel(shape)));
     t.shape = std::move(shape);
     return t;
 }
@@ -478,8 +497,19 @@ RunResult ExecutorRun::finish() {
     const Graph& g = ex_.graph_;
     RunResult r;
     r.outputs.reserve(g.outputs.size());
+    // How often each tensor is still to be handed out: the last hand-out moves it.
+    std::unordered_map<int, int> pending;
+    for (int t : g.outputs) ++pending[t];
+    for (int t : hooks_.keep) ++pending[t];
     auto fetch = [&](int t) -> TensorData {
-        if (values_[t]) return *values_[t];
+        if (values_[t]) {
+            if (--pending[t] == 0 && values_[t].use_count() == 1) {
+                TensorData v = std::move(const_cast<TensorData&>(*values_[t]));
+                values_[t].reset();
+                return v;
+            }
+            return *values_[t];
+        }
         if (g.tensors[t].isWeight()) return *weightData(t);
         TensorData empty;
         empty.dtype = DType::Other;

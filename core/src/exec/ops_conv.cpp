@@ -73,22 +73,34 @@ ConvGeometry convGeometry(const Geom& g) {
     return c;
 }
 
-// Copies `channels` planes of x into `dst` with the geometry's padding as zeros; returns the
-// geometry of the padded input (pads 0).
+// Copies `channels` planes of x into `dst` (a recycled buffer: one write per element, the
+// padding written as zeros) and returns the geometry of the padded input (pads 0).
 Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float>& dst) {
     Geom p = g;
     for (int i = 0; i < 3; ++i) {
         p.in[i] = g.in[i] + g.pb[i] + g.pe[i];
         p.pb[i] = p.pe[i] = 0;
     }
-    dst.assign(static_cast<size_t>(channels * p.inSize()), 0.f);
+    dst = takeBuffer(static_cast<size_t>(channels * p.inSize()));
+    const int64_t rowLen = p.in[2], planeLen = p.in[1] * rowLen;
     for (int64_t c = 0; c < channels; ++c)
-        for (int64_t z = 0; z < g.in[0]; ++z)
-            for (int64_t y = 0; y < g.in[1]; ++y) {
-                const float* s = x + ((c * g.in[0] + z) * g.in[1] + y) * g.in[2];
-                float* d = dst.data() + ((c * p.in[0] + z + g.pb[0]) * p.in[1] + y + g.pb[1]) * p.in[2] + g.pb[2];
-                std::copy(s, s + g.in[2], d);
+        for (int64_t z = 0; z < p.in[0]; ++z) {
+            float* plane = dst.data() + (c * p.in[0] + z) * planeLen;
+            const int64_t iz = z - g.pb[0];
+            if (iz < 0 || iz >= g.in[0]) {
+                std::fill(plane, plane + planeLen, 0.f);
+                continue;
             }
+            std::fill(plane, plane + g.pb[1] * rowLen, 0.f);
+            for (int64_t y = 0; y < g.in[1]; ++y) {
+                const float* s = x + ((c * g.in[0] + iz) * g.in[1] + y) * g.in[2];
+                float* d = plane + (y + g.pb[1]) * rowLen;
+                std::fill(d, d + g.pb[2], 0.f);
+                std::copy(s, s + g.in[2], d + g.pb[2]);
+                std::fill(d + g.pb[2] + g.in[2], d + rowLen, 0.f);
+            }
+            std::fill(plane + (g.pb[1] + g.in[1]) * rowLen, plane + planeLen, 0.f);
+        }
     return p;
 }
 
@@ -211,7 +223,7 @@ void convOp(KernelContext& c) {
     }
     std::vector<int64_t> outShape{N, K};
     for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
-    TensorData y = makeFloat(outShape, x.dtype);
+    TensorData y = makeFloatUninit(outShape, x.dtype);
     const int64_t Cg = C / group, Kg = K / group, OSP = g.outSize(), rows = Cg * g.kSize();
     const bool pointwise = g.kSize() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[0] == 0 &&
                            g.pb[1] == 0 && g.pb[2] == 0 && g.pe[0] == 0 && g.pe[1] == 0 && g.pe[2] == 0;
@@ -240,6 +252,7 @@ void convOp(KernelContext& c) {
                 const Geom gp = padded ? padInput(g, xg, Cg, xp) : g;
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg, isa),
                            yg, OSP, false, ep);
+                if (padded) recycleBuffer(std::move(xp));
             }
         };
         if (group >= threads && threads > 1) {

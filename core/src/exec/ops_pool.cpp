@@ -145,7 +145,7 @@ void maxPoolOp(KernelContext& c) {
     const PoolGeom g = poolGeom(c, x);
     const int64_t planes = x.shape[0] * x.shape[1];
     if (x.isFloat()) {
-        TensorData y = makeFloat(outShapeOf(x, g), x.dtype);
+        TensorData y = makeFloatUninit(outShapeOf(x, g), x.dtype);
         maxPoolImpl<float>(c.pool, g, x.floats.data(), y.floats.data(), planes);
         c.out[0] = std::move(y);
     } else {
@@ -160,7 +160,7 @@ void avgPoolOp(KernelContext& c) {
     if (!x.isFloat()) c.fail("input must be float");
     const PoolGeom g = poolGeom(c, x);
     const bool includePad = c.node.attrInt("count_include_pad", 0) != 0;
-    TensorData y = makeFloat(outShapeOf(x, g), x.dtype);
+    TensorData y = makeFloatUninit(outShapeOf(x, g), x.dtype);
     const int64_t planes = x.shape[0] * x.shape[1];
     const int64_t inSize = g.in[0] * g.in[1] * g.in[2], outSize = g.out[0] * g.out[1] * g.out[2];
     // Window [start, start+k*d) clipped to the input (sum) and, for the divisor, either to the

@@ -52,7 +52,7 @@ TensorData resizeAxis(ThreadPool& pool, const TensorData& x, size_t axis, const 
     std::vector<int64_t> s = x.shape;
     const int64_t inLen = s[axis];
     s[axis] = static_cast<int64_t>(taps.size());
-    TensorData y = makeFloat(s, x.dtype);
+    TensorData y = makeFloatUninit(s, x.dtype);
     int64_t outer = 1, inner = 1;
     for (size_t d = 0; d < axis; ++d) outer *= s[d];
     for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
