@@ -7,6 +7,8 @@
 #include "autosplit/ir/graph.h"
 #include "autosplit/util/errors.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -21,7 +23,9 @@ namespace autosplit {
 
 // Fixed set of workers; parallelFor splits [0, n) into chunks and the caller works too. Safe to
 // call from several threads at once (jobs share the queue) and from inside a chunk (nested
-// calls run inline to avoid waiting on a full pool).
+// calls run inline to avoid waiting on a full pool). A run calls parallelFor a few hundred times,
+// so an idle worker spins for kSpin before it sleeps, and the caller spins as long for the last
+// chunk before it blocks: a futex wake-up on a VM takes tens of microseconds each way.
 class ThreadPool {
 public:
     explicit ThreadPool(int threads);
@@ -37,7 +41,9 @@ private:
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;
+    std::atomic<int64_t> queued_{0};  // queue_.size(), readable without the mutex while spinning
     bool stop_ = false;
+    std::atomic<bool> stopping_{false};
 };
 
 namespace exec {

@@ -30,7 +30,30 @@ void roundToFloat16(TensorData& t) {
 
 namespace {
 thread_local int tlsParallelDepth = 0;
+
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
 }
+
+// Spins until done() or kSpin has passed; whether done() held.
+template <class F>
+bool spinUntil(F done) {
+    const auto end = std::chrono::steady_clock::now() + kSpin;
+    for (;;) {
+        for (int i = 0; i < 64; ++i) {
+            if (done()) return true;
+            cpuRelax();
+        }
+        if (std::chrono::steady_clock::now() >= end) return done();
+    }
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { workerLoop(); });
@@ -40,6 +63,7 @@ ThreadPool::~ThreadPool() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
+        stopping_ = true;
     }
     cv_.notify_all();
     for (auto& w : workers_) w.join();
@@ -47,6 +71,7 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::workerLoop() {
     for (;;) {
+        spinUntil([this] { return queued_.load(std::memory_order_relaxed) > 0 || stopping_.load(std::memory_order_relaxed); });
         std::function<void()> task;
         {
             std::unique_lock<std::mutex> lock(mutex_);
@@ -54,6 +79,7 @@ void ThreadPool::workerLoop() {
             if (stop_ && queue_.empty()) return;
             task = std::move(queue_.front());
             queue_.pop_front();
+            queued_.fetch_sub(1, std::memory_order_relaxed);
         }
         task();
     }
@@ -95,6 +121,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
     {
         std::lock_guard<std::mutex> lock(mutex_);
         for (int64_t k = 1; k < chunks; ++k) queue_.emplace_back([runChunk, k] { runChunk(k); });
+        queued_.fetch_add(chunks - 1, std::memory_order_relaxed);
     }
     cv_.notify_all();
     runChunk(0);
@@ -106,12 +133,15 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
             if (!queue_.empty()) {
                 task = std::move(queue_.front());
                 queue_.pop_front();
+                queued_.fetch_sub(1, std::memory_order_relaxed);
             }
         }
         if (task) {
             task();
             continue;
         }
+        if (spinUntil([&] { return job->remaining.load() == 0 || queued_.load(std::memory_order_relaxed) > 0; }))
+            continue;
         std::unique_lock<std::mutex> lock(job->m);
         job->done.wait(lock, [&] { return job->remaining.load() == 0; });
     }
