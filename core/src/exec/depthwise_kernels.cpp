@@ -49,9 +49,11 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vb = _mm512_set1_ps(bias);
     for (int64_t oy = 0; oy < p.oh; ++oy) {
         for (int64_t ox0 = 0; ox0 < p.ow; ox0 += 16 * B) {
+            // Always B blocks (blocks past the row end have empty masks: their loads touch no
+            // memory), so the loops below unroll and the accumulators stay in registers.
             __m512 acc[B];
             __mmask16 m[B], m1[B], m2[B];
-            int nb = 0;
+            #pragma GCC unroll 4
             for (int b = 0; b < B; ++b) {
                 const int64_t n = std::clamp<int64_t>(p.ow - ox0 - 16 * b, 0, 16);
                 m[b] = static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -59,14 +61,14 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
                 m1[b] = static_cast<__mmask16>(need >= 16 ? 0xffffu : need > 0 ? (1u << need) - 1u : 0u);
                 m2[b] = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1u : 0u);
                 acc[b] = vb;
-                nb += n > 0;
             }
             for (int64_t ky = 0; ky < p.kh; ++ky) {
                 const float* xr = x + (oy * p.sy + ky * p.dy) * p.ldx + ox0 * SX;
                 for (int64_t kx = 0; kx < p.kw; ++kx) {
                     const __m512 wv = _mm512_set1_ps(w[ky * p.kw + kx]);
                     const float* s = xr + kx * p.dx;
-                    for (int b = 0; b < nb; ++b) {
+                    #pragma GCC unroll 4
+                    for (int b = 0; b < B; ++b) {
                         __m512 v;
                         if constexpr (SX == 1) {
                             v = _mm512_maskz_loadu_ps(m[b], s + 16 * b);
@@ -79,7 +81,8 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
                 }
             }
             float* yr = y + oy * p.ow + ox0;
-            for (int b = 0; b < nb; ++b)
+            #pragma GCC unroll 4
+            for (int b = 0; b < B; ++b)
                 _mm512_mask_storeu_ps(yr + 16 * b, m[b], _mm512_min_ps(_mm512_max_ps(acc[b], vlo), vhi));
         }
     }
