@@ -3,7 +3,6 @@
 // filled straight from the input (im2col rows on demand), with the bias and fused activation in
 // the GEMM epilogue; depthwise runs a vectorized direct kernel per channel (depthwise_kernels.h).
 #include "exec_internal.h"
-#include "conv_dnnl.h"
 #include "depthwise_kernels.h"
 #include "sgemm_kernels.h"
 
@@ -231,17 +230,6 @@ void convOp(KernelContext& c) {
     const float* bias = b ? b->floats.data() : nullptr;
     const GemmIsa isa = gemmIsa();
     const int threads = c.pool.size();
-    if (dnnlConvEnabled() && g.nsp == 2 && (group == 1 || (Cg == 1 && Kg == 1))) {
-        const GemmEpilogue ep = GemmEpilogue::of(nullptr, c.node.activation);
-        DnnlConvArgs a{N,        C,        g.in[1], g.in[2], K,        g.k[1],   g.k[2],     group,
-                       g.s[1],   g.s[2],   g.d[1],  g.d[2],  g.pb[1],  g.pb[2],  g.pe[1],    g.pe[2],
-                       g.out[1], g.out[2], x.floats.data(), w.floats.data(), bias, y.floats.data(), ep.clamps(), ep.lo, ep.hi};
-        if (dnnlConv(a)) {
-            if (ep.post) applyActivation(*ep.post, y.floats.data(), numel(outShape));
-            c.out[0] = std::move(y);
-            return;
-        }
-    }
     for (int64_t n = 0; n < N; ++n) {
         const float* xn = x.floats.data() + n * C * g.inSize();
         float* yn = y.floats.data() + n * K * OSP;
