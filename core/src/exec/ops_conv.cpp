@@ -322,7 +322,10 @@ void convTransposeOp(KernelContext& c) {
     for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
     TensorData y = makeFloat(outShape, x.dtype);
     const int64_t ISP = g.inSize(), OSP = g.outSize(), ks = g.kSize(), rows = Mg * ks;
-    std::vector<float> col(static_cast<size_t>(rows * ISP));
+    std::vector<float> col = takeBuffer(static_cast<size_t>(rows * ISP));
+    bool tiles = true;
+    for (int i = 0; i < 3; ++i)
+        tiles = tiles && g.k[i] == g.s[i] && g.d[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0 && g.out[i] == g.in[i] * g.s[i];
     for (int64_t n = 0; n < N; ++n)
         for (int64_t gi = 0; gi < group; ++gi) {
             const float* xg = x.floats.data() + (n * C + gi * Cg) * ISP;
@@ -330,6 +333,30 @@ void convTransposeOp(KernelContext& c) {
             float* yg = y.floats.data() + (n * M + gi * Mg) * OSP;
             // col[Mg*ks, ISP] = Wg^T * Xg, then scatter-add (col2im).
             sgemm(c.pool, true, false, rows, ISP, Cg, wg, rows, xg, ISP, col.data(), ISP, false);
+            if (tiles) {
+                // Kernel == stride, no padding or dilation: every output element comes from one
+                // tap of one input element, so col2im is a strided copy (no bounds, no adds).
+                c.pool.parallelFor(Mg, 1, [&](int64_t m0, int64_t m1) {
+                    for (int64_t m = m0; m < m1; ++m) {
+                        float* ym = yg + m * OSP;
+                        const float bv = b ? b->floats[gi * Mg + m] : 0.f;
+                        for (int64_t kz = 0; kz < g.k[0]; ++kz)
+                            for (int64_t ky = 0; ky < g.k[1]; ++ky)
+                                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+                                    const float* cr = col.data() + (((m * g.k[0] + kz) * g.k[1] + ky) * g.k[2] + kx) * ISP;
+                                    for (int64_t iz = 0; iz < g.in[0]; ++iz)
+                                        for (int64_t iy = 0; iy < g.in[1]; ++iy) {
+                                            float* yr = ym + ((iz * g.s[0] + kz) * g.out[1] + iy * g.s[1] + ky) * g.out[2] + kx;
+                                            const float* cx = cr + (iz * g.in[1] + iy) * g.in[2];
+                                            const int64_t sx = g.s[2];
+                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) yr[ix * sx] = cx[ix] + bv;
+                                        }
+                                }
+                        applyActivation(c.node.activation, ym, OSP);
+                    }
+                });
+                continue;
+            }
             c.pool.parallelFor(Mg, 1, [&](int64_t m0, int64_t m1) {
                 for (int64_t m = m0; m < m1; ++m) {
                     float* ym = yg + m * OSP;
@@ -360,6 +387,7 @@ void convTransposeOp(KernelContext& c) {
                 }
             });
         }
+    recycleBuffer(std::move(col));
     c.out[0] = std::move(y);
 }
 

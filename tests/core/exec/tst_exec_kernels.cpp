@@ -213,6 +213,32 @@ private slots:
         }
     }
 
+    // ConvTranspose with kernel == stride (PP-OCRv4 det's upsampling head) writes each output
+    // from one tap: against the definition, with bias, for several channel counts and sizes.
+    void convTransposeTilesMatchDefinition() {
+        for (int64_t s : {2, 3})
+            for (int64_t size : {5, 17}) {
+                const int64_t C = 6, M = 4;
+                const TensorData x = randomTensor({1, C, size, size + 1}, 7);
+                const TensorData w = randomTensor({C, M, s, s}, 8);
+                const TensorData b = randomTensor({M}, 9);
+                auto out = runOne("ConvTranspose", {x, w, b}, {{"strides", ints({s, s})}});
+                const int64_t OH = size * s, OW = (size + 1) * s;
+                QCOMPARE(out[0].shape, (std::vector<int64_t>{1, M, OH, OW}));
+                for (int64_t m = 0; m < M; ++m)
+                    for (int64_t oy = 0; oy < OH; ++oy)
+                        for (int64_t ox = 0; ox < OW; ++ox) {
+                            double ref = b.floats[m];
+                            const int64_t iy = oy / s, ix = ox / s, ky = oy % s, kx = ox % s;
+                            for (int64_t c = 0; c < C; ++c)
+                                ref += double(x.floats[(c * size + iy) * (size + 1) + ix]) * w.floats[((c * M + m) * s + ky) * s + kx];
+                            const float got = out[0].floats[(m * OH + oy) * OW + ox];
+                            if (std::fabs(got - ref) > 1e-5 * (1 + std::fabs(ref)))
+                                QFAIL(qPrintable(QString("s %1: y[%2,%3,%4] = %5, want %6").arg(s).arg(m).arg(oy).arg(ox).arg(got).arg(ref)));
+                        }
+            }
+    }
+
     void fusedActivationEqualsSeparateNode() {
         const TensorData x = randomTensor({1, 8, 12, 12}, 4);
         const TensorData w = randomTensor({8, 8, 3, 3}, 5);
