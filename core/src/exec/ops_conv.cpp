@@ -320,12 +320,13 @@ void convTransposeOp(KernelContext& c) {
     }
     std::vector<int64_t> outShape{N, M};
     for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
-    TensorData y = makeFloat(outShape, x.dtype);
-    const int64_t ISP = g.inSize(), OSP = g.outSize(), ks = g.kSize(), rows = Mg * ks;
-    std::vector<float> col = takeBuffer(static_cast<size_t>(rows * ISP));
     bool tiles = true;
     for (int i = 0; i < 3; ++i)
         tiles = tiles && g.k[i] == g.s[i] && g.d[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0 && g.out[i] == g.in[i] * g.s[i];
+    // Tiles write every output once; the general col2im adds into zeros.
+    TensorData y = tiles ? makeFloatUninit(outShape, x.dtype) : makeFloat(outShape, x.dtype);
+    const int64_t ISP = g.inSize(), OSP = g.outSize(), ks = g.kSize(), rows = Mg * ks;
+    std::vector<float> col = takeBuffer(static_cast<size_t>(rows * ISP));
     for (int64_t n = 0; n < N; ++n)
         for (int64_t gi = 0; gi < group; ++gi) {
             const float* xg = x.floats.data() + (n * C + gi * Cg) * ISP;
@@ -341,17 +342,27 @@ void convTransposeOp(KernelContext& c) {
                         float* ym = yg + m * OSP;
                         const float bv = b ? b->floats[gi * Mg + m] : 0.f;
                         for (int64_t kz = 0; kz < g.k[0]; ++kz)
-                            for (int64_t ky = 0; ky < g.k[1]; ++ky)
-                                for (int64_t kx = 0; kx < g.k[2]; ++kx) {
-                                    const float* cr = col.data() + (((m * g.k[0] + kz) * g.k[1] + ky) * g.k[2] + kx) * ISP;
-                                    for (int64_t iz = 0; iz < g.in[0]; ++iz)
-                                        for (int64_t iy = 0; iy < g.in[1]; ++iy) {
-                                            float* yr = ym + ((iz * g.s[0] + kz) * g.out[1] + iy * g.s[1] + ky) * g.out[2] + kx;
-                                            const float* cx = cr + (iz * g.in[1] + iy) * g.in[2];
-                                            const int64_t sx = g.s[2];
-                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) yr[ix * sx] = cx[ix] + bv;
+                            for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+                                // The kx taps of one output row, interleaved (two streams for stride 2).
+                                const float* cr = col.data() + ((m * g.k[0] + kz) * g.k[1] + ky) * g.k[2] * ISP;
+                                for (int64_t iz = 0; iz < g.in[0]; ++iz)
+                                    for (int64_t iy = 0; iy < g.in[1]; ++iy) {
+                                        float* yr = ym + ((iz * g.s[0] + kz) * g.out[1] + iy * g.s[1] + ky) * g.out[2];
+                                        const float* cx = cr + (iz * g.in[1] + iy) * g.in[2];
+                                        const int64_t sx = g.s[2];
+                                        if (sx == 2) {
+                                            const float* c0 = cx;
+                                            const float* c1 = cx + ISP;
+                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) {
+                                                yr[2 * ix] = c0[ix] + bv;
+                                                yr[2 * ix + 1] = c1[ix] + bv;
+                                            }
+                                            continue;
                                         }
-                                }
+                                        for (int64_t kx = 0; kx < sx; ++kx)
+                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) yr[ix * sx + kx] = cx[kx * ISP + ix] + bv;
+                                    }
+                            }
                         applyActivation(c.node.activation, ym, OSP);
                     }
                 });
