@@ -39,12 +39,12 @@ void depthwiseGeneric(const DepthwisePlane& p, const float* x, const float* w, f
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on _mm512_maskz_loadu_ps / set1
 #endif
-// Four 16-wide output blocks at a time (independent accumulators hide the FMA latency); strides
-// 1 and 2 (stride 2: the even elements of two masked loads, never reading past the last tap).
-template <int SX>
+// B 16-wide output blocks at a time (independent accumulators hide the FMA latency; B = 4 unless
+// the row is shorter, a 7- or 14-wide map would waste most lanes); strides 1 and 2 (stride 2: the
+// even elements of two masked loads, never reading past the last tap).
+template <int SX, int B>
 AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const float* x, const float* w, float bias,
                                              float lo, float hi, float* y) {
-    constexpr int B = 4;
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vb = _mm512_set1_ps(bias);
     for (int64_t oy = 0; oy < p.oh; ++oy) {
@@ -97,8 +97,17 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
 void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const float* w, float bias, float lo,
                     float hi, float* y) {
 #ifdef AUTOSPLIT_DW_X86
-    if (isa == GemmIsa::Avx512 && p.sx == 1) return depthwiseAvx512<1>(p, x, w, bias, lo, hi, y);
-    if (isa == GemmIsa::Avx512 && p.sx == 2) return depthwiseAvx512<2>(p, x, w, bias, lo, hi, y);
+    if (isa == GemmIsa::Avx512 && (p.sx == 1 || p.sx == 2)) {
+        const int64_t blocks = (p.ow + 15) / 16;
+        if (p.sx == 1) {
+            if (blocks == 1) return depthwiseAvx512<1, 1>(p, x, w, bias, lo, hi, y);
+            if (blocks == 2) return depthwiseAvx512<1, 2>(p, x, w, bias, lo, hi, y);
+            return depthwiseAvx512<1, 4>(p, x, w, bias, lo, hi, y);
+        }
+        if (blocks == 1) return depthwiseAvx512<2, 1>(p, x, w, bias, lo, hi, y);
+        if (blocks == 2) return depthwiseAvx512<2, 2>(p, x, w, bias, lo, hi, y);
+        return depthwiseAvx512<2, 4>(p, x, w, bias, lo, hi, y);
+    }
 #endif
     (void)isa;
     depthwiseGeneric(p, x, w, bias, lo, hi, y);
