@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
         const double ratio = r.ours / r.ort;
         const bool pass = ratio <= target;
         misses += !pass;
-        std::printf("| %s | %d | %.1f | %.1f | %.2f | <= %.2f | %s |\n", r.model.c_str(), r.threads, r.ours, r.ort, ratio,
+        std::printf("| %s | %d | %.1f | %.1f | %.3f | <= %.2f | %s |\n", r.model.c_str(), r.threads, r.ours, r.ort, ratio,
                     target, pass ? "PASS" : "MISS");
     }
 
