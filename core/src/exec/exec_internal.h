@@ -7,6 +7,8 @@
 #include "autosplit/ir/graph.h"
 #include "autosplit/util/errors.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -21,7 +23,9 @@ namespace autosplit {
 
 // Fixed set of workers; parallelFor splits [0, n) into chunks and the caller works too. Safe to
 // call from several threads at once (jobs share the queue) and from inside a chunk (nested
-// calls run inline to avoid waiting on a full pool).
+// calls run inline to avoid waiting on a full pool). A run calls parallelFor a few hundred times,
+// so an idle worker spins for kSpin before it sleeps, and the caller spins as long for the last
+// chunk before it blocks: a futex wake-up on a VM takes tens of microseconds each way.
 class ThreadPool {
 public:
     explicit ThreadPool(int threads);
@@ -37,10 +41,43 @@ private:
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::function<void()>> queue_;
+    std::atomic<int64_t> queued_{0};  // queue_.size(), readable without the mutex while spinning
     bool stop_ = false;
+    std::atomic<bool> stopping_{false};
 };
 
 namespace exec {
+
+// Float buffers of finished tensors, handed to the next outputs of about the same size. Tensors
+// of a few MB come from mmap and go back at free, so every run would fault each of their pages
+// in again (a few microseconds a page on a VM: more than an Add over the tensor costs).
+// Executor-wide and thread-safe; holds at most kMaxBytes.
+class BufferCache {
+public:
+    static constexpr size_t kMinFloats = 16384;            // smaller ones stay in malloc's bins
+    static constexpr size_t kMaxBytes = size_t{256} << 20;
+    // A cached vector whose capacity is at least n (and at most 2n), its size and values as
+    // given back; empty if none fits.
+    std::vector<float> take(size_t n);
+    void give(std::vector<float>&& v);
+
+private:
+    std::mutex mutex_;
+    std::multimap<size_t, std::vector<float>> free_;  // by capacity
+    size_t bytes_ = 0;
+};
+
+// makeFloat draws from this cache on the thread that runs a node (set by ExecutorRun).
+class BufferCacheScope {
+public:
+    explicit BufferCacheScope(BufferCache* cache);
+    ~BufferCacheScope();
+    BufferCacheScope(const BufferCacheScope&) = delete;
+    BufferCacheScope& operator=(const BufferCacheScope&) = delete;
+
+private:
+    BufferCache* saved_;
+};
 
 struct KernelContext {
     const Graph& graph;
@@ -81,6 +118,13 @@ void registerQuantOps(Registry& r);
 int64_t numel(const std::vector<int64_t>& shape);
 std::string shapeStr(const std::vector<int64_t>& shape);
 TensorData makeFloat(std::vector<int64_t> shape, DType dt = DType::Float32);
+// The same with unspecified values (recycled storage is not cleared): for kernels that write
+// every element.
+TensorData makeFloatUninit(std::vector<int64_t> shape, DType dt = DType::Float32);
+// Scratch of n floats with unspecified values, from the running executor's buffer cache when
+// there is one; hand it back with recycleBuffer.
+std::vector<float> takeBuffer(size_t n);
+void recycleBuffer(std::vector<float>&& v);
 TensorData makeInt(std::vector<int64_t> shape, DType dt = DType::Int64);
 // Normalizes a possibly negative axis against `rank`; throws naming the node when out of range.
 int64_t normAxis(const KernelContext& c, int64_t axis, int64_t rank);

@@ -1,12 +1,14 @@
 // Conv (1-D..3-D, groups, depthwise, dilations, pads, strides, auto_pad) and ConvTranspose.
 // 1-D and 2-D run as 3-D with unit leading spatial dims. Conv = packed GEMM whose B panels are
 // filled straight from the input (im2col rows on demand), with the bias and fused activation in
-// the GEMM epilogue; depthwise runs a direct loop per channel.
+// the GEMM epilogue; depthwise runs a vectorized direct kernel per channel (depthwise_kernels.h).
 #include "exec_internal.h"
+#include "depthwise_kernels.h"
 #include "sgemm_kernels.h"
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace autosplit::exec {
 
@@ -71,27 +73,82 @@ ConvGeometry convGeometry(const Geom& g) {
     return c;
 }
 
-// Copies `channels` planes of x into `dst` with the geometry's padding as zeros; returns the
-// geometry of the padded input (pads 0).
+// Copies `channels` planes of x into `dst` (a recycled buffer: one write per element, the
+// padding written as zeros) and returns the geometry of the padded input (pads 0).
 Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float>& dst) {
     Geom p = g;
     for (int i = 0; i < 3; ++i) {
         p.in[i] = g.in[i] + g.pb[i] + g.pe[i];
         p.pb[i] = p.pe[i] = 0;
     }
-    dst.assign(static_cast<size_t>(channels * p.inSize()), 0.f);
+    dst = takeBuffer(static_cast<size_t>(channels * p.inSize()));
+    const int64_t rowLen = p.in[2], planeLen = p.in[1] * rowLen;
     for (int64_t c = 0; c < channels; ++c)
-        for (int64_t z = 0; z < g.in[0]; ++z)
-            for (int64_t y = 0; y < g.in[1]; ++y) {
-                const float* s = x + ((c * g.in[0] + z) * g.in[1] + y) * g.in[2];
-                float* d = dst.data() + ((c * p.in[0] + z + g.pb[0]) * p.in[1] + y + g.pb[1]) * p.in[2] + g.pb[2];
-                std::copy(s, s + g.in[2], d);
+        for (int64_t z = 0; z < p.in[0]; ++z) {
+            float* plane = dst.data() + (c * p.in[0] + z) * planeLen;
+            const int64_t iz = z - g.pb[0];
+            if (iz < 0 || iz >= g.in[0]) {
+                std::fill(plane, plane + planeLen, 0.f);
+                continue;
             }
+            std::fill(plane, plane + g.pb[1] * rowLen, 0.f);
+            for (int64_t y = 0; y < g.in[1]; ++y) {
+                const float* s = x + ((c * g.in[0] + iz) * g.in[1] + y) * g.in[2];
+                float* d = plane + (y + g.pb[1]) * rowLen;
+                std::fill(d, d + g.pb[2], 0.f);
+                std::copy(s, s + g.in[2], d + g.pb[2]);
+                std::fill(d + g.pb[2] + g.in[2], d + rowLen, 0.f);
+            }
+            std::fill(plane + (g.pb[1] + g.in[1]) * rowLen, plane + planeLen, 0.f);
+        }
     return p;
+}
+
+// 2-D depthwise: each channel's plane zero-padded into a per-thread buffer (when the conv pads),
+// then the vectorized plane kernel with bias and clamp in its store.
+void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
+                 float* y, int64_t channels) {
+    DepthwisePlane p;
+    p.kh = g.k[1];
+    p.kw = g.k[2];
+    p.sy = g.s[1];
+    p.sx = g.s[2];
+    p.dy = g.d[1];
+    p.dx = g.d[2];
+    p.oh = g.out[1];
+    p.ow = g.out[2];
+    // The input rows and columns the outputs read, padding included.
+    const int64_t hp = (p.oh - 1) * p.sy + (p.kh - 1) * p.dy + 1, wp = (p.ow - 1) * p.sx + (p.kw - 1) * p.dx + 1;
+    const bool padded = g.pb[1] || g.pb[2] || hp > g.in[1] || wp > g.in[2];
+    p.ldx = padded ? wp : g.in[2];
+    const GemmEpilogue ep = GemmEpilogue::of(nullptr, node.activation);
+    const GemmIsa isa = gemmIsa();
+    pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
+        thread_local std::vector<float> plane;
+        if (padded) plane.assign(static_cast<size_t>(hp * wp), 0.f);
+        for (int64_t ch = c0; ch < c1; ++ch) {
+            const float* xc = x + ch * g.inSize();
+            if (padded) {
+                // Valid columns [x0, x1) of the padded row; the zero borders stay from assign().
+                const int64_t x0 = std::min(wp, g.pb[2]), x1 = std::min(wp, g.pb[2] + g.in[2]);
+                for (int64_t r = 0; r < hp; ++r) {
+                    const int64_t iy = r - g.pb[1];
+                    if (iy < 0 || iy >= g.in[1] || x1 <= x0) continue;
+                    std::copy(xc + iy * g.in[2], xc + iy * g.in[2] + (x1 - x0), plane.data() + r * wp + x0);
+                }
+                xc = plane.data();
+            }
+            float* yc = y + ch * g.outSize();
+            depthwisePlane(isa, p, xc, w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);
+            if (ep.post) applyActivation(*ep.post, yc, g.outSize());
+        }
+    });
 }
 
 void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
                float* y, int64_t channels) {
+    if (g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.pb[0] == 0)
+        return depthwise2d(pool, node, g, x, w, bias, y, channels);
     pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t ch = c0; ch < c1; ++ch) {
             const float* xc = x + ch * g.inSize();
@@ -166,7 +223,7 @@ void convOp(KernelContext& c) {
     }
     std::vector<int64_t> outShape{N, K};
     for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
-    TensorData y = makeFloat(outShape, x.dtype);
+    TensorData y = makeFloatUninit(outShape, x.dtype);
     const int64_t Cg = C / group, Kg = K / group, OSP = g.outSize(), rows = Cg * g.kSize();
     const bool pointwise = g.kSize() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[0] == 0 &&
                            g.pb[1] == 0 && g.pb[2] == 0 && g.pe[0] == 0 && g.pe[1] == 0 && g.pe[2] == 0;
@@ -195,6 +252,7 @@ void convOp(KernelContext& c) {
                 const Geom gp = padded ? padInput(g, xg, Cg, xp) : g;
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg, isa),
                            yg, OSP, false, ep);
+                if (padded) recycleBuffer(std::move(xp));
             }
         };
         if (group >= threads && threads > 1) {
@@ -262,9 +320,13 @@ void convTransposeOp(KernelContext& c) {
     }
     std::vector<int64_t> outShape{N, M};
     for (int i = 0; i < g.nsp; ++i) outShape.push_back(g.out[off + i]);
-    TensorData y = makeFloat(outShape, x.dtype);
+    bool tiles = true;
+    for (int i = 0; i < 3; ++i)
+        tiles = tiles && g.k[i] == g.s[i] && g.d[i] == 1 && g.pb[i] == 0 && g.pe[i] == 0 && g.out[i] == g.in[i] * g.s[i];
+    // Tiles write every output once; the general col2im adds into zeros.
+    TensorData y = tiles ? makeFloatUninit(outShape, x.dtype) : makeFloat(outShape, x.dtype);
     const int64_t ISP = g.inSize(), OSP = g.outSize(), ks = g.kSize(), rows = Mg * ks;
-    std::vector<float> col(static_cast<size_t>(rows * ISP));
+    std::vector<float> col = takeBuffer(static_cast<size_t>(rows * ISP));
     for (int64_t n = 0; n < N; ++n)
         for (int64_t gi = 0; gi < group; ++gi) {
             const float* xg = x.floats.data() + (n * C + gi * Cg) * ISP;
@@ -272,6 +334,40 @@ void convTransposeOp(KernelContext& c) {
             float* yg = y.floats.data() + (n * M + gi * Mg) * OSP;
             // col[Mg*ks, ISP] = Wg^T * Xg, then scatter-add (col2im).
             sgemm(c.pool, true, false, rows, ISP, Cg, wg, rows, xg, ISP, col.data(), ISP, false);
+            if (tiles) {
+                // Kernel == stride, no padding or dilation: every output element comes from one
+                // tap of one input element, so col2im is a strided copy (no bounds, no adds).
+                c.pool.parallelFor(Mg, 1, [&](int64_t m0, int64_t m1) {
+                    for (int64_t m = m0; m < m1; ++m) {
+                        float* ym = yg + m * OSP;
+                        const float bv = b ? b->floats[gi * Mg + m] : 0.f;
+                        for (int64_t kz = 0; kz < g.k[0]; ++kz)
+                            for (int64_t ky = 0; ky < g.k[1]; ++ky) {
+                                // The kx taps of one output row, interleaved (two streams for stride 2).
+                                const float* cr = col.data() + ((m * g.k[0] + kz) * g.k[1] + ky) * g.k[2] * ISP;
+                                for (int64_t iz = 0; iz < g.in[0]; ++iz)
+                                    for (int64_t iy = 0; iy < g.in[1]; ++iy) {
+                                        float* yr = ym + ((iz * g.s[0] + kz) * g.out[1] + iy * g.s[1] + ky) * g.out[2];
+                                        const float* cx = cr + (iz * g.in[1] + iy) * g.in[2];
+                                        const int64_t sx = g.s[2];
+                                        if (sx == 2) {
+                                            const float* c0 = cx;
+                                            const float* c1 = cx + ISP;
+                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) {
+                                                yr[2 * ix] = c0[ix] + bv;
+                                                yr[2 * ix + 1] = c1[ix] + bv;
+                                            }
+                                            continue;
+                                        }
+                                        for (int64_t kx = 0; kx < sx; ++kx)
+                                            for (int64_t ix = 0; ix < g.in[2]; ++ix) yr[ix * sx + kx] = cx[kx * ISP + ix] + bv;
+                                    }
+                            }
+                        applyActivation(c.node.activation, ym, OSP);
+                    }
+                });
+                continue;
+            }
             c.pool.parallelFor(Mg, 1, [&](int64_t m0, int64_t m1) {
                 for (int64_t m = m0; m < m1; ++m) {
                     float* ym = yg + m * OSP;
@@ -302,6 +398,7 @@ void convTransposeOp(KernelContext& c) {
                 }
             });
         }
+    recycleBuffer(std::move(col));
     c.out[0] = std::move(y);
 }
 

@@ -23,7 +23,7 @@ template <class F>
 void unaryFloat(KernelContext& c, F f) {
     const TensorData& x = c.input(0);
     if (!x.isFloat()) c.fail("input must be float");
-    TensorData y = makeFloat(x.shape, x.dtype);
+    TensorData y = makeFloatUninit(x.shape, x.dtype);
     const float* src = x.floats.data();
     float* dst = y.floats.data();
     c.pool.parallelFor(static_cast<int64_t>(x.floats.size()), kGrain, [&](int64_t b, int64_t e) {
@@ -138,7 +138,7 @@ void binaryOp(KernelContext& c) {
     const auto outShape = broadcastShapes(c, a.shape, b.shape);
     const auto sa = broadcastStrides(a.shape, outShape.size()), sb = broadcastStrides(b.shape, outShape.size());
     if (a.isFloat()) {
-        TensorData y = makeFloat(outShape, a.dtype);
+        TensorData y = makeFloatUninit(outShape, a.dtype);
         std::vector<float> bConv;
         const float* bp = b.floats.data();
         if (!b.isFloat()) {  // Pow with an integer exponent
@@ -351,7 +351,7 @@ void batchNormOp(KernelContext& c) {
     if (static_cast<int64_t>(scale.size()) != C || static_cast<int64_t>(bias.size()) != C ||
         static_cast<int64_t>(mean.size()) != C || static_cast<int64_t>(var.size()) != C)
         c.fail("scale/B/mean/var must have " + std::to_string(C) + " values");
-    TensorData y = makeFloat(x.shape, x.dtype);
+    TensorData y = makeFloatUninit(x.shape, x.dtype);
     c.pool.parallelFor(N * C, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
         for (int64_t nc = b; nc < e; ++nc) {
             const int64_t ch = nc % C;

@@ -52,11 +52,40 @@ TensorData resizeAxis(ThreadPool& pool, const TensorData& x, size_t axis, const 
     std::vector<int64_t> s = x.shape;
     const int64_t inLen = s[axis];
     s[axis] = static_cast<int64_t>(taps.size());
-    TensorData y = makeFloat(s, x.dtype);
+    TensorData y = makeFloatUninit(s, x.dtype);
     int64_t outer = 1, inner = 1;
     for (size_t d = 0; d < axis; ++d) outer *= s[d];
     for (size_t d = axis + 1; d < s.size(); ++d) inner *= s[d];
     const int64_t outLen = s[axis];
+    if (inner == 1) {
+        // The last axis: one gather per output element (a copy call per element costs several
+        // times the gather itself).
+        const bool nearest = std::all_of(taps.begin(), taps.end(), [](const Taps& t) { return !t.extrapolate && t.n == 1; });
+        std::vector<int64_t> idx;
+        if (nearest)
+            for (const Taps& t : taps) idx.push_back(t.idx[0]);
+        pool.parallelFor(outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, outLen)), [&](int64_t o0, int64_t o1) {
+            for (int64_t o = o0; o < o1; ++o) {
+                const float* xo = x.floats.data() + o * inLen;
+                float* yo = y.floats.data() + o * outLen;
+                if (nearest) {
+                    for (int64_t j = 0; j < outLen; ++j) yo[j] = xo[idx[j]];
+                    continue;
+                }
+                for (int64_t j = 0; j < outLen; ++j) {
+                    const Taps& t = taps[j];
+                    if (t.extrapolate) {
+                        yo[j] = extrapolation;
+                        continue;
+                    }
+                    float acc = 0.f;
+                    for (int k = 0; k < t.n; ++k) acc += t.w[k] * xo[t.idx[k]];
+                    yo[j] = t.n == 1 ? xo[t.idx[0]] : acc;
+                }
+            }
+        });
+        return y;
+    }
     pool.parallelFor(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, inner * outLen)), [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
             const float* xo = x.floats.data() + o * inLen * inner;
@@ -111,7 +140,8 @@ void resizeImpl(KernelContext& c, bool legacy) {
     if (!sizes.empty() && sizes.size() != rank) c.fail("sizes must have " + std::to_string(rank) + " values");
     if (ct == "tf_crop_and_resize" && roi.size() != 2 * rank) c.fail("roi must have " + std::to_string(2 * rank) + " values");
 
-    TensorData cur = x;
+    TensorData cur;
+    const TensorData* src = &x;  // the input until the first axis that changes
     for (size_t a = 0; a < rank; ++a) {
         AxisPlan p;
         p.inLen = x.shape[a];
@@ -193,9 +223,10 @@ void resizeImpl(KernelContext& c, bool legacy) {
                 t.n = 4;
             }
         }
-        cur = resizeAxis(c.pool, cur, a, taps, extrapolation);
+        cur = resizeAxis(c.pool, *src, a, taps, extrapolation);
+        src = &cur;
     }
-    c.out[0] = std::move(cur);
+    c.out[0] = src == &x ? x : std::move(cur);
 }
 
 void resizeOp(KernelContext& c) {

@@ -55,7 +55,7 @@ void concatOp(KernelContext& c) {
                 c.fail("shapes " + shapeStr(first->shape) + " and " + shapeStr(t->shape) + " differ off the axis");
         outShape[axis] += t->shape[axis];
     }
-    TensorData y = makeLike(*first, outShape);
+    TensorData y = first->isFloat() ? makeFloatUninit(outShape, first->dtype) : makeInt(outShape, first->dtype);
     const int64_t outer = std::accumulate(outShape.begin(), outShape.begin() + axis, int64_t{1}, std::multiplies<>());
     const int64_t inner = std::accumulate(outShape.begin() + axis + 1, outShape.end(), int64_t{1}, std::multiplies<>());
     int64_t offset = 0;

@@ -178,6 +178,12 @@ private slots:
         QTest::addRow("7x7 s2 p3") << 3 << 8 << 1 << 7 << 2 << 3 << 1 << 40;
         QTest::addRow("depthwise 3x3") << 16 << 16 << 16 << 3 << 1 << 1 << 1 << 19;
         QTest::addRow("depthwise 5x5 s2") << 12 << 12 << 12 << 5 << 2 << 2 << 1 << 23;
+        // Row widths across the 16-wide blocks and the four-block step of the vector kernel.
+        QTest::addRow("depthwise 3x3 s2 p1 wide") << 8 << 8 << 8 << 3 << 2 << 1 << 1 << 131;
+        QTest::addRow("depthwise 3x3 s1 p0") << 4 << 4 << 4 << 3 << 1 << 0 << 1 << 70;
+        QTest::addRow("depthwise 5x5 s1 p2") << 6 << 6 << 6 << 5 << 1 << 2 << 1 << 33;
+        QTest::addRow("depthwise 3x3 dilated 2") << 5 << 5 << 5 << 3 << 1 << 2 << 2 << 18;
+        QTest::addRow("depthwise 3x3 s3") << 3 << 3 << 3 << 3 << 3 << 1 << 1 << 50;
         QTest::addRow("grouped 4") << 16 << 32 << 4 << 3 << 1 << 1 << 1 << 13;
         QTest::addRow("dilated 2") << 8 << 8 << 1 << 3 << 1 << 2 << 2 << 21;
         QTest::addRow("large tiles") << 64 << 64 << 1 << 3 << 1 << 1 << 1 << 80;
@@ -205,6 +211,32 @@ private slots:
             QCOMPARE(out[0].shape, want.shape);
             QVERIFY2(maxRelErr(out[0], want) < 1e-5, qPrintable(QString::number(maxRelErr(out[0], want))));
         }
+    }
+
+    // ConvTranspose with kernel == stride (PP-OCRv4 det's upsampling head) writes each output
+    // from one tap: against the definition, with bias, for several channel counts and sizes.
+    void convTransposeTilesMatchDefinition() {
+        for (int64_t s : {2, 3})
+            for (int64_t size : {5, 17}) {
+                const int64_t C = 6, M = 4;
+                const TensorData x = randomTensor({1, C, size, size + 1}, 7);
+                const TensorData w = randomTensor({C, M, s, s}, 8);
+                const TensorData b = randomTensor({M}, 9);
+                auto out = runOne("ConvTranspose", {x, w, b}, {{"strides", ints({s, s})}});
+                const int64_t OH = size * s, OW = (size + 1) * s;
+                QCOMPARE(out[0].shape, (std::vector<int64_t>{1, M, OH, OW}));
+                for (int64_t m = 0; m < M; ++m)
+                    for (int64_t oy = 0; oy < OH; ++oy)
+                        for (int64_t ox = 0; ox < OW; ++ox) {
+                            double ref = b.floats[m];
+                            const int64_t iy = oy / s, ix = ox / s, ky = oy % s, kx = ox % s;
+                            for (int64_t c = 0; c < C; ++c)
+                                ref += double(x.floats[(c * size + iy) * (size + 1) + ix]) * w.floats[((c * M + m) * s + ky) * s + kx];
+                            const float got = out[0].floats[(m * OH + oy) * OW + ox];
+                            if (std::fabs(got - ref) > 1e-5 * (1 + std::fabs(ref)))
+                                QFAIL(qPrintable(QString("s %1: y[%2,%3,%4] = %5, want %6").arg(s).arg(m).arg(oy).arg(ox).arg(got).arg(ref)));
+                        }
+            }
     }
 
     void fusedActivationEqualsSeparateNode() {

@@ -155,6 +155,29 @@ private slots:
                 }
     }
 
+    // applyActivation's vector loops give exactly what Activation::apply gives, element by
+    // element (the exporter writes apply's float operations as ONNX nodes).
+    void applyActivationEqualsApply() {
+        std::vector<float> x = randomVec(1000, 11);
+        for (float& v : x) v *= 8.f;
+        using K = Activation::Kind;
+        for (K kind : {K::Relu, K::Clip, K::LeakyRelu, K::HardSigmoid, K::HardSwish, K::Sigmoid, K::Swish,
+                       K::HardSwishMul}) {
+            Activation a;
+            a.kind = kind;
+            a.alpha = 0.2f;
+            a.beta = 0.5f;
+            a.min = -1.f;
+            a.max = 6.f;
+            std::vector<float> y = x;
+            applyActivation(a, y.data(), static_cast<int64_t>(y.size()));
+            for (size_t i = 0; i < x.size(); ++i)
+                if (y[i] != a.apply(x[i]))
+                    QFAIL(qPrintable(QString("%1: f(%2) = %3, apply gives %4").arg(QString::fromStdString(a.describe()))
+                                         .arg(x[i]).arg(y[i]).arg(a.apply(x[i]))));
+        }
+    }
+
     void sgemmEntryPoint() {
         // sgemm picks the packed kernels or Eigen (thin shapes) itself; all four transposes.
         ThreadPool two(2);
@@ -185,7 +208,9 @@ private slots:
             int64_t C, K, group, kernel, stride, pad, dil, size;
         };
         const ConvCase ccs[] = {{5, 13, 1, 3, 1, 1, 1, 15}, {8, 40, 1, 3, 2, 1, 1, 29}, {3, 16, 1, 7, 2, 3, 1, 38},
-                                {8, 12, 2, 3, 1, 2, 2, 17}, {24, 36, 1, 1, 1, 0, 1, 9},  {6, 9, 3, 5, 3, 2, 1, 23}};
+                                {8, 12, 2, 3, 1, 2, 2, 17}, {24, 36, 1, 1, 1, 0, 1, 9},  {6, 9, 3, 5, 3, 2, 1, 23},
+                                // depthwise (depthwise_kernels.cpp): strides 1 and 2, rows past 64
+                                {16, 16, 16, 3, 1, 1, 1, 75}, {8, 8, 8, 3, 2, 1, 1, 97}, {4, 4, 4, 5, 2, 2, 1, 21}};
         for (const ConvCase& cc : ccs) {
             Graph g;
             g.opsetVersion = 13;

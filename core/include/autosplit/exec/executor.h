@@ -58,6 +58,9 @@ struct RunResult {
 
 class ThreadPool;
 class ExecutorRun;
+namespace exec {
+class BufferCache;
+}
 
 class Executor {
 public:
@@ -91,6 +94,7 @@ private:
     friend void parallelFor(const Executor&, int, const std::function<void(int)>&, const CancelToken&);  // parallel.h
     const Graph& graph_;
     std::unique_ptr<ThreadPool> pool_;
+    std::unique_ptr<exec::BufferCache> buffers_;  // freed tensors' storage, reused by later outputs
     std::vector<int> lastUse_;  // per tensor: index of the last node reading it (-1: none)
 };
 
@@ -111,6 +115,7 @@ private:
     friend class Executor;
     ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, RunHooks hooks);
     const TensorData* weightData(int t) const;
+    void release(int t);  // drops the value of tensor t, recycling its storage
     const Executor& ex_;
     RunHooks hooks_;
     int last_ = -1, next_ = 0;
