@@ -339,7 +339,8 @@ private slots:
             // The float model's classes, one in four changed: a plan's errors on the others count.
             Executor ex(c.g, ExecutorOptions{1});
             for (size_t i = 0; i < c.data.inputs.samples.size(); ++i) {
-                const auto& y = ex(c.data.inputs.samples[i])[0].floats;
+                const std::vector<TensorData> outputs = ex(c.data.inputs.samples[i]);
+                const auto& y = outputs[0].floats;
                 const int64_t top = std::max_element(y.begin(), y.end()) - y.begin();
                 c.data.labels.push_back(i % 4 == 0 ? (top + 1) % 10 : top);
             }
