@@ -89,6 +89,16 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, size_t(std::ceil(p * double(v.size()))) - (p > 0 ? 1 : 0))];
 }
 
+// The load both parts of the benchmark make: the model on Eyeriss -> TPU.
+LoadRequest benchRequest(const QString& path, const InputBindings& inputs) {
+    LoadRequest req;
+    req.path = path;
+    req.inputShapes = inputs;
+    req.edgeDevice = sim::builtinDevice("eyeriss");
+    req.cloudDevice = sim::builtinDevice("tpu");
+    return req;
+}
+
 Result run(const QString& path, const InputBindings& inputs) {
     Result r;
     resetPeakRss();
@@ -96,11 +106,7 @@ Result run(const QString& path, const InputBindings& inputs) {
     Engine engine;
     QElapsedTimer clock;
     clock.start();
-    LoadRequest req;
-    req.path = path;
-    req.inputShapes = inputs;
-    req.edgeDevice = sim::builtinDevice("eyeriss");
-    req.cloudDevice = sim::builtinDevice("tpu");
+    LoadRequest req = benchRequest(path, inputs);
     QEventLoop loop;
     bool loaded = false;
     QObject::connect(&engine, &Engine::sessionAvailable, &loop, [&] { loaded = true; loop.quit(); });
@@ -237,11 +243,7 @@ OpenFigures openOnce(const QString& path, const InputBindings& inputs, const pla
     Engine engine;
     QElapsedTimer clock;
     clock.start();
-    LoadRequest req;
-    req.path = path;
-    req.inputShapes = inputs;
-    req.edgeDevice = sim::builtinDevice("eyeriss");
-    req.cloudDevice = sim::builtinDevice("tpu");
+    LoadRequest req = benchRequest(path, inputs);
     req.data = data;
     QEventLoop loop;
     QObject::connect(&engine, &Engine::sessionAvailable, &loop, [&](std::shared_ptr<const ModelSession> s) {

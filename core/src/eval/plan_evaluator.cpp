@@ -489,13 +489,20 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, c
         h.onValue = [&observe, i](int, int tensor, TensorData& v) { observe(i, tensor, v); };
         return h;
     };
-    if (threads_ > 1 && n > 1) {
-        // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-        parallelFor(*parallel_, n, [&](int i) { out[i] = serial_->run(samples[i], hooksFor(i)).outputs; }, cancel);
-    } else {
-        for (int i = 0; i < n; ++i) out[i] = parallel_->run(samples[i], hooksFor(i)).outputs;
-    }
+    runSamples(samples, 0, n, hooksFor, out, cancel);
     return out;
+}
+
+void PlanEvaluator::runSamples(const std::vector<std::vector<TensorData>>& samples, int first, int last,
+                               const std::function<RunHooks(int)>& hooksFor, std::vector<std::vector<TensorData>>& out,
+                               const CancelToken& cancel) const {
+    if (threads_ > 1 && last - first > 1) {
+        // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
+        parallelFor(*parallel_, last - first, [&](int k) { out[first + k] = serial_->run(samples[first + k], hooksFor(first + k)).outputs; },
+                    cancel);
+    } else {
+        for (int i = first; i < last; ++i) out[static_cast<size_t>(i)] = parallel_->run(samples[static_cast<size_t>(i)], hooksFor(i)).outputs;
+    }
 }
 
 std::vector<int> PlanEvaluator::appliedBits(const PlanBits& plan, const CancelToken& cancel) const {
@@ -584,13 +591,7 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
     for (int first = 0; first < n; first += chunk) {
         const int last = std::min(n, first + chunk);
         out.resize(static_cast<size_t>(last));
-        if (threads_ > 1 && last - first > 1) {
-            // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-            parallelFor(*parallel_, last - first, [&](int k) { out[first + k] = serial_->run(samples[first + k], hooks).outputs; },
-                        cancel);
-        } else {
-            for (int i = first; i < last; ++i) out[static_cast<size_t>(i)] = parallel_->run(samples[static_cast<size_t>(i)], hooks).outputs;
-        }
+        runSamples(samples, first, last, [&hooks](int) { return hooks; }, out, cancel);
         {
             std::lock_guard<std::mutex> l(profileMutex_);
             profile_.planSamples += last - first;

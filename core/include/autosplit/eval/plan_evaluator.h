@@ -333,6 +333,11 @@ private:
     // score() of the first result.size() evaluation samples (all of them or fewer; with fewer,
     // dropAtLeast bounds the whole set's drop).
     EvalMetrics scoreSamples(const std::vector<std::vector<TensorData>>& result) const;
+    // Samples [first, last) into out[first, last): whole samples in parallel on the serial
+    // executor when there are threads for it, else one after the other on the parallel one.
+    void runSamples(const std::vector<std::vector<TensorData>>& samples, int first, int last,
+                    const std::function<RunHooks(int)>& hooksFor, std::vector<std::vector<TensorData>>& out,
+                    const CancelToken& cancel) const;
     // The float model over `set`; `observe` hears (sample, tensor, value) of every value.
     std::vector<std::vector<TensorData>> runAll(const Dataset& set, const CancelToken& cancel,
                                                 const std::function<void(int, int, TensorData&)>& observe = {}) const;
