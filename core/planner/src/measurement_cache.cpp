@@ -65,7 +65,8 @@ std::string measurementIdentity(const ErrorTable& table, const EvalData& data, c
     s << "\noptions clip " << clipMethodName(o.quant.clip) << " " << o.quant.percentile << " task " << evalTaskName(o.task)
       << " map " << o.mapThreshold << " static " << o.staticActivationParams << " bias " << int(o.biasCorrection) << " "
       << o.empiricalBiasSamples << " " << o.empiricalBiasMinVectors << " " << o.empiricalBiasMemoryBytes << " rounding "
-      << int(o.weightRounding) << " " << o.gptqMaxRowLength << " scope " << int(o.activationScope);
+      << int(o.weightRounding) << " " << o.gptqMaxRowLength << " " << o.gptqVectorsPerRow << " " << o.gptqMinSamples
+      << " scope " << int(o.activationScope);
     return sha256(s.str());
 }
 

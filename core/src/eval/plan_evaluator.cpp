@@ -206,7 +206,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     };
     if (heldOut()) {
         reference_ = runAll(data_.inputs, cancel);
-        if (observe) runAll(data_.calibration, cancel, observe);
+        if (observe) runAll(data_.calibration, cancel, observe, meanSamples);  // only the samples the means use
     } else {
         reference_ = runAll(data_.inputs, cancel, observe);
     }
@@ -301,6 +301,23 @@ std::string evalMetricName(EvalTask task, bool labels, bool texts) {
     return "relative-l2-error";
 }
 
+int64_t PlanEvaluator::layerVectorsPerSample(int node) const {
+    const Graph& g = graph_;
+    const Node& n = g.nodes[static_cast<size_t>(node)];
+    const int64_t r = LayerInputMoments::rowLengthFor(g, node);
+    if (r <= 0 || n.outputs.empty() || n.inputs.empty() || n.inputs[0] < 0) return 0;
+    if (n.op == "Conv") {
+        // One vector per output position per group (the moments are per group).
+        const Tensor& y = g.tensors[static_cast<size_t>(n.outputs[0])];
+        if (!y.shapeKnown || y.shape.size() < 3) return 0;
+        int64_t p = y.shape[0];
+        for (size_t i = 2; i < y.shape.size(); ++i) p *= y.shape[i];
+        return p;
+    }
+    const Tensor& x = g.tensors[static_cast<size_t>(n.inputs[0])];
+    return x.shapeKnown ? x.elementCount() / r : 0;
+}
+
 void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel) const {
     if (opts_.weightRounding != EvalOptions::WeightRounding::Gptq) return;
     const Graph& g = graph_;
@@ -330,21 +347,51 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         }
         std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
         std::unordered_map<int, std::vector<size_t>> readers;  // input tensor -> batch slots
+        // Samples the batch needs: enough for its layer with the fewest vectors per sample to
+        // reach its budget (gptqVectorsPerRow * R), evenly spaced over the calibration set.
+        const int calib = calibrationSamples();
+        int samples = calib;
+        std::vector<int64_t> budget(batch.size(), 0);  // vectors per layer, 0 = all
+        if (opts_.gptqVectorsPerRow > 0) {
+            samples = std::min(calib, std::max(1, opts_.gptqMinSamples));
+            for (size_t k = 0; k < batch.size(); ++k) {
+                const int64_t perSample = layerVectorsPerSample(batch[k]);
+                budget[k] = opts_.gptqVectorsPerRow * LayerInputMoments::rowLengthFor(g, batch[k]);
+                if (perSample > 0)
+                    samples = static_cast<int>(std::min<int64_t>(calib, std::max<int64_t>(samples, (budget[k] + perSample - 1) / perSample)));
+                else
+                    samples = calib;  // unknown static shape: every sample, every vector
+            }
+        }
         for (size_t k = 0; k < batch.size(); ++k) {
             moments[k] = LayerInputMoments::forNode(g, batch[k]);
-            if (moments[k]) readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
+            if (!moments[k]) continue;
+            if (budget[k] > 0) moments[k]->setVectorsPerAdd((budget[k] + samples - 1) / samples);
+            readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
         }
         RunHooks hooks;
         hooks.cancel = cancel;
         hooks.lastNode = batch.back();
+        double accumulateSeconds = 0;  // of the pass: the R x R sums (hooks run on the calling thread)
         hooks.onValue = [&](int, int tensor, TensorData& v) {
             auto it = readers.find(tensor);
             if (it == readers.end() || !v.isFloat()) return;
+            const auto a0 = std::chrono::steady_clock::now();
             for (size_t k : it->second) moments[k]->add(v);
+            accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
         };
+        const auto pass0 = std::chrono::steady_clock::now();
         // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
         // same in every run (sample-parallel accumulation would order them by thread timing).
-        for (const auto& sample : calibration().samples) parallel_->run(sample, hooks);
+        for (int i = 0; i < samples; ++i)
+            parallel_->run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(i) * calib / samples)], hooks);
+        {
+            std::lock_guard<std::mutex> l(profileMutex_);
+            profile_.gptqSamples += samples;
+            profile_.gptqPasses += 1;
+            profile_.gptqMomentSeconds += accumulateSeconds;
+            profile_.gptqPassSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - pass0).count();
+        }
         // Quantize every layer of the batch at every bit width (one factorization per layer),
         // layers in parallel.
         const std::vector<int> bitsList(std::begin(kBits), std::end(kBits));
@@ -477,11 +524,12 @@ RunHooks PlanEvaluator::correctedHooks(const PlanBits& plan, std::unordered_map<
 }
 
 std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, const CancelToken& cancel,
-                                                          const std::function<void(int, int, TensorData&)>& observe) const {
+                                                          const std::function<void(int, int, TensorData&)>& observe,
+                                                          int count) const {
     RunHooks hooks;
     hooks.cancel = cancel;
     const auto& samples = set.samples;
-    const int n = static_cast<int>(samples.size());
+    const int n = count < 0 ? static_cast<int>(samples.size()) : std::min(count, static_cast<int>(samples.size()));
     std::vector<std::vector<TensorData>> out(samples.size());
     auto hooksFor = [&](int i) {
         if (!observe) return hooks;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 namespace autosplit {
 
@@ -62,7 +63,7 @@ int64_t LayerInputMoments::rowLengthFor(const Graph& g, int node) {
 int64_t LayerInputMoments::bytesFor(const Graph& g, int node) {
     const Node& n = g.nodes[static_cast<size_t>(node)];
     const int64_t r = rowLengthFor(g, node), groups = n.op == "Conv" ? convGroups(n) : 1;
-    return groups * r * r * static_cast<int64_t>(sizeof(double));
+    return groups * r * r * static_cast<int64_t>(sizeof(float));
 }
 
 std::unique_ptr<LayerInputMoments> LayerInputMoments::meansForNode(const Graph& g, int node) {
@@ -104,7 +105,7 @@ std::unique_ptr<LayerInputMoments> LayerInputMoments::forNode(const Graph& g, in
         m->channels_ = l.rowLength;
     }
     if (second)
-        m->h_.assign(static_cast<size_t>(m->groups_), std::vector<double>(static_cast<size_t>(m->rows_ * m->rows_), 0.0));
+        m->h_.assign(static_cast<size_t>(m->groups_), std::vector<float>(static_cast<size_t>(m->rows_ * m->rows_), 0.f));
     m->sum_.assign(static_cast<size_t>(m->groups_ * m->rows_), 0.0);
     return m;
 }
@@ -122,10 +123,11 @@ void LayerInputMoments::add(const TensorData& x) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
-        // cols: R x P (float). Products in float per chunk, sums in double across chunks.
+        // cols: R x P (float), at most 1024 vectors: the chunk's products are summed apart and
+        // then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
         MatF prod = MatF::Zero(rows_, rows_);
         prod.selfadjointView<Eigen::Lower>().rankUpdate(cols);
-        double* h = h_[static_cast<size_t>(group)].data();
+        float* h = h_[static_cast<size_t>(group)].data();
         for (int64_t r = 0; r < rows_; ++r)
             for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += prod(r, c);
     };
@@ -134,15 +136,18 @@ void LayerInputMoments::add(const TensorData& x) {
             throw Error("GPTQ moments: input " + std::to_string(x.shape.empty() ? 0 : x.shape.back()) + " wide, weight rows " +
                         std::to_string(channels_));
         const int64_t vecs = x.elementCount() / channels_;
+        const Stride st = strideFor(vecs, 1);
         constexpr int64_t chunk = 512;
-        for (int64_t v0 = 0; v0 < vecs; v0 += chunk) {
-            const int64_t nv = std::min(chunk, vecs - v0);
-            // Column-major view of nv consecutive input rows = R x nv.
-            Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>> xs(
-                x.floats.data() + v0 * channels_, channels_, nv);
+        int64_t kept = 0;
+        for (int64_t v0 = st.phase; v0 < vecs; v0 += chunk * st.step) {
+            const int64_t nv = std::min(chunk, (vecs - v0 + st.step - 1) / st.step);
+            // Column-major view of nv input rows, st.step rows apart = R x nv.
+            Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, 0, Eigen::OuterStride<>> xs(
+                x.floats.data() + v0 * channels_, channels_, nv, Eigen::OuterStride<>(channels_ * st.step));
             accumulate(0, xs);
+            kept += nv;
         }
-        count_ += vecs;
+        count_ += kept;
         return;
     }
     ConvGeom c = geom_;
@@ -205,15 +210,17 @@ void LayerInputMoments::add(const TensorData& x) {
             return;
         }
     }
+    const Stride st = strideFor(outSize, c.out[2]);
+    const int64_t kept = (outSize - st.phase + st.step - 1) / st.step;  // positions o = phase + k * step
     constexpr int64_t chunk = 1024;
-    MatF cols(rows_, std::min(chunk, outSize));
+    MatF cols(rows_, std::min(chunk, kept));
     // Input coordinates of each output position of a chunk at kernel offset 0 (no divisions in
     // the patch loop).
     std::vector<int64_t> bz(static_cast<size_t>(chunk)), by(static_cast<size_t>(chunk)), bx(static_cast<size_t>(chunk));
-    for (int64_t p0 = 0; p0 < outSize; p0 += chunk) {
-        const int64_t np = std::min(chunk, outSize - p0);
+    for (int64_t p0 = 0; p0 < kept; p0 += chunk) {
+        const int64_t np = std::min(chunk, kept - p0);
         for (int64_t p = 0; p < np; ++p) {
-            const int64_t o = p0 + p;
+            const int64_t o = st.phase + (p0 + p) * st.step;
             bz[static_cast<size_t>(p)] = o / (c.out[1] * c.out[2]) * c.s[0] - c.pb[0];
             by[static_cast<size_t>(p)] = (o / c.out[2]) % c.out[1] * c.s[1] - c.pb[1];
             bx[static_cast<size_t>(p)] = o % c.out[2] * c.s[2] - c.pb[2];
@@ -241,7 +248,17 @@ void LayerInputMoments::add(const TensorData& x) {
                 accumulate(gi, cols);
             }
     }
-    count_ += x.shape[0] * outSize;
+    count_ += x.shape[0] * kept;
+}
+
+LayerInputMoments::Stride LayerInputMoments::strideFor(int64_t vectors, int64_t width) {
+    Stride st;
+    const int64_t call = adds_++;
+    if (vectorsPerAdd_ <= 0 || h_.empty() || vectors <= vectorsPerAdd_) return st;
+    st.step = (vectors + vectorsPerAdd_ - 1) / vectorsPerAdd_;
+    while (width > 1 && std::gcd(st.step, width) != 1) ++st.step;
+    st.phase = call % st.step;
+    return st;
 }
 
 void LayerInputMoments::merge(const LayerInputMoments& o) {
@@ -306,7 +323,7 @@ std::vector<TensorData> gptqQuantizeWeights(const Graph& g, int node, const Tens
     }
     MatD h(R, R), u;
     for (int64_t gi = 0; gi < moments.groups(); ++gi) {
-        const std::vector<double>& src = moments.moments(gi);
+        const std::vector<float>& src = moments.moments(gi);
         for (int64_t r = 0; r < R; ++r)
             for (int64_t c = 0; c <= r; ++c) h(r, c) = h(c, r) = src[static_cast<size_t>(r * R + c)];
         if (!inverseCholesky(h, dampening, u)) continue;  // keep nearest rounding for this group
@@ -359,7 +376,7 @@ double layerOutputError(const Graph& g, int node, const TensorData& w, const Ten
     const std::vector<double> mean = centered ? moments.mean() : std::vector<double>{};
     Eigen::VectorXd e(R);
     for (int64_t k = 0; k < l.channels; ++k) {
-        const std::vector<double>& h = moments.moments(k / perGroup);
+        const std::vector<float>& h = moments.moments(k / perGroup);
         for (int64_t j = 0; j < R; ++j) {
             const size_t i = static_cast<size_t>(l.index(k, j));
             e[j] = static_cast<double>(wq.floats[i]) - w.floats[i];

@@ -13,6 +13,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -141,6 +142,96 @@ private slots:
             out /= static_cast<double>(positions);
             for (int64_t j = 0; j < 12; ++j) predicted += w.floats[static_cast<size_t>(o * 12 + j)] * mc[static_cast<size_t>((o / 3) * 12 + j)];
             QVERIFY2(std::fabs(out - predicted) < 1e-5, qPrintable(QString("channel %1: %2 vs %3").arg(o).arg(out).arg(predicted)));
+        }
+    }
+
+    // setVectorsPerAdd: a conv keeps positions phase + k * step (step coprime with the output
+    // width, phase advancing per add), a Gemm every step-th row; the moments are exactly those of
+    // the kept vectors, and GPTQ against a budget of 32 R vectors spread over several samples
+    // rounds about as well, measured against the moments of every vector, as GPTQ against those.
+    void vectorBudgetKeepsStridedVectors() {
+        Graph g = singleLayer("Conv", {1, 2, 24, 24}, randomTensor({3, 2, 3, 3}, 21, 0.5f),
+                              {{"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
+        const TensorData x = correlatedInput({1, 2, 24, 24}, 22);
+        for (int call = 0; call < 2; ++call) {
+            auto m = LayerInputMoments::forNode(g, 0);
+            m->setVectorsPerAdd(100);  // 576 positions: step 6 shares a factor with 24, so 7
+            if (call == 1) m->add(x);  // the second add starts at phase 1
+            const auto before = m->moments(0);
+            const int64_t v0 = m->vectors();
+            m->add(x);
+            std::vector<double> h(18 * 18, 0.0);
+            std::set<int64_t> columns;
+            int64_t kept = 0;
+            for (int64_t o = call; o < 576; o += 7) {
+                const int64_t oy = o / 24, ox = o % 24;
+                columns.insert(ox);
+                ++kept;
+                double p[18];
+                for (int64_t c = 0; c < 2; ++c)
+                    for (int64_t ky = 0; ky < 3; ++ky)
+                        for (int64_t kx = 0; kx < 3; ++kx) {
+                            const int64_t iy = oy - 1 + ky, ix = ox - 1 + kx;
+                            const bool in = iy >= 0 && iy < 24 && ix >= 0 && ix < 24;
+                            p[(c * 3 + ky) * 3 + kx] = in ? x.floats[static_cast<size_t>((c * 24 + iy) * 24 + ix)] : 0.0;
+                        }
+                for (int r = 0; r < 18; ++r)
+                    for (int t = 0; t < 18; ++t) h[static_cast<size_t>(r * 18 + t)] += p[r] * p[t];
+            }
+            QCOMPARE(m->vectors() - v0, kept);
+            QCOMPARE(columns.size(), size_t(24));
+            const auto& got = m->moments(0);
+            for (int r = 0; r < 18; ++r)
+                for (int t = 0; t <= r; ++t) {
+                    const size_t i = static_cast<size_t>(r * 18 + t);
+                    QVERIFY2(std::fabs(got[i] - before[i] - h[i]) < 1e-4 * (1 + std::fabs(h[i])),
+                             qPrintable(QString("add %1 H[%2,%3]").arg(call).arg(r).arg(t)));
+                }
+        }
+        // Gemm rows: 64 rows, 10 per add -> rows 0, 7, ..., 63.
+        Graph gemm = singleLayer("Gemm", {64, 24}, randomTensor({24, 12}, 9, 0.3f));
+        const TensorData xr = correlatedInput({64, 24}, 10);
+        auto mg = LayerInputMoments::forNode(gemm, 0);
+        mg->setVectorsPerAdd(10);
+        mg->add(xr);
+        QCOMPARE(mg->vectors(), int64_t(10));
+        double h00 = 0, h53 = 0, s5 = 0;
+        for (int64_t r = 0; r < 64; r += 7) {
+            const float* row = xr.floats.data() + r * 24;
+            h00 += double(row[0]) * row[0];
+            h53 += double(row[5]) * row[3];
+            s5 += row[5];
+        }
+        QVERIFY(std::fabs(mg->moments(0)[0] - h00) < 1e-4 * (1 + h00));
+        QVERIFY(std::fabs(mg->moments(0)[5 * 24 + 3] - h53) < 1e-4 * (1 + std::fabs(h53)));
+        QVERIFY(std::fabs(mg->mean()[5] - s5 / 10) < 1e-5);
+
+        // Rounding quality: 6 samples of a 16-channel 3x3 conv at 48^2 (R = 144, 2304 positions
+        // each); the budget keeps 32 R = 4608 of their 13824 vectors.
+        Graph big = singleLayer("Conv", {1, 16, 48, 48}, randomTensor({12, 16, 3, 3}, 23, 0.3f),
+                                {{"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
+        auto all = LayerInputMoments::forNode(big, 0), some = LayerInputMoments::forNode(big, 0);
+        some->setVectorsPerAdd(32 * 144 / 6);
+        for (uint32_t s = 0; s < 6; ++s) {
+            const TensorData xs = correlatedInput({1, 16, 48, 48}, 30 + s);
+            all->add(xs);
+            some->add(xs);
+        }
+        // 768 per add: step 3, then 4 share factors with the width 48, so 5; phases 0 1 2 3 4 0.
+        int64_t expected = 0;
+        for (int64_t call = 0; call < 6; ++call) expected += (2304 - call % 5 + 4) / 5;
+        QCOMPARE(some->vectors(), expected);
+        const TensorData& w = *big.tensors[static_cast<size_t>(big.nodes[0].inputs[1])].data;
+        QuantOptions o;
+        o.clip = ClipMethod::MinMax;
+        for (int bits : {2, 4}) {
+            const TensorData nearest = fakeQuantizeWeights(w, 0, bits, o);
+            const double en = layerOutputError(big, 0, w, nearest, *all);
+            const double ef = layerOutputError(big, 0, w, gptqQuantizeWeights(big, 0, w, bits, o, *all), *all);
+            const double eb = layerOutputError(big, 0, w, gptqQuantizeWeights(big, 0, w, bits, o, *some), *all);
+            qInfo("%d bits: output error nearest %.4g, GPTQ all vectors %.4g, GPTQ budget %.4g", bits, en, ef, eb);
+            QVERIFY2(eb < 0.9 * en, "GPTQ on the budget should still clearly beat nearest rounding");
+            QVERIFY2(eb < 1.1 * ef, "GPTQ on the budget should round nearly as well as on every vector");
         }
     }
 

@@ -175,7 +175,7 @@ struct EvalOptions {
     //              layer sees its corrected predecessors (DFQ's "empirical bias correction").
     enum class BiasCorrection { None, Weight, Empirical };
     BiasCorrection biasCorrection = BiasCorrection::Empirical;
-    int empiricalBiasSamples = 32;
+    int empiricalBiasSamples = 8;
     // Layers whose input gives fewer vectors per sample (conv output positions, Gemm rows) get the
     // Weight correction: a per-channel mean over so few values would fit the measured samples.
     int empiricalBiasMinVectors = 16;
@@ -187,6 +187,13 @@ struct EvalOptions {
     // R^3 (ResNet-50's 3x3 convs on 512 channels, R = 4608, took 3/4 of its GPTQ time) while
     // rounding errors over that many inputs largely average out. 0 = no limit.
     int64_t gptqMaxRowLength = 2304;
+    // H of a layer with rows of R weights is accumulated from about gptqVectorsPerRow * R input
+    // vectors (conv output positions at a stride, over evenly spaced calibration samples; at
+    // least gptqMinSamples samples, or all of them when fewer), not from every position of every
+    // sample: the R x R sums cost R^2 per vector, and YOLOv3-SPP's 3x3 convs at 104^2 and 52^2
+    // gave 20-40 times the vectors a well-conditioned H needs. 0 = every vector of every sample.
+    int gptqVectorsPerRow = 32;
+    int gptqMinSamples = 8;
     // Which edge outputs are fake-quantized (see the top of this file): AllNodes (every output,
     // what the planner costs) or LayerInputs (an experiment: what a Conv/ConvTranspose/Gemm/MatMul
     // reads, and what crosses the cut).
@@ -206,6 +213,10 @@ struct EvalProfile {
     double planRunSeconds = 0;         // the plan's runs over the evaluation samples
     int64_t planSamples = 0;           // evaluation samples run under a plan
     int64_t biasSamples = 0;           // calibration samples run for bias correction
+    int64_t gptqSamples = 0;           // calibration samples run for GPTQ moments (per batch of layers)
+    int gptqPasses = 0;                // batches of layers (one float pass each)
+    double gptqPassSeconds = 0;        // of gptqSeconds: the float passes, moments included
+    double gptqMomentSeconds = 0;      // of those: accumulating the moments (the rest: factorizations)
     int evaluations = 0;
 };
 
@@ -313,6 +324,8 @@ private:
     // Computes the GPTQ weights (calibration set) (all of 2/4/6/8 bits) of the plan's quantized edge layers that
     // do not have them yet.
     void prepareGptq(const PlanBits& plan, const CancelToken& cancel) const;
+    // Input vectors one sample gives node's GPTQ moments (from the static shapes), 0 if unknown.
+    int64_t layerVectorsPerSample(int node) const;
     // Corrected bias of `node` for its weight at `bits` (bias_correction.cpp); null when not
     // applicable.
     std::shared_ptr<const TensorData> correctedBias(int node, int bits) const;
@@ -338,9 +351,11 @@ private:
     void runSamples(const std::vector<std::vector<TensorData>>& samples, int first, int last,
                     const std::function<RunHooks(int)>& hooksFor, std::vector<std::vector<TensorData>>& out,
                     const CancelToken& cancel) const;
-    // The float model over `set`; `observe` hears (sample, tensor, value) of every value.
+    // The float model over the first `count` samples of `set` (-1: all; the outputs of the others
+    // stay empty); `observe` hears (sample, tensor, value) of every value.
     std::vector<std::vector<TensorData>> runAll(const Dataset& set, const CancelToken& cancel,
-                                                const std::function<void(int, int, TensorData&)>& observe = {}) const;
+                                                const std::function<void(int, int, TensorData&)>& observe = {},
+                                                int count = -1) const;
 
     const Graph& graph_;
     EvalData data_;

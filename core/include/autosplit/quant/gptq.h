@@ -14,8 +14,10 @@
 // channel, BatchNorm folded in) alone costs 3.2 points of character accuracy, GPTQ rounding 0.1.
 //
 // Layers: Conv (1-D to 3-D, groups: one H per group), Gemm (transA = 0) and MatMul with a 2-D
-// constant right-hand side (one H over the input rows). H is accumulated in double from float
-// inputs (the float model's activations on a calibration set).
+// constant right-hand side (one H over the input rows). H is accumulated in float from float
+// inputs (the float model's activations on a calibration set), chunk by chunk (a chunk's products
+// summed apart, then added): half the memory of double sums, so a float pass over the
+// calibration set collects twice the layers; the factorization runs in double.
 #pragma once
 
 #include "autosplit/ir/graph.h"
@@ -39,8 +41,8 @@ public:
 
     int64_t rowLength() const { return rows_; }  // R: weights per output channel
     int64_t groups() const { return groups_; }
-    // Memory the accumulated second moments take (groups * R * R doubles).
-    int64_t bytes() const { return groups_ * rows_ * rows_ * static_cast<int64_t>(sizeof(double)); }
+    // Memory the accumulated second moments take (groups * R * R floats).
+    int64_t bytes() const { return groups_ * rows_ * rows_ * static_cast<int64_t>(sizeof(float)); }
     static int64_t bytesFor(const Graph& g, int node);      // without allocating; 0 when unsupported
     static int64_t rowLengthFor(const Graph& g, int node);  // R without allocating; 0 when unsupported
     int64_t vectors() const { return count_; }          // input vectors accumulated
@@ -48,10 +50,19 @@ public:
     // Adds the vectors of one run's input 0 of the node. Not thread-safe: use one object per
     // thread and merge(), or serialize.
     void add(const TensorData& input);
+    // Second moments from at most `vectors` input vectors per add() (0: all, the default): a conv
+    // takes every s-th output position in raster order, s the smallest step that keeps within the
+    // budget and is coprime with the output width (so the kept positions cover every column), a
+    // Gemm/MatMul every s-th row; each add() starts one position later than the one before, so
+    // successive samples fill in other positions. The cost of add() is R^2 per kept vector: a
+    // 3x3 conv on 128 channels at 52^2 accumulates 2704 vectors of 1152 values per sample, and
+    // H of rank R needs a few times R of them, not all. mean(), moments() and vectors() are all
+    // over the kept vectors. Moments with only first moments (meansForNode) ignore the budget.
+    void setVectorsPerAdd(int64_t vectors) { vectorsPerAdd_ = vectors; }
     void merge(const LayerInputMoments& other);
 
     // H of group g, R x R, row-major (only the lower triangle is meaningful before finalize()).
-    const std::vector<double>& moments(int64_t group) const { return h_[static_cast<size_t>(group)]; }
+    const std::vector<float>& moments(int64_t group) const { return h_[static_cast<size_t>(group)]; }
     // E[x] of the input vectors, groups * R values (group-major, in weight-row order): with a
     // conv's padding counted as zeros, sum_j w_j E[x_j] is exactly the mean of the output.
     std::vector<double> mean() const;
@@ -65,11 +76,16 @@ private:
                 pe[3] = {0, 0, 0}, out[3] = {1, 1, 1};
         int autoPad = 0;  // 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID
     };
+    struct Stride {
+        int64_t step = 1, phase = 0;
+    };
+    Stride strideFor(int64_t vectors, int64_t width);  // which vectors the next add() keeps
     bool conv_ = false;
     ConvGeom geom_;
     int64_t channels_ = 0;  // input channels (Conv) or vector length (Gemm/MatMul)
     int64_t rows_ = 0, groups_ = 1, count_ = 0;
-    std::vector<std::vector<double>> h_;  // empty: first moments only
+    int64_t vectorsPerAdd_ = 0, adds_ = 0;
+    std::vector<std::vector<float>> h_;   // empty: first moments only
     std::vector<double> sum_;             // groups * R
 };
 
