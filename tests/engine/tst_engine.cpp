@@ -8,7 +8,15 @@
 #include <QSlider>
 #include <QTest>
 
+#include <QDir>
+#include <QFile>
+#include <QScopeGuard>
+#include <QTemporaryDir>
+
 #include <cmath>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 
 using namespace autosplit;
 using namespace autosplit::engine;
@@ -39,6 +47,23 @@ QString smallModel() {
 
 bool isMeasuredStage(const SplitEstimates& e) {
     return e.measured;
+}
+
+// Nice value of every thread of this process (or only the calling thread's), from /proc
+// (field 19 of stat, after the parenthesized command name).
+QList<int> threadNiceValues(bool callingThreadOnly = false) {
+    QList<int> out;
+    const QString self = QString::number(static_cast<qint64>(::syscall(SYS_gettid)));
+    const QDir tasks(QStringLiteral("/proc/self/task"));
+    for (const QString& tid : tasks.entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        if (callingThreadOnly && tid != self) continue;
+        QFile f(tasks.filePath(tid + QStringLiteral("/stat")));
+        if (!f.open(QIODevice::ReadOnly)) continue;
+        const QByteArray stat = f.readAll();
+        const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
+        if (fields.size() > 16) out << fields[16].toInt();  // field 19 overall: state is field 3
+    }
+    return out;
 }
 
 std::shared_ptr<const ModelSession> loadSync(Engine& e, const QString& path) {
@@ -249,6 +274,34 @@ private slots:
             QCOMPARE(e.estimates()->requestSerial, fast->requestSerial);
             QVERIFY(e.estimates()->plans->measured > 0);
         }
+    }
+
+    // Background measurements run at nice 10 on their own thread (and the evaluator's executor
+    // threads they create), so the UI thread and the slider re-plans preempt them; the UI
+    // thread itself stays at its nice.
+    void measurementsRunBelowTheUiThread() {
+        // An empty cache, so that the measurement builds the evaluator (and its threads).
+        QTemporaryDir cache;
+        QVERIFY(cache.isValid());
+        const QByteArray before = qgetenv("AUTOSPLIT_CACHE");
+        qputenv("AUTOSPLIT_CACHE", cache.path().toLocal8Bit());
+        const auto restore = qScopeGuard([&] {
+            if (before.isEmpty()) qunsetenv("AUTOSPLIT_CACHE");
+            else qputenv("AUTOSPLIT_CACHE", before);
+        });
+        Engine e;
+        QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
+        QTRY_VERIFY_WITH_TIMEOUT(!e.isPlanning(), kTimeout);
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->plans, kTimeout);
+        QVERIFY2(!e.estimates()->plans->final(), "the example's default request should need a measurement");
+        QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->measured, kTimeout);
+        const QList<int> nice = threadNiceValues();
+        QVERIFY2(!nice.isEmpty(), "cannot read /proc/self/task");
+        const int mine = threadNiceValues(true).value(0, -100);
+        QCOMPARE(mine, 0);
+        // The measurement thread and at least one executor worker it created.
+        QVERIFY2(nice.count(mine + 10) >= 2, qPrintable(QStringLiteral("nice values of the threads: %1").arg(
+                                                  [&] { QStringList l; for (int n : nice) l << QString::number(n); return l.join(' '); }())));
     }
 
     void eachSliderDragProducesANewPlanAndNoStaleOne_data() {

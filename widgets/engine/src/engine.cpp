@@ -16,11 +16,27 @@
 #include <algorithm>
 #include <thread>
 
+#ifdef Q_OS_LINUX
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace autosplit::engine {
 
 namespace {
 
 double msSince(const QElapsedTimer& t) { return double(t.nsecsElapsed()) / 1e6; }
+
+// The calling thread (Linux: nice is per thread) to nice 10, and threads it creates after this
+// with it. Raising nice needs no privilege; it cannot be undone, so only the measurement pool's
+// own thread calls this.
+void lowerThisThreadsPriority() {
+#ifdef Q_OS_LINUX
+    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+    if (::getpriority(PRIO_PROCESS, tid) < 10) ::setpriority(PRIO_PROCESS, tid, 10);
+#endif
+}
 
 void report(ProgressReporter* p, double f, const QString& stage) {
     if (p) p->report(f, stage);
@@ -165,9 +181,10 @@ Engine::Engine(QObject* parent) : QObject(parent) {
     qRegisterMetaType<std::shared_ptr<const ModelSession>>();
     qRegisterMetaType<std::shared_ptr<const SplitEstimates>>();
     qRegisterMetaType<LoadErrorKind>();
-    // One thread may sit in a long import while slider re-scoring keeps running on another.
-    // and a background accuracy measurement on a third.
+    // One thread may sit in a long import while slider re-scoring keeps running on another;
+    // background accuracy measurements have a thread of their own, at idle priority.
     pool_.setMaxThreadCount(std::max(3, QThread::idealThreadCount()));
+    measurePool_.setMaxThreadCount(1);
     // The fast path runs whenever it is idle (latest request wins, coalesced while one runs);
     // the throttle only spaces the starts when set above 0.
     throttle_.setInterval(0);
@@ -188,6 +205,7 @@ Engine::~Engine() {
     planningJob_.cancel();
     exportJob_.cancel();
     pool_.waitForDone();
+    measurePool_.waitForDone();
 }
 
 quint64 Engine::loadModel(const LoadRequest& request) { return startSessionJob(request, nullptr); }
@@ -364,6 +382,7 @@ void Engine::runMeasurement() {
     auto first = estimates_;
     measureJob_.start(
         [session, first](const JobContext& job) {
+            lowerThisThreadsPriority();
             const planner::PlanningSession& p = *session->planning;
             auto e = std::make_shared<SplitEstimates>(*first);
             QElapsedTimer t;

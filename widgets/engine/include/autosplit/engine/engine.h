@@ -86,9 +86,14 @@ private:
     void startPlanning();
 
     QThreadPool pool_;
+    // Background accuracy measurements run on a thread of their own at nice 10 (Linux; the
+    // evaluator's executor threads, created from it, inherit it): they use every core for seconds
+    // to minutes, and the UI thread and the slider re-plans must preempt them at once rather than
+    // wait for a time slice. Not SCHED_IDLE: a build in another terminal would starve them.
+    QThreadPool measurePool_;
     JobTracker loads_{this, &pool_};
     JobTracker estimatesJob_{this, &pool_};
-    JobTracker measureJob_{this, &pool_};
+    JobTracker measureJob_{this, &measurePool_};
     JobTracker planningJob_{this, &pool_};
     JobTracker exportJob_{this, &pool_};
     bool planning_ = false;
