@@ -12,7 +12,8 @@
 // plan (the selection final), stage by stage, then reopened in a new engine with the caches the
 // first open left (target cold: ResNet-50 <= 6 s, PP-OCRv4 det <= 5 s, YOLOv3-SPP <= 25 s; warm
 // <= 1 s).
-//   bench_engine [--open-only | --drag-only] [MODEL.onnx ...]
+//   bench_engine [--open-only | --drag-only] [--open-model resnet50.onnx|ch_PP-OCRv4_det_infer.onnx|yolov3_spp.onnx]...
+//                [MODEL.onnx ...]   (models of the drag part)
 #include "autosplit/engine/engine.h"
 #include "autosplit/planner/session.h"
 
@@ -305,7 +306,7 @@ bool renderPages(const QString& dir, int width, int height) {
     return true;
 }
 
-bool coldOpen(const QString& modelsDir) {
+bool coldOpen(const QString& modelsDir, const QStringList& only) {
     struct Case {
         const char* file;
         const char* input;  // binding for dynamic inputs ("" = none)
@@ -325,6 +326,7 @@ bool coldOpen(const QString& modelsDir) {
                 "calib", "(float)", "context", "eval ref", "measure", "total s", "plans", "samples", "target", "selected");
     bool ok = true;
     for (const Case& c : cases) {
+        if (!only.isEmpty() && !only.contains(QLatin1String(c.file))) continue;
         const QString path = modelsDir + QLatin1Char('/') + QLatin1String(c.file);
         if (!QFileInfo::exists(path)) {
             std::printf("%-28s missing (scripts/fetch-models.sh)\n", c.file);
@@ -353,9 +355,11 @@ bool coldOpen(const QString& modelsDir) {
                         static_cast<long long>(f.decisionSamples), "<=", target, total <= target ? "PASS" : "MISS",
                         f.selected.c_str());
             if (measureS > 0)
-                std::printf("%-28s %5s   measuring: GPTQ %.2f s, bias correction %.2f s (%lld calibration runs), plan runs %.2f s\n",
-                            "", "", f.eval.gptqSeconds, f.eval.biasCorrectionSeconds, static_cast<long long>(f.eval.biasSamples),
-                            f.eval.planRunSeconds);
+                std::printf("%-28s %5s   measuring: GPTQ %.2f s (%d float passes, %lld calibration runs: %.2f s, of which moments "
+                            "%.2f s; factorizations %.2f s), bias correction %.2f s (%lld calibration runs), plan runs %.2f s\n",
+                            "", "", f.eval.gptqSeconds, f.eval.gptqPasses, static_cast<long long>(f.eval.gptqSamples),
+                            f.eval.gptqPassSeconds, f.eval.gptqMomentSeconds, f.eval.gptqSeconds - f.eval.gptqPassSeconds,
+                            f.eval.biasCorrectionSeconds, static_cast<long long>(f.eval.biasSamples), f.eval.planRunSeconds);
         }
     }
     std::printf("(stage 1 = import + optimize + analysis + latency tables; calib (float) = its float pass; eval ref = the\n"
@@ -374,14 +378,16 @@ int main(int argc, char** argv) {
     };
     std::vector<Model> models;
     bool open = true, drag = true;
+    QStringList openModels;  // --open-model FILE (repeatable): only these rows of the cold-open table
     for (int i = 1; i < argc; ++i) {
         const QString a = QString::fromLocal8Bit(argv[i]);
         if (a == QLatin1String("--open-only")) drag = false;
         else if (a == QLatin1String("--drag-only")) open = false;
+        else if (a == QLatin1String("--open-model") && i + 1 < argc) openModels << QString::fromLocal8Bit(argv[++i]);
         else models.push_back({a, {}});
     }
     bool openOk = true;
-    if (open) openOk = coldOpen(QStringLiteral(AUTOSPLIT_MODELS_DIR));
+    if (open) openOk = coldOpen(QStringLiteral(AUTOSPLIT_MODELS_DIR), openModels);
     if (!drag) return openOk ? 0 : 1;
     if (models.empty()) {
         const QString dir = QStringLiteral(AUTOSPLIT_MODELS_DIR);
