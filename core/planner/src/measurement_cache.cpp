@@ -51,7 +51,9 @@ std::string datasetHash(const Dataset& d) { return d.hash.empty() ? hashSamples(
 
 std::string measurementIdentity(const ErrorTable& table, const EvalData& data, const EvalOptions& o) {
     std::ostringstream s;
-    s << kFormat << "\nmodel " << table.modelHash << "\ncalibration " << table.dataHash << " " << table.clip << " "
+    // The evaluator's algorithm version: bump it whenever the same options measure differently
+    // (2: GPTQ moments from a vector budget, stored in float).
+    s << kFormat << "\nevaluator 2\nmodel " << table.modelHash << "\ncalibration " << table.dataHash << " " << table.clip << " "
       << table.errorKind << " samples " << table.samples << " bits";
     for (int b : table.bits) s << " " << b;
     s << "\nmeasurement " << datasetHash(data.inputs) << " sensor " << data.inputs.sensorGrid;
