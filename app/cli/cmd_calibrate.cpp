@@ -62,7 +62,7 @@ int run(const Args& argv) {
     } else {
         set = withWarnings(json, [&](auto* w) { return loadDataFolder(m.graph, dataDir, profile, w); });
     }
-    equalizeModel(m.graph, set, !noEqualize, o.threads, json);
+    equalizeModel(m.graph, set, !noEqualize, o.threads, json, o.cacheDir);
     const ErrorTable t = calibrate(m.graph, set, o);
     if (json) {
         std::cout << errorTableToJson(t) << "\n";

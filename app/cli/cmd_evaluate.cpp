@@ -135,13 +135,14 @@ int run(const Args& argv) {
     const Dataset& calib = calibDir.empty() ? data.inputs : separate;
     if (calibDir.empty() && !json)
         std::cerr << "warning: calibrating on the evaluation data itself (give --calibration DIR to hold it out)\n";
-    equalizeModel(m.graph, calib, !noEqualize, threads, json);
+    const std::string cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
+    equalizeModel(m.graph, calib, !noEqualize, threads, json, cacheDir);
     std::optional<ErrorTable> table;
     if (!dynamic) {
         CalibrationOptions co;
         co.quant = eo.quant;
         co.threads = threads;
-        co.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
+        co.cacheDir = cacheDir;
         // Fit the bit widths the plan uses (and the usual ones, so the cache entry is shared).
         co.bits = {2, 4, 6, 8};
         table = calibrate(g, calib, co);

@@ -34,10 +34,11 @@ LoadedModel loadModel(ArgReader& args, bool quiet) {
     return m;
 }
 
-EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet) {
+EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet, const std::string& cacheDir) {
     if (!enabled) return {};
     EqualizeOptions o;
     o.threads = threads;
+    o.cacheDir = cacheDir;
     const auto t0 = std::chrono::steady_clock::now();
     EqualizeReport r = equalizeActivations(g, data, o);
     if (!quiet)

@@ -29,7 +29,7 @@ LoadedModel loadModel(ArgReader& args, bool quiet = false);
 
 // Activation equalization (equalize.h) of the loaded model on the calibration data, before it is
 // calibrated; says "equalization: ..." on stderr unless quiet. Skipped when !enabled.
-EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet);
+EqualizeReport equalizeModel(Graph& g, const Dataset& data, bool enabled, int threads, bool quiet, const std::string& cacheDir);
 
 // Runs load(&warnings) and prints each warning as "warning: …" on stderr unless `quiet`.
 template <class F>

@@ -91,6 +91,7 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
         EqualizeOptions eq;
         eq.threads = o.threads;
         eq.cancel = cancel;
+        eq.cacheDir = o.cacheDir;
         s->equalization = equalizeActivations(graph, data.measurement.calibration, eq);
         s->equalizeMs = msSince(t0);
         say(equalizationSummary(s->equalization, s->equalizeMs));

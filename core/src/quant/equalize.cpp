@@ -2,10 +2,14 @@
 
 #include "autosplit/exec/executor.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/file_io.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <unordered_map>
 
@@ -95,6 +99,63 @@ struct Candidate {
     std::vector<float> lo, hi;  // per channel, measured
 };
 
+constexpr const char* kRangesFormat = "autosplit-equalize-ranges v1";
+
+std::string rangesCacheFile(const EqualizeOptions& o, const Graph& g, const Dataset& data, int measured) {
+    const std::string dataHash = data.hash.empty() ? hashSamples(data.samples) : data.hash;
+    return o.cacheDir + "/equalize-" + graphHash(g) + "-" + dataHash + "-n" + std::to_string(measured) + ".json";
+}
+
+// The candidates' ranges from a cache file written for the same candidates; false (and the
+// candidates untouched) when the file is absent, damaged or written for other tensors.
+bool readRanges(const std::string& path, const Graph& g, std::vector<Candidate>& cands) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return false;
+    try {
+        const auto j = nlohmann::json::parse(readWholeFile(path));
+        if (j.at("format").get<std::string>() != kRangesFormat) return false;
+        const auto& ranges = j.at("ranges");
+        std::vector<std::pair<std::vector<float>, std::vector<float>>> got(cands.size());
+        for (size_t k = 0; k < cands.size(); ++k) {
+            const Tensor& t = g.tensors[static_cast<size_t>(cands[k].tensor)];
+            if (!ranges.contains(t.name)) return false;
+            const auto& r = ranges.at(t.name);
+            got[k].first = r.at("lo").get<std::vector<float>>();
+            got[k].second = r.at("hi").get<std::vector<float>>();
+            if (got[k].first.size() != got[k].second.size()) return false;
+            if (!got[k].first.empty() && static_cast<int64_t>(got[k].first.size()) != t.shape[1]) return false;
+        }
+        for (size_t k = 0; k < cands.size(); ++k) {
+            cands[k].lo = std::move(got[k].first);
+            cands[k].hi = std::move(got[k].second);
+        }
+        return true;
+    } catch (const std::exception&) {
+        return false;  // damaged: measured again and rewritten
+    }
+}
+
+// Best effort: a cache that cannot be written costs the next open a float pass, nothing else.
+void writeRanges(const std::string& path, const Graph& g, const std::vector<Candidate>& cands) {
+    nlohmann::json ranges = nlohmann::json::object();
+    for (const Candidate& c : cands) {
+        // Infinite ranges (a channel that never saw a finite value) do not survive JSON: not cached.
+        for (size_t i = 0; i < c.lo.size(); ++i)
+            if (!std::isfinite(c.lo[i]) || !std::isfinite(c.hi[i])) return;
+        ranges[g.tensors[static_cast<size_t>(c.tensor)].name] = {{"lo", c.lo}, {"hi", c.hi}};
+    }
+    try {
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+        writeFileAtomically(path, nlohmann::json{{"format", kRangesFormat}, {"ranges", ranges}}.dump());
+    } catch (const std::exception&) {
+    }
+}
+
+void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands,
+                   const std::unordered_map<int, size_t>& candOf);
+void rescale(Graph& g, std::vector<Candidate>& cands, const EqualizeOptions& o, EqualizeReport& report);
+
 }  // namespace
 
 EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const EqualizeOptions& o) {
@@ -132,6 +193,23 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
     }
     if (cands.empty() || data.samples.empty()) return report;
 
+    const int measured = std::min<int>(static_cast<int>(data.samples.size()), std::max(1, o.maxSamples));
+    const std::string cachePath = o.cacheDir.empty() ? std::string() : rangesCacheFile(o, g, data, measured);
+    if (!cachePath.empty() && readRanges(cachePath, g, cands)) {
+        report.rangesFromCache = true;
+    } else {
+        measureRanges(g, data, o, measured, cands, candOf);
+        if (!cachePath.empty()) writeRanges(cachePath, g, cands);
+    }
+    report.samples = measured;
+    rescale(g, cands, o, report);
+    return report;
+}
+
+namespace {
+
+void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands,
+                   const std::unordered_map<int, size_t>& candOf) {
     // Per-channel ranges on the float model.
     ExecutorOptions eo;
     eo.threads = o.threads;
@@ -157,14 +235,14 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
                 c.hi[static_cast<size_t>(ch)] = std::max(c.hi[static_cast<size_t>(ch)], *mx);
             }
     };
-    const int measured = std::min<int>(static_cast<int>(data.samples.size()), std::max(1, o.maxSamples));
     for (int i = 0; i < measured; ++i) {
         validateSample(g, data.samples[static_cast<size_t>(i)], "calibration sample " + std::to_string(i));
         ex.run(data.samples[static_cast<size_t>(i)], hooks);
     }
-    report.samples = measured;
+}
 
-    // Rescale: s_c moves channel c as far out as the tensor's range allows (its own sign side).
+void rescale(Graph& g, std::vector<Candidate>& cands, const EqualizeOptions& o, EqualizeReport& report) {
+    // s_c moves channel c as far out as the tensor's range allows (its own sign side).
     for (Candidate& c : cands) {
         if (c.lo.empty()) continue;
         const int64_t C = static_cast<int64_t>(c.lo.size()), rank = static_cast<int64_t>(g.tensors[static_cast<size_t>(c.tensor)].shape.size());
@@ -208,8 +286,9 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
         const Tensor& t = g.tensors[static_cast<size_t>(c.tensor)];
         report.tensors.push_back({t.name, g.nodes[static_cast<size_t>(t.producer)].name, C, maxS, c.depthwise});
     }
-    return report;
 }
+
+}  // namespace
 
 std::string equalizationSummary(const EqualizeReport& r, double ms) {
     double largest = 1;
@@ -221,8 +300,9 @@ std::string equalizationSummary(const EqualizeReport& r, double ms) {
     char line[200];
     std::snprintf(line, sizeof line,
                   "equalization: %zu tensor%s rescaled per channel (%d read by depthwise convs, largest factor %.1f) "
-                  "on %d samples (%d ms)",
-                  r.tensors.size(), r.tensors.size() == 1 ? "" : "s", depthwise, largest, r.samples, int(ms));
+                  "on %d samples (%d ms%s)",
+                  r.tensors.size(), r.tensors.size() == 1 ? "" : "s", depthwise, largest, r.samples, int(ms),
+                  r.rangesFromCache ? ", ranges from the cache" : "");
     return line;
 }
 

@@ -171,6 +171,42 @@ private slots:
         QCOMPARE(graphHash(g), h);
     }
 
+    // With a cache folder, the second equalization of the same model on the same data reads the
+    // ranges (no float pass) and leaves exactly the graph the first left; other data, or a
+    // damaged file, measures again.
+    void rangesAreCachedPerModelAndData() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        EqualizeOptions o;
+        o.cacheDir = dir.path().toStdString();
+        Graph first = imbalancedNet(), second = imbalancedNet(), plain = imbalancedNet();
+        const Dataset set = inputs(first, 3);
+        const EqualizeReport a = equalizeActivations(first, set, o);
+        QVERIFY(!a.rangesFromCache);
+        QCOMPARE(a.tensors.size(), size_t(2));
+        const QStringList files = QDir(dir.path()).entryList({QStringLiteral("equalize-*.json")});
+        QCOMPARE(files.size(), 1);
+        const EqualizeReport b = equalizeActivations(second, set, o);
+        QVERIFY(b.rangesFromCache);
+        QCOMPARE(b.tensors.size(), a.tensors.size());
+        QCOMPARE(graphHash(second), graphHash(first));
+        equalizeActivations(plain, set);  // no cache: the same result
+        QCOMPARE(graphHash(plain), graphHash(first));
+        QVERIFY(QString::fromStdString(equalizationSummary(b, 1)).contains(QStringLiteral("ranges from the cache")));
+
+        Graph other = imbalancedNet();
+        QVERIFY(!equalizeActivations(other, syntheticDataset(other, 3, 99), o).rangesFromCache);  // other data
+        QFile f(QDir(dir.path()).filePath(files.front()));
+        QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        f.write("{\"format\": \"autosplit-equalize-ranges v1\", \"ranges\": {\"a\": {\"lo\": [1");
+        f.close();
+        Graph again = imbalancedNet();
+        QVERIFY(!equalizeActivations(again, set, o).rangesFromCache);  // damaged: measured and rewritten
+        QCOMPARE(graphHash(again), graphHash(first));
+        Graph last = imbalancedNet();
+        QVERIFY(equalizeActivations(last, set, o).rangesFromCache);
+    }
+
     void badSamplesAreNamed() {
         Graph g = imbalancedNet();
         Dataset set = inputs(g, 2);

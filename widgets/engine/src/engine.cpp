@@ -307,6 +307,7 @@ void Engine::startPlanning() {
             session_ = std::move(s);
             emit sessionAvailable(session_);
             requestEstimate(request_);
+            measureNow_ = true;  // no slider moved: the first measurement needs no debounce
         },
         {}, [this](double f, const QString& stage) { emit loadProgress(planningJob_.generation(), f, stage); });
 }
@@ -325,6 +326,7 @@ void Engine::cancelLoad() {
 void Engine::requestEstimate(const PlanRequest& request) {
     request_ = request;
     ++requestSerial_;
+    measureNow_ = false;
     estimateDirty_ = true;
     measureDelay_.stop();
     measureJob_.cancel();  // a measurement for older constraints is superseded
@@ -366,7 +368,11 @@ void Engine::runEstimate() {
             estimateRunning_ = false;
             estimates_ = std::move(e);
             emit estimateAvailable(estimates_);
-            if (estimates_->plans && !estimates_->plans->final() && !estimateDirty_) measureDelay_.start();
+            if (estimates_->plans && !estimates_->plans->final() && !estimateDirty_) {
+                if (measureNow_) runMeasurement();
+                else measureDelay_.start();
+            }
+            measureNow_ = false;
             maybeRunEstimate();
         },
         [this](std::exception_ptr e) {

@@ -38,6 +38,10 @@ struct EqualizeOptions {
     double maxScale = 256;   // cap on s_c (keeps divided weights well inside float16 for the cloud)
     int threads = 0;         // executor threads, 0 = all cores
     CancelToken cancel;
+    // The measured per-channel ranges are kept in DIR/equalize-<model>-<data>-n<samples>.json
+    // (the float model before equalization, the data set's hash): reopening the same model on
+    // the same data skips the float pass and applies the same scales. Empty: no cache.
+    std::string cacheDir;
 };
 
 struct EqualizedTensor {
@@ -51,6 +55,7 @@ struct EqualizedTensor {
 struct EqualizeReport {
     std::vector<EqualizedTensor> tensors;
     int samples = 0;         // samples measured
+    bool rangesFromCache = false;
 };
 
 // Measures per-channel ranges of the candidate tensors on `data` (float model) and rescales them.
@@ -59,7 +64,7 @@ struct EqualizeReport {
 EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const EqualizeOptions& o = {});
 
 // "equalization: 3 tensors rescaled per channel (1 read by depthwise convs, largest factor 12.0)
-// on 8 samples (37 ms)".
+// on 8 samples (37 ms)" (", ranges from the cache" when they were).
 std::string equalizationSummary(const EqualizeReport& r, double ms);
 
 }  // namespace autosplit

@@ -98,6 +98,7 @@ private:
     JobTracker exportJob_{this, &pool_};
     bool planning_ = false;
     QTimer measureDelay_;
+    bool measureNow_ = false;  // the next estimate is the first after planning: measure at once
     bool planningEnabled_ = true;
     sim::LatencyTableCache latencyCache_;
     std::shared_ptr<const ModelSession> session_;
