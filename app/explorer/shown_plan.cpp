@@ -138,8 +138,9 @@ std::optional<ShownPlan> plannerShownPlan(const engine::ModelSession& s, const e
                     .arg(QString::fromStdString(ps.reason()).toHtmlEscaped())
                     .arg(ps.candidates.size())
                     .arg(ps.pareto.size())
-                    .arg(e.measured ? QObject::tr("%1 measurements in %2").arg(ps.measured).arg(milliseconds(e.replanMs))
-                                    : QObject::tr("re-planned in %1").arg(milliseconds(e.replanMs)))
+                    .arg(e.measured       ? QObject::tr("%1 measurements in %2").arg(ps.measured).arg(milliseconds(e.replanMs))
+                         : ps.measured > 0 ? QObject::tr("measuring: %1 plans measured so far").arg(ps.measured)
+                                           : QObject::tr("re-planned in %1").arg(milliseconds(e.replanMs)))
                     .arg(QString::fromStdString(s.planning->dataDescription).toHtmlEscaped());
     return out;
 }

@@ -278,8 +278,8 @@ private slots:
 
     // Background measurements run at nice 10 on their own thread (and the evaluator's executor
     // threads they create), so the UI thread and the slider re-plans preempt them; the UI
-    // thread itself stays at its nice.
-    void measurementsRunBelowTheUiThread() {
+    // thread itself stays at its nice. Each measurement's selection is delivered as it is taken.
+    void measurementsRunBelowTheUiThreadAndArriveOneByOne() {
         // An empty cache, so that the measurement builds the evaluator (and its threads).
         QTemporaryDir cache;
         QVERIFY(cache.isValid());
@@ -290,11 +290,23 @@ private slots:
             else qputenv("AUTOSPLIT_CACHE", before);
         });
         Engine e;
+        QSignalSpy estimates(&e, &Engine::estimateAvailable);
         QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
         QTRY_VERIFY_WITH_TIMEOUT(!e.isPlanning(), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->plans, kTimeout);
         QVERIFY2(!e.estimates()->plans->final(), "the example's default request should need a measurement");
         QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->measured, kTimeout);
+        // The selections between measurements arrived as they were taken, for the same request.
+        const auto final = e.estimates();
+        QVERIFY2(final->plans->measured >= 2, "the example should need several measurements");
+        int interim = 0;
+        for (const auto& args : estimates) {
+            const auto est = args.at(0).value<std::shared_ptr<const SplitEstimates>>();
+            if (est->measured || !est->plans || est->plans->measured == 0) continue;
+            QCOMPARE(est->requestSerial, final->requestSerial);
+            QCOMPARE(est->plans->measured, ++interim);
+        }
+        QCOMPARE(interim, final->plans->measured - 1);
         const QList<int> nice = threadNiceValues();
         QVERIFY2(!nice.isEmpty(), "cannot read /proc/self/task");
         const int mine = threadNiceValues(true).value(0, -100);

@@ -216,6 +216,31 @@ private slots:
         QCOMPARE(calls.load(), second);
     }
 
+    // onMeasured hears the selection before every measurement after the first, with the count so
+    // far, and each interim selection is what replan says at that point.
+    void interimSelectionsArriveAsMeasured() {
+        auto ctx = freshContext();
+        std::atomic<int> calls{0};
+        auto measure = [&](const PlanBits&, const CancelToken&, double) {
+            ++calls;
+            AccuracyMeasurement a{30.0, "fake", 16, ""};
+            a.setSamples = 16;
+            return a;
+        };
+        Constraints c;
+        c.maxDropPercent = 5;
+        std::vector<std::shared_ptr<const PlanSet>> heard;
+        auto ps = planWithMeasurement(*ctx, c, measure, {}, 64, [&](std::shared_ptr<const PlanSet> p) {
+            QCOMPARE(p->measured, calls.load());  // before the next measurement
+            QCOMPARE(p->selected.solution, replan(*ctx, c)->selected.solution);
+            heard.push_back(std::move(p));
+        });
+        QVERIFY(ps->final());
+        QVERIFY2(ps->measured >= 3, "the fixture should need several measurements");
+        QCOMPARE(int(heard.size()), ps->measured - 1);
+        for (size_t i = 0; i < heard.size(); ++i) QCOMPARE(heard[i]->measured, int(i) + 1);
+    }
+
     void measurementCacheAcrossSessions() {
         QTemporaryDir dir;
         const std::string folder = dir.path().toStdString();

@@ -250,8 +250,16 @@ std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constrai
 
 std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, const Constraints& c,
                                                    const AccuracyMeasure& measure, const CancelToken& cancel,
-                                                   int maxMeasurements) {
+                                                   int maxMeasurements,
+                                                   const std::function<void(std::shared_ptr<const PlanSet>)>& onMeasured) {
     int taken = 0;
+    // The selection so far, before another measurement (none before the first: that is replan's).
+    auto tell = [&](const std::shared_ptr<const PlanSet>& ps) {
+        if (!onMeasured || taken == 0) return;
+        auto interim = std::make_shared<PlanSet>(*ps);
+        interim->measured = taken;
+        onMeasured(std::move(interim));
+    };
     while (true) {
         auto ps = replan(ctx, c);
         // Cloud-Only is a plan like the others (an 8-bit input, a float16 cloud): once it is the
@@ -260,6 +268,7 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
         // Cloud-Only fails).
         if (ps->pending.empty() && measure && ps->selected.solution == 0 && !ctx.accuracy(0)) {
             cancel.throwIfCancelled();
+            tell(ps);
             ctx.measure(0, measure, cancel);  // in full: its drop is stated
             ++taken;
             continue;
@@ -271,6 +280,7 @@ std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, c
             return out;
         }
         cancel.throwIfCancelled();
+        tell(ps);
         // Rejections can stop early: the fastest candidates are the lowest widths, most of them
         // far above the threshold after a few samples.
         ctx.measure(ps->pending.front(), measure, cancel, c.maxDropPercent);

@@ -387,13 +387,23 @@ void Engine::runMeasurement() {
     auto session = session_;
     auto first = estimates_;
     measureJob_.start(
-        [session, first](const JobContext& job) {
+        [this, session, first](const JobContext& job) {
             lowerThisThreadsPriority();
             const planner::PlanningSession& p = *session->planning;
             auto e = std::make_shared<SplitEstimates>(*first);
             QElapsedTimer t;
             t.start();
-            e->plans = planner::planWithMeasurement(*p.context, first->plans->constraints, p.measure, job.cancel, 32);
+            // Each measurement's selection reaches the window as it is taken (not final yet).
+            auto onMeasured = [this, first, &job](std::shared_ptr<const planner::PlanSet> ps) {
+                auto interim = std::make_shared<SplitEstimates>(*first);
+                interim->plans = std::move(ps);
+                job.post([this, interim = std::shared_ptr<const SplitEstimates>(std::move(interim))] {
+                    if (!estimates_ || interim->requestSerial != estimates_->requestSerial) return;
+                    estimates_ = interim;
+                    emit estimateAvailable(estimates_);
+                });
+            };
+            e->plans = planner::planWithMeasurement(*p.context, first->plans->constraints, p.measure, job.cancel, 32, onMeasured);
             e->replanMs = msSince(t);
             e->measured = true;
             return std::shared_ptr<const SplitEstimates>(std::move(e));

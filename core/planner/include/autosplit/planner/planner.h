@@ -17,6 +17,7 @@
 #include "autosplit/planner/cost_model.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,10 +109,13 @@ struct PlanSet {
 std::shared_ptr<const PlanSet> replan(const PlanningContext& ctx, const Constraints& c);
 
 // replan(), then measure the fastest pending Pareto solution and re-select until the selection
-// is final (at most maxMeasurements measurements; Cancelled when `cancel` fires).
+// is final (at most maxMeasurements measurements; Cancelled when `cancel` fires). `onMeasured`,
+// when set, hears the selection before each further measurement (after the first one;
+// PlanSet::measured = measurements so far), so a window can show them as they arrive.
 std::shared_ptr<const PlanSet> planWithMeasurement(const PlanningContext& ctx, const Constraints& c,
                                                    const AccuracyMeasure& measure, const CancelToken& cancel = {},
-                                                   int maxMeasurements = 64);
+                                                   int maxMeasurements = 64,
+                                                   const std::function<void(std::shared_ptr<const PlanSet>)>& onMeasured = {});
 
 // Plan for a stored solution under given constraints (used by replan and the baselines).
 Plan planFor(const PlanningContext& ctx, int solution, const Constraints& c, const std::string& name);

@@ -54,6 +54,9 @@ struct JobContext {
     CancelToken cancel;
     ProgressReporter& progress;
     quint64 generation;
+    // Runs `fn` on the receiver's thread, in order, only while this job is still the current one
+    // (an interim result; the final one is the job's return value).
+    std::function<void(std::function<void()>)> post;
 };
 
 class JobTracker {
@@ -117,7 +120,7 @@ public:
         pool_->start([state, token, gen, deliver, sink, interval, work = std::move(work),
                       onResult = std::move(onResult), onError = std::move(onError)]() mutable {
             ProgressReporter progress(sink, interval);
-            const JobContext ctx{token, progress, gen};
+            const JobContext ctx{token, progress, gen, [deliver](std::function<void()> fn) { deliver(std::move(fn)); }};
             try {
                 token.throwIfCancelled();
                 auto result = std::make_shared<decltype(work(ctx))>(work(ctx));

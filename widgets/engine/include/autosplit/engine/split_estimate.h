@@ -34,7 +34,8 @@ struct SplitEstimates {
     int best = -1;               // position of the fastest split that fits edge memory; -2 if none
     double computeMs = 0;
     // The planner's answer for the same constraints: a fast estimate first (accuracy only where
-    // already measured), then a refined one with measured drops (`measured` = true).
+    // already measured), the selection after each measurement while they run (plans->measured =
+    // measurements so far), then the refined one with measured drops (`measured` = true).
     std::shared_ptr<const planner::PlanSet> plans;
     bool measured = false;
     double replanMs = 0;
