@@ -473,9 +473,27 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
                 slots[size_t(sl)] = -1;
                 slotOf[size_t(v)] = -1;
             }
+        // 1. Merge the states that differ only in the variables that died: per masked key, the
+        //    Pareto set of (peak, distortion), sorted by peak (the future of an entry depends on
+        //    its key alone, so what is dominated now stays dominated).
         std::vector<Entry> cur;
         cur.reserve(prev.size());
         for (size_t i = 0; i < prev.size(); ++i) cur.push_back({prev[i].key & mask, prev[i].peak, prev[i].dist, int32_t(i)});
+        const auto byKeyPeak = [](const Entry& a, const Entry& b) {
+            if (a.key != b.key) return a.key < b.key;
+            if (a.peak != b.peak) return a.peak < b.peak;
+            if (a.dist != b.dist) return a.dist < b.dist;
+            return a.parent < b.parent;  // exact ties: the same survivor in every run
+        };
+        std::sort(cur.begin(), cur.end(), byKeyPeak);
+        {
+            size_t n = 0;
+            for (size_t i = 0; i < cur.size(); ++i)
+                if (n == 0 || cur[n - 1].key != cur[i].key || cur[i].dist < cur[n - 1].dist) cur[n++] = cur[i];
+            cur.resize(n);
+        }
+        // 2. The variables born here: every option of each, group by group, so that entries of
+        //    one new key stay contiguous and sorted by peak.
         bool overflow = false;
         for (int v : q.born[size_t(s)]) {
             const int sl = assignSlot(slots, slotOf, v);
@@ -490,33 +508,39 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
             }
             std::vector<Entry> next;
             next.reserve(cur.size() * var.bits.size());
-            for (const auto& e : cur)
+            for (size_t g0 = 0; g0 < cur.size();) {
+                size_t g1 = g0 + 1;
+                while (g1 < cur.size() && cur[g1].key == cur[g0].key) ++g1;
                 for (size_t k = 0; k < var.bits.size(); ++k)
-                    next.push_back({e.key | (uint64_t(k) << (sl * kSlotBits)), e.peak, e.dist + var.distortion[k], e.parent});
+                    for (size_t i = g0; i < g1; ++i)
+                        next.push_back({cur[i].key | (uint64_t(k) << (sl * kSlotBits)), cur[i].peak, cur[i].dist + var.distortion[k],
+                                        cur[i].parent});
+                g0 = g1;
+            }
             cur = std::move(next);
         }
         if (overflow) break;
-        // The load at s depends on the state only; the peak so far becomes max(peak, load).
+        // 3. The load at s depends on the key only; the peak so far becomes max(peak, load). In a
+        //    key's run (peak ascending, distortion falling) the entries lifted to the load collapse
+        //    into the last of them; the others stay a Pareto set.
         const auto& contrib = q.contrib[size_t(s)];
-        for (auto& e : cur) {
-            int64_t load = p.constant[size_t(s)];
-            for (const auto& [v, n] : contrib) {
-                const int k = int((e.key >> (slotOf[size_t(v)] * kSlotBits)) & 0xF);
-                load += n * p.variables[size_t(v)].bits[size_t(k)];
-            }
-            e.peak = std::max(e.peak, load);
-        }
-        // Per state, keep the Pareto set of (peak, distortion).
-        std::sort(cur.begin(), cur.end(), [](const Entry& a, const Entry& b) {
-            if (a.key != b.key) return a.key < b.key;
-            if (a.peak != b.peak) return a.peak < b.peak;
-            return a.dist < b.dist;
-        });
         std::vector<Entry> kept;
         kept.reserve(cur.size());
-        for (size_t i = 0; i < cur.size(); ++i) {
-            const bool newState = kept.empty() || kept.back().key != cur[i].key;
-            if (newState || cur[i].dist < kept.back().dist) kept.push_back(cur[i]);
+        for (size_t g0 = 0; g0 < cur.size();) {
+            size_t g1 = g0 + 1;
+            while (g1 < cur.size() && cur[g1].key == cur[g0].key) ++g1;
+            int64_t load = p.constant[size_t(s)];
+            for (const auto& [v, n] : contrib) {
+                const int k = int((cur[g0].key >> (slotOf[size_t(v)] * kSlotBits)) & 0xF);
+                load += n * p.variables[size_t(v)].bits[size_t(k)];
+            }
+            size_t i = g0;
+            while (i + 1 < g1 && cur[i + 1].peak <= load) ++i;  // cur[g0..i] all reach `load`
+            Entry e = cur[i];
+            e.peak = std::max(e.peak, load);
+            kept.push_back(e);
+            for (++i; i < g1; ++i) kept.push_back(cur[i]);
+            g0 = g1;
         }
         std::vector<uint64_t> keys(kept.size());
         std::vector<int32_t> parents(kept.size());
