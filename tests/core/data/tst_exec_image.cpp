@@ -219,6 +219,32 @@ private slots:
         } catch (const Error& e) {
             QVERIFY(QString(e.what()).contains("c.png"));
         }
+        // Files load in parallel; the samples keep the files' order and the first broken file in
+        // that order is the one named, whichever thread met it first.
+        for (int i = 0; i < 12; ++i)
+            writePng((d.path() + QStringLiteral("/d%1.png").arg(i, 2, 10, QChar('0'))).toStdString(), pattern(9 + i, 10, 3));
+        writeBytes((d.path() + "/z.png").toStdString(), "\x89PNG\r\n\x1a\nbroken too");
+        for (int run = 0; run < 5; ++run) {
+            try {
+                loadImageFolder(g, d.path().toStdString(), {});
+                QFAIL("corrupt image accepted");
+            } catch (const Error& e) {
+                QVERIFY2(QString(e.what()).contains("c.png") && !QString(e.what()).contains("z.png"), e.what());
+            }
+        }
+        QFile::remove(d.path() + "/c.png");
+        QFile::remove(d.path() + "/z.png");
+        const Dataset many = loadImageFolder(g, d.path().toStdString(), {});
+        QCOMPARE(many.samples.size(), size_t(14));
+        QCOMPARE(many.sampleNames[2], std::string("d00.png"));
+        QCOMPARE(many.sampleNames[13], std::string("d11.png"));
+        Dataset one;  // each sample is its own file's, one at a time
+        for (const auto& name : many.sampleNames) {
+            QTemporaryDir single;
+            QFile::copy(d.path() + "/" + QString::fromStdString(name), single.path() + "/" + QString::fromStdString(name));
+            one.samples.push_back(loadImageFolder(g, single.path().toStdString(), {}).samples.front());
+        }
+        for (size_t i = 0; i < many.samples.size(); ++i) QVERIFY(many.samples[i][0].floats == one.samples[i][0].floats);
     }
 };
 
