@@ -554,10 +554,24 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
         largest_ = std::max(largest_, kept.size());
         reached_ = s;
         if (wanted[size_t(s)]) {
-            std::vector<Point> pts(kept.size());
-            for (size_t i = 0; i < kept.size(); ++i) pts[i] = {kept[i].peak, kept[i].dist, int32_t(i)};
+            // Only points no lower-peak bucket dominates can be on the frontier: with the
+            // smallest distortion of each of 4096 peak buckets and its running minimum, a point
+            // whose distortion some strictly lower bucket reaches is dropped before the sort.
+            int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+            for (const auto& e : kept) lo = std::min(lo, e.peak), hi = std::max(hi, e.peak);
+            constexpr int kBuckets = 4096;
+            const double width = hi > lo ? double(hi - lo) / kBuckets : 1.0;
+            auto bucketOf = [&](int64_t peak) { return std::min(kBuckets - 1, int(double(peak - lo) / width)); };
+            std::vector<double> below(kBuckets + 1, std::numeric_limits<double>::infinity());  // below[b]: min over buckets < b
+            for (const auto& e : kept) below[size_t(bucketOf(e.peak)) + 1] = std::min(below[size_t(bucketOf(e.peak)) + 1], e.dist);
+            for (int b = 1; b <= kBuckets; ++b) below[size_t(b)] = std::min(below[size_t(b)], below[size_t(b - 1)]);
+            std::vector<Point> pts;
+            for (size_t i = 0; i < kept.size(); ++i)
+                if (kept[i].dist < below[size_t(bucketOf(kept[i].peak))]) pts.push_back({kept[i].peak, kept[i].dist, int32_t(i)});
             std::sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) {
-                return a.peak != b.peak ? a.peak < b.peak : a.distortion < b.distortion;
+                if (a.peak != b.peak) return a.peak < b.peak;
+                if (a.distortion != b.distortion) return a.distortion < b.distortion;
+                return a.entry < b.entry;
             });
             std::vector<Point> front;
             for (const auto& pt : pts)
