@@ -15,7 +15,7 @@ build="${BUILD_DIR:-$here/build}"
 
 packages=(build-essential cmake ninja-build pkg-config
   qt6-base-dev libqcustomplot-dev libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev
-  nlohmann-json3-dev libgraphviz-dev libasio-dev
+  nlohmann-json3-dev libgraphviz-dev libasio-dev libssl-dev
   libpng-dev libjpeg-dev libfreetype-dev
   xvfb xauth libonnx-testdata fonts-dejavu-core
   python3-torchvision)
