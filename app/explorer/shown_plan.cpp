@@ -97,8 +97,9 @@ std::optional<ShownPlan> plannerShownPlan(const engine::ModelSession& s, const e
         p.id = cand.solution;
         if (const auto m = ctx.accuracy(cand.solution)) {
             p.drop = m->drop;
-            if (!m->intervalMethod.empty() && m->intervalMethod != "none") p.dropLow = m->low, p.dropHigh = m->high;
-            out.measuredSamples = std::max(out.measuredSamples, m->samples);
+            if (m->stoppedEarly()) p.dropAtLeast = *m->dropAtLeast;  // a bound, not an interval
+            else if (!m->intervalMethod.empty() && m->intervalMethod != "none") p.dropLow = m->low, p.dropHigh = m->high;
+            if (!m->stoppedEarly()) out.measuredSamples = std::max(out.measuredSamples, m->samples);
         }
         const planner::Solution& sol = ctx.solutions()[size_t(cand.solution)];
         // Only Cloud-Only and the baselines' w = a = 16 plans can be float16 (the grid's bits are <= 8).

@@ -280,6 +280,28 @@ private slots:
         QCOMPARE(clicked.at(1).at(0).toInt(), 2);
         plot.setXAxisMode(PlanScatter::XAxisMode::AccuracyDrop);
         QCOMPARE(plot.thresholdX(), 2.5);
+
+        // A measurement stopped early: drawn at its bound (not its partial estimate) in its own
+        // series, without an interval, off the front, said in the note; still clickable.
+        auto early = withIntervals;
+        early[0].drop = 40.0, early[0].dropAtLeast = 12.5, early[0].dropLow = early[0].dropHigh = nan;
+        plot.setData(early, {1, 2}, bases, 3, 2.5, 64);
+        plot.replot();
+        QCOMPARE(plot.xOf(early[0]), 12.5);
+        QCPGraph* stopped = plot.graph(5);
+        QVERIFY(stopped->visible());
+        QVERIFY(plot.legend->hasItemWithPlottable(stopped));
+        QCOMPARE(stopped->dataCount(), 1);
+        QCOMPARE(stopped->data()->constBegin()->key, 12.5);
+        QCOMPARE(plot.graph(1)->dataCount(), 2);  // the other measured point and the float16 one
+        QCOMPARE(plot.intervalCount(), 1);
+        QCOMPARE(plot.graph(2)->dataCount(), 2);  // the front leaves the bound out
+        QVERIFY(plot.xAxis->range().contains(12.5));
+        QVERIFY2(plot.note().contains(QStringLiteral("1 stopped early")), qPrintable(plot.note()));
+        const QPoint atBound(int(std::lround(plot.xAxis->coordToPixel(12.5))), int(std::lround(plot.yAxis->coordToPixel(0.4))));
+        QCOMPARE(plot.idAt(atBound), 1);
+        plot.setData(cands, {1, 2}, bases, 3, 2.5, 64);
+        QVERIFY(!plot.graph(5)->visible());
     }
 };
 

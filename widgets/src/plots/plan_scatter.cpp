@@ -5,6 +5,7 @@
 #include "autosplit/widgets/palette.h"
 
 #include <QLocale>
+#include <QPainterPath>
 
 #include <algorithm>
 #include <cmath>
@@ -47,6 +48,17 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     sel_->setName(tr("selected"));
     sel_->setLineStyle(QCPGraph::lsNone);
     sel_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QPen(palette::selection(), 2), palette::selection(), 15));
+    stopped_ = addGraph();
+    stopped_->setName(tr("stopped early: drop at least"));
+    stopped_->setLineStyle(QCPGraph::lsNone);
+    {
+        QPainterPath right;  // a triangle pointing to larger drops: "at least here"
+        right.moveTo(-3.5, -4.5);
+        right.lineTo(4.5, 0);
+        right.lineTo(-3.5, 4.5);
+        right.closeSubpath();
+        stopped_->setScatterStyle(QCPScatterStyle(right, QPen(palette::edgeSeries().darker(150), 1), palette::edgeSeries().lighter(130), 9));
+    }
     threshold_ = new QCPItemStraightLine(this);
     threshold_->setPen(QPen(palette::transmitted(), 1.5, Qt::DashLine));
     thresholdText_ = new QCPItemText(this);
@@ -139,7 +151,10 @@ double viewX(const P& p, PlanScatter::XAxisMode mode) {
 }
 }  // namespace
 
-double PlanScatter::xOf(const ScatterPoint& p) const { return viewX(p, mode_); }
+double PlanScatter::xOf(const ScatterPoint& p) const {
+    if (mode_ == XAxisMode::AccuracyDrop && p.stoppedEarly()) return p.dropAtLeast;
+    return viewX(p, mode_);
+}
 
 double PlanScatter::thresholdX() const {
     return threshold_->visible() ? threshold_->point1->coords().x() : std::numeric_limits<double>::quiet_NaN();
@@ -151,9 +166,9 @@ QString PlanScatter::note() const { return noteText_->text(); }
 
 void PlanScatter::rebuild() {
     const bool dropView = mode_ == XAxisMode::AccuracyDrop;
-    QVector<double> cx, cy, mx, my, px, py, bx, by, sx, sy, eMinus, ePlus;
+    QVector<double> cx, cy, mx, my, px, py, bx, by, sx, sy, eMinus, ePlus, tx, ty;
     double lo = 1e300, hi = 0, ymax = 0;
-    int measured = 0, hidden = 0;
+    int measured = 0, hidden = 0, stopped = 0;
     std::map<int, std::pair<double, double>> byId;  // drawn points: id -> (x, y)
     for (const auto& p : points_) {
         const double x = xOf(p);
@@ -161,6 +176,13 @@ void PlanScatter::rebuild() {
         if (!std::isfinite(x)) {
             ++hidden;
             continue;
+        }
+        if (dropView && p.stoppedEarly()) {
+            tx << x, ty << p.normLatency;
+            ++stopped;
+            lo = std::min(lo, x), hi = std::max(hi, x), ymax = std::max(ymax, p.normLatency);
+            if (p.id == selectedId_) sx << x, sy << p.normLatency;
+            continue;  // not on the front: only a bound is known
         }
         if (p.measured() || (dropView && p.float16)) {
             mx << x, my << p.normLatency;
@@ -230,9 +252,11 @@ void PlanScatter::rebuild() {
     pareto_->setData(px, py, true);
     base_->setData(bx, by);
     sel_->setData(sx, sy);
+    stopped_->setData(tx, ty);
     cands_->setVisible(!dropView);
+    stopped_->setVisible(dropView && stopped > 0);
     legend->clearItems();  // rebuilt in a fixed order: the unmeasured entry only where drawn
-    for (QCPGraph* g : {cands_, measured_, pareto_, base_, sel_})
+    for (QCPGraph* g : {cands_, measured_, stopped_, pareto_, base_, sel_})
         if (g->visible()) g->addToLegend();
     measured_->setName(samples_ > 0 ? tr("measured on %1 held-out inputs, 95% interval").arg(samples_) : tr("measured"));
 
@@ -251,6 +275,8 @@ void PlanScatter::rebuild() {
     QStringList note;
     if (dropView && hidden > 0)
         note << tr("%1 of %2 not yet measured: not drawn").arg(hidden).arg(points_.size());
+    if (dropView && stopped > 0)
+        note << tr("%1 stopped early: drawn at the drop they are certain to exceed").arg(stopped);
     if (dropView && !baselines_.empty()) note << tr("float16 plans at drop 0");
     if (!dropView) note << tr("%1 of %2 candidates measured").arg(measured).arg(points_.size());
     if (dropView && selectedId_ >= 0 && sx.isEmpty())

@@ -29,7 +29,12 @@ struct ScatterPoint {
     bool float16 = false;  // no quantization anywhere: drop 0 without a measurement
     // 95 % interval of the measured drop (NaN: none); drawn as a horizontal error bar.
     double dropLow = std::numeric_limits<double>::quiet_NaN(), dropHigh = std::numeric_limits<double>::quiet_NaN();
+    // A measurement stopped early once the drop was certain to exceed the threshold: the whole
+    // set's drop is at least this (NaN: run in full). Drawn at the bound as a right-pointing
+    // triangle, without an interval; `drop` is then the estimate on the samples run.
+    double dropAtLeast = std::numeric_limits<double>::quiet_NaN();
     bool measured() const { return std::isfinite(drop); }
+    bool stoppedEarly() const { return std::isfinite(dropAtLeast); }
 };
 struct ScatterBaseline {
     QString label;
@@ -84,6 +89,7 @@ private:
     QCPGraph* pareto_;
     QCPGraph* base_;
     QCPGraph* sel_;
+    QCPGraph* stopped_;  // early-stopped measurements, at their bound
     QCPItemStraightLine* threshold_;
     QCPItemText* thresholdText_;
     QCPTextElement* noteText_;  // a line above the axis rect, never over data
