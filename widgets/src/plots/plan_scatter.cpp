@@ -49,7 +49,7 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     sel_->setLineStyle(QCPGraph::lsNone);
     sel_->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QPen(palette::selection(), 2), palette::selection(), 15));
     stopped_ = addGraph();
-    stopped_->setName(tr("stopped early: drop at least"));
+    stopped_->setName(tr("stopped early (drop ≥)"));
     stopped_->setLineStyle(QCPGraph::lsNone);
     {
         QPainterPath right;  // a triangle pointing to larger drops: "at least here"
