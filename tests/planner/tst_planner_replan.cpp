@@ -263,6 +263,14 @@ private slots:
         EvalData other = data;
         other.inputs = syntheticDataset(g, 4, 13);
         QVERIFY(measurementIdentity(fixture().table, other, o) != id);
+        // The same table names with other fitted activation parameters (a changed calibration).
+        ErrorTable refit = fixture().table;
+        for (auto& r : refit.rows)
+            if (!r.activationParams.empty()) {
+                r.activationParams.front().scale *= 1.5f;
+                break;
+            }
+        QVERIFY(measurementIdentity(refit, data, o) != id);
 
         std::atomic<int> calls{0};
         auto inner = [&](const PlanBits& b, const CancelToken&, double rejectAbove) {

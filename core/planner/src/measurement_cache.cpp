@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -56,6 +57,15 @@ std::string measurementIdentity(const ErrorTable& table, const EvalData& data, c
     s << kFormat << "\nevaluator 2\nmodel " << table.modelHash << "\ncalibration " << table.dataHash << " " << table.clip << " "
       << table.errorKind << " samples " << table.samples << " bits";
     for (int b : table.bits) s << " " << b;
+    // The activation parameters the plans are quantized with, as fitted: a calibration that fits
+    // them differently under the same names measures differently.
+    s << "\nactivation parameters";
+    for (const auto& r : table.rows)
+        for (const QuantParams& q : r.activationParams) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " %a %d %d %d", double(q.scale), q.zeroPoint, q.qmin, q.qmax);
+            s << buf;
+        }
     s << "\nmeasurement " << datasetHash(data.inputs) << " sensor " << data.inputs.sensorGrid;
     s << "\nevaluator calibration " << (data.calibration.samples.empty() ? std::string("-") : datasetHash(data.calibration));
     s << "\nlabels";
