@@ -25,8 +25,9 @@
 //   ErrorMeasure::RawMse (tables of format version 1): D_w the mean square weight error of
 //     nearest rounding, D_a the activation MSE, both in the tensor's own units. Kept to compare.
 // The activation parameters (what the evaluator quantizes with) are fitted, and D_a measured, on
-// a stratified random subsample of each output (one value at a seeded offset per window): a fixed
-// stride aliased with [1, T, C] layouts and left channels out of both (format 2 tables).
+// every k-th value of each output pooled over the samples (at most samplesPerTensor per sample),
+// which the MSE clip search subsamples again at a fixed stride: on [1, T, C] layouts the fit can
+// miss channels (known, measured in bench/README.md's bench_proxy section).
 #pragma once
 
 #include "autosplit/data/dataset.h"
