@@ -3,10 +3,17 @@
 // inputs: relative L2 of the logits and top-1 disagreement), it picks plans spread over the
 // planning context's solutions (stratified by the proxy, deterministic), measures each with the
 // session's evaluator, and prints Spearman's rho (ties: average ranks) between the measured drop
-// and the proxy computed from each kind of error table: "mse" (raw MSEs, nearest rounding: the
-// proxy before), "nsr-diagonal" (the default now) and "nsr-gptq" (GPTQ output error).
+// and the proxy computed from each kind of error table: "mse" (raw MSEs, nearest rounding),
+// "nsr-diagonal" (noise over E[y^2], the default before), "nsr-var-diagonal" (noise over the
+// signal's variance over the samples: the default now), the same with a measured sensitivity and
+// "nsr-var-gptq" (GPTQ output error).
+//
+// --probe 6,8 [--probe-nodes FIRST:LAST] instead quantizes each node's outputs alone (every other
+// node in float, nothing rounded to float16) at each width and prints the measured drop and
+// relative L2 next to the error table's D_a: which nodes the proxy misjudges.
 //
 //   build/bench/bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq]
+//                           [--probe BITS,... [--probe-nodes FIRST:LAST]]
 #include "autosplit/eval/rank_correlation.h"
 #include "autosplit/planner/session.h"
 #include "autosplit/quant/calibration.h"
@@ -51,6 +58,7 @@ struct ModelCase {
 struct Variant {
     std::string label;
     ErrorMeasure measure;
+    SignalScale signal;
     int sensitivitySamples = 0;
     ErrorTable table;
     double seconds = 0;
@@ -72,7 +80,39 @@ struct Metric {
     std::vector<double> values;
 };
 
-std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bool list, bool withGptq) {
+// Each node's outputs alone quantized at `bits` (every other node left in float, Edge-Only so
+// nothing is rounded to float16): the measured drop and relative L2 next to the table's D_a.
+void probeNodes(const planner::PlanningSession& session, const std::vector<int>& bitsList, int first, int last) {
+    const auto& ctx = *session.context;
+    const Graph& g = ctx.graph();
+    const ErrorTable& t = ctx.errors();
+    const int n = int(g.nodes.size());
+    last = std::min(last < 0 ? n - 1 : last, n - 1);
+    std::printf("\nnode probe: one node's outputs quantized, the rest float (%s)\n  %-4s %-28s %-18s %-10s", 
+                session.evaluator()->metricName().c_str(), "id", "name", "op", "elements");
+    for (int b : bitsList) std::printf(" D_a(%d)     drop(%d)  l2(%d) ", b, b, b);
+    std::printf("\n");
+    for (int i = std::max(0, first); i <= last; ++i) {
+        const auto& r = t.rows[size_t(i)];
+        std::printf("  %-4d %-28.28s %-18.18s %-10lld", i, r.name.c_str(), r.op.c_str(), (long long)r.activationElements);
+        for (int b : bitsList) {
+            PlanBits pb;
+            pb.splitPosition = n - 1;
+            pb.weightBits.assign(size_t(n), 32);
+            pb.activationBits.assign(size_t(n), 32);
+            pb.activationBits[size_t(i)] = b;
+            const EvalMetrics em = session.evaluator()->evaluate(pb);
+            const int bi = t.bitsIndex(b);
+            std::printf(" %-10.3g %-8.2f %-7.3f", bi >= 0 ? r.activationMse[size_t(bi)] : -1.0, em.accuracyDrop,
+                        100 * std::sqrt(em.relativeMse));
+        }
+        std::printf("\n");
+        std::fflush(stdout);
+    }
+}
+
+std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bool list, bool withGptq,
+                                 const std::vector<int>& probeBits = {}, int probeFirst = 0, int probeLast = -1) {
     const auto t0 = Clock::now();
     const std::string path = requireFile(mc.file);
     ImportOptions io;
@@ -93,15 +133,20 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     auto session = planner::buildPlanningSession(std::move(m.graph), std::move(cost), std::move(data), src, so);
     const auto& ctx = *session->context;
     const ErrorTable& current = ctx.errors();
+    if (!probeBits.empty()) {
+        probeNodes(*session, probeBits, probeFirst, probeLast);
+        return {};
+    }
 
     // The other error tables on the same (equalized) graph and calibration set.
-    std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, 0, {}, 0},
-                                  {"nsr-diag", ErrorMeasure::Relative, 0, {}, 0},
-                                  {"nsr-diag+sens", ErrorMeasure::Relative, 2, {}, 0}};
-    if (withGptq) variants.push_back({"nsr-gptq", ErrorMeasure::RelativeGptq, 0, {}, 0});
+    std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, SignalScale::Energy, 0, {}, 0},
+                                  {"nsr-diag", ErrorMeasure::Relative, SignalScale::Energy, 0, {}, 0},
+                                  {"nsr-var-diag", ErrorMeasure::Relative, SignalScale::Variance, 0, {}, 0},
+                                  {"nsr-var-diag+sens", ErrorMeasure::Relative, SignalScale::Variance, 2, {}, 0}};
+    if (withGptq) variants.push_back({"nsr-var-gptq", ErrorMeasure::RelativeGptq, SignalScale::Variance, 0, {}, 0});
     const CalibrationOptions defaults;
     for (auto& v : variants) {
-        if (v.measure == defaults.measure && v.sensitivitySamples == defaults.sensitivitySamples) {
+        if (v.measure == defaults.measure && v.signal == defaults.signal && v.sensitivitySamples == defaults.sensitivitySamples) {
             v.label += " (now)";
             v.table = current;
             v.seconds = session->calibrationMs / 1000;
@@ -111,6 +156,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
         c.bits = ctx.bits();
         c.threads = threads;
         c.measure = v.measure;
+        c.signal = v.signal;
         c.sensitivitySamples = v.sensitivitySamples;
         const auto tc = Clock::now();
         v.table = calibrate(ctx.graph(), calibrationSet, c);
@@ -136,7 +182,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     if (list) {
         std::printf("\n%s: %zu of %zu solutions\n  %-5s %-6s %-14s", mc.name.c_str(), picked.size(), pool.size(), "id",
                     "split", "budget");
-        for (const auto& v : variants) std::printf(" %-13.13s", v.label.c_str());
+        for (const auto& v : variants) std::printf(" %-17.17s", v.label.c_str());
         std::printf(" %-10.10s %-10s\n", primary.name.c_str(), "rel-l2");
     }
     for (int id : picked) {
@@ -147,7 +193,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
         for (size_t v = 0; v < variants.size(); ++v) proxies[v].push_back(proxyOf(variants[v].table, s));
         if (list) {
             std::printf("  %-5d %-6d %-14s", id, s.split, s.budget.c_str());
-            for (const auto& p : proxies) std::printf(" %-13.4g", p.back());
+            for (const auto& p : proxies) std::printf(" %-17.4g", p.back());
             std::printf(" %-10.3f %-10.3f\n", primary.values.back(), rel.values.back());
             std::fflush(stdout);
         }
@@ -176,6 +222,8 @@ int main(int argc, char** argv) {
     std::string which = "all";
     int plans = 32, threads = 2;
     bool list = false, withGptq = false;
+    std::vector<int> probeBits;
+    int probeFirst = 0, probeLast = -1;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--model" && i + 1 < argc) which = argv[++i];
@@ -183,8 +231,15 @@ int main(int argc, char** argv) {
         else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--list") list = true;
         else if (a == "--gptq") withGptq = true;
+        else if (a == "--probe" && i + 1 < argc) {
+            for (const char* p = argv[++i]; *p;) {
+                probeBits.push_back(std::atoi(p));
+                while (*p && *p != ',') ++p;
+                if (*p == ',') ++p;
+            }
+        } else if (a == "--probe-nodes" && i + 1 < argc) std::sscanf(argv[++i], "%d:%d", &probeFirst, &probeLast);
         else {
-            std::fprintf(stderr, "usage: bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq]\n");
+            std::fprintf(stderr, "usage: bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq] [--probe 6,8 [--probe-nodes A:B]]\n");
             return 2;
         }
     }
@@ -215,7 +270,7 @@ int main(int argc, char** argv) {
     try {
         for (const auto& c : cases) {
             std::fprintf(stderr, "%s...\n", c.name.c_str());
-            for (auto& r : runCase(c, plans, threads, list, withGptq)) rows.push_back(std::move(r));
+            for (auto& r : runCase(c, plans, threads, list, withGptq, probeBits, probeFirst, probeLast)) rows.push_back(std::move(r));
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
@@ -223,9 +278,9 @@ int main(int argc, char** argv) {
     }
     std::printf("\nSpearman rho between the MSE proxy and the measured drop (Eyeriss edge, B = {2,4,6,8}, %d threads)\n\n",
                 threads);
-    std::printf("| model | metric | plans | rho mse (before) | rho nsr-diag (now) | rho nsr-diag+sens |%s calibration s "
-                "(same order) | measuring s | total s |\n|---|---|---|---|---|---|%s---|---|---|\n",
-                withGptq ? " rho nsr-gptq |" : "", withGptq ? "---|" : "");
+    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2]) | rho nsr-var-diag (now) | rho nsr-var-diag+sens |%s "
+                "calibration s (same order) | measuring s | total s |\n|---|---|---|---|---|---|---|%s---|---|---|\n",
+                withGptq ? " rho nsr-var-gptq |" : "", withGptq ? "---|" : "");
     for (const auto& r : rows) std::printf("%s\n", r.c_str());
     return 0;
 }

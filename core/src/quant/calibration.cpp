@@ -41,6 +41,22 @@ ErrorMeasure parseErrorMeasure(const std::string& s) {
     throw Error("unknown error measure '" + s + "' (nsr-diagonal, nsr-gptq, mse)");
 }
 
+std::string errorKindName(ErrorMeasure m, SignalScale s) {
+    switch (m) {
+    case ErrorMeasure::Relative: return s == SignalScale::Variance ? "nsr-var-diagonal" : "nsr-diagonal";
+    case ErrorMeasure::RelativeGptq: return s == SignalScale::Variance ? "nsr-var-gptq" : "nsr-gptq";
+    case ErrorMeasure::RawMse: return "mse";
+    }
+    return "nsr-var-diagonal";
+}
+
+std::pair<ErrorMeasure, SignalScale> parseErrorKind(const std::string& kind) {
+    for (ErrorMeasure m : {ErrorMeasure::Relative, ErrorMeasure::RelativeGptq, ErrorMeasure::RawMse})
+        for (SignalScale s : {SignalScale::Variance, SignalScale::Energy})
+            if (kind == errorKindName(m, s)) return {m, s};
+    throw Error("unknown error kind '" + kind + "' (nsr-var-diagonal, nsr-var-gptq, nsr-diagonal, nsr-gptq, mse)");
+}
+
 int ErrorTable::bitsIndex(int b) const {
     for (size_t i = 0; i < bits.size(); ++i)
         if (bits[i] == b) return static_cast<int>(i);
@@ -54,7 +70,8 @@ std::string errorTableToJson(const ErrorTable& t) {
     json j;
     j["format"] = "autosplit-error-table";
     // Version 2: errorKind says what D_w / D_a measure (version 1 tables are raw MSEs).
-    j["version"] = 2;
+    // Version 3: signalEnergy per row (what relative errors are divided by).
+    j["version"] = 3;
     j["bits"] = t.bits;
     j["clip"] = t.clip;
     j["samples"] = t.samples;
@@ -75,6 +92,7 @@ std::string errorTableToJson(const ErrorTable& t) {
         jr["activationElements"] = r.activationElements;
         jr["unsignedActivation"] = r.unsignedActivation;
         jr["outputEnergy"] = r.outputEnergy;
+        jr["signalEnergy"] = r.signalEnergy;
         jr["sensitivity"] = r.sensitivity;
         jr["weightMse"] = r.weightMse;
         jr["activationMse"] = r.activationMse;
@@ -93,10 +111,10 @@ ErrorTable errorTableFromJson(const std::string& text) {
         const auto j = nlohmann::json::parse(text);
         if (j.at("format") != "autosplit-error-table") throw Error("not an error table (format)");
         const int version = j.at("version");
-        if (version != 1 && version != 2) throw Error("error table of unknown version " + std::to_string(version));
+        if (version < 1 || version > 3) throw Error("error table of unknown version " + std::to_string(version));
         ErrorTable t;
         t.errorKind = version == 1 ? std::string("mse") : j.at("errorKind").get<std::string>();
-        parseErrorMeasure(t.errorKind);
+        parseErrorKind(t.errorKind);
         t.bits = j.at("bits").get<std::vector<int>>();
         t.clip = j.at("clip");
         t.samples = j.at("samples");
@@ -117,6 +135,7 @@ ErrorTable errorTableFromJson(const std::string& text) {
             if (version >= 2) {
                 r.outputEnergy = jr.at("outputEnergy");
                 r.sensitivity = jr.at("sensitivity");
+                r.signalEnergy = version >= 3 ? jr.at("signalEnergy").get<double>() : r.outputEnergy;
             }
             r.weightMse = jr.at("weightMse").get<std::vector<double>>();
             r.activationMse = jr.at("activationMse").get<std::vector<double>>();
@@ -150,13 +169,22 @@ std::string defaultCacheDir() {
 
 namespace {
 
+constexpr int64_t kVariancePositions = 1024;
+
+uint64_t splitmix64(uint64_t& state) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 std::string cacheFile(const std::string& dir, const std::string& model, const std::string& data, const CalibrationOptions& o) {
     std::string b;
     for (int x : o.bits) b += std::to_string(x) + "_";
     std::string name = model + "-" + data + "-" + clipMethodName(o.quant.clip) + "-" + b + "n" + std::to_string(o.samplesPerTensor);
     if (o.quant.clip == ClipMethod::Percentile) name += "-p" + std::to_string(o.quant.percentile);
     // Format version and error kind in the name: a table of another meaning is never picked up.
-    name += std::string("-v2-") + errorMeasureName(o.measure);
+    name += "-v3-" + errorKindName(o.measure, o.signal);
     if (o.measure == ErrorMeasure::RelativeGptq) name += "-r" + std::to_string(o.gptqMaxRowLength);
     if (o.measure != ErrorMeasure::RawMse && o.sensitivitySamples > 0) name += "-s" + std::to_string(o.sensitivitySamples);
     return dir + "/errors-" + name + ".json";
@@ -181,7 +209,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             try {
                 ErrorTable t = errorTableFromJson(s.str());
                 if (t.modelHash == modelHash && t.dataHash == dataHash && t.rows.size() == g.nodes.size() &&
-                    t.errorKind == errorMeasureName(o.measure)) {
+                    t.errorKind == errorKindName(o.measure, o.signal)) {
                     t.fromCache = true;
                     return t;
                 }
@@ -195,7 +223,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
 
     ErrorTable table;
     table.bits = o.bits;
-    table.errorKind = errorMeasureName(o.measure);
+    table.errorKind = errorKindName(o.measure, o.signal);
     table.clip = clipMethodName(o.quant.clip);
     table.samples = static_cast<int>(data.samples.size());
     table.dataDescription = data.description;
@@ -228,14 +256,21 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             readers[g.nodes[i].inputs[0]].push_back(static_cast<int>(i));
         }
 
-    // Activations: run the float model, keep a strided subsample of every node's output 0 and
-    // the energy of the whole output.
+    // Activations: run the float model, keep every k-th value of every node's
+    // output 0, the energy of the whole output and, for the signal variance, the sums of x and x^2
+    // at fixed positions.
     ExecutorOptions eo;
     eo.threads = threads;
     Executor ex(g, eo);
     std::vector<std::vector<float>> pooled(g.nodes.size());
     std::vector<double> energySum(g.nodes.size(), 0.0);
     std::vector<int64_t> energyCount(g.nodes.size(), 0);
+    size_t currentSample = 0;  // for the variance positions
+    // Input-dependent energy: at fixed stratified positions of each output, the variance over
+    // the calibration samples (sums of x and x^2 per position).
+    std::vector<std::vector<int64_t>> varPositions(g.nodes.size());
+    std::vector<std::vector<double>> varSum(g.nodes.size()), varSquare(g.nodes.size());
+    const bool useVariance = relative && o.signal == SignalScale::Variance && data.samples.size() >= 2;
     RunHooks hooks;
     hooks.cancel = o.cancel;
     hooks.onValue = [&](int node, int tensor, TensorData& v) {
@@ -254,7 +289,32 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         table.rows[node].activationElements = n;
         const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
         auto& p = pooled[node];
-        for (int64_t k = 0; k < n; k += step) p.push_back(v.floats[k]);
+        // Every step-th value. This and the MSE search's own stride (quantize.cpp) alias with
+        // [1, T, C] layouts (tst_exec_calibration::knownAliasingOfTheRangeFit); a stratified
+        // random pool and search were measured worse on PP-OCRv4 rec (bench/README.md, bench_proxy).
+        for (int64_t k = 0; k < n; k += step) p.push_back(v.floats[static_cast<size_t>(k)]);
+        if (useVariance) {
+            auto& pos = varPositions[static_cast<size_t>(node)];
+            if (currentSample == 0) {
+                const int64_t vstep = std::max<int64_t>(1, (n + kVariancePositions - 1) / kVariancePositions);
+                uint64_t vs = (static_cast<uint64_t>(node) << 32) ^ 0x5851f42d4c957f2dull;
+                for (int64_t k = 0; k < n; k += vstep)
+                    pos.push_back(vstep == 1 ? k : std::min(n - 1, k + static_cast<int64_t>(splitmix64(vs) % static_cast<uint64_t>(vstep))));
+                varSum[static_cast<size_t>(node)].assign(pos.size(), 0.0);
+                varSquare[static_cast<size_t>(node)].assign(pos.size(), 0.0);
+            }
+            if (!pos.empty() && pos.back() < n) {
+                auto& vsum = varSum[static_cast<size_t>(node)];
+                auto& vsq = varSquare[static_cast<size_t>(node)];
+                for (size_t k = 0; k < pos.size(); ++k) {
+                    const double x = v.floats[static_cast<size_t>(pos[k])];
+                    vsum[k] += x;
+                    vsq[k] += x * x;
+                }
+            } else {
+                pos.clear();  // the output changed size between samples: no per-position variance
+            }
+        }
         double e = 0;
         for (float x : v.floats) e += static_cast<double>(x) * x;
         energySum[static_cast<size_t>(node)] += e;
@@ -263,6 +323,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     const size_t probeSamples = relative ? std::min(data.samples.size(), static_cast<size_t>(std::max(0, o.sensitivitySamples))) : 0;
     std::vector<std::vector<TensorData>> reference(probeSamples);  // float outputs of the probe samples
     for (size_t s = 0; s < data.samples.size(); ++s) {
+        currentSample = s;
         RunResult res = ex.run(data.samples[s], hooks);
         if (s < probeSamples) reference[s] = std::move(res.outputs);
         if (o.progress) o.progress(static_cast<int>(s + 1), static_cast<int>(data.samples.size()));
@@ -270,6 +331,20 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     table.floatPassSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < g.nodes.size(); ++i)
         if (energyCount[i] > 0) table.rows[i].outputEnergy = energySum[i] / static_cast<double>(energyCount[i]);
+    const double samplesRun = static_cast<double>(data.samples.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        auto& r = table.rows[i];
+        r.signalEnergy = r.outputEnergy;
+        if (!useVariance || varPositions[i].empty()) continue;
+        double var = 0;
+        for (size_t k = 0; k < varPositions[i].size(); ++k) {
+            const double m = varSum[i][k] / samplesRun;
+            var += std::max(0.0, varSquare[i][k] / samplesRun - m * m);
+        }
+        var = var / static_cast<double>(varPositions[i].size()) * samplesRun / (samplesRun - 1);
+        // An output that does not depend on the input keeps its energy as the scale.
+        if (var > 1e-9 * r.outputEnergy) r.signalEnergy = var;
+    }
 
     // RelativeGptq: output error of GPTQ rounding per layer and bits (2..8), layers in batches
     // whose second moments fit gptqMemoryBytes, one float pass over the set per batch.
@@ -329,7 +404,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
         auto& r = table.rows[i];
         const Node& n = g.nodes[i];
-        const double energy = r.outputEnergy;
+        const double energy = r.signalEnergy;
         for (size_t bi = 0; bi < o.bits.size(); ++bi) {
             const int b = o.bits[bi];
             double wm = 0;
@@ -389,11 +464,21 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         ExecutorOptions one;
         one.threads = 1;
         Executor serial(g, one);
+        // The graph outputs' signal over the probe samples, in the unit of the rows: elements times
+        // the signal energy of the node producing the output (its E[y^2] on these samples when no
+        // node row holds it).
         double refEnergy = 0;
         for (const auto& outs : reference)
-            for (const auto& t : outs)
-                if (t.isFloat())
+            for (size_t k = 0; k < outs.size() && k < g.outputs.size(); ++k) {
+                const auto& t = outs[k];
+                if (!t.isFloat()) continue;
+                const int p = g.tensors[static_cast<size_t>(g.outputs[k])].producer;
+                if (p >= 0 && g.nodes[static_cast<size_t>(p)].outputs[0] == g.outputs[k] && table.rows[static_cast<size_t>(p)].signalEnergy > 0) {
+                    refEnergy += static_cast<double>(t.floats.size()) * table.rows[static_cast<size_t>(p)].signalEnergy;
+                } else {
                     for (float x : t.floats) refEnergy += static_cast<double>(x) * x;
+                }
+            }
         parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
             auto& r = table.rows[static_cast<size_t>(i)];
             const QuantParams& qp = r.activationParams[static_cast<size_t>(probeIndex)];
@@ -401,7 +486,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 refEnergy <= 0)
                 return;
             const int out = g.nodes[static_cast<size_t>(i)].outputs[0];
-            double localErr = 0, localEnergy = 0, outErr = 0;
+            double localErr = 0, localCount = 0, outErr = 0;
             RunHooks ph;
             ph.cancel = o.cancel;
             ph.onValue = [&](int node, int tensor, TensorData& v) {
@@ -409,7 +494,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 for (float& x : v.floats) {
                     const float q = qp.quantize(x);
                     localErr += static_cast<double>(q - x) * (q - x);
-                    localEnergy += static_cast<double>(x) * x;
+                    localCount += 1;
                     x = q;
                 }
             };
@@ -422,8 +507,9 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                     for (size_t j = 0; j < a.size(); ++j) outErr += static_cast<double>(a[j] - b[j]) * (a[j] - b[j]);
                 }
             }
-            if (localErr <= 0 || localEnergy <= 0) return;  // nothing injected: no gain to measure
-            const double gain = (outErr / refEnergy) / (localErr / localEnergy);
+            if (localErr <= 0 || r.signalEnergy <= 0) return;  // nothing injected: no gain to measure
+            // The node's noise-to-signal ratio in the unit of its D_a (over its signal energy).
+            const double gain = (outErr / refEnergy) / (localErr / localCount / r.signalEnergy);
             if (!std::isfinite(gain)) return;
             r.sensitivity = gain;
             for (double& d : r.weightMse) d *= gain;

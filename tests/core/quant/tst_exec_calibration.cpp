@@ -59,6 +59,47 @@ Graph twoConvs() {
     g.rebuild();
     return g;
 }
+// y = x + c (x [1, 40, 120] tokens, c per channel on the last axis), or y = x * m + c with m
+// per channel: one node whose output the test knows exactly.
+Graph affineTokens(const std::vector<float>& add, const std::vector<float>& mul = {}) {
+    Graph g;
+    g.opsetVersion = 13;
+    const int64_t C = static_cast<int64_t>(add.size());
+    const int x = addValue(g, "x", {1, 40, C});
+    auto constant = [&](const std::string& name, const std::vector<float>& v) {
+        TensorData d;
+        d.shape = {C};
+        d.floats = v;
+        Tensor t;
+        t.name = name;
+        t.shape = d.shape;
+        t.shapeKnown = true;
+        t.data = std::make_shared<TensorData>(std::move(d));
+        return g.addTensor(std::move(t));
+    };
+    int in = x;
+    if (!mul.empty()) {
+        const int m = addValue(g, "m");
+        Node n;
+        n.name = "scale";
+        n.op = "Mul";
+        n.inputs = {x, constant("s", mul)};
+        n.outputs = {m};
+        g.nodes.push_back(n);
+        in = m;
+    }
+    const int y = addValue(g, "y");
+    Node n;
+    n.name = "shift";
+    n.op = "Add";
+    n.inputs = {in, constant("c", add)};
+    n.outputs = {y};
+    g.nodes.push_back(n);
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
 size_t filesIn(const QString& dir) {
     size_t n = 0;
     std::error_code ec;
@@ -103,8 +144,9 @@ private slots:
         QCOMPARE(rt.rows[0].weightMse, t.rows[0].weightMse);
         QCOMPARE(rt.rows[0].activationParams[1].zeroPoint, t.rows[0].activationParams[1].zeroPoint);
         QVERIFY_THROWS_EXCEPTION(Error, errorTableFromJson("{\"format\": 1"));
-        QCOMPARE(rt.errorKind, std::string("nsr-diagonal"));
+        QCOMPARE(rt.errorKind, std::string("nsr-var-diagonal"));
         QCOMPARE(rt.rows[1].outputEnergy, t.rows[1].outputEnergy);
+        QCOMPARE(rt.rows[1].signalEnergy, t.rows[1].signalEnergy);
         QCOMPARE(rt.rows[1].sensitivity, 1.0);
     }
 
@@ -123,18 +165,19 @@ private slots:
         const ErrorTable r1 = calibrate(g, set, raw), r8 = calibrate(scaled, set, raw);
         const ErrorTable n1 = calibrate(g, set), n8 = calibrate(scaled, set);
         QCOMPARE(r1.errorKind, std::string("mse"));
-        QCOMPARE(n1.errorKind, std::string("nsr-diagonal"));
+        QCOMPARE(n1.errorKind, std::string("nsr-var-diagonal"));
         for (size_t b = 0; b < r1.bits.size(); ++b) {
             QVERIFY(std::abs(r8.rows[1].weightMse[b] / r1.rows[1].weightMse[b] - 64) < 1e-3);
             QVERIFY(std::abs(r8.rows[1].activationMse[b] / r1.rows[1].activationMse[b] - 64) < 1e-2);
             QVERIFY(std::abs(n8.rows[1].weightMse[b] / n1.rows[1].weightMse[b] - 1) < 1e-6);
             QVERIFY(std::abs(n8.rows[1].activationMse[b] / n1.rows[1].activationMse[b] - 1) < 1e-4);
-            // D_a is the raw MSE over the output's energy.
-            QVERIFY(std::abs(n1.rows[1].activationMse[b] * n1.rows[1].outputEnergy / r1.rows[1].activationMse[b] - 1) < 1e-9);
+            // D_a is the raw MSE over the output's signal energy.
+            QVERIFY(std::abs(n1.rows[1].activationMse[b] * n1.rows[1].signalEnergy / r1.rows[1].activationMse[b] - 1) < 1e-9);
             // A noise-to-signal ratio, below 1 from 4 bits on.
             if (r1.bits[b] >= 4) QVERIFY(n1.rows[0].weightMse[b] < 1 && n1.rows[0].activationMse[b] < 1);
         }
         QVERIFY(std::abs(n8.rows[1].outputEnergy / n1.rows[1].outputEnergy - 64) < 1e-3);
+        QVERIFY(std::abs(n8.rows[1].signalEnergy / n1.rows[1].signalEnergy - 64) < 1e-3);
     }
 
     // Sensitivity: the gain of the node producing the graph output is 1 (its noise is the
@@ -160,17 +203,82 @@ private slots:
         QVERIFY(!calibrate(g, set, raw).fromCache);
         QCOMPARE(filesIn(cache.path()), size_t(3));
         QVERIFY(calibrate(g, set, raw).fromCache);
-        // A version-1 table (raw MSEs, no errorKind) reads as "mse"; one of an unknown version does not.
+        // A version-1 table (raw MSEs, no errorKind) reads as "mse", a version-2 one (no
+        // signalEnergy) with its E[y^2] as the signal; one of an unknown version does not read.
         auto j = errorTableToJson(a);
-        const auto at = j.find("\"version\": 2");
+        const auto at = j.find("\"version\": 3");
         QVERIFY(at != std::string::npos);
-        std::string v1 = j, v3 = j;
+        std::string v1 = j, v4 = j;
         v1.replace(at, 13, "\"version\": 1");
-        v3.replace(at, 13, "\"version\": 3");
+        v4.replace(at, 13, "\"version\": 4");
         QCOMPARE(errorTableFromJson(v1).errorKind, std::string("mse"));
-        QVERIFY_THROWS_EXCEPTION(Error, errorTableFromJson(v3));
+        QVERIFY_THROWS_EXCEPTION(Error, errorTableFromJson(v4));
+        std::string v2 = j;
+        v2.replace(at, 13, "\"version\": 2");
+        for (size_t k; (k = v2.find("\"signalEnergy\"")) != std::string::npos;) v2.erase(k, v2.find('\n', k) + 1 - k);
+        const ErrorTable old = errorTableFromJson(v2);
+        QCOMPARE(old.rows[1].signalEnergy, old.rows[1].outputEnergy);
+        QCOMPARE(parseErrorKind("nsr-gptq"), std::make_pair(ErrorMeasure::RelativeGptq, SignalScale::Energy));
+        QVERIFY_THROWS_EXCEPTION(Error, parseErrorKind("nsr"));
         QCOMPARE(parseErrorMeasure("nsr-gptq"), ErrorMeasure::RelativeGptq);
         QVERIFY_THROWS_EXCEPTION(Error, parseErrorMeasure("raw"));
+    }
+
+    // Known aliasing (left as it is, see bench/README.md `bench_proxy`): each output is pooled at
+    // every k-th value and the MSE clip search strides over the pool again, so on a [1, 40, 120]
+    // output (stride 2, then 2) the fit sees only the channels c = 0 mod 4. Four outlier
+    // channels of mean +-9 at c = 2 mod 4 are clipped by the parameters the evaluator quantizes
+    // with (PP-OCRv4 rec's p2o.MatMul.22: +-2.7 for values to +-15). Removing the aliasing was
+    // measured worse on PP-OCRv4 rec's character accuracy, so this records the behaviour: the
+    // expected failure turns into an unexpected pass (a failure) once the fit holds the outliers.
+    void knownAliasingOfTheRangeFit() {
+        std::vector<float> add(120, 0.f);
+        add[22] = add[54] = add[78] = 9.f;
+        add[110] = -9.f;
+        const Graph g = affineTokens(add);
+        const auto set = syntheticDataset(g, 32, 3);
+        const ErrorTable t = calibrate(g, set);
+        const auto& r = t.rows[0];
+        QCOMPARE(r.activationElements, int64_t(4800));
+        const QuantParams& p = r.activationParams[size_t(t.bitsIndex(8))];
+        const float lo = p.scale * float(p.qmin - p.zeroPoint), hi = p.scale * float(p.qmax - p.zeroPoint);
+        QEXPECT_FAIL("", "the range fit sees only the channels c = 0 mod 4 of a [1, 40, 120] output", Abort);
+        QVERIFY2(hi > 8.f && lo < -8.f, qPrintable(QString("8 bits: range [%1, %2]").arg(lo).arg(hi)));
+    }
+
+    // The signal a relative error is measured against is what depends on the input: the
+    // variance over the samples. A dead channel at a large constant (what equalization leaves in
+    // PP-OCRv4 rec's learnable-affine Mul nodes: -49.6 beside channels of rms 0.2-2 at
+    // p2o.Mul.146) adds to E[y^2] but not to the signal; it stretches the per-tensor grid, so its
+    // noise is the signal channels' noise. Over E[y^2] that noise looked negligible.
+    void signalIsTheInputDependentPart() {
+        std::vector<float> mul(120, 0.25f), add(120, 0.f);
+        for (int c : {3, 40, 91}) mul[size_t(c)] = 0.f, add[size_t(c)] = -50.f;
+        const Graph g = affineTokens(add, mul);
+        const auto set = syntheticDataset(g, 32, 4);
+        CalibrationOptions energy;
+        energy.signal = SignalScale::Energy;
+        const ErrorTable v = calibrate(g, set), e = calibrate(g, set, energy);
+        QCOMPARE(v.errorKind, std::string("nsr-var-diagonal"));
+        QCOMPARE(e.errorKind, std::string("nsr-diagonal"));
+        const auto& rv = v.rows[1];
+        const auto& re = e.rows[1];
+        // E[y^2] = 117/120 * 0.0625 + 3/120 * 2500; the variance over the samples 117/120 * 0.0625.
+        QVERIFY(std::abs(rv.outputEnergy / (117.0 / 120 * 0.0625 + 3.0 / 120 * 2500) - 1) < 0.05);
+        QVERIFY(std::abs(rv.signalEnergy / (117.0 / 120 * 0.0625) - 1) < 0.1);
+        QCOMPARE(re.signalEnergy, re.outputEnergy);
+        for (size_t b = 0; b < v.bits.size(); ++b) {
+            QCOMPARE(rv.activationParams[b].scale, re.activationParams[b].scale);  // the same quantizer
+            QVERIFY(std::abs(rv.activationMse[b] * rv.signalEnergy / (re.activationMse[b] * re.outputEnergy) - 1) < 1e-9);
+        }
+        // 6 bits: a step of 50/63 over a signal of rms 0.25: noise of the order of the signal.
+        QVERIFY(rv.activationMse[size_t(v.bitsIndex(6))] > 0.5);
+        QVERIFY(re.activationMse[size_t(e.bitsIndex(6))] < 0.01);
+        // One sample has no variance over samples: the signal is E[y^2] then.
+        Dataset one;
+        one.samples = {set.samples.front()};
+        const ErrorTable single = calibrate(g, one);
+        QCOMPARE(single.rows[1].signalEnergy, single.rows[1].outputEnergy);
     }
 
     void badTensorFoldersFailClearly() {

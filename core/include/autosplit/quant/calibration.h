@@ -3,20 +3,31 @@
 //
 // The planner adds these up over a plan's edge nodes (its MSE proxy) and minimizes the sum, so
 // they have to be in one unit across layers and to follow what the evaluator does to a layer:
-//   ErrorMeasure::Relative (default): noise-to-signal ratios. Each error is divided by the
-//     energy of the node's float output, E[y^2] over the calibration set (ErrorTable::Row::
-//     outputEnergy), so that a plan's sum adds SQNR-like contributions instead of squares in each
-//     tensor's own units (where a layer with large activations dominated whatever its effect on
-//     the output). D_a: mean square error of the per-tensor activation quantizer on the pooled
-//     output. D_w: the error the weight rounding causes in the layer's output, per output element,
-//     with the input statistics of the calibration set and the mean shift removed (the evaluator's
-//     bias correction absorbs it): sum_kj (w_q - w)_kj^2 Var(x_j) (diagonal of the input
-//     covariance, exact in expectation for nearest rounding; gptq.h layerOutputErrorDiagonal).
+//   ErrorMeasure::Relative (default): noise-to-signal ratios. Each error is divided by the signal
+//     energy of the node's float output (ErrorTable::Row::signalEnergy), so that a plan's sum adds
+//     SQNR-like contributions instead of squares in each tensor's own units (where a layer with
+//     large activations dominated whatever its effect on the output). D_a: mean square error of the
+//     per-tensor activation quantizer on the pooled output. D_w: the error the weight rounding
+//     causes in the layer's output, per output element, with the input statistics of the
+//     calibration set and the mean shift removed (the evaluator's bias correction absorbs it):
+//     sum_kj (w_q - w)_kj^2 Var(x_j) (diagonal of the input covariance, exact in expectation for
+//     nearest rounding; gptq.h layerOutputErrorDiagonal).
+//     The signal (CalibrationOptions::signal): SignalScale::Variance (default) is the part of the
+//     output that depends on the input, the variance over the calibration samples at each element
+//     (mean over elements, measured at fixed stratified positions); SignalScale::Energy is E[y^2].
+//     They differ where an output holds constants: PP-OCRv4 rec's learnable-affine Mul nodes,
+//     after equalization, carry dead channels at -11 to -50 beside signal channels of rms 0.2-2;
+//     those constants set the per-tensor grid (6 bits: a step of 0.84 at p2o.Mul.146) and dominate
+//     E[y^2], so D_a over E[y^2] was 7e-4 where quantizing that node alone loses 94 points.
 //   ErrorMeasure::RelativeGptq: the same, but D_w of 2- to 8-bit Conv/Gemm/MatMul weights whose
 //     rows have at most gptqMaxRowLength weights is that of GPTQ rounding (what the evaluator
 //     deploys) against the full input covariance; slower (GPTQ of every layer at every width).
 //   ErrorMeasure::RawMse (tables of format version 1): D_w the mean square weight error of
 //     nearest rounding, D_a the activation MSE, both in the tensor's own units. Kept to compare.
+// The activation parameters (what the evaluator quantizes with) are fitted, and D_a measured, on
+// every k-th value of each output pooled over the samples (at most samplesPerTensor per sample),
+// which the MSE clip search subsamples again at a fixed stride: on [1, T, C] layouts the fit can
+// miss channels (known, measured in bench/README.md's bench_proxy section).
 #pragma once
 
 #include "autosplit/data/dataset.h"
@@ -26,18 +37,26 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace autosplit {
 
 enum class ErrorMeasure { Relative, RelativeGptq, RawMse };
-// "nsr-diagonal", "nsr-gptq", "mse" (the ErrorTable's errorKind); parse throws Error otherwise.
+// "nsr-diagonal", "nsr-gptq", "mse"; parse throws Error otherwise.
 const char* errorMeasureName(ErrorMeasure m);
 ErrorMeasure parseErrorMeasure(const std::string& s);
 
+// What a relative error is divided by (see the top of this file).
+enum class SignalScale { Variance, Energy };
+// The ErrorTable's errorKind: "nsr-var-diagonal", "nsr-var-gptq" (Variance), "nsr-diagonal",
+// "nsr-gptq" (Energy), "mse" (RawMse: no signal). parseErrorKind throws Error otherwise.
+std::string errorKindName(ErrorMeasure m, SignalScale s);
+std::pair<ErrorMeasure, SignalScale> parseErrorKind(const std::string& kind);
+
 struct ErrorTable {
     std::vector<int> bits;  // columns, e.g. {2, 4, 6, 8}
-    std::string errorKind = "nsr-diagonal";  // errorMeasureName of what D_w / D_a measure
+    std::string errorKind = "nsr-var-diagonal";  // errorKindName of what D_w / D_a measure
     struct Row {
         int node = -1;
         std::string name, op;
@@ -46,6 +65,8 @@ struct ErrorTable {
         int64_t activationElements = 0;    // output 0, per sample
         bool unsignedActivation = false;
         double outputEnergy = 0;           // E[y^2] of output 0 over the calibration set
+        double signalEnergy = 0;           // what relative errors are divided by: the variance over the
+                                           // samples (Variance; E[y^2] with one sample) or E[y^2]
         double sensitivity = 1;            // gain applied to D_w / D_a (CalibrationOptions::sensitivitySamples)
         std::vector<double> weightMse;     // D_w per bits (see errorKind for the unit)
         std::vector<double> activationMse; // D_a per bits
@@ -68,6 +89,7 @@ struct CalibrationOptions {
     std::vector<int> bits{2, 4, 6, 8};
     QuantOptions quant;
     ErrorMeasure measure = ErrorMeasure::Relative;
+    SignalScale signal = SignalScale::Variance;
     // RelativeGptq: rows above this length are rounded to nearest, as EvalOptions::gptqMaxRowLength;
     // second moments accumulated in passes of at most gptqMemoryBytes.
     int64_t gptqMaxRowLength = 2304;
@@ -75,7 +97,8 @@ struct CalibrationOptions {
     // Measured sensitivity (Relative / RelativeGptq, when > 0): on the first sensitivitySamples
     // samples, each node's output alone is quantized at the width of `bits` nearest to 6 with its
     // fitted parameters, and the gain = (noise-to-signal ratio of the graph outputs) / (that of the
-    // node's output) multiplies the node's D_w and D_a (ErrorTable::Row::sensitivity): the proxy
+    // node's output, both over their signal energy) multiplies the node's D_w and D_a
+    // (ErrorTable::Row::sensitivity): the proxy
     // then estimates the outputs' noise-to-signal ratio, errors propagated linearly. One float run
     // per node and sample.
     int sensitivitySamples = 0;
