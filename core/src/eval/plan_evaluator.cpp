@@ -373,15 +373,11 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         hooks.cancel = cancel;
         hooks.lastNode = batch.back();
         double accumulateSeconds = 0;  // of the pass: the R x R sums (hooks run on the calling thread)
-        // Between nodes the pool is idle: the sums of a large layer use it.
-        const LayerInputMoments::Parallel parallelSums = [this, &cancel](int n, const std::function<void(int)>& f) {
-            parallelFor(*parallel_, n, f, cancel);
-        };
         hooks.onValue = [&](int, int tensor, TensorData& v) {
             auto it = readers.find(tensor);
             if (it == readers.end() || !v.isFloat()) return;
             const auto a0 = std::chrono::steady_clock::now();
-            for (size_t k : it->second) moments[k]->add(v, parallelSums);
+            for (size_t k : it->second) moments[k]->add(v);
             accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
         };
         const auto pass0 = std::chrono::steady_clock::now();

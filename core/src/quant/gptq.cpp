@@ -117,30 +117,19 @@ std::vector<double> LayerInputMoments::mean() const {
     return m;
 }
 
-void LayerInputMoments::add(const TensorData& x, const Parallel& parallel) {
+void LayerInputMoments::add(const TensorData& x) {
     if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
-    // The R x R products of a chunk in two fixed halves (each summed apart in float, then added
-    // to H in order): the same sums with or without `parallel`, which runs the halves at once.
-    MatF prod[2];
-    auto accumulate = [this, &parallel, &prod](int64_t group, const auto& cols) {
+    auto accumulate = [this](int64_t group, const auto& cols) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
-        const int64_t n = cols.cols(), half = n >= 256 ? n / 2 : n, parts = half < n ? 2 : 1;
-        auto one = [&](int t) {
-            prod[t] = MatF::Zero(rows_, rows_);
-            const int64_t c0 = t * half, nc = t == parts - 1 ? n - c0 : half;
-            prod[t].selfadjointView<Eigen::Lower>().rankUpdate(cols.middleCols(c0, nc));
-        };
-        if (parallel && parts > 1 && rows_ >= 64) {
-            parallel(static_cast<int>(parts), one);
-        } else {
-            for (int t = 0; t < parts; ++t) one(t);
-        }
+        // cols: R x P (float), at most 1024 vectors: the chunk's products are summed apart and
+        // then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
+        MatF prod = MatF::Zero(rows_, rows_);
+        prod.selfadjointView<Eigen::Lower>().rankUpdate(cols);
         float* h = h_[static_cast<size_t>(group)].data();
-        for (int t = 0; t < parts; ++t)
-            for (int64_t r = 0; r < rows_; ++r)
-                for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += prod[t](r, c);
+        for (int64_t r = 0; r < rows_; ++r)
+            for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += prod(r, c);
     };
     if (!conv_) {
         if (x.shape.empty() || x.shape.back() != channels_)
@@ -148,7 +137,7 @@ void LayerInputMoments::add(const TensorData& x, const Parallel& parallel) {
                         std::to_string(channels_));
         const int64_t vecs = x.elementCount() / channels_;
         const Stride st = strideFor(vecs, 1);
-        constexpr int64_t chunk = 1024;
+        constexpr int64_t chunk = 512;
         int64_t kept = 0;
         for (int64_t v0 = st.phase; v0 < vecs; v0 += chunk * st.step) {
             const int64_t nv = std::min(chunk, (vecs - v0 + st.step - 1) / st.step);
@@ -223,7 +212,7 @@ void LayerInputMoments::add(const TensorData& x, const Parallel& parallel) {
     }
     const Stride st = strideFor(outSize, c.out[2]);
     const int64_t kept = (outSize - st.phase + st.step - 1) / st.step;  // positions o = phase + k * step
-    constexpr int64_t chunk = 2048;
+    constexpr int64_t chunk = 1024;
     MatF cols(rows_, std::min(chunk, kept));
     // Input coordinates of each output position of a chunk at kernel offset 0 (no divisions in
     // the patch loop).

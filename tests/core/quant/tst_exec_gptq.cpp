@@ -235,28 +235,6 @@ private slots:
         }
     }
 
-    // add() with a parallel runner gives bit for bit the sums of the serial add().
-    void parallelSumsEqualSerialOnes() {
-        Graph g = singleLayer("Conv", {1, 16, 40, 40}, randomTensor({8, 16, 3, 3}, 41, 0.3f),
-                              {{"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
-        auto serial = LayerInputMoments::forNode(g, 0), parallel = LayerInputMoments::forNode(g, 0);
-        int calls = 0;
-        const LayerInputMoments::Parallel both = [&](int n, const std::function<void(int)>& f) {
-            ++calls;
-            std::vector<std::thread> t;
-            for (int i = 0; i < n; ++i) t.emplace_back(f, i);
-            for (auto& x : t) x.join();
-        };
-        for (uint32_t s = 0; s < 3; ++s) {
-            const TensorData x = correlatedInput({1, 16, 40, 40}, 50 + s);
-            serial->add(x);
-            parallel->add(x, both);
-        }
-        QVERIFY(calls > 0);
-        QVERIFY(serial->moments(0) == parallel->moments(0));
-        QVERIFY(serial->mean() == parallel->mean());
-    }
-
     void unsupportedLayersHaveNoMoments() {
         Graph g = singleLayer("ConvTranspose", {1, 2, 4, 4}, randomTensor({2, 3, 3, 3}, 3, 0.5f));
         QVERIFY(!LayerInputMoments::forNode(g, 0));

@@ -24,7 +24,6 @@
 #include "autosplit/quant/quantize.h"
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
@@ -49,11 +48,8 @@ public:
     int64_t vectors() const { return count_; }          // input vectors accumulated
 
     // Adds the vectors of one run's input 0 of the node. Not thread-safe: use one object per
-    // thread and merge(), or serialize. `parallel(n, f)`, when given, calls f(0..n-1) at once
-    // (e.g. parallelFor on an executor's pool): the R x R sums of large layers then use the idle
-    // cores between the nodes of a run; the sums are the same either way.
-    using Parallel = std::function<void(int n, const std::function<void(int)>& f)>;
-    void add(const TensorData& input, const Parallel& parallel = {});
+    // thread and merge(), or serialize.
+    void add(const TensorData& input);
     // Second moments from at most `vectors` input vectors per add() (0: all, the default): a conv
     // takes every s-th output position in raster order, s the smallest step that keeps within the
     // budget and is coprime with the output width (so the kept positions cover every column), a
