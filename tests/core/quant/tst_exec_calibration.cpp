@@ -4,6 +4,7 @@
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/util/errors.h"
+#include "graph_fixtures.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -13,29 +14,9 @@
 #include <random>
 
 using namespace autosplit;
+using namespace autosplit::testing;
 
 namespace {
-int addValue(Graph& g, const std::string& name, std::vector<int64_t> shape = {}) {
-    Tensor t;
-    t.name = name;
-    t.shape = std::move(shape);
-    t.shapeKnown = !t.shape.empty();
-    return g.addTensor(std::move(t));
-}
-int addWeight(Graph& g, const std::string& name, std::vector<int64_t> shape, uint32_t seed) {
-    TensorData d;
-    d.shape = shape;
-    d.floats.resize(static_cast<size_t>(d.elementCount()));
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> n(0.f, 0.3f);
-    for (float& v : d.floats) v = n(rng);
-    Tensor t;
-    t.name = name;
-    t.shape = shape;
-    t.shapeKnown = true;
-    t.data = std::make_shared<TensorData>(std::move(d));
-    return g.addTensor(std::move(t));
-}
 Graph twoConvs() {
     Graph g;
     g.opsetVersion = 13;
@@ -44,14 +25,14 @@ Graph twoConvs() {
     Node c1;
     c1.name = "conv1";
     c1.op = "Conv";
-    c1.inputs = {x, addWeight(g, "w1", {8, 3, 3, 3}, 1), addWeight(g, "b1", {8}, 2)};
+    c1.inputs = {x, addWeight(g, "w1", randomTensor({8, 3, 3, 3}, 1, 0.3f)), addWeight(g, "b1", randomTensor({8}, 2, 0.3f))};
     c1.outputs = {a};
     c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
     c1.activation.kind = Activation::Kind::Relu;
     Node c2;
     c2.name = "conv2";
     c2.op = "Conv";
-    c2.inputs = {a, addWeight(g, "w2", {4, 8, 1, 1}, 3)};
+    c2.inputs = {a, addWeight(g, "w2", randomTensor({4, 8, 1, 1}, 3, 0.3f))};
     c2.outputs = {y};
     g.nodes = {c1, c2};
     g.inputs = {x};
@@ -65,36 +46,21 @@ Graph affineTokens(const std::vector<float>& add, const std::vector<float>& mul 
     Graph g;
     g.opsetVersion = 13;
     const int64_t C = static_cast<int64_t>(add.size());
-    const int x = addValue(g, "x", {1, 40, C});
+    const int x = addInput(g, "x", {1, 40, C});
     auto constant = [&](const std::string& name, const std::vector<float>& v) {
         TensorData d;
         d.shape = {C};
         d.floats = v;
-        Tensor t;
-        t.name = name;
-        t.shape = d.shape;
-        t.shapeKnown = true;
-        t.data = std::make_shared<TensorData>(std::move(d));
-        return g.addTensor(std::move(t));
+        return addWeight(g, name, std::move(d));
     };
     int in = x;
     if (!mul.empty()) {
         const int m = addValue(g, "m");
-        Node n;
-        n.name = "scale";
-        n.op = "Mul";
-        n.inputs = {x, constant("s", mul)};
-        n.outputs = {m};
-        g.nodes.push_back(n);
+        g.nodes.push_back(makeNode("scale", "Mul", {x, constant("s", mul)}, {m}));
         in = m;
     }
     const int y = addValue(g, "y");
-    Node n;
-    n.name = "shift";
-    n.op = "Add";
-    n.inputs = {in, constant("c", add)};
-    n.outputs = {y};
-    g.nodes.push_back(n);
+    g.nodes.push_back(makeNode("shift", "Add", {in, constant("c", add)}, {y}));
     g.inputs = {x};
     g.outputs = {y};
     g.rebuild();
