@@ -40,8 +40,9 @@ bool channelConstant(const TensorData& d, int64_t rank, int64_t channels) {
 }
 
 // Collects the constants whose channel blocks, multiplied by s_c, scale tensor `t` (rank `rank`,
-// `channels` channels) exactly; false when its producer cannot absorb a per-channel scale.
-bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector<int>& constants) {
+// `channels` channels) exactly, and the tensors of the producer chain that are scaled with it
+// (an Add/Sub's other input); false when its producer cannot absorb a per-channel scale.
+bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector<int>& constants, std::vector<int>& chain) {
     const Tensor& x = g.tensors[static_cast<size_t>(t)];
     if (x.producer < 0 || x.isGraphOutput) return false;
     const Node& p = g.nodes[static_cast<size_t>(x.producer)];
@@ -69,7 +70,8 @@ bool scalable(const Graph& g, int t, int64_t rank, int64_t channels, std::vector
     if (p.op == "Mul") return true;
     // Add/Sub: y s = (x s) +- (c s): the other input must scale too and be read only here.
     if (g.tensors[static_cast<size_t>(other)].consumers.size() != 1) return false;
-    return scalable(g, other, rank, channels, constants);
+    chain.push_back(other);
+    return scalable(g, other, rank, channels, constants, chain);
 }
 
 // Multiplies channel block c of constant `t` by s[c] (a scalar becomes per channel, shaped to
@@ -92,14 +94,21 @@ void scaleChannels(Graph& g, int t, const std::vector<float>& s, int64_t rank) {
     w.data = std::make_shared<const TensorData>(std::move(d));
 }
 
+struct ChannelRanges {
+    std::vector<float> lo, hi;  // per channel, measured; empty until a value was seen
+};
+
 struct Candidate {
     int tensor;
     std::vector<int> constants;  // scaled per channel at the producer side
     bool depthwise = true;
-    std::vector<float> lo, hi;  // per channel, measured
+    // The tensors scaled by s: tensor first, then the producer chain's (the input of the affine
+    // block's Add); each one's per-channel ranges bound s, so no scaled tensor outgrows its own grid.
+    std::vector<int> scaled;
+    std::vector<ChannelRanges> ranges;  // per entry of `scaled`
 };
 
-constexpr const char* kRangesFormat = "autosplit-equalize-ranges v1";
+constexpr const char* kRangesFormat = "autosplit-equalize-ranges v2";
 
 std::string rangesCacheFile(const EqualizeOptions& o, const Graph& g, const Dataset& data, int measured) {
     const std::string dataHash = data.hash.empty() ? hashSamples(data.samples) : data.hash;
@@ -115,20 +124,18 @@ bool readRanges(const std::string& path, const Graph& g, std::vector<Candidate>&
         const auto j = nlohmann::json::parse(readWholeFile(path));
         if (j.at("format").get<std::string>() != kRangesFormat) return false;
         const auto& ranges = j.at("ranges");
-        std::vector<std::pair<std::vector<float>, std::vector<float>>> got(cands.size());
-        for (size_t k = 0; k < cands.size(); ++k) {
-            const Tensor& t = g.tensors[static_cast<size_t>(cands[k].tensor)];
-            if (!ranges.contains(t.name)) return false;
-            const auto& r = ranges.at(t.name);
-            got[k].first = r.at("lo").get<std::vector<float>>();
-            got[k].second = r.at("hi").get<std::vector<float>>();
-            if (got[k].first.size() != got[k].second.size()) return false;
-            if (!got[k].first.empty() && static_cast<int64_t>(got[k].first.size()) != t.shape[1]) return false;
-        }
-        for (size_t k = 0; k < cands.size(); ++k) {
-            cands[k].lo = std::move(got[k].first);
-            cands[k].hi = std::move(got[k].second);
-        }
+        std::vector<std::vector<ChannelRanges>> got(cands.size());
+        for (size_t k = 0; k < cands.size(); ++k)
+            for (int id : cands[k].scaled) {
+                const Tensor& t = g.tensors[static_cast<size_t>(id)];
+                if (!ranges.contains(t.name)) return false;
+                const auto& r = ranges.at(t.name);
+                ChannelRanges c{r.at("lo").get<std::vector<float>>(), r.at("hi").get<std::vector<float>>()};
+                if (c.lo.size() != c.hi.size()) return false;
+                if (!c.lo.empty() && static_cast<int64_t>(c.lo.size()) != t.shape[1]) return false;
+                got[k].push_back(std::move(c));
+            }
+        for (size_t k = 0; k < cands.size(); ++k) cands[k].ranges = std::move(got[k]);
         return true;
     } catch (const std::exception&) {
         return false;  // damaged: measured again and rewritten
@@ -138,12 +145,14 @@ bool readRanges(const std::string& path, const Graph& g, std::vector<Candidate>&
 // Best effort: a cache that cannot be written costs the next open a float pass, nothing else.
 void writeRanges(const std::string& path, const Graph& g, const std::vector<Candidate>& cands) {
     nlohmann::json ranges = nlohmann::json::object();
-    for (const Candidate& c : cands) {
-        // Infinite ranges (a channel that never saw a finite value) do not survive JSON: not cached.
-        for (size_t i = 0; i < c.lo.size(); ++i)
-            if (!std::isfinite(c.lo[i]) || !std::isfinite(c.hi[i])) return;
-        ranges[g.tensors[static_cast<size_t>(c.tensor)].name] = {{"lo", c.lo}, {"hi", c.hi}};
-    }
+    for (const Candidate& c : cands)
+        for (size_t k = 0; k < c.scaled.size(); ++k) {
+            const ChannelRanges& r = c.ranges[k];
+            // Infinite ranges (a channel that never saw a finite value) do not survive JSON: not cached.
+            for (size_t i = 0; i < r.lo.size(); ++i)
+                if (!std::isfinite(r.lo[i]) || !std::isfinite(r.hi[i])) return;
+            ranges[g.tensors[static_cast<size_t>(c.scaled[k])].name] = {{"lo", r.lo}, {"hi", r.hi}};
+        }
     try {
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
@@ -152,8 +161,7 @@ void writeRanges(const std::string& path, const Graph& g, const std::vector<Cand
     }
 }
 
-void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands,
-                   const std::unordered_map<int, size_t>& candOf);
+void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands);
 void rescale(Graph& g, std::vector<Candidate>& cands, const EqualizeOptions& o, EqualizeReport& report);
 
 }  // namespace
@@ -163,7 +171,6 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
     // Candidates: tensors with a known rank >= 3 and channel count whose readers are all Convs
     // (input 0, own constant weight) and whose producer chain scales exactly.
     std::vector<Candidate> cands;
-    std::unordered_map<int, size_t> candOf;
     for (size_t ti = 0; ti < g.tensors.size(); ++ti) {
         const Tensor& t = g.tensors[ti];
         if (t.isWeight() || t.isGraphInput || t.isGraphOutput || t.consumers.empty() || !isFloating(t.dtype)) continue;
@@ -187,8 +194,9 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
             }
             if (w.shape[1] != 1) c.depthwise = false;
         }
-        if (!ok || !scalable(g, c.tensor, rank, channels, c.constants)) continue;
-        candOf.emplace(c.tensor, cands.size());
+        c.scaled = {c.tensor};
+        if (!ok || !scalable(g, c.tensor, rank, channels, c.constants, c.scaled)) continue;
+        c.ranges.resize(c.scaled.size());
         cands.push_back(std::move(c));
     }
     if (cands.empty() || data.samples.empty()) return report;
@@ -198,7 +206,7 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
     if (!cachePath.empty() && readRanges(cachePath, g, cands)) {
         report.rangesFromCache = true;
     } else {
-        measureRanges(g, data, o, measured, cands, candOf);
+        measureRanges(g, data, o, measured, cands);
         if (!cachePath.empty()) writeRanges(cachePath, g, cands);
     }
     report.samples = measured;
@@ -208,8 +216,10 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
 
 namespace {
 
-void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands,
-                   const std::unordered_map<int, size_t>& candOf) {
+void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands) {
+    std::unordered_map<int, ChannelRanges*> rangesOf;  // scaled tensor -> its ranges
+    for (Candidate& c : cands)
+        for (size_t k = 0; k < c.scaled.size(); ++k) rangesOf.emplace(c.scaled[k], &c.ranges[k]);
     // Per-channel ranges on the float model.
     ExecutorOptions eo;
     eo.threads = o.threads;
@@ -217,22 +227,22 @@ void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o
     RunHooks hooks;
     hooks.cancel = o.cancel;
     hooks.onValue = [&](int, int tensor, TensorData& v) {
-        auto it = candOf.find(tensor);
-        if (it == candOf.end() || !v.isFloat() || v.shape.size() < 2) return;
-        Candidate& c = cands[it->second];
+        auto it = rangesOf.find(tensor);
+        if (it == rangesOf.end() || !v.isFloat() || v.shape.size() < 2) return;
+        ChannelRanges& r = *it->second;
         const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
-        if (c.lo.empty()) {
-            c.lo.assign(static_cast<size_t>(C), std::numeric_limits<float>::infinity());
-            c.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
+        if (r.lo.empty()) {
+            r.lo.assign(static_cast<size_t>(C), std::numeric_limits<float>::infinity());
+            r.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
         }
-        if (static_cast<int64_t>(c.lo.size()) != C) return;
+        if (static_cast<int64_t>(r.lo.size()) != C) return;
         for (int64_t b = 0; b < outer; ++b)
             for (int64_t ch = 0; ch < C; ++ch) {
                 if (inner == 0) continue;
                 const float* p = v.floats.data() + (b * C + ch) * inner;
                 const auto [mn, mx] = std::minmax_element(p, p + inner);
-                c.lo[static_cast<size_t>(ch)] = std::min(c.lo[static_cast<size_t>(ch)], *mn);
-                c.hi[static_cast<size_t>(ch)] = std::max(c.hi[static_cast<size_t>(ch)], *mx);
+                r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], *mn);
+                r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], *mx);
             }
     };
     for (int i = 0; i < measured; ++i) {
@@ -241,29 +251,46 @@ void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o
     }
 }
 
+// The largest s for channel `ch` that keeps it inside the tensor's range [lg, hg] (its own sign
+// side); infinity when nothing bounds it (a channel that is zero throughout).
+double headroom(const ChannelRanges& r, size_t ch, float lg, float hg) {
+    const float h = r.hi[ch], l = r.lo[ch];
+    double f = std::numeric_limits<double>::infinity();
+    if (h > 0) f = std::min(f, static_cast<double>(hg) / h);
+    if (l < 0) f = std::min(f, static_cast<double>(lg) / l);
+    return f;
+}
+
 void rescale(Graph& g, std::vector<Candidate>& cands, const EqualizeOptions& o, EqualizeReport& report) {
     // s_c moves channel c as far out as the tensor's range allows (its own sign side).
     for (Candidate& c : cands) {
-        if (c.lo.empty()) continue;
-        const int64_t C = static_cast<int64_t>(c.lo.size()), rank = static_cast<int64_t>(g.tensors[static_cast<size_t>(c.tensor)].shape.size());
-        float hg = 0, lg = 0;
+        if (c.ranges.empty() || c.ranges[0].lo.empty()) continue;
+        const int64_t C = static_cast<int64_t>(c.ranges[0].lo.size()), rank = static_cast<int64_t>(g.tensors[static_cast<size_t>(c.tensor)].shape.size());
+        // Each scaled tensor's range over all channels.
+        std::vector<float> hg(c.ranges.size(), 0.f), lg(c.ranges.size(), 0.f);
         bool finite = true;
-        for (int64_t ch = 0; ch < C; ++ch) {
-            finite = finite && std::isfinite(c.lo[static_cast<size_t>(ch)]) && std::isfinite(c.hi[static_cast<size_t>(ch)]);
-            hg = std::max(hg, c.hi[static_cast<size_t>(ch)]);
-            lg = std::min(lg, c.lo[static_cast<size_t>(ch)]);
+        for (size_t k = 0; k < c.ranges.size(); ++k) {
+            const ChannelRanges& r = c.ranges[k];
+            finite = finite && static_cast<int64_t>(r.lo.size()) == C;
+            for (size_t ch = 0; finite && ch < r.lo.size(); ++ch) {
+                finite = std::isfinite(r.lo[ch]) && std::isfinite(r.hi[ch]);
+                hg[k] = std::max(hg[k], r.hi[ch]);
+                lg[k] = std::min(lg[k], r.lo[ch]);
+            }
         }
         if (!finite) continue;
         std::vector<float> s(static_cast<size_t>(C), 1.f);
         double maxS = 1;
-        for (int64_t ch = 0; ch < C; ++ch) {
-            const float h = c.hi[static_cast<size_t>(ch)], l = c.lo[static_cast<size_t>(ch)];
+        for (size_t ch = 0; ch < static_cast<size_t>(C); ++ch) {
+            // A channel that holds one value on every sample carries no signal to spread over
+            // the grid; scaled, its constant would only widen the grid of the tensors it is in.
+            const ChannelRanges& own = c.ranges[0];
+            if (own.hi[ch] - own.lo[ch] <= 1e-5f * std::max(std::fabs(own.hi[ch]), std::fabs(own.lo[ch]))) continue;
             double f = std::numeric_limits<double>::infinity();
-            if (h > 0) f = std::min(f, static_cast<double>(hg) / h);
-            if (l < 0) f = std::min(f, static_cast<double>(lg) / l);
+            for (size_t k = 0; k < c.ranges.size(); ++k) f = std::min(f, headroom(c.ranges[k], ch, lg[k], hg[k]));
             if (!std::isfinite(f) || f <= 1) continue;  // dead channel, or already at the edge
             const double v = std::min(o.maxScale, c.depthwise ? f : std::sqrt(f));
-            s[static_cast<size_t>(ch)] = static_cast<float>(v);
+            s[ch] = static_cast<float>(v);
             maxS = std::max(maxS, v);
         }
         if (maxS <= 1.0001) continue;

@@ -162,6 +162,36 @@ private slots:
         QCOMPARE(r.tensors[0].tensor, std::string("a"));
     }
 
+    // A channel that holds one value on every sample (dw's weights for channel 2 are zero, so
+    // d's channel 2 is the constant 1.7 b1[2] - 0.3) is not scaled: it has no signal to spread and
+    // scaled, its constant would widen the grids. And no tensor the scale passes through (the
+    // Mul output c before the Add) outgrows its own range.
+    void constantChannelsAndTheChainKeepTheirRange() {
+        Graph g = imbalancedNet();
+        {
+            Tensor& w1 = g.tensors[static_cast<size_t>(g.findTensor("w1"))];
+            TensorData d = *w1.data;
+            for (int k = 0; k < 9; ++k) d.floats[static_cast<size_t>(2 * 9 + k)] = 0.f;
+            w1.data = std::make_shared<const TensorData>(std::move(d));
+        }
+        const Graph before = g;
+        const Dataset set = inputs(g, 6);
+        const EqualizeReport r = equalizeActivations(g, set);
+        QCOMPARE(r.tensors.size(), size_t(2));
+        QCOMPARE(r.tensors[1].tensor, std::string("d"));
+        const TensorData& t = *g.tensors[static_cast<size_t>(g.findTensor("t"))].data;
+        QCOMPARE(t.elementCount(), int64_t(6));
+        QCOMPARE(t.floats[2], -0.3f);  // the constant channel: s = 1
+        int scaled = 0;
+        for (int ch = 0; ch < 6; ++ch) scaled += t.floats[static_cast<size_t>(ch)] != -0.3f;
+        QVERIFY(scaled > 0);  // the others still are
+        const auto c0 = channelMax(before, set, "c"), c1 = channelMax(g, set, "c");
+        const double top0 = *std::max_element(c0.begin(), c0.end()), top1 = *std::max_element(c1.begin(), c1.end());
+        QVERIFY2(top1 <= top0 * (1 + 1e-5), qPrintable(QStringLiteral("%1 -> %2").arg(top0).arg(top1)));
+        const auto d0 = channelMax(before, set, "d"), d1 = channelMax(g, set, "d");
+        QVERIFY(*std::max_element(d1.begin(), d1.end()) <= *std::max_element(d0.begin(), d0.end()) * (1 + 1e-5));
+    }
+
     void cancelledRunChangesNothing() {
         Graph g = imbalancedNet();
         const std::string h = graphHash(g);
@@ -198,7 +228,7 @@ private slots:
         QVERIFY(!equalizeActivations(other, syntheticDataset(other, 3, 99), o).rangesFromCache);  // other data
         QFile f(QDir(dir.path()).filePath(files.front()));
         QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
-        f.write("{\"format\": \"autosplit-equalize-ranges v1\", \"ranges\": {\"a\": {\"lo\": [1");
+        f.write("{\"format\": \"autosplit-equalize-ranges v2\", \"ranges\": {\"a\": {\"lo\": [1");
         f.close();
         Graph again = imbalancedNet();
         QVERIFY(!equalizeActivations(again, set, o).rangesFromCache);  // damaged: measured and rewritten

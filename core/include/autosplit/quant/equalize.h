@@ -10,6 +10,10 @@
 // (up to float rounding) and lets every channel use the whole grid. The weights stay per output
 // channel, so a depthwise consumer absorbs any s_c without weight-quantization cost; for a dense
 // consumer s_c is the square root of the equalizing factor (CLE's balance between the two).
+// s_c is bounded by every tensor it scales (T and, in an affine block, the Mul output before the
+// Add): none outgrows its own per-tensor range. A channel that holds one value on every sample
+// keeps s_c = 1: it has no signal to spread, and PP-OCRv4 rec's dead channels (a constant −0.2
+// scaled 256×) set the grid of the Mul outputs they passed through.
 //
 // Rewritten tensors T (float, rank >= 3, channels on axis 1) have only Conv consumers reading T
 // as input 0 with a constant weight, and a producer that scales exactly:
