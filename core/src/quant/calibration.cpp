@@ -273,18 +273,10 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     const bool useVariance = relative && o.signal == SignalScale::Variance && data.samples.size() >= 2;
     RunHooks hooks;
     hooks.cancel = o.cancel;
-    hooks.onValue = [&](int node, int tensor, TensorData& v) {
-        if (auto it = readers.find(tensor); it != readers.end() && v.isFloat()) {
-            TensorData sq;
-            sq.shape = v.shape;
-            sq.floats.resize(v.floats.size());
-            for (size_t k = 0; k < v.floats.size(); ++k) sq.floats[k] = v.floats[k] * v.floats[k];
-            for (int reader : it->second) {
-                inMean[static_cast<size_t>(reader)]->add(v);
-                inSquare[static_cast<size_t>(reader)]->add(sq);
-            }
-        }
-        if (node < 0 || g.nodes[node].outputs.empty() || g.nodes[node].outputs[0] != tensor || !v.isFloat()) return;
+    // What one value feeds is split into tasks that each own their accumulators (the output's
+    // pool, variance and energy; each reader's E[x] and E[x^2]) and run on the executor's pool
+    // between nodes: the sums are those of a serial pass, for any thread count.
+    auto outputStatistics = [&](int node, const TensorData& v) {
         const int64_t n = static_cast<int64_t>(v.floats.size());
         table.rows[node].activationElements = n;
         const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
@@ -319,6 +311,24 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         for (float x : v.floats) e += static_cast<double>(x) * x;
         energySum[static_cast<size_t>(node)] += e;
         energyCount[static_cast<size_t>(node)] += n;
+    };
+    hooks.onValue = [&](int node, int tensor, TensorData& v) {
+        if (!v.isFloat()) return;
+        const bool own = node >= 0 && !g.nodes[node].outputs.empty() && g.nodes[node].outputs[0] == tensor;
+        const auto it = readers.find(tensor);
+        const int readerTasks = it == readers.end() ? 0 : 2 * static_cast<int>(it->second.size());
+        if (readerTasks == 0) {
+            if (own) outputStatistics(node, v);
+            return;
+        }
+        parallelFor(ex, readerTasks + (own ? 1 : 0), [&](int task) {
+            if (task == readerTasks) return outputStatistics(node, v);
+            const size_t reader = static_cast<size_t>(it->second[static_cast<size_t>(task / 2)]);
+            if (task % 2 == 0)
+                inMean[reader]->add(v);
+            else
+                inSquare[reader]->addSquares(v);
+        });
     };
     const size_t probeSamples = relative ? std::min(data.samples.size(), static_cast<size_t>(std::max(0, o.sensitivitySamples))) : 0;
     std::vector<std::vector<TensorData>> reference(probeSamples);  // float outputs of the probe samples

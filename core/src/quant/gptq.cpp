@@ -117,6 +117,89 @@ std::vector<double> LayerInputMoments::mean() const {
     return m;
 }
 
+void LayerInputMoments::addSquares(const TensorData& x) {
+    if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
+    if (!h_.empty()) throw Error("GPTQ moments: addSquares() is for first moments only");
+    if (addBoxSums(x, true)) return;
+    TensorData sq;
+    sq.shape = x.shape;
+    sq.floats.resize(x.floats.size());
+    for (size_t k = 0; k < x.floats.size(); ++k) sq.floats[k] = x.floats[k] * x.floats[k];
+    add(sq);
+}
+
+LayerInputMoments::ConvGeom LayerInputMoments::resolvedGeometry(const TensorData& x) const {
+    ConvGeom c = geom_;
+    const size_t rank = static_cast<size_t>(c.nsp) + 2;
+    if (x.shape.size() != rank || x.shape[1] != channels_)
+        throw Error("GPTQ moments: conv input has the wrong shape");
+    const int off = 3 - c.nsp;
+    for (int i = 0; i < 3; ++i) {
+        c.in[i] = i >= off ? x.shape[2 + static_cast<size_t>(i - off)] : 1;
+        const int64_t dk = (c.k[i] - 1) * c.d[i] + 1;
+        if (i >= off && (c.autoPad == 1 || c.autoPad == 2)) {
+            c.out[i] = (c.in[i] + c.s[i] - 1) / c.s[i];
+            const int64_t total = std::max<int64_t>(0, (c.out[i] - 1) * c.s[i] + dk - c.in[i]);
+            c.pb[i] = c.autoPad == 1 ? total / 2 : total - total / 2;
+        } else {
+            if (c.autoPad == 3) c.pb[i] = c.pe[i] = 0;
+            c.out[i] = std::max<int64_t>(0, (c.in[i] + c.pb[i] + c.pe[i] - dk) / c.s[i] + 1);
+        }
+    }
+    return c;
+}
+
+// First moments of a conv's input vectors (of their squares with `squared`): for each kernel
+// offset, the sum of the input over the (strided) box of positions the output grid reads there;
+// padding contributes zeros. False when this path does not apply (second moments, not a conv,
+// kernels wider than 8).
+bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
+    if (!h_.empty() || !conv_) return false;
+    const ConvGeom c = resolvedGeometry(x);
+    const int64_t outSize = c.out[0] * c.out[1] * c.out[2], inSize = c.in[0] * c.in[1] * c.in[2];
+    const int64_t cg = channels_ / groups_, ks = c.k[0] * c.k[1] * c.k[2];
+    int64_t lo[3][8], hi[3][8];  // per axis and offset
+    for (int i = 0; i < 3; ++i) {
+        if (c.k[i] > 8) return false;
+        for (int64_t k = 0; k < c.k[i]; ++k) {
+            // Output positions o with 0 <= o * s - pb + k * d < in.
+            const int64_t base = k * c.d[i] - c.pb[i];
+            int64_t a = base >= 0 ? 0 : (-base + c.s[i] - 1) / c.s[i];
+            int64_t b = c.in[i] - 1 - base < 0 ? -1 : (c.in[i] - 1 - base) / c.s[i];
+            lo[i][k] = a;
+            hi[i][k] = std::min(b, c.out[i] - 1);
+        }
+    }
+    for (int64_t b = 0; b < x.shape[0]; ++b)
+        for (int64_t ch = 0; ch < channels_; ++ch) {
+            const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;
+            double* s = sum_.data() + (ch / cg) * rows_ + (ch % cg) * ks;
+            for (int64_t kz = 0; kz < c.k[0]; ++kz)
+                for (int64_t ky = 0; ky < c.k[1]; ++ky)
+                    for (int64_t kx = 0; kx < c.k[2]; ++kx) {
+                        double acc = 0;
+                        for (int64_t oz = lo[0][kz]; oz <= hi[0][kz]; ++oz)
+                            for (int64_t oy = lo[1][ky]; oy <= hi[1][ky]; ++oy) {
+                                const float* row = xc + ((oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] +
+                                                         oy * c.s[1] - c.pb[1] + ky * c.d[1]) * c.in[2] -
+                                                   c.pb[2] + kx * c.d[2];
+                                float racc = 0;
+                                if (squared)
+                                    for (int64_t ox = lo[2][kx]; ox <= hi[2][kx]; ++ox) {
+                                        const float v = row[ox * c.s[2]];
+                                        racc += v * v;
+                                    }
+                                else
+                                    for (int64_t ox = lo[2][kx]; ox <= hi[2][kx]; ++ox) racc += row[ox * c.s[2]];
+                                acc += racc;
+                            }
+                        s[(kz * c.k[1] + ky) * c.k[2] + kx] += acc;
+                    }
+        }
+    count_ += x.shape[0] * outSize;
+    return true;
+}
+
 void LayerInputMoments::add(const TensorData& x) {
     if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
     auto accumulate = [this](int64_t group, const auto& cols) {
@@ -150,66 +233,10 @@ void LayerInputMoments::add(const TensorData& x) {
         count_ += kept;
         return;
     }
-    ConvGeom c = geom_;
-    const size_t rank = static_cast<size_t>(c.nsp) + 2;
-    if (x.shape.size() != rank || x.shape[1] != channels_)
-        throw Error("GPTQ moments: conv input has the wrong shape");
-    const int off = 3 - c.nsp;
-    for (int i = 0; i < 3; ++i) {
-        c.in[i] = i >= off ? x.shape[2 + static_cast<size_t>(i - off)] : 1;
-        const int64_t dk = (c.k[i] - 1) * c.d[i] + 1;
-        if (i >= off && (c.autoPad == 1 || c.autoPad == 2)) {
-            c.out[i] = (c.in[i] + c.s[i] - 1) / c.s[i];
-            const int64_t total = std::max<int64_t>(0, (c.out[i] - 1) * c.s[i] + dk - c.in[i]);
-            c.pb[i] = c.autoPad == 1 ? total / 2 : total - total / 2;
-        } else {
-            if (c.autoPad == 3) c.pb[i] = c.pe[i] = 0;
-            c.out[i] = std::max<int64_t>(0, (c.in[i] + c.pb[i] + c.pe[i] - dk) / c.s[i] + 1);
-        }
-    }
+    if (addBoxSums(x, false)) return;
+    const ConvGeom c = resolvedGeometry(x);
     const int64_t outSize = c.out[0] * c.out[1] * c.out[2], inSize = c.in[0] * c.in[1] * c.in[2];
     const int64_t cg = channels_ / groups_, ks = c.k[0] * c.k[1] * c.k[2];
-    if (h_.empty()) {
-        // First moments only: for each kernel offset, the sum of the input over the (strided)
-        // box of positions the output grid reads there; padding contributes zeros.
-        int64_t lo[3][8], hi[3][8];  // per axis and offset (kernels up to 8 wide take this path)
-        bool small = true;
-        for (int i = 0; i < 3; ++i) {
-            if (c.k[i] > 8) small = false;
-            for (int64_t k = 0; small && k < c.k[i]; ++k) {
-                // Output positions o with 0 <= o * s - pb + k * d < in.
-                const int64_t base = k * c.d[i] - c.pb[i];
-                int64_t a = base >= 0 ? 0 : (-base + c.s[i] - 1) / c.s[i];
-                int64_t b = c.in[i] - 1 - base < 0 ? -1 : (c.in[i] - 1 - base) / c.s[i];
-                lo[i][k] = a;
-                hi[i][k] = std::min(b, c.out[i] - 1);
-            }
-        }
-        if (small) {
-            for (int64_t b = 0; b < x.shape[0]; ++b)
-                for (int64_t ch = 0; ch < channels_; ++ch) {
-                    const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;
-                    double* s = sum_.data() + (ch / cg) * rows_ + (ch % cg) * ks;
-                    for (int64_t kz = 0; kz < c.k[0]; ++kz)
-                        for (int64_t ky = 0; ky < c.k[1]; ++ky)
-                            for (int64_t kx = 0; kx < c.k[2]; ++kx) {
-                                double acc = 0;
-                                for (int64_t oz = lo[0][kz]; oz <= hi[0][kz]; ++oz)
-                                    for (int64_t oy = lo[1][ky]; oy <= hi[1][ky]; ++oy) {
-                                        const float* row = xc + ((oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] +
-                                                                 oy * c.s[1] - c.pb[1] + ky * c.d[1]) * c.in[2] -
-                                                           c.pb[2] + kx * c.d[2];
-                                        float racc = 0;
-                                        for (int64_t ox = lo[2][kx]; ox <= hi[2][kx]; ++ox) racc += row[ox * c.s[2]];
-                                        acc += racc;
-                                    }
-                                s[(kz * c.k[1] + ky) * c.k[2] + kx] += acc;
-                            }
-                }
-            count_ += x.shape[0] * outSize;
-            return;
-        }
-    }
     const Stride st = strideFor(outSize, c.out[2]);
     const int64_t kept = (outSize - st.phase + st.step - 1) / st.step;  // positions o = phase + k * step
     constexpr int64_t chunk = 1024;

@@ -134,6 +134,17 @@ private slots:
         const auto mc = cheap->mean(), mf = full->mean();
         QCOMPARE(mc.size(), size_t(24));
         for (size_t j = 0; j < mc.size(); ++j) QVERIFY2(std::fabs(mc[j] - mf[j]) < 1e-5, qPrintable(QString::number(j)));
+        // addSquares: E[x_j^2] without materializing x^2, the same as add() of the squared input.
+        TensorData sq = x;
+        for (float& v : sq.floats) v *= v;
+        auto squares = LayerInputMoments::meansForNode(g, 0), ofSquared = LayerInputMoments::meansForNode(g, 0);
+        squares->addSquares(x);
+        ofSquared->add(sq);
+        QCOMPARE(squares->vectors(), ofSquared->vectors());
+        const auto s1 = squares->mean(), s2 = ofSquared->mean();
+        for (size_t j = 0; j < s1.size(); ++j)
+            QVERIFY2(std::fabs(s1[j] - s2[j]) <= 1e-6 * (1 + s2[j]), qPrintable(QString("%1: %2 vs %3").arg(j).arg(s1[j]).arg(s2[j])));
+        QVERIFY_THROWS_EXCEPTION(Error, full->addSquares(x));  // first moments only
         const TensorData y = Executor(g)({x}).front();
         const int64_t positions = y.elementCount() / 6;
         for (int64_t o = 0; o < 6; ++o) {
@@ -304,13 +315,11 @@ private slots:
     void centredAndDiagonalOutputErrors() {
         const Graph g = singleLayer("Gemm", {64, 24}, randomTensor({24, 12}, 9, 0.3f));
         const TensorData x = correlatedInput({64, 24}, 10);
-        TensorData sq = x;
-        for (float& v : sq.floats) v *= v;
         auto full = LayerInputMoments::forNode(g, 0), mean = LayerInputMoments::meansForNode(g, 0),
              square = LayerInputMoments::meansForNode(g, 0);
         full->add(x);
         mean->add(x);
-        square->add(sq);
+        square->addSquares(x);  // a Gemm input: through the materialized square
         const TensorData& w = *g.tensors[static_cast<size_t>(g.nodes[0].inputs[1])].data;
         const TensorData q = fakeQuantizeWeights(w, 1, 2, {});
         // Direct: e = (W_q - W)^T x per input row, its per-channel variance summed over channels.

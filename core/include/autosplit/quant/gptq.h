@@ -59,6 +59,9 @@ public:
     // H of rank R needs a few times R of them, not all. mean(), moments() and vectors() are all
     // over the kept vectors. Moments with only first moments (meansForNode) ignore the budget.
     void setVectorsPerAdd(int64_t vectors) { vectorsPerAdd_ = vectors; }
+    // First moments only: adds the vectors of the element-wise square of `input` (E[x^2] per
+    // vector component) without materializing the square.
+    void addSquares(const TensorData& input);
     void merge(const LayerInputMoments& other);
 
     // H of group g, R x R, row-major (only the lower triangle is meaningful before finalize()).
@@ -80,6 +83,8 @@ private:
         int64_t step = 1, phase = 0;
     };
     Stride strideFor(int64_t vectors, int64_t width);  // which vectors the next add() keeps
+    ConvGeom resolvedGeometry(const TensorData& x) const;  // geom_ with x's size and auto_pad
+    bool addBoxSums(const TensorData& x, bool squared);
     bool conv_ = false;
     ConvGeom geom_;
     int64_t channels_ = 0;  // input channels (Conv) or vector length (Gemm/MatMul)
