@@ -448,6 +448,23 @@ ExecutorRun::ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, Run
     if (inputs.size() != g.inputs.size())
         throw Error("the model takes " + std::to_string(g.inputs.size()) + " input(s), got " +
                     std::to_string(inputs.size()));
+    pinOutputsAndKept();
+    values_.resize(g.tensors.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const int t = g.inputs[i];
+        checkInput(g.tensors[t], inputs[i]);
+        if (hooks_.onValue) hooks_.onValue(-1, t, inputs[i]);
+        values_[t] = std::make_shared<TensorData>(std::move(inputs[i]));
+    }
+}
+
+ExecutorRun::ExecutorRun(const ExecutorRun& from, RunHooks hooks)
+    : ex_(from.ex_), hooks_(std::move(hooks)), next_(from.next_), values_(from.values_) {
+    pinOutputsAndKept();
+}
+
+void ExecutorRun::pinOutputsAndKept() {
+    const Graph& g = ex_.graph_;
     last_ = hooks_.lastNode < 0 ? static_cast<int>(g.nodes.size()) - 1
                                 : std::min<int>(hooks_.lastNode, static_cast<int>(g.nodes.size()) - 1);
     pinned_.assign(g.tensors.size(), 0);  // kept until the end
@@ -456,13 +473,10 @@ ExecutorRun::ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, Run
         if (t < 0 || t >= static_cast<int>(g.tensors.size())) throw Error("keep: no tensor with id " + std::to_string(t));
         pinned_[t] = 1;
     }
-    values_.resize(g.tensors.size());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-        const int t = g.inputs[i];
-        checkInput(g.tensors[t], inputs[i]);
-        if (hooks_.onValue) hooks_.onValue(-1, t, inputs[i]);
-        values_[t] = std::make_shared<TensorData>(std::move(inputs[i]));
-    }
+}
+
+std::unique_ptr<ExecutorRun> ExecutorRun::fork(RunHooks hooks) const {
+    return std::unique_ptr<ExecutorRun>(new ExecutorRun(*this, std::move(hooks)));
 }
 
 ExecutorRun::~ExecutorRun() = default;

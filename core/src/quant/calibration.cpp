@@ -489,42 +489,75 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                     for (float x : t.floats) refEnergy += static_cast<double>(x) * x;
                 }
             }
-        parallelFor(ex, static_cast<int>(g.nodes.size()), [&](int i) {
-            auto& r = table.rows[static_cast<size_t>(i)];
-            const QuantParams& qp = r.activationParams[static_cast<size_t>(probeIndex)];
-            if (g.nodes[static_cast<size_t>(i)].outputs.empty() || pooled[static_cast<size_t>(i)].empty() || qp.scale <= 0 ||
-                refEnergy <= 0)
-                return;
-            const int out = g.nodes[static_cast<size_t>(i)].outputs[0];
-            double localErr = 0, localCount = 0, outErr = 0;
-            RunHooks ph;
-            ph.cancel = o.cancel;
-            ph.onValue = [&](int node, int tensor, TensorData& v) {
-                if (node != i || tensor != out || !v.isFloat()) return;
-                for (float& x : v.floats) {
-                    const float q = qp.quantize(x);
-                    localErr += static_cast<double>(q - x) * (q - x);
-                    localCount += 1;
-                    x = q;
+        // Per probe sample one float run advances node by node; the probe of node i forks it
+        // before node i (sharing the float values of nodes 0..i-1) and runs the rest with node i's
+        // output quantized. The forks of a batch of nodes run in parallel.
+        const int nodes = static_cast<int>(g.nodes.size());
+        const size_t P = probeSamples;
+        std::vector<double> localErr(static_cast<size_t>(nodes) * P, 0.0), localCount(localErr.size(), 0.0),
+            outErr(localErr.size(), 0.0);
+        auto probed = [&](int i) {
+            const auto& r = table.rows[static_cast<size_t>(i)];
+            return !g.nodes[static_cast<size_t>(i)].outputs.empty() && !pooled[static_cast<size_t>(i)].empty() &&
+                   r.activationParams[static_cast<size_t>(probeIndex)].scale > 0 && refEnergy > 0;
+        };
+        const int batch = std::max(1, 2 * ex.threads());
+        for (size_t s = 0; s < P; ++s) {
+            RunHooks plain;
+            plain.cancel = o.cancel;
+            auto master = serial.start(data.samples[s], plain);
+            for (int i0 = 0; i0 < nodes; i0 += batch) {
+                std::vector<int> at;
+                std::vector<std::unique_ptr<ExecutorRun>> forks;
+                for (int i = i0; i < std::min(nodes, i0 + batch); ++i) {
+                    if (!probed(i)) continue;
+                    master->runTo(i - 1);
+                    const size_t slot = static_cast<size_t>(i) * P + s;
+                    const int out = g.nodes[static_cast<size_t>(i)].outputs[0];
+                    const QuantParams qp = table.rows[static_cast<size_t>(i)].activationParams[static_cast<size_t>(probeIndex)];
+                    RunHooks ph;
+                    ph.cancel = o.cancel;
+                    ph.onValue = [&localErr, &localCount, slot, i, out, qp](int node, int tensor, TensorData& v) {
+                        if (node != i || tensor != out || !v.isFloat()) return;
+                        for (float& x : v.floats) {
+                            const float q = qp.quantize(x);
+                            localErr[slot] += static_cast<double>(q - x) * (q - x);
+                            localCount[slot] += 1;
+                            x = q;
+                        }
+                    };
+                    forks.push_back(master->fork(std::move(ph)));
+                    at.push_back(i);
                 }
-            };
-            for (size_t s = 0; s < probeSamples; ++s) {
-                const RunResult res = serial.run(data.samples[s], ph);
-                for (size_t k = 0; k < res.outputs.size() && k < reference[s].size(); ++k) {
-                    const auto& a = res.outputs[k].floats;
-                    const auto& b = reference[s][k].floats;
-                    if (!res.outputs[k].isFloat() || a.size() != b.size()) continue;
-                    for (size_t j = 0; j < a.size(); ++j) outErr += static_cast<double>(a[j] - b[j]) * (a[j] - b[j]);
-                }
+                parallelFor(ex, static_cast<int>(forks.size()), [&](int k) {
+                    const RunResult res = forks[static_cast<size_t>(k)]->finish();
+                    forks[static_cast<size_t>(k)].reset();
+                    double& e = outErr[static_cast<size_t>(at[static_cast<size_t>(k)]) * P + s];
+                    for (size_t j = 0; j < res.outputs.size() && j < reference[s].size(); ++j) {
+                        const auto& a = res.outputs[j].floats;
+                        const auto& b = reference[s][j].floats;
+                        if (!res.outputs[j].isFloat() || a.size() != b.size()) continue;
+                        for (size_t q = 0; q < a.size(); ++q) e += static_cast<double>(a[q] - b[q]) * (a[q] - b[q]);
+                    }
+                }, o.cancel);
             }
-            if (localErr <= 0 || r.signalEnergy <= 0) return;  // nothing injected: no gain to measure
+        }
+        for (int i = 0; i < nodes; ++i) {
+            auto& r = table.rows[static_cast<size_t>(i)];
+            double le = 0, lc = 0, oe = 0;
+            for (size_t s = 0; s < P; ++s) {
+                le += localErr[static_cast<size_t>(i) * P + s];
+                lc += localCount[static_cast<size_t>(i) * P + s];
+                oe += outErr[static_cast<size_t>(i) * P + s];
+            }
+            if (!probed(i) || le <= 0 || r.signalEnergy <= 0) continue;  // nothing injected: no gain to measure
             // The node's noise-to-signal ratio in the unit of its D_a (over its signal energy).
-            const double gain = (outErr / refEnergy) / (localErr / localCount / r.signalEnergy);
-            if (!std::isfinite(gain)) return;
+            const double gain = (oe / refEnergy) / (le / lc / r.signalEnergy);
+            if (!std::isfinite(gain)) continue;
             r.sensitivity = gain;
             for (double& d : r.weightMse) d *= gain;
             for (double& d : r.activationMse) d *= gain;
-        }, o.cancel);
+        }
     }
     table.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

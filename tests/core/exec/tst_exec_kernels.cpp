@@ -10,6 +10,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <thread>
 
 using namespace autosplit;
 using autosplit::testing::addValue;
@@ -160,6 +161,54 @@ private slots:
         r2->runTo(5);
         QCOMPARE(r2->nextNode(), 1);
         QVERIFY_THROWS_EXCEPTION(Error, ex.start({}, {}));
+    }
+
+    // ExecutorRun::fork: a run continued from node 1 with other hooks shares the values of node 0
+    // (the conv output, read again after the fork by the Add), sees only what it computes, runs on
+    // another thread while the original finishes, and leaves the original's result unchanged.
+    void forkedRunsContinueFromTheSharedPrefix() {
+        Graph g = convGraph({1, 3, 9, 9}, randomTensor({4, 3, 3, 3}, 1, 0.5f), randomTensor({4}, 2, 0.1f), 1, 1, 1, 1,
+                            true, false);
+        QCOMPARE(g.nodes.size(), size_t(2));
+        const int a = g.nodes[0].outputs[0], b = g.nodes[1].outputs[0], y = addValue(g, "sum");
+        Node add;
+        add.name = "add0";
+        add.op = "Add";
+        add.inputs = {a, b};
+        add.outputs = {y};
+        g.nodes.push_back(add);
+        g.outputs = {y};
+        g.rebuild();
+        const Executor ex(g);
+        const TensorData x = randomTensor({1, 3, 9, 9}, 3, 1.f);
+        auto doubleRelu = [&](int node, int, TensorData& v) {
+            if (node == 1)
+                for (float& f : v.floats) f *= 2;
+        };
+        RunHooks changed;
+        changed.onValue = doubleRelu;
+        const TensorData plain = ex({x}).front(), expected = ex.run({x}, changed).outputs.front();
+        QVERIFY(plain.floats != expected.floats);
+
+        auto master = ex.start({x});
+        master->runTo(0);
+        int seen = 0;
+        RunHooks h;
+        h.onValue = [&](int node, int t, TensorData& v) {
+            ++seen;
+            doubleRelu(node, t, v);
+        };
+        h.keep = {a};
+        auto fork = master->fork(h);
+        QCOMPARE(fork->nextNode(), 1);
+        RunResult forked;
+        std::thread other([&] { forked = fork->finish(); });
+        const TensorData original = master->finish().outputs.front();
+        other.join();
+        QCOMPARE(seen, 2);  // nodes 1 and 2, not the shared conv output
+        QCOMPARE(forked.outputs.front().floats, expected.floats);
+        QCOMPARE(original.floats, plain.floats);
+        QCOMPARE(forked.kept.at(a).shape, (std::vector<int64_t>{1, 4, 9, 9}));
     }
 
     void convMatchesReference_data() {

@@ -110,10 +110,19 @@ public:
     void runTo(int node);
     int nextNode() const { return next_; }
     RunResult finish();
+    // A second run that continues from where this one stands (nextNode()) with other hooks,
+    // sharing the values computed so far (nothing is copied; neither run changes them): what a
+    // run that varies only from node k on needs, without recomputing nodes 0..k-1. onValue is
+    // called only for values the fork computes; RunHooks::keep returns tensors still live here or
+    // computed later; weightOverrides apply to the nodes the fork runs. The fork may advance on
+    // another thread than this run.
+    std::unique_ptr<ExecutorRun> fork(RunHooks hooks) const;
 
 private:
     friend class Executor;
     ExecutorRun(const Executor& ex, std::vector<TensorData> inputs, RunHooks hooks);
+    ExecutorRun(const ExecutorRun& from, RunHooks hooks);
+    void pinOutputsAndKept();
     const TensorData* weightData(int t) const;
     void release(int t);  // drops the value of tensor t, recycling its storage
     const Executor& ex_;
