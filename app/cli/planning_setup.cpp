@@ -48,6 +48,9 @@ const char* kPlanningOptions =
     "                          [estimate]\n"
     "  --no-equalize           keep activation ranges as the model has them (no per-channel rescaling\n"
     "                          of the tensors convs read; see the README)\n"
+    "  --sensitivity N         scale each node's proxy terms by its measured effect on the outputs\n"
+    "                          (each node quantized alone on N calibration samples): ranks plans\n"
+    "                          closer to the measurement, costs one run per node and sample  [0]\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
     "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";
@@ -80,6 +83,8 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     const bool noCache = args.flag("--no-cache");
     const bool noEqualize = args.flag("--no-equalize");
     const int threads = parseIntOption(args.value("--threads", "0"), "--threads");
+    const int sensitivity = parseIntOption(args.value("--sensitivity", "0"), "--sensitivity");
+    if (sensitivity < 0) throw UsageError{"--sensitivity must be 0 or more samples"};
     if (!dataDir.empty() && !synth.empty()) throw UsageError{"give at most one of --data DIR and --synthetic N"};
     if (!preprocess.empty() && dataDir.empty()) throw UsageError{"--preprocess needs --data DIR (a folder of images)"};
     if (allocator != "exact" && allocator != "lagrangian") throw UsageError{"--allocator must be exact or lagrangian"};
@@ -152,6 +157,7 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     };
     so.eval = eo;
     so.equalize = !noEqualize;
+    so.sensitivitySamples = sensitivity;
     so.threads = threads;
     so.cacheDir = noCache ? std::string() : (cache.empty() ? defaultCacheDir() : cache);
     so.report = [quiet](const std::string& line) {

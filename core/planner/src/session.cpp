@@ -115,12 +115,16 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     calib.cacheDir = o.cacheDir;
     calib.cancel = cancel;
     calib.progress = o.calibrationProgress;
+    calib.sensitivitySamples = o.sensitivitySamples;
     t0 = Clock::now();
     ErrorTable table = calibrate(graph, data.measurement.calibration, calib);
     s->calibrationFromCache = table.fromCache;
     s->calibrationMs = msSince(t0);
     say(std::string("calibration: ") + (table.fromCache ? "loaded from cache" : "computed") + " (" +
-        std::to_string(int(s->calibrationMs)) + " ms)");
+        std::to_string(int(s->calibrationMs)) + " ms), proxy " + table.errorKind +
+        (o.sensitivitySamples > 0 ? " scaled by the sensitivity measured on " + std::to_string(o.sensitivitySamples) +
+                                        " sample" + (o.sensitivitySamples == 1 ? "" : "s")
+                                  : std::string()));
     cancel.throwIfCancelled();
 
     t0 = Clock::now();
