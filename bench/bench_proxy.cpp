@@ -12,7 +12,7 @@
 // node in float, nothing rounded to float16) at each width and prints the measured drop and
 // relative L2 next to the error table's D_a: which nodes the proxy misjudges.
 //
-//   build/bench/bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq]
+//   build/bench/bench_proxy [--model ocr|resnet50|all] [--plans 64] [--threads 2] [--list] [--gptq]
 //                           [--probe BITS,... [--probe-nodes FIRST:LAST]]
 #include "autosplit/eval/rank_correlation.h"
 #include "autosplit/planner/session.h"
@@ -220,7 +220,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
 
 int main(int argc, char** argv) {
     std::string which = "all";
-    int plans = 32, threads = 2;
+    int plans = 64, threads = 2;
     bool list = false, withGptq = false;
     std::vector<int> probeBits;
     int probeFirst = 0, probeLast = -1;
@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
             }
         } else if (a == "--probe-nodes" && i + 1 < argc) std::sscanf(argv[++i], "%d:%d", &probeFirst, &probeLast);
         else {
-            std::fprintf(stderr, "usage: bench_proxy [--model ocr|resnet50|all] [--plans 32] [--threads 2] [--list] [--gptq] [--probe 6,8 [--probe-nodes A:B]]\n");
+            std::fprintf(stderr, "usage: bench_proxy [--model ocr|resnet50|all] [--plans 64] [--threads 2] [--list] [--gptq] [--probe 6,8 [--probe-nodes A:B]]\n");
             return 2;
         }
     }
@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\nSpearman rho between the MSE proxy and the measured drop (Eyeriss edge, B = {2,4,6,8}, %d threads)\n\n",
                 threads);
-    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2]) | rho nsr-var-diag (now) | rho nsr-var-diag+sens |%s "
+    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2]) | rho nsr-var-diag (default) | rho nsr-var-diag+sens (--sensitivity 2) |%s "
                 "calibration s (same order) | measuring s | total s |\n|---|---|---|---|---|---|---|%s---|---|---|\n",
                 withGptq ? " rho nsr-var-gptq |" : "", withGptq ? "---|" : "");
     for (const auto& r : rows) std::printf("%s\n", r.c_str());

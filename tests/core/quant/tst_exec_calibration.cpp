@@ -213,9 +213,9 @@ private slots:
     }
 
     // The signal a relative error is measured against is what depends on the input: the
-    // variance over the samples. A dead channel at a large constant (what equalization leaves in
-    // PP-OCRv4 rec's learnable-affine Mul nodes: -49.6 beside channels of rms 0.2-2 at
-    // p2o.Mul.146) adds to E[y^2] but not to the signal; it stretches the per-tensor grid, so its
+    // variance over the samples. A dead channel at a large constant (what equalization left in
+    // PP-OCRv4 rec's learnable-affine Mul nodes before it stopped scaling constant channels: -49.6
+    // beside channels of rms 0.2-2 at p2o.Mul.146) adds to E[y^2] but not to the signal; it stretches the per-tensor grid, so its
     // noise is the signal channels' noise. Over E[y^2] that noise looked negligible.
     void signalIsTheInputDependentPart() {
         std::vector<float> mul(120, 0.25f), add(120, 0.f);

@@ -15,10 +15,11 @@
 //     The signal (CalibrationOptions::signal): SignalScale::Variance (default) is the part of the
 //     output that depends on the input, the variance over the calibration samples at each element
 //     (mean over elements, measured at fixed stratified positions); SignalScale::Energy is E[y^2].
-//     They differ where an output holds constants: PP-OCRv4 rec's learnable-affine Mul nodes,
-//     after equalization, carry dead channels at -11 to -50 beside signal channels of rms 0.2-2;
-//     those constants set the per-tensor grid (6 bits: a step of 0.84 at p2o.Mul.146) and dominate
-//     E[y^2], so D_a over E[y^2] was 7e-4 where quantizing that node alone loses 94 points.
+//     They differ where an output holds constants: a channel at one value sets the per-tensor
+//     grid and adds to E[y^2] without being signal (PP-OCRv4 rec's affine Mul nodes held such
+//     channels at -11 to -50 while equalization still scaled them: D_a over E[y^2] read 7e-4 where
+//     quantizing p2o.Mul.146 alone lost 94 points). Measured on 64 plans the two rank alike
+//     (bench/README.md); sensitivitySamples ranks best.
 //   ErrorMeasure::RelativeGptq: the same, but D_w of 2- to 8-bit Conv/Gemm/MatMul weights whose
 //     rows have at most gptqMaxRowLength weights is that of GPTQ rounding (what the evaluator
 //     deploys) against the full input covariance; slower (GPTQ of every layer at every width).
