@@ -4,8 +4,8 @@
 // planning context's solutions (stratified by the proxy, deterministic), measures each with the
 // session's evaluator, and prints Spearman's rho (ties: average ranks) between the measured drop
 // and the proxy computed from each kind of error table: "mse" (raw MSEs, nearest rounding),
-// "nsr-diagonal" (noise over E[y^2], the default), "nsr-var-diagonal" (noise over the signal's
-// variance over the samples), the default with a measured sensitivity (--sensitivity 2) and
+// "nsr-diagonal" (noise over E[y^2], the default before), "nsr-var-diagonal" (noise over the
+// signal's variance over the samples: the default now), the same with a measured sensitivity and
 // "nsr-var-gptq" (GPTQ output error).
 //
 // --probe 6,8 [--probe-nodes FIRST:LAST] instead quantizes each node's outputs alone (every other
@@ -142,7 +142,7 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, SignalScale::Energy, 0, {}, 0},
                                   {"nsr-diag", ErrorMeasure::Relative, SignalScale::Energy, 0, {}, 0},
                                   {"nsr-var-diag", ErrorMeasure::Relative, SignalScale::Variance, 0, {}, 0},
-                                  {"nsr-diag+sens", ErrorMeasure::Relative, SignalScale::Energy, 2, {}, 0}};
+                                  {"nsr-var-diag+sens", ErrorMeasure::Relative, SignalScale::Variance, 2, {}, 0}};
     if (withGptq) variants.push_back({"nsr-var-gptq", ErrorMeasure::RelativeGptq, SignalScale::Variance, 0, {}, 0});
     const CalibrationOptions defaults;
     for (auto& v : variants) {
@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
     }
     std::printf("\nSpearman rho between the MSE proxy and the measured drop (Eyeriss edge, B = {2,4,6,8}, %d threads)\n\n",
                 threads);
-    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2], default) | rho nsr-var-diag | rho nsr-diag+sens (--sensitivity 2) |%s "
+    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2]) | rho nsr-var-diag (default) | rho nsr-var-diag+sens (--sensitivity 2) |%s "
                 "calibration s (same order) | measuring s | total s |\n|---|---|---|---|---|---|---|%s---|---|---|\n",
                 withGptq ? " rho nsr-var-gptq |" : "", withGptq ? "---|" : "");
     for (const auto& r : rows) std::printf("%s\n", r.c_str());
