@@ -43,6 +43,7 @@
 #include <QTableView>
 #include <QToolBar>
 #include <QToolButton>
+#include <QScrollArea>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -159,6 +160,9 @@ void MainWindow::createDocks() {
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(4, 4, 4, 4);
     controls_ = new widgets::ControlPanel;
+    // The controls keep their height (a squeezed form cuts its combo boxes); the plan summary
+    // below takes what is left and scrolls.
+    controls_->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed);
     leftLayout->addWidget(controls_);
     planSummary_ = new QLabel(tr("No model"));
     planSummary_->setWordWrap(true);
@@ -167,7 +171,13 @@ void MainWindow::createDocks() {
     planSummary_->setFrameShape(QFrame::StyledPanel);
     planSummary_->setMargin(8);
     planSummary_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-    leftLayout->addWidget(planSummary_, 1);
+    auto* summaryScroll = new QScrollArea;
+    summaryScroll->setObjectName(QStringLiteral("planSummaryScroll"));
+    summaryScroll->setWidget(planSummary_);
+    summaryScroll->setWidgetResizable(true);
+    summaryScroll->setFrameShape(QFrame::NoFrame);
+    summaryScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    leftLayout->addWidget(summaryScroll, 1);
     left->setMinimumWidth(320);
     left->setMaximumWidth(380);
     dock(tr("Constraints"), QStringLiteral("constraintsDock"), left, Qt::LeftDockWidgetArea);
