@@ -64,6 +64,23 @@ struct Variant {
     double seconds = 0;
 };
 
+bool isDefault(const Variant& v) {
+    const CalibrationOptions d;
+    return v.measure == d.measure && v.signal == d.signal && v.sensitivitySamples == d.sensitivitySamples;
+}
+
+// The error kinds compared, in column order; the one the planner uses by default is marked.
+std::vector<Variant> proxyVariants(bool withGptq) {
+    std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, SignalScale::Energy, 0, {}, 0},
+                                  {"nsr-diag (E[y^2])", ErrorMeasure::Relative, SignalScale::Energy, 0, {}, 0},
+                                  {"nsr-var-diag", ErrorMeasure::Relative, SignalScale::Variance, 0, {}, 0},
+                                  {"nsr-var-diag+sens (--sensitivity 2)", ErrorMeasure::Relative, SignalScale::Variance, 2, {}, 0}};
+    if (withGptq) variants.push_back({"nsr-var-gptq", ErrorMeasure::RelativeGptq, SignalScale::Variance, 0, {}, 0});
+    for (auto& v : variants)
+        if (isDefault(v)) v.label += " (default)";
+    return variants;
+}
+
 // The proxy of a solution under another error table: Solution::mse()'s sum over the edge nodes.
 double proxyOf(const ErrorTable& t, const planner::Solution& s) {
     double d = 0;
@@ -139,15 +156,9 @@ std::vector<std::string> runCase(const ModelCase& mc, int plans, int threads, bo
     }
 
     // The other error tables on the same (equalized) graph and calibration set.
-    std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, SignalScale::Energy, 0, {}, 0},
-                                  {"nsr-diag", ErrorMeasure::Relative, SignalScale::Energy, 0, {}, 0},
-                                  {"nsr-var-diag", ErrorMeasure::Relative, SignalScale::Variance, 0, {}, 0},
-                                  {"nsr-var-diag+sens", ErrorMeasure::Relative, SignalScale::Variance, 2, {}, 0}};
-    if (withGptq) variants.push_back({"nsr-var-gptq", ErrorMeasure::RelativeGptq, SignalScale::Variance, 0, {}, 0});
-    const CalibrationOptions defaults;
+    std::vector<Variant> variants = proxyVariants(withGptq);
     for (auto& v : variants) {
-        if (v.measure == defaults.measure && v.signal == defaults.signal && v.sensitivitySamples == defaults.sensitivitySamples) {
-            v.label += " (now)";
+        if (isDefault(v)) {  // the session's own table
             v.table = current;
             v.seconds = session->calibrationMs / 1000;
             continue;
@@ -278,9 +289,12 @@ int main(int argc, char** argv) {
     }
     std::printf("\nSpearman rho between the MSE proxy and the measured drop (Eyeriss edge, B = {2,4,6,8}, %d threads)\n\n",
                 threads);
-    std::printf("| model | metric | plans | rho mse | rho nsr-diag (E[y^2]) | rho nsr-var-diag (default) | rho nsr-var-diag+sens (--sensitivity 2) |%s "
-                "calibration s (same order) | measuring s | total s |\n|---|---|---|---|---|---|---|%s---|---|---|\n",
-                withGptq ? " rho nsr-var-gptq |" : "", withGptq ? "---|" : "");
+    std::string header = "| model | metric | plans |", rule = "|---|---|---|";
+    for (const auto& v : proxyVariants(withGptq)) {
+        header += " rho " + v.label + " |";
+        rule += "---|";
+    }
+    std::printf("%s calibration s (same order) | measuring s | total s |\n%s---|---|---|\n", header.c_str(), rule.c_str());
     for (const auto& r : rows) std::printf("%s\n", r.c_str());
     return 0;
 }
