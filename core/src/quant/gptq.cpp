@@ -154,13 +154,12 @@ LayerInputMoments::ConvGeom LayerInputMoments::resolvedGeometry(const TensorData
 // padding contributes zeros. False when this path does not apply (second moments, not a conv,
 // kernels wider than 8).
 bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
-    if (!h_.empty() || !conv_) return false;
+    if (!h_.empty() || !conv_ || std::max({geom_.k[0], geom_.k[1], geom_.k[2]}) > 8) return false;
     const ConvGeom c = resolvedGeometry(x);
     const int64_t outSize = c.out[0] * c.out[1] * c.out[2], inSize = c.in[0] * c.in[1] * c.in[2];
     const int64_t cg = channels_ / groups_, ks = c.k[0] * c.k[1] * c.k[2];
     int64_t lo[3][8], hi[3][8];  // per axis and offset
     for (int i = 0; i < 3; ++i) {
-        if (c.k[i] > 8) return false;
         for (int64_t k = 0; k < c.k[i]; ++k) {
             // Output positions o with 0 <= o * s - pb + k * d < in.
             const int64_t base = k * c.d[i] - c.pb[i];
