@@ -1,14 +1,16 @@
-// Exported pairs of the real models, checked three ways on a mixed 2..8-bit plan whose cut sends
-// several tensors where the model has skip connections:
-//   - our executor on edge.onnx gives the plan evaluator's codes;
-//   - ONNX Runtime (onnxruntime-node, graph optimizations disabled: ONNX semantics) on edge.onnx
-//     gives the same codes but where its float kernels sum in another order: a value within a
-//     rounding error of a code boundary lands on the other side, and a flipped code moves the
-//     next layers' values, so flips cascade through deep low-bit edges. Measured (mixed 4/6/8-bit
-//     plans): YOLOv3-tiny and PP-OCRv4 det 0 codes differ; ResNet-50 0.0015 % at split 2 growing
-//     to 1.5 % (max 32 steps) at split 21, with the cloud's outputs still within 0.2 %. Bound:
-//     at most 2 % of the codes differ;
-//   - ORT on cloud.onnx fed with ORT's codes gives the evaluator's outputs.
+// Exported pairs of the real models, checked on a mixed 2..8-bit plan whose cut sends several
+// tensors where the model has skip connections:
+//   - our executor on edge.onnx gives the plan evaluator's codes, bit for bit;
+//   - ONNX Runtime (onnxruntime-node, graph optimizations disabled: ONNX semantics) agrees with
+//     our kernels node by node: every node of edge.onnx is run by our executor on ORT's own
+//     inputs and compared with ORT's output (floats to 1e-4 of the tensor's largest value; a code
+//     may differ by one only where its input lies within float rounding of a code boundary).
+//     Run end to end instead, ORT's float kernels sum in another order, a value at a boundary
+//     lands on the other side and the flipped code moves every later layer: one flipped code of
+//     307200 at PP-OCRv4 det's hardswish_61 became 3.8 % of the transmitted codes after its SE
+//     blocks' global pooling. That cascade is reported, not bounded: it measures how chaotic
+//     the quantized edge is on this input, not whether the export keeps the plan's semantics;
+//   - ORT on cloud.onnx fed with the evaluator's codes gives the evaluator's outputs.
 // Skips with the reason when node, onnxruntime-node or a model is absent.
 #include "autosplit/data/dataset.h"
 #include "autosplit/data/tensor_io.h"
@@ -32,6 +34,8 @@
 #include <QtTest>
 
 #include <cmath>
+#include <fstream>
+#include <unordered_map>
 
 using namespace autosplit;
 
@@ -58,6 +62,91 @@ class TestExportOrt : public QObject {
         for (int k = 0; QFile::exists(outDir + QString("/output_%1.npy").arg(k)); ++k)
             out.push_back(readTensorFile((outDir + QString("/output_%1.npy").arg(k)).toStdString()));
         return out;
+    }
+
+    // edge.onnx with every node output exposed, run by ORT; then our executor on the same model,
+    // each node's output compared with ORT's and replaced by it, so every node runs on ORT's
+    // inputs. Returns ORT's values by tensor name (the end-to-end run) and the comparison.
+    struct NodeByNode {
+        int nodes = 0;
+        int64_t floats = 0, codes = 0, boundaryFlips = 0;
+        double worstFloat = 0;  // relative to the tensor's largest magnitude
+        QString failure;        // the first disagreement that is not a boundary flip
+        std::unordered_map<std::string, TensorData> ort;
+    };
+    NodeByNode compareEachNode(const std::string& edgeFile, const QTemporaryDir& tmp, const QString& inputName,
+                               const TensorData& input) {
+        Graph all = importOnnx(edgeFile);
+        std::vector<std::string> names;
+        for (const Node& n : all.nodes)
+            for (int t : n.outputs)
+                if (t >= 0) names.push_back(all.tensors[static_cast<size_t>(t)].name);
+        all.outputs.clear();
+        for (const auto& name : names) all.outputs.push_back(all.findTensor(name));
+        all.rebuild();
+        const QString file = tmp.filePath("edge_all.onnx"), in = tmp.filePath("edge_all_input.npy");
+        {
+            std::ofstream f(file.toStdString(), std::ios::binary);
+            f << exportOnnx(all);
+        }
+        writeTensorFile(in.toStdString(), input);
+        std::vector<TensorData> theirs = runOrt(file, tmp.filePath("ort_all"), {"--in", inputName + "=" + in});
+        NodeByNode r;
+        if (theirs.size() != all.outputs.size()) {
+            r.failure = QString("ORT returned %1 of %2 node outputs").arg(theirs.size()).arg(all.outputs.size());
+            return r;
+        }
+        std::unordered_map<int, const TensorData*> byId;
+        for (size_t k = 0; k < theirs.size(); ++k) byId[all.outputs[k]] = &theirs[k];
+        auto fail = [&](const Node& n, const QString& what) {
+            if (r.failure.isEmpty()) r.failure = QString("%1 '%2': %3").arg(n.op.c_str(), n.name.c_str(), what);
+        };
+        RunHooks hooks;
+        hooks.onValue = [&](int node, int tensor, TensorData& value) {
+            const auto it = byId.find(tensor);
+            if (node < 0 || it == byId.end()) return;
+            const TensorData& o = *it->second;
+            const Node& n = all.nodes[static_cast<size_t>(node)];
+            ++r.nodes;
+            if (value.isFloat() != o.isFloat() || value.elementCount() != o.elementCount()) {
+                fail(n, QString("ORT's output has another type or size (%1 vs %2 elements)").arg(o.elementCount()).arg(value.elementCount()));
+                return;
+            }
+            if (value.isFloat()) {
+                float largest = 0;
+                for (float v : o.floats) largest = std::max(largest, std::fabs(v));
+                for (size_t e = 0; e < o.floats.size(); ++e) {
+                    const double d = std::fabs(double(value.floats[e]) - o.floats[e]) / std::max(largest, 1e-30f);
+                    r.worstFloat = std::max(r.worstFloat, d);
+                    if (d > 1e-4) fail(n, QString("element %1: ours %2, ORT %3").arg(e).arg(value.floats[e]).arg(o.floats[e]));
+                }
+                r.floats += static_cast<int64_t>(o.floats.size());
+                value.floats = o.floats;
+                return;
+            }
+            for (size_t e = 0; e < o.ints.size(); ++e) {
+                const int64_t d = std::llabs(value.ints[e] - o.ints[e]);
+                if (d == 0) continue;
+                // A QuantizeLinear code one step off where x / scale is within rounding of a half.
+                bool boundary = false;
+                if (d == 1 && n.op == "QuantizeLinear") {
+                    const auto x = byId.find(n.inputs[0]);
+                    const TensorData* xs = x != byId.end() ? x->second : (n.inputs[0] == all.inputs[0] ? &input : nullptr);
+                    const auto& sc = all.tensors[static_cast<size_t>(n.inputs[1])].data;
+                    if (xs && sc && sc->floats.size() == 1) {
+                        const double q = double(xs->floats[e]) / sc->floats[0];
+                        boundary = std::fabs(q - std::floor(q) - 0.5) <= 1e-4 * std::max(1.0, std::fabs(q));
+                    }
+                }
+                if (boundary) ++r.boundaryFlips;
+                else fail(n, QString("element %1: ours %2, ORT %3").arg(e).arg(value.ints[e]).arg(o.ints[e]));
+            }
+            r.codes += static_cast<int64_t>(o.ints.size());
+            value.ints = o.ints;
+        };
+        Executor(all, ExecutorOptions{1}).run({input}, hooks);
+        for (size_t k = 0; k < theirs.size(); ++k) r.ort[all.tensors[static_cast<size_t>(all.outputs[k])].name] = std::move(theirs[k]);
+        return r;
     }
 
 private slots:
@@ -135,31 +224,23 @@ private slots:
                             m.transmitted[k].bits, static_cast<long long>(here), ref[k].floats.size());
             oursDiffer += here;
         }
-        // ORT on edge.onnx.
-        const QString in = tmp.filePath("input.npy");
-        writeTensorFile(in.toStdString(), data.inputs.samples[0][0]);
-        const auto ortEdge = runOrt(tmp.filePath("edge.onnx"), tmp.filePath("ort_edge"),
-                                    {"--in", QString::fromStdString(m.edgeInputs[0].name) + "=" + in});
-        QVERIFY(ortEdge.size() >= m.transmitted.size());
-        int64_t ortDiffer = 0, maxDiff = 0;
+        // ORT node by node on edge.onnx, and end to end (the same run).
+        const NodeByNode nodes = compareEachNode(dir + "/edge.onnx", tmp, QString::fromStdString(m.edgeInputs[0].name),
+                                                 data.inputs.samples[0][0]);
+        int64_t cascaded = 0;
         QStringList cloudIn;
         for (size_t k = 0; k < m.transmitted.size(); ++k) {
             const auto& w = m.transmitted[k];
-            cloudIn << "--in" << QString::fromStdString(w.wireName) + "=" + tmp.filePath(QString("ort_edge/output_%1.npy").arg(k));
+            const QString f = tmp.filePath(QString("sent_%1.npy").arg(k));
+            writeTensorFile(f.toStdString(), ours[k]);
+            cloudIn << "--in" << QString::fromStdString(w.wireName) + "=" + f;
             if (w.type != deploy::WireTensor::Type::Codes) continue;
             cloudIn << "--as" << QString::fromStdString(w.wireName) + "=uint8";
-            QCOMPARE(ortEdge[k].elementCount(), static_cast<int64_t>(ref[k].floats.size()));
-            int64_t here = 0;
-            for (size_t e = 0; e < ref[k].floats.size(); ++e) {
-                const int64_t d = std::llabs(ortEdge[k].ints[e] - expectedCode(k, e));
-                here += d != 0;
-                maxDiff = std::max(maxDiff, d);
-            }
-            ortDiffer += here;
-            if (here) qInfo("  '%s' (%d bits): ORT differs on %lld of %zu codes", w.wireName.c_str(), w.bits,
-                            static_cast<long long>(here), ref[k].floats.size());
+            const auto it = nodes.ort.find(w.wireName);
+            QVERIFY2(it != nodes.ort.end(), w.wireName.c_str());
+            for (size_t e = 0; e < ours[k].ints.size(); ++e) cascaded += it->second.ints[e] != ours[k].ints[e];
         }
-        // ORT on cloud.onnx with ORT's codes.
+        // ORT on cloud.onnx with the evaluator's codes.
         const auto ortCloud = runOrt(tmp.filePath("cloud.onnx"), tmp.filePath("ort_cloud"), cloudIn);
         QCOMPARE(ortCloud.size(), m.cloudResults.size());
         double worst = 0;
@@ -173,12 +254,15 @@ private slots:
             }
             worst = std::max(worst, std::sqrt(err / std::max(norm, 1e-30)));
         }
-        qInfo("%s split %d: %zu tensors sent (%lld codes); ours differ on %lld, ORT on %lld (max %lld); cloud outputs "
-              "(ORT) relative L2 %.3g",
+        qInfo("%s split %d: %zu tensors sent (%lld codes), ours differ on %lld; ORT node by node: %d nodes, %lld floats "
+              "(worst %.2g of the tensor's range), %lld codes (%lld boundary flips); ORT end to end differs on %lld codes "
+              "(rounding cascade, not bounded); cloud outputs (ORT, the evaluator's codes) relative L2 %.3g",
               qPrintable(file), split, m.transmitted.size(), static_cast<long long>(elements), static_cast<long long>(oursDiffer),
-              static_cast<long long>(ortDiffer), static_cast<long long>(maxDiff), worst);
+              nodes.nodes, static_cast<long long>(nodes.floats), nodes.worstFloat, static_cast<long long>(nodes.codes),
+              static_cast<long long>(nodes.boundaryFlips), static_cast<long long>(cascaded), worst);
         QCOMPARE(oursDiffer, int64_t(0));
-        QVERIFY2(ortDiffer * 50 <= elements, "ORT differs on at most 2 % of the codes");
+        QVERIFY2(nodes.failure.isEmpty(), qPrintable(nodes.failure));
+        QVERIFY(nodes.nodes >= static_cast<int>(edge.nodes.size()));
         QVERIFY2(worst < 1e-2, qPrintable(QString("cloud outputs differ by %1 relative").arg(worst)));
     }
 
