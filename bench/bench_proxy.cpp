@@ -4,8 +4,8 @@
 // planning context's solutions (stratified by the proxy, deterministic), measures each with the
 // session's evaluator, and prints Spearman's rho (ties: average ranks) between the measured drop
 // and the proxy computed from each kind of error table: "mse" (raw MSEs, nearest rounding),
-// "nsr-diagonal" (noise over E[y^2], the default before), "nsr-var-diagonal" (noise over the
-// signal's variance over the samples: the default now), the same with a measured sensitivity and
+// "nsr-diagonal" (noise over E[y^2], the default), "nsr-var-diagonal" (noise over the signal's
+// variance over the samples), the default with a measured sensitivity (--sensitivity 2) and
 // "nsr-var-gptq" (GPTQ output error).
 //
 // --probe 6,8 [--probe-nodes FIRST:LAST] instead quantizes each node's outputs alone (every other
@@ -74,8 +74,8 @@ std::vector<Variant> proxyVariants(bool withGptq) {
     std::vector<Variant> variants{{"mse", ErrorMeasure::RawMse, SignalScale::Energy, 0, {}, 0},
                                   {"nsr-diag (E[y^2])", ErrorMeasure::Relative, SignalScale::Energy, 0, {}, 0},
                                   {"nsr-var-diag", ErrorMeasure::Relative, SignalScale::Variance, 0, {}, 0},
-                                  {"nsr-var-diag+sens (--sensitivity 2)", ErrorMeasure::Relative, SignalScale::Variance, 2, {}, 0}};
-    if (withGptq) variants.push_back({"nsr-var-gptq", ErrorMeasure::RelativeGptq, SignalScale::Variance, 0, {}, 0});
+                                  {"nsr-diag+sens (--sensitivity 2)", ErrorMeasure::Relative, SignalScale::Energy, 2, {}, 0}};
+    if (withGptq) variants.push_back({"nsr-gptq", ErrorMeasure::RelativeGptq, SignalScale::Energy, 0, {}, 0});
     for (auto& v : variants)
         if (isDefault(v)) v.label += " (default)";
     return variants;

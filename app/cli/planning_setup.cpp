@@ -49,8 +49,8 @@ const char* kPlanningOptions =
     "  --no-equalize           keep activation ranges as the model has them (no per-channel rescaling\n"
     "                          of the tensors convs read; see the README)\n"
     "  --sensitivity N         scale each node's proxy terms by its measured effect on the outputs\n"
-    "                          (each node quantized alone on N calibration samples): ranks plans\n"
-    "                          closer to the measurement, costs one run per node and sample  [0]\n"
+    "                          (each node quantized alone on N calibration samples; one run per\n"
+    "                          node and sample; how it ranks: bench_proxy)  [0]\n"
     "  --cache DIR | --no-cache  error-table cache                               [~/.cache/autosplit]\n"
     "  --threads N             worker threads for calibration/evaluation (0 = all cores)\n"
     "  --input NAME=DIMS       bind an input's symbolic dims, e.g. --input x=1x3x640x640\n";

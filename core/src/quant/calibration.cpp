@@ -70,7 +70,7 @@ std::string errorTableToJson(const ErrorTable& t) {
     json j;
     j["format"] = "autosplit-error-table";
     // Version 2: errorKind says what D_w / D_a measure (version 1 tables are raw MSEs).
-    // Version 3: signalEnergy per row (what relative errors are divided by).
+    // Version 3: signalEnergy per row; parameters and D_a from a stratified random subsample.
     j["version"] = 3;
     j["bits"] = t.bits;
     j["clip"] = t.clip;
@@ -256,7 +256,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             readers[g.nodes[i].inputs[0]].push_back(static_cast<int>(i));
         }
 
-    // Activations: run the float model, keep every k-th value of every node's
+    // Activations: run the float model, keep a stratified random subsample of every node's
     // output 0, the energy of the whole output and, for the signal variance, the sums of x and x^2
     // at fixed positions.
     ExecutorOptions eo;
@@ -265,7 +265,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     std::vector<std::vector<float>> pooled(g.nodes.size());
     std::vector<double> energySum(g.nodes.size(), 0.0);
     std::vector<int64_t> energyCount(g.nodes.size(), 0);
-    size_t currentSample = 0;  // for the variance positions
+    size_t currentSample = 0;
     // Input-dependent energy: at fixed stratified positions of each output, the variance over
     // the calibration samples (sums of x and x^2 per position).
     std::vector<std::vector<int64_t>> varPositions(g.nodes.size());
@@ -281,10 +281,15 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         table.rows[node].activationElements = n;
         const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
         auto& p = pooled[node];
-        // Every step-th value. This and the MSE search's own stride (quantize.cpp) alias with
-        // [1, T, C] layouts (tst_exec_calibration::knownAliasingOfTheRangeFit); a stratified
-        // random pool and search were measured worse on PP-OCRv4 rec (bench/README.md, bench_proxy).
-        for (int64_t k = 0; k < n; k += step) p.push_back(v.floats[static_cast<size_t>(k)]);
+        // One value at a seeded random offset in each window of `step` (stratified): a fixed
+        // stride aliases with the layout (a [1, 40, 120] tensor at stride 2 showed the range fit
+        // and D_a only its even channels, and the MSE search's own stride over the pool then only
+        // every fourth, missing the transformer's outlier channels).
+        uint64_t state = (static_cast<uint64_t>(node) << 32) ^ static_cast<uint64_t>(currentSample) ^ 0x9e3779b97f4a7c15ull;
+        for (int64_t k = 0; k < n; k += step) {
+            const int64_t at = step == 1 ? k : std::min(n - 1, k + static_cast<int64_t>(splitmix64(state) % static_cast<uint64_t>(step)));
+            p.push_back(v.floats[static_cast<size_t>(at)]);
+        }
         if (useVariance) {
             auto& pos = varPositions[static_cast<size_t>(node)];
             if (currentSample == 0) {

@@ -117,12 +117,23 @@ Stats stats(const float* x, int64_t n) {
     return s;
 }
 
-// Deterministic subsample (every k-th value) so MSE searches stay cheap on large tensors.
+// Deterministic subsample so MSE searches stay cheap on large tensors: one value at a seeded
+// pseudo-random offset in each window of `step` values (stratified). Every k-th value would alias
+// with the layout: a [T, 120] tensor at stride 4 shows only the channels c = 0 mod 4, and a search
+// over that fitted a transformer's activations without its outlier channels.
 std::vector<float> sample(const float* x, int64_t n, int64_t maxCount) {
     const int64_t step = std::max<int64_t>(1, (n + maxCount - 1) / maxCount);
     std::vector<float> s;
     s.reserve(static_cast<size_t>(n / step + 1));
-    for (int64_t i = 0; i < n; i += step) s.push_back(x[i]);
+    if (step == 1) return std::vector<float>(x, x + n);
+    uint64_t state = 0x2545f4914f6cdd1dull;
+    for (int64_t i = 0; i < n; i += step) {
+        uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // splitmix64
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        s.push_back(x[std::min(n - 1, i + static_cast<int64_t>(z % static_cast<uint64_t>(step)))]);
+    }
     return s;
 }
 

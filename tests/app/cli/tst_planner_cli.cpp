@@ -142,7 +142,7 @@ private slots:
         r = cli({"plan", kExample, "--synthetic", "4"});
         QVERIFY2(r.code == 0, r.err);
         QVERIFY2(r.out.contains("95% interval") && r.out.contains("SYNTHETIC"), r.out);
-        QVERIFY2(r.err.contains("proxy nsr-var-diagonal\n"), r.err);
+        QVERIFY2(r.err.contains("proxy nsr-diagonal\n"), r.err);
     }
 
     // --sensitivity N: the proxy scaled by each node's measured effect on the outputs, said in the
@@ -150,7 +150,7 @@ private slots:
     void sensitivityOption() {
         CliRun r = cli({"plan", kExample, "--synthetic", "4", "--no-cache", "--sensitivity", "2"});
         QVERIFY2(r.code == 0, r.err);
-        QVERIFY2(r.err.contains("proxy nsr-var-diagonal scaled by the sensitivity measured on 2 samples"), r.err);
+        QVERIFY2(r.err.contains("proxy nsr-diagonal scaled by the sensitivity measured on 2 samples"), r.err);
         r = cli({"plan", kExample, "--synthetic", "4", "--sensitivity", "-1"});
         QCOMPARE(r.code, 2);
         QVERIFY2(r.err.contains("--sensitivity"), r.err);

@@ -87,9 +87,10 @@ private slots:
 
         // Every edge output quantized (what the planner costs, the default) against layer inputs
         // only (the experiment: affine blocks and SE gates left in a fused epilogue): the first is
-        // what a plan is measured at (2.7 points at w8a8 on these lines; 17.6 while equalization
-        // still scaled the constant channels of the affine blocks' Mul outputs), the second bounds
-        // what fusing the vector-unit chains could win (0.6 points, bias correction fitted on the
+        // what a plan is measured at (0.35 points at w8a8 on these lines; 17.6 while equalization
+        // still scaled the constant channels of the affine blocks' Mul outputs, 2.7 while the
+        // activation fit pooled every k-th value and missed the SVTR blocks' outlier channels), the
+        // second bounds what fusing the vector-unit chains could win (bias correction fitted on the
         // first 32 lines and applied to all 100).
         EvalOptions li = o;
         li.activationScope = EvalOptions::ActivationScope::LayerInputs;
@@ -99,7 +100,7 @@ private slots:
               a8.accuracyDrop, a8.dropInterval.low, a8.dropInterval.high, l8.accuracyDrop);
         QVERIFY2(l8.accuracyDrop <= 3.0, qPrintable(QString("drop %1").arg(l8.accuracyDrop)));
         QVERIFY(a8.accuracyDrop > l8.accuracyDrop);
-        QVERIFY2(a8.accuracyDrop <= 6.0, qPrintable(QString("every edge output at w8a8: drop %1").arg(a8.accuracyDrop)));
+        QVERIFY2(a8.accuracyDrop <= 1.5, qPrintable(QString("every edge output at w8a8: drop %1").arg(a8.accuracyDrop)));
         QVERIFY(a8.dropInterval.method == "bootstrap" && a8.dropInterval.low <= a8.accuracyDrop && a8.accuracyDrop <= a8.dropInterval.high);
     }
 };

@@ -139,6 +139,33 @@ private slots:
         QVERIFY(std::fabs(p.scale * 7 - 5.03) < 0.2);
     }
 
+    // The MSE search subsamples large tensors: the subsample must not alias with the layout.
+    // A [T, 120] token tensor (transformer activations) with four outlier channels of mean +-9,
+    // all at c = 1 mod 4, 1000 tokens: a stride of 2 (every other value) saw only the even
+    // channels and fitted a range of +-1.0 that clips every outlier value to a ninth of itself.
+    // The fitted range must hold them, and the error on the whole tensor must be a small part of
+    // its energy.
+    void mseSearchSeesEveryChannelOfALargeTensor() {
+        const int64_t tokens = 1000, channels = 120;
+        std::mt19937 rng(5);
+        std::normal_distribution<float> n(0.f, 0.25f);
+        std::vector<float> x(static_cast<size_t>(tokens * channels));
+        double energy = 0;
+        for (int64_t t = 0; t < tokens; ++t)
+            for (int64_t c = 0; c < channels; ++c) {
+                float v = n(rng);
+                if (c == 21 || c == 53 || c == 77) v += 9.f;
+                if (c == 109) v -= 9.f;
+                x[static_cast<size_t>(t * channels + c)] = v;
+                energy += double(v) * v;
+            }
+        energy /= double(x.size());
+        const QuantParams p = activationParams(x.data(), int64_t(x.size()), 8, false, opt(ClipMethod::Mse));
+        const float lo = p.scale * float(p.qmin - p.zeroPoint), hi = p.scale * float(p.qmax - p.zeroPoint);
+        QVERIFY2(hi > 8.f && lo < -8.f, qPrintable(QString("fitted range [%1, %2]").arg(lo).arg(hi)));
+        QVERIFY(quantizationMse(x.data(), int64_t(x.size()), p) < 1e-3 * energy);
+    }
+
     void float16ForTheCloud() {
         TensorData w;
         w.shape = {2};

@@ -12,23 +12,24 @@
 //     calibration set and the mean shift removed (the evaluator's bias correction absorbs it):
 //     sum_kj (w_q - w)_kj^2 Var(x_j) (diagonal of the input covariance, exact in expectation for
 //     nearest rounding; gptq.h layerOutputErrorDiagonal).
-//     The signal (CalibrationOptions::signal): SignalScale::Variance (default) is the part of the
-//     output that depends on the input, the variance over the calibration samples at each element
-//     (mean over elements, measured at fixed stratified positions); SignalScale::Energy is E[y^2].
-//     They differ where an output holds constants: a channel at one value sets the per-tensor
-//     grid and adds to E[y^2] without being signal (PP-OCRv4 rec's affine Mul nodes held such
-//     channels at -11 to -50 while equalization still scaled them: D_a over E[y^2] read 7e-4 where
-//     quantizing p2o.Mul.146 alone lost 94 points). Measured on 64 plans the two rank alike
-//     (bench/README.md); sensitivitySamples ranks best.
+//     The signal (CalibrationOptions::signal): SignalScale::Energy (default) is E[y^2] of the
+//     node's output; SignalScale::Variance the part that depends on the input, the variance over
+//     the calibration samples at each element (mean over elements, at fixed stratified
+//     positions). They differ where an output holds constants (a channel at one value adds to
+//     E[y^2] without being signal): while equalization still scaled PP-OCRv4 rec's dead channels
+//     to -11 to -50, D_a over E[y^2] of p2o.Mul.146 read 7e-4 where quantizing it alone lost 94
+//     points, and Variance ranked better. With equalization leaving them alone and the fit
+//     seeing every channel, E[y^2] ranks best on 64 plans (bench/README.md, bench_proxy: rec
+//     0.827, ResNet-50 0.901 against 0.738 / 0.858).
 //   ErrorMeasure::RelativeGptq: the same, but D_w of 2- to 8-bit Conv/Gemm/MatMul weights whose
 //     rows have at most gptqMaxRowLength weights is that of GPTQ rounding (what the evaluator
 //     deploys) against the full input covariance; slower (GPTQ of every layer at every width).
 //   ErrorMeasure::RawMse (tables of format version 1): D_w the mean square weight error of
 //     nearest rounding, D_a the activation MSE, both in the tensor's own units. Kept to compare.
 // The activation parameters (what the evaluator quantizes with) are fitted, and D_a measured, on
-// every k-th value of each output pooled over the samples (at most samplesPerTensor per sample),
-// which the MSE clip search subsamples again at a fixed stride: on [1, T, C] layouts the fit can
-// miss channels (known, measured in bench/README.md's bench_proxy section).
+// each output pooled over the samples (at most samplesPerTensor values per sample, one at a seeded
+// offset in each window), which the MSE clip search subsamples again the same way: a fixed stride
+// would alias with [1, T, C] layouts and miss channels (bench/README.md's bench_proxy section).
 #pragma once
 
 #include "autosplit/data/dataset.h"
@@ -57,7 +58,7 @@ std::pair<ErrorMeasure, SignalScale> parseErrorKind(const std::string& kind);
 
 struct ErrorTable {
     std::vector<int> bits;  // columns, e.g. {2, 4, 6, 8}
-    std::string errorKind = "nsr-var-diagonal";  // errorKindName of what D_w / D_a measure
+    std::string errorKind = "nsr-diagonal";  // errorKindName of what D_w / D_a measure
     struct Row {
         int node = -1;
         std::string name, op;
@@ -90,7 +91,7 @@ struct CalibrationOptions {
     std::vector<int> bits{2, 4, 6, 8};
     QuantOptions quant;
     ErrorMeasure measure = ErrorMeasure::Relative;
-    SignalScale signal = SignalScale::Variance;
+    SignalScale signal = SignalScale::Energy;
     // RelativeGptq: rows above this length are rounded to nearest, as EvalOptions::gptqMaxRowLength;
     // second moments accumulated in passes of at most gptqMemoryBytes.
     int64_t gptqMaxRowLength = 2304;

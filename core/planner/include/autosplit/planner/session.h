@@ -66,9 +66,8 @@ struct SessionOptions {
     ContextOptions context;  // bit set, allocator, Lagrangian comparison, cancel, progress
     EvalOptions eval;        // task, metric options, threads of the evaluator
     bool equalize = true;    // activation equalization before calibration (quant/equalize.h)
-    // Measured sensitivity of the proxy (CalibrationOptions::sensitivitySamples): 0 = none.
-    // Ranks plans closer to the measurement (bench_proxy) for one forked float run per node and
-    // probe sample.
+    // Measured sensitivity of the proxy (CalibrationOptions::sensitivitySamples): 0 = none. One
+    // forked float run per node and probe sample; how it ranks against the default: bench_proxy.
     int sensitivitySamples = 0;
     int threads = 0;         // equalization and calibration (0 = all cores)
     std::string cacheDir;    // error-table and measurement caches; empty: none
