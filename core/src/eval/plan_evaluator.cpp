@@ -372,12 +372,14 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         RunHooks hooks;
         hooks.cancel = cancel;
         hooks.lastNode = batch.back();
-        double accumulateSeconds = 0;  // of the pass: the R x R sums (hooks run on the calling thread)
+        // Of the pass: the R x R sums (hooks run between nodes, each chunk's sums as two tasks on
+        // the executor's pool).
+        double accumulateSeconds = 0;
         hooks.onValue = [&](int, int tensor, TensorData& v) {
             auto it = readers.find(tensor);
             if (it == readers.end() || !v.isFloat()) return;
             const auto a0 = std::chrono::steady_clock::now();
-            for (size_t k : it->second) moments[k]->add(v);
+            for (size_t k : it->second) moments[k]->add(v, parallel_.get());
             accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
         };
         const auto pass0 = std::chrono::steady_clock::now();

@@ -394,7 +394,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
             mh.onValue = [&](int, int tensor, TensorData& v) {
                 auto it = batchReaders.find(tensor);
                 if (it == batchReaders.end() || !v.isFloat()) return;
-                for (size_t k : it->second) moments[k]->add(v);
+                for (size_t k : it->second) moments[k]->add(v, &ex);
             };
             for (const auto& sample : data.samples) ex.run(sample, mh);
             parallelFor(ex, static_cast<int>(batch.size()), [&](int t) {

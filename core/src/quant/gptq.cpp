@@ -1,5 +1,6 @@
 #include "autosplit/quant/gptq.h"
 
+#include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
 
 #include <Eigen/Cholesky>
@@ -199,19 +200,31 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
     return true;
 }
 
-void LayerInputMoments::add(const TensorData& x) {
+void LayerInputMoments::add(const TensorData& x, const Executor* pool) {
     if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
-    auto accumulate = [this](int64_t group, const auto& cols) {
+    auto accumulate = [this, pool](int64_t group, const auto& cols) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
         // cols: R x P (float), at most 1024 vectors: the chunk's products are summed apart and
         // then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
-        MatF prod = MatF::Zero(rows_, rows_);
-        prod.selfadjointView<Eigen::Lower>().rankUpdate(cols);
+        // A chunk of kHalvedFrom vectors or more is summed as two halves, on the pool's workers
+        // when there is one: the halves depend on P only, so H is the same for any thread count.
+        const int64_t p = cols.cols(), half = p >= kHalvedFrom ? p / 2 : p;
+        MatF prod[2];
+        auto part = [&](int k) {
+            prod[k] = MatF::Zero(rows_, rows_);
+            prod[k].template selfadjointView<Eigen::Lower>().rankUpdate(k == 0 ? cols.leftCols(half) : cols.rightCols(p - half));
+        };
+        if (half == p)
+            part(0);
+        else if (pool)
+            parallelFor(*pool, 2, part);
+        else
+            part(0), part(1);
         float* h = h_[static_cast<size_t>(group)].data();
         for (int64_t r = 0; r < rows_; ++r)
-            for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += prod(r, c);
+            for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += half == p ? prod[0](r, c) : prod[0](r, c) + prod[1](r, c);
     };
     if (!conv_) {
         if (x.shape.empty() || x.shape.back() != channels_)

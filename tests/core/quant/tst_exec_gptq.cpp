@@ -115,6 +115,47 @@ private slots:
         QVERIFY(std::fabs(m2->moments(1)[7] - 2 * m->moments(1)[7]) < 1e-9 * (1 + std::fabs(m->moments(1)[7])));
     }
 
+    // Chunks of 64 vectors or more are summed as two halves, on a pool when add() gets one: the
+    // moments are X X^T and the same bit for bit with or without the pool (conv: 1600 positions,
+    // chunks of 1024 and 576; Gemm: 700 rows).
+    void largeChunksGiveTheSameSumsOnAPool() {
+        Graph conv = singleLayer("Conv", {1, 3, 40, 40}, randomTensor({4, 3, 3, 3}, 3, 0.5f),
+                                 {{"pads", Attribute{std::vector<int64_t>{1, 1, 1, 1}}}});
+        Graph gemm = singleLayer("Gemm", {700, 24}, randomTensor({24, 5}, 4, 0.5f));
+        for (Graph* g : {&conv, &gemm}) {
+            const Executor pool(*g, ExecutorOptions{2});
+            const TensorData x = correlatedInput(g->tensors[static_cast<size_t>(g->inputs[0])].shape, 5);
+            auto serial = LayerInputMoments::forNode(*g, 0), pooled = LayerInputMoments::forNode(*g, 0);
+            QVERIFY(serial && pooled);
+            serial->add(x);
+            pooled->add(x, &pool);
+            QCOMPARE(pooled->vectors(), serial->vectors());
+            QVERIFY(pooled->moments(0) == serial->moments(0));
+            // Against double sums of explicit vectors (Gemm: the rows; conv: every padded patch).
+            const int64_t R = serial->rowLength();
+            std::vector<double> h(static_cast<size_t>(R * R), 0.0);
+            std::vector<double> v(static_cast<size_t>(R));
+            for (int64_t p = 0; p < serial->vectors(); ++p) {
+                for (int64_t r = 0; r < R; ++r) {
+                    if (g == &gemm) {
+                        v[static_cast<size_t>(r)] = x.floats[static_cast<size_t>(p * R + r)];
+                        continue;
+                    }
+                    const int64_t c = r / 9, ky = r / 3 % 3, kx = r % 3, iy = p / 40 - 1 + ky, ix = p % 40 - 1 + kx;
+                    const bool in = iy >= 0 && iy < 40 && ix >= 0 && ix < 40;
+                    v[static_cast<size_t>(r)] = in ? x.floats[static_cast<size_t>((c * 40 + iy) * 40 + ix)] : 0.0;
+                }
+                for (int64_t r = 0; r < R; ++r)
+                    for (int64_t c = 0; c <= r; ++c) h[static_cast<size_t>(r * R + c)] += v[static_cast<size_t>(r)] * v[static_cast<size_t>(c)];
+            }
+            for (int64_t r = 0; r < R; ++r)
+                for (int64_t c = 0; c <= r; ++c) {
+                    const double want = h[static_cast<size_t>(r * R + c)], got = serial->moments(0)[static_cast<size_t>(r * R + c)];
+                    QVERIFY2(std::fabs(got - want) < 1e-4 * (1 + std::fabs(want)), qPrintable(QString("H[%1,%2] %3 vs %4").arg(r).arg(c).arg(got).arg(want)));
+                }
+        }
+    }
+
     void firstMomentsGiveTheOutputMean() {
         // The same strided, dilated, asymmetrically padded, grouped conv: the patch means (padding
         // as zeros) of the cheap first-moment path equal those of the full path, and

@@ -29,6 +29,8 @@
 
 namespace autosplit {
 
+class Executor;
+
 // Sums over samples of x and x x^T for the input vectors one node's weight rows multiply.
 class LayerInputMoments {
 public:
@@ -48,8 +50,9 @@ public:
     int64_t vectors() const { return count_; }          // input vectors accumulated
 
     // Adds the vectors of one run's input 0 of the node. Not thread-safe: use one object per
-    // thread and merge(), or serialize.
-    void add(const TensorData& input);
+    // thread and merge(), or serialize. With `pool`, the R x R sums of a chunk of vectors run as
+    // two tasks on its workers (the sums are the same with or without it).
+    void add(const TensorData& input, const Executor* pool = nullptr);
     // Second moments from at most `vectors` input vectors per add() (0: all, the default): a conv
     // takes every s-th output position in raster order, s the smallest step that keeps within the
     // budget and is coprime with the output width (so the kept positions cover every column), a
@@ -73,6 +76,7 @@ public:
 private:
     LayerInputMoments() = default;
     static std::unique_ptr<LayerInputMoments> forNode(const Graph& g, int node, bool second);
+    static constexpr int64_t kHalvedFrom = 64;  // vectors of a chunk summed as two halves
     struct ConvGeom {
         int nsp = 0;
         int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
