@@ -27,6 +27,7 @@
 
 #include "autosplit/util/cancel.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/thread_priority.h"
 
 #include <algorithm>
 #include <cmath>
@@ -198,13 +199,15 @@ Result run(const QString& path, const InputBindings& inputs) {
     dragOnce(r);
     // The same drag while an accuracy measurement runs beside it: the planner's evaluator
     // measuring a plan over the held-out samples on its own thread (all cores), as the window's
-    // background measurement does.
+    // background measurement does: that thread and the evaluator's workers at background
+    // priority (the engine's planning session sets EvalOptions::backgroundWorkers).
     if (r.planner) {
         const auto planning = engine.session()->planning;
         const Graph& g = planning->context->graph();
         const PlanBits u8 = PlanBits::uniform(g, static_cast<int>(g.nodes.size()) / 2, 8, 8);
         CancelToken stopMeasuring;
         std::thread measuring([&] {
+            lowerCurrentThreadPriority();  // as the engine's measurement thread (its workers are the evaluator's)
             try {
                 while (!stopMeasuring.cancelled()) {
                     planning->evaluator()->evaluate(u8, stopMeasuring);

@@ -150,6 +150,7 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     serial_ = std::make_unique<Executor>(g, one);
     ExecutorOptions all;
     all.threads = threads_;
+    all.background = opts_.backgroundWorkers;
     parallel_ = std::make_unique<Executor>(g, all);
     quantizedWeightOf_.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) quantizedWeightOf_[i] = quantizedWeightTensor(g, g.nodes[i]);

@@ -28,7 +28,7 @@ namespace autosplit {
 // chunk before it blocks: a futex wake-up on a VM takes tens of microseconds each way.
 class ThreadPool {
 public:
-    explicit ThreadPool(int threads);
+    explicit ThreadPool(int threads, bool background = false);
     ~ThreadPool();
     int size() const { return threads_; }
     // fn(begin, end) over contiguous chunks of at least `grain` items.

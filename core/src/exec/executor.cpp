@@ -1,6 +1,7 @@
 #include "autosplit/exec/executor.h"
 
 #include "autosplit/util/float16.h"
+#include "autosplit/util/thread_priority.h"
 #include "exec_internal.h"
 
 #include <algorithm>
@@ -55,8 +56,12 @@ bool spinUntil(F done) {
 }
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { workerLoop(); });
+ThreadPool::ThreadPool(int threads, bool background) : threads_(std::max(1, threads)) {
+    for (int i = 1; i < threads_; ++i)
+        workers_.emplace_back([this, background] {
+            if (background) lowerCurrentThreadPriority();
+            workerLoop();
+        });
 }
 
 ThreadPool::~ThreadPool() {
@@ -406,7 +411,7 @@ Executor::Executor(const Graph& g, ExecutorOptions opts) : graph_(g) {
         if (g.tensors[t].dtype == DType::Other)
             throw UnsupportedError("input", g.tensors[t].name, "unsupported data type");
     int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
-    pool_ = std::make_unique<ThreadPool>(std::max(1, threads));
+    pool_ = std::make_unique<ThreadPool>(std::max(1, threads), opts.background);
     buffers_ = std::make_unique<exec::BufferCache>();
     lastUse_.assign(g.tensors.size(), -1);
     for (size_t i = 0; i < g.nodes.size(); ++i)

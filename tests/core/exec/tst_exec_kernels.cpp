@@ -3,10 +3,14 @@
 // up-front validation, hooks, cancellation and input checks; comparisons, Not, Where and Range
 // on values worked out by hand.
 #include "autosplit/exec/executor.h"
+#include "autosplit/exec/parallel.h"
+#include "autosplit/util/thread_priority.h"
 #include "graph_fixtures.h"
 
 #include <QtTest>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <random>
@@ -166,6 +170,32 @@ private slots:
     // ExecutorRun::fork: a run continued from node 1 with other hooks shares the values of node 0
     // (the conv output, read again after the fork by the Add), sees only what it computes, runs on
     // another thread while the original finishes, and leaves the original's result unchanged.
+    // ExecutorOptions::background: the pool's workers run at nice 10 (Linux), the caller keeps
+    // its own; without it the workers have the caller's. Two items that each wait for the other
+    // run on two threads.
+    void backgroundWorkersYieldTheCores() {
+#ifndef __linux__
+        QSKIP("thread priorities are per thread on Linux only");
+#endif
+        const int callerNice = currentThreadNice();
+        if (callerNice >= 10) QSKIP("the test runs at nice 10 or more already");
+        const Graph g = convGraph({1, 3, 9, 9}, randomTensor({4, 3, 3, 3}, 1, 0.5f), randomTensor({4}, 2, 0.1f), 1, 1, 1, 1, true, false);
+        for (const bool background : {false, true}) {
+            const Executor ex(g, ExecutorOptions{2, background});
+            const auto caller = std::this_thread::get_id();
+            std::atomic<int> started{0};
+            int workerNice = -100, ownNice = -100;
+            parallelFor(ex, 2, [&](int) {
+                ++started;
+                for (int spin = 0; started.load() < 2 && spin < 2000; ++spin) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                (std::this_thread::get_id() == caller ? ownNice : workerNice) = currentThreadNice();
+            });
+            QCOMPARE(started.load(), 2);
+            QCOMPARE(ownNice, callerNice);
+            QCOMPARE(workerNice, background ? 10 : callerNice);
+        }
+    }
+
     void forkedRunsContinueFromTheSharedPrefix() {
         Graph g = convGraph({1, 3, 9, 9}, randomTensor({4, 3, 3, 3}, 1, 0.5f), randomTensor({4}, 2, 0.1f), 1, 1, 1, 1,
                             true, false);

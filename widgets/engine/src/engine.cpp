@@ -6,6 +6,7 @@
 #include "autosplit/onnx/import.h"
 #include "autosplit/passes/optimize.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/thread_priority.h"
 
 #include "autosplit/planner/plan_io.h"
 #include "autosplit/quant/calibration.h"
@@ -16,27 +17,12 @@
 #include <algorithm>
 #include <thread>
 
-#ifdef Q_OS_LINUX
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 namespace autosplit::engine {
 
 namespace {
 
 double msSince(const QElapsedTimer& t) { return double(t.nsecsElapsed()) / 1e6; }
-
-// The calling thread (Linux: nice is per thread) to nice 10, and threads it creates after this
-// with it. Raising nice needs no privilege; it cannot be undone, so only the measurement pool's
-// own thread calls this.
-void lowerThisThreadsPriority() {
-#ifdef Q_OS_LINUX
-    const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-    if (::getpriority(PRIO_PROCESS, tid) < 10) ::setpriority(PRIO_PROCESS, tid, 10);
-#endif
-}
 
 void report(ProgressReporter* p, double f, const QString& stage) {
     if (p) p->report(f, stage);
@@ -155,6 +141,9 @@ std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& m
     planner::SessionOptions o;
     o.context.bits = bits;
     o.context.compareLagrangian = false;  // a report for the CLI; the window needs only the exact solutions
+    // Measurements run beside slider drags: the evaluator's workers yield the cores to the UI
+    // and the fast path (the measurement thread itself is lowered in runMeasurement).
+    o.eval.backgroundWorkers = true;
     o.context.cancel = cancel;
     o.context.progress = [&](const std::string& stage, int done, int total) {
         report(progress, 0.96 + 0.03 * done / std::max(total, 1), QStringLiteral("Planning: %1").arg(QString::fromStdString(stage)));
@@ -388,7 +377,7 @@ void Engine::runMeasurement() {
     auto first = estimates_;
     measureJob_.start(
         [this, session, first](const JobContext& job) {
-            lowerThisThreadsPriority();
+            lowerCurrentThreadPriority();  // the measurement pool's own thread, for its whole life
             const planner::PlanningSession& p = *session->planning;
             auto e = std::make_shared<SplitEstimates>(*first);
             QElapsedTimer t;

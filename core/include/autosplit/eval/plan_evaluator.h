@@ -157,6 +157,9 @@ struct EvalData {
 struct EvalOptions {
     QuantOptions quant;       // clipping for weights and for activations fitted per input
     int threads = 0;          // 0 = all cores; samples run in parallel
+    // The evaluator's worker threads at background priority (ExecutorOptions::background): set
+    // by the window's engine, whose measurements run beside slider drags.
+    bool backgroundWorkers = false;
     EvalTask task = EvalTask::Generic;  // Generic = detect: Ctc when a dictionary is given,
                                         // Classifier when output 0 is [N, C] with C >= 2,
                                         // BinaryMap for a [N, 1, H, W] Sigmoid output

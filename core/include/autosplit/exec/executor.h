@@ -32,6 +32,9 @@ private:
 struct ExecutorOptions {
     // Worker threads, including the caller: 0 = std::thread::hardware_concurrency().
     int threads = 0;
+    // Worker threads at background priority (util/thread_priority.h); the calling thread of a
+    // run keeps its own. For measurements that run beside an interactive window.
+    bool background = false;
 };
 
 // Per-run hooks used by calibration (observe) and fake-quant evaluation (transform).
