@@ -25,7 +25,8 @@ function fail(msg, code = 1) {
   process.exit(code);
 }
 
-const ortDir = process.env.AUTOSPLIT_ORT_DIR || path.join(__dirname, '..', '..', '.cache', 'ort');
+// A relative $AUTOSPLIT_ORT_DIR is taken from the working directory (require() would resolve it from this file's).
+const ortDir = path.resolve(process.env.AUTOSPLIT_ORT_DIR || path.join(__dirname, '..', '..', '.cache', 'ort'));
 
 function ortVersion() {
   return JSON.parse(fs.readFileSync(path.join(ortDir, 'node_modules', 'onnxruntime-node', 'package.json'))).version;
