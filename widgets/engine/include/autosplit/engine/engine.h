@@ -87,7 +87,7 @@ private:
 
     QThreadPool pool_;
     // Background accuracy measurements run on a thread of their own at nice 10 (Linux; the
-    // evaluator's executor threads, created from it, inherit it): they use every core for seconds
+    // evaluator's worker threads are created at nice 10, EvalOptions::backgroundWorkers): they use every core for seconds
     // to minutes, and the UI thread and the slider re-plans must preempt them at once rather than
     // wait for a time slice. Not SCHED_IDLE: a build in another terminal would starve them.
     QThreadPool measurePool_;
