@@ -216,6 +216,32 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
 
 namespace {
 
+// Smallest and largest of p[0..n), n > 0, in 16 independent lanes (the compiler vectorizes them;
+// std::minmax_element's dependent compares do not): the same values in any order, and the hook
+// that calls it runs on the calling thread while the executor's pool waits, over every element of
+// the tensors equalization scales.
+std::pair<float, float> channelMinMax(const float* p, int64_t n) {
+    constexpr int kLanes = 16;
+    float lo[kLanes], hi[kLanes];
+    for (int l = 0; l < kLanes; ++l) lo[l] = hi[l] = p[0];
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+            lo[l] = p[i + l] < lo[l] ? p[i + l] : lo[l];
+            hi[l] = p[i + l] > hi[l] ? p[i + l] : hi[l];
+        }
+    float mn = lo[0], mx = hi[0];
+    for (int l = 1; l < kLanes; ++l) {
+        mn = std::min(mn, lo[l]);
+        mx = std::max(mx, hi[l]);
+    }
+    for (; i < n; ++i) {
+        mn = std::min(mn, p[i]);
+        mx = std::max(mx, p[i]);
+    }
+    return {mn, mx};
+}
+
 void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands) {
     std::unordered_map<int, ChannelRanges*> rangesOf;  // scaled tensor -> its ranges
     for (Candidate& c : cands)
@@ -236,13 +262,12 @@ void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o
             r.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
         }
         if (static_cast<int64_t>(r.lo.size()) != C) return;
+        if (inner == 0) return;
         for (int64_t b = 0; b < outer; ++b)
             for (int64_t ch = 0; ch < C; ++ch) {
-                if (inner == 0) continue;
-                const float* p = v.floats.data() + (b * C + ch) * inner;
-                const auto [mn, mx] = std::minmax_element(p, p + inner);
-                r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], *mn);
-                r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], *mx);
+                const auto [mn, mx] = channelMinMax(v.floats.data() + (b * C + ch) * inner, inner);
+                r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], mn);
+                r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], mx);
             }
     };
     for (int i = 0; i < measured; ++i) {

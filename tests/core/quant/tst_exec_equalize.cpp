@@ -9,7 +9,11 @@
 #include "autosplit/quant/equalize.h"
 #include "graph_fixtures.h"
 
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
 #include <QtTest>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
@@ -235,6 +239,54 @@ private slots:
         QCOMPARE(graphHash(again), graphHash(first));
         Graph last = imbalancedNet();
         QVERIFY(equalizeActivations(last, set, o).rangesFromCache);
+    }
+
+    // The measured ranges (as the cache stores them) are each channel's exact min and max over
+    // the samples. The inputs carry a spike at the last pixel, so channel extremes of the 10x10
+    // maps fall on the last elements as well as in the body.
+    void measuredRangesAreEachChannelsMinAndMax() {
+        QTemporaryDir dir;
+        EqualizeOptions o;
+        o.cacheDir = dir.path().toStdString();
+        const Graph ref = imbalancedNet(Activation{});  // no Relu: both signs reach the ranges
+        Graph g = ref;
+        Dataset set = inputs(g, 3);
+        for (size_t s = 0; s < set.samples.size(); ++s)
+            for (int64_t c = 0; c < 4; ++c) set.samples[s][0].floats[static_cast<size_t>(c * 100 + 99)] = 4.f + float(s + c);
+        equalizeActivations(g, set, o);
+        const QStringList files = QDir(dir.path()).entryList({QStringLiteral("equalize-*.json")});
+        QCOMPARE(files.size(), 1);
+        QFile f(QDir(dir.path()).filePath(files.front()));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const auto ranges = nlohmann::json::parse(f.readAll().toStdString()).at("ranges");
+        QVERIFY(ranges.contains("a"));
+        int tailExtremes = 0;
+        for (const auto& [name, r] : ranges.items()) {
+            const int id = ref.findTensor(name);
+            QVERIFY(id >= 0);
+            std::vector<float> lo, hi;
+            std::vector<int> at;  // where the max of each channel was (last sample that set it)
+            Executor ex(ref);
+            RunHooks h;
+            h.onValue = [&](int, int t, TensorData& v) {
+                if (t != id) return;
+                const int64_t C = v.shape[1], inner = v.elementCount() / C;
+                lo.resize(static_cast<size_t>(C), INFINITY);
+                hi.resize(static_cast<size_t>(C), -INFINITY);
+                at.resize(static_cast<size_t>(C), -1);
+                for (int64_t c = 0; c < C; ++c)
+                    for (int64_t k = 0; k < inner; ++k) {
+                        const float x = v.floats[static_cast<size_t>(c * inner + k)];
+                        lo[static_cast<size_t>(c)] = std::min(lo[static_cast<size_t>(c)], x);
+                        if (x > hi[static_cast<size_t>(c)]) hi[static_cast<size_t>(c)] = x, at[static_cast<size_t>(c)] = static_cast<int>(k);
+                    }
+            };
+            for (const auto& sample : set.samples) ex.run(sample, h);
+            QCOMPARE(r.at("lo").get<std::vector<float>>(), lo);
+            QCOMPARE(r.at("hi").get<std::vector<float>>(), hi);
+            for (int k : at) tailExtremes += k >= 96;
+        }
+        QVERIFY(tailExtremes > 0);  // the last elements of a map were somewhere a channel's max
     }
 
     void badSamplesAreNamed() {
