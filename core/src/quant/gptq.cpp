@@ -170,6 +170,46 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
             hi[i][k] = std::min(b, c.out[i] - 1);
         }
     }
+    if (c.s[1] == 1 && c.s[2] == 1) {
+        // Unit strides in y and x: each offset reads a contiguous block of rows and columns, so
+        // the block sums come from each row's prefix sums (double) over the columns, one pass
+        // over the input per plane instead of one per kernel offset.
+        std::vector<double> prefix(static_cast<size_t>(c.in[2] + 1));
+        std::vector<double> rowSums(static_cast<size_t>(c.k[2] * c.in[1]));  // [kx][iy]
+        for (int64_t b = 0; b < x.shape[0]; ++b)
+            for (int64_t ch = 0; ch < channels_; ++ch) {
+                const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;
+                double* s = sum_.data() + (ch / cg) * rows_ + (ch % cg) * ks;
+                for (int64_t kz = 0; kz < c.k[0]; ++kz)
+                    for (int64_t oz = lo[0][kz]; oz <= hi[0][kz]; ++oz) {
+                        const float* plane = xc + (oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] * c.in[2];
+                        for (int64_t iy = 0; iy < c.in[1]; ++iy) {
+                            const float* row = plane + iy * c.in[2];
+                            double run = 0;
+                            prefix[0] = 0;
+                            for (int64_t ix = 0; ix < c.in[2]; ++ix) {
+                                run += squared ? double(row[ix]) * row[ix] : double(row[ix]);
+                                prefix[static_cast<size_t>(ix + 1)] = run;
+                            }
+                            for (int64_t kx = 0; kx < c.k[2]; ++kx) {
+                                const int64_t x0 = lo[2][kx] - c.pb[2] + kx * c.d[2], x1 = hi[2][kx] - c.pb[2] + kx * c.d[2];
+                                rowSums[static_cast<size_t>(kx * c.in[1] + iy)] =
+                                    x0 <= x1 ? prefix[static_cast<size_t>(x1 + 1)] - prefix[static_cast<size_t>(x0)] : 0.0;
+                            }
+                        }
+                        for (int64_t ky = 0; ky < c.k[1]; ++ky) {
+                            const int64_t y0 = lo[1][ky] - c.pb[1] + ky * c.d[1], y1 = hi[1][ky] - c.pb[1] + ky * c.d[1];
+                            for (int64_t kx = 0; kx < c.k[2]; ++kx) {
+                                double acc = 0;
+                                for (int64_t iy = y0; iy <= y1; ++iy) acc += rowSums[static_cast<size_t>(kx * c.in[1] + iy)];
+                                s[(kz * c.k[1] + ky) * c.k[2] + kx] += acc;
+                            }
+                        }
+                    }
+            }
+        count_ += x.shape[0] * outSize;
+        return true;
+    }
     for (int64_t b = 0; b < x.shape[0]; ++b)
         for (int64_t ch = 0; ch < channels_; ++ch) {
             const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;

@@ -156,16 +156,28 @@ private slots:
         }
     }
 
+    void firstMomentsGiveTheOutputMean_data() {
+        QTest::addColumn<std::vector<int64_t>>("strides");
+        QTest::addColumn<std::vector<int64_t>>("dilations");
+        QTest::addColumn<std::vector<int64_t>>("pads");
+        QTest::addRow("strided") << std::vector<int64_t>{2, 1} << std::vector<int64_t>{2, 1} << std::vector<int64_t>{1, 0, 2, 1};
+        // Unit strides take the row-prefix path.
+        QTest::addRow("unit strides") << std::vector<int64_t>{1, 1} << std::vector<int64_t>{1, 2} << std::vector<int64_t>{2, 0, 0, 3};
+    }
+
     void firstMomentsGiveTheOutputMean() {
-        // The same strided, dilated, asymmetrically padded, grouped conv: the patch means (padding
-        // as zeros) of the cheap first-moment path equal those of the full path, and
-        // sum_j w[o, j] E[x_j] is exactly the mean of output channel o (what bias correction uses).
+        // A dilated, asymmetrically padded, grouped conv: the patch means (padding as zeros) of
+        // the cheap first-moment path equal those of the full path, and sum_j w[o, j] E[x_j] is
+        // exactly the mean of output channel o (what bias correction uses).
+        QFETCH(std::vector<int64_t>, strides);
+        QFETCH(std::vector<int64_t>, dilations);
+        QFETCH(std::vector<int64_t>, pads);
         const TensorData w = randomTensor({6, 2, 3, 2}, 1, 0.5f);
         Graph g = singleLayer("Conv", {1, 4, 7, 9}, w,
                               {{"group", Attribute{int64_t{2}}},
-                               {"strides", Attribute{std::vector<int64_t>{2, 1}}},
-                               {"dilations", Attribute{std::vector<int64_t>{2, 1}}},
-                               {"pads", Attribute{std::vector<int64_t>{1, 0, 2, 1}}}});
+                               {"strides", Attribute{strides}},
+                               {"dilations", Attribute{dilations}},
+                               {"pads", Attribute{pads}}});
         auto cheap = LayerInputMoments::meansForNode(g, 0), full = LayerInputMoments::forNode(g, 0);
         QVERIFY(cheap && full);
         const TensorData x = correlatedInput({1, 4, 7, 9}, 3);
