@@ -5,6 +5,7 @@
 #include "autosplit/exec/parallel.h"
 #include "autosplit/quant/gptq.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/lane_sums.h"
 
 #include <nlohmann/json.hpp>
 
@@ -312,8 +313,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 pos.clear();  // the output changed size between samples: no per-position variance
             }
         }
-        double e = 0;
-        for (float x : v.floats) e += static_cast<double>(x) * x;
+        const double e = sumOfSquares(v.floats.data(), n);
         energySum[static_cast<size_t>(node)] += e;
         energyCount[static_cast<size_t>(node)] += n;
     };
@@ -444,8 +444,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                     } else {
                         // No input statistics (ConvTranspose, batched MatMul): the weight's own
                         // noise-to-signal ratio, which the output's equals for white inputs.
-                        double w2 = 0;
-                        for (float x : w.floats) w2 += static_cast<double>(x) * x;
+                        double w2 = sumOfSquares(w.floats.data(), static_cast<int64_t>(w.floats.size()));
                         w2 /= static_cast<double>(std::max<size_t>(1, w.floats.size()));
                         wm = w2 > 0 ? weightQuantizationMse(w, axis, b, o.quant) / w2 : 0.0;
                     }
@@ -491,7 +490,7 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 if (p >= 0 && g.nodes[static_cast<size_t>(p)].outputs[0] == g.outputs[k] && table.rows[static_cast<size_t>(p)].signalEnergy > 0) {
                     refEnergy += static_cast<double>(t.floats.size()) * table.rows[static_cast<size_t>(p)].signalEnergy;
                 } else {
-                    for (float x : t.floats) refEnergy += static_cast<double>(x) * x;
+                    refEnergy += sumOfSquares(t.floats.data(), static_cast<int64_t>(t.floats.size()));
                 }
             }
         // Per probe sample one float run advances node by node; the probe of node i forks it

@@ -2,6 +2,7 @@
 
 #include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/lane_sums.h"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -171,11 +172,11 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
         }
     }
     if (c.s[1] == 1 && c.s[2] == 1) {
-        // Unit strides in y and x: each offset reads a contiguous block of rows and columns, so
-        // the block sums come from each row's prefix sums (double) over the columns, one pass
-        // over the input per plane instead of one per kernel offset.
-        std::vector<double> prefix(static_cast<size_t>(c.in[2] + 1));
+        // Unit strides in y and x: each offset reads a contiguous block of rows and columns. Each
+        // row's sum (double, in lanes) minus the few columns a kernel offset leaves out at either
+        // end gives its block sums: one pass over the input per plane instead of one per offset.
         std::vector<double> rowSums(static_cast<size_t>(c.k[2] * c.in[1]));  // [kx][iy]
+        const auto term = [squared](float v) { return squared ? static_cast<double>(v) * v : static_cast<double>(v); };
         for (int64_t b = 0; b < x.shape[0]; ++b)
             for (int64_t ch = 0; ch < channels_; ++ch) {
                 const float* xc = x.floats.data() + (b * channels_ + ch) * inSize;
@@ -185,16 +186,16 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
                         const float* plane = xc + (oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] * c.in[2];
                         for (int64_t iy = 0; iy < c.in[1]; ++iy) {
                             const float* row = plane + iy * c.in[2];
-                            double run = 0;
-                            prefix[0] = 0;
-                            for (int64_t ix = 0; ix < c.in[2]; ++ix) {
-                                run += squared ? double(row[ix]) * row[ix] : double(row[ix]);
-                                prefix[static_cast<size_t>(ix + 1)] = run;
-                            }
+                            const double total = laneSum(row, c.in[2], term);
                             for (int64_t kx = 0; kx < c.k[2]; ++kx) {
                                 const int64_t x0 = lo[2][kx] - c.pb[2] + kx * c.d[2], x1 = hi[2][kx] - c.pb[2] + kx * c.d[2];
-                                rowSums[static_cast<size_t>(kx * c.in[1] + iy)] =
-                                    x0 <= x1 ? prefix[static_cast<size_t>(x1 + 1)] - prefix[static_cast<size_t>(x0)] : 0.0;
+                                double v = 0;
+                                if (x0 <= x1) {
+                                    v = total;
+                                    for (int64_t ix = 0; ix < x0; ++ix) v -= term(row[ix]);
+                                    for (int64_t ix = x1 + 1; ix < c.in[2]; ++ix) v -= term(row[ix]);
+                                }
+                                rowSums[static_cast<size_t>(kx * c.in[1] + iy)] = v;
                             }
                         }
                         for (int64_t ky = 0; ky < c.k[1]; ++ky) {

@@ -2,6 +2,7 @@
 
 #include "autosplit/exec/executor.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/lane_sums.h"
 
 #include <algorithm>
 #include <cmath>
@@ -66,12 +67,11 @@ void fakeQuantize(float* x, int64_t n, const QuantParams& p) {
 double quantizationMse(const float* x, int64_t n, const QuantParams& p) {
     if (n <= 0) return 0.0;
     const Fq f(p);
-    double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const float d = x[i] - f(x[i]);
-        s += static_cast<double>(d) * d;
-    }
-    return s / static_cast<double>(n);
+    return laneSum(x, n, [&f](float v) {
+               const float d = v - f(v);
+               return static_cast<double>(d) * d;
+           }) /
+           static_cast<double>(n);
 }
 
 namespace {
