@@ -186,7 +186,7 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
                         const float* plane = xc + (oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] * c.in[2];
                         for (int64_t iy = 0; iy < c.in[1]; ++iy) {
                             const float* row = plane + iy * c.in[2];
-                            const double total = laneSum(row, c.in[2], term);
+                            const double total = squared ? sumOfSquares(row, c.in[2]) : sumOf(row, c.in[2]);  // vectorized apart
                             for (int64_t kx = 0; kx < c.k[2]; ++kx) {
                                 const int64_t x0 = lo[2][kx] - c.pb[2] + kx * c.d[2], x1 = hi[2][kx] - c.pb[2] + kx * c.d[2];
                                 double v = 0;
