@@ -171,10 +171,14 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
             hi[i][k] = std::min(b, c.out[i] - 1);
         }
     }
-    if (c.s[1] == 1 && c.s[2] == 1) {
-        // Unit strides in y and x: each offset reads a contiguous block of rows and columns. Each
-        // row's sum (double, in lanes) minus the few columns a kernel offset leaves out at either
-        // end gives its block sums: one pass over the input per plane instead of one per offset.
+    if (c.s[2] <= kSumLanes && kSumLanes % c.s[2] == 0) {
+        // Strides in x that divide the lane count (1, 2, 4, 8): the columns an offset reads are
+        // one residue class mod the stride, a contiguous run of it. Each row's lane sums (double,
+        // lane l = columns l mod 8) give every residue class's sum in one vectorized pass; minus
+        // the few columns of the class an offset leaves out at either end, they are its row sums.
+        // Rows are then summed along y at the y stride: one pass over the input per plane
+        // instead of one per kernel offset.
+        const int64_t sx = c.s[2];
         std::vector<double> rowSums(static_cast<size_t>(c.k[2] * c.in[1]));  // [kx][iy]
         const auto term = [squared](float v) { return squared ? static_cast<double>(v) * v : static_cast<double>(v); };
         for (int64_t b = 0; b < x.shape[0]; ++b)
@@ -186,23 +190,29 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
                         const float* plane = xc + (oz * c.s[0] - c.pb[0] + kz * c.d[0]) * c.in[1] * c.in[2];
                         for (int64_t iy = 0; iy < c.in[1]; ++iy) {
                             const float* row = plane + iy * c.in[2];
-                            const double total = squared ? sumOfSquares(row, c.in[2]) : sumOf(row, c.in[2]);  // vectorized apart
+                            double lanes[kSumLanes], residue[kSumLanes] = {};
+                            if (squared)
+                                laneSums(row, c.in[2], [](float v) { return static_cast<double>(v) * v; }, lanes);
+                            else
+                                laneSums(row, c.in[2], [](float v) { return static_cast<double>(v); }, lanes);
+                            for (int l = 0; l < kSumLanes; ++l) residue[l % sx] += lanes[l];
                             for (int64_t kx = 0; kx < c.k[2]; ++kx) {
-                                const int64_t x0 = lo[2][kx] - c.pb[2] + kx * c.d[2], x1 = hi[2][kx] - c.pb[2] + kx * c.d[2];
+                                const int64_t base = kx * c.d[2] - c.pb[2];
+                                const int64_t x0 = lo[2][kx] * sx + base, x1 = hi[2][kx] * sx + base;
                                 double v = 0;
                                 if (x0 <= x1) {
-                                    v = total;
-                                    for (int64_t ix = 0; ix < x0; ++ix) v -= term(row[ix]);
-                                    for (int64_t ix = x1 + 1; ix < c.in[2]; ++ix) v -= term(row[ix]);
+                                    v = residue[x0 % sx];
+                                    for (int64_t ix = x0 - sx; ix >= 0; ix -= sx) v -= term(row[ix]);
+                                    for (int64_t ix = x1 + sx; ix < c.in[2]; ix += sx) v -= term(row[ix]);
                                 }
                                 rowSums[static_cast<size_t>(kx * c.in[1] + iy)] = v;
                             }
                         }
                         for (int64_t ky = 0; ky < c.k[1]; ++ky) {
-                            const int64_t y0 = lo[1][ky] - c.pb[1] + ky * c.d[1], y1 = hi[1][ky] - c.pb[1] + ky * c.d[1];
+                            const int64_t y0 = lo[1][ky] * c.s[1] - c.pb[1] + ky * c.d[1], y1 = hi[1][ky] * c.s[1] - c.pb[1] + ky * c.d[1];
                             for (int64_t kx = 0; kx < c.k[2]; ++kx) {
                                 double acc = 0;
-                                for (int64_t iy = y0; iy <= y1; ++iy) acc += rowSums[static_cast<size_t>(kx * c.in[1] + iy)];
+                                for (int64_t iy = y0; iy <= y1; iy += c.s[1]) acc += rowSums[static_cast<size_t>(kx * c.in[1] + iy)];
                                 s[(kz * c.k[1] + ky) * c.k[2] + kx] += acc;
                             }
                         }

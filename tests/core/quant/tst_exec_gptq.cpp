@@ -160,27 +160,31 @@ private slots:
         QTest::addColumn<std::vector<int64_t>>("strides");
         QTest::addColumn<std::vector<int64_t>>("dilations");
         QTest::addColumn<std::vector<int64_t>>("pads");
-        QTest::addRow("strided") << std::vector<int64_t>{2, 1} << std::vector<int64_t>{2, 1} << std::vector<int64_t>{1, 0, 2, 1};
-        // Unit strides take the row-prefix path.
+        // x strides dividing 8 take the residue-lane path (any y stride), others the element path.
+        QTest::addRow("y stride 2") << std::vector<int64_t>{2, 1} << std::vector<int64_t>{2, 1} << std::vector<int64_t>{1, 0, 2, 1};
         QTest::addRow("unit strides") << std::vector<int64_t>{1, 1} << std::vector<int64_t>{1, 2} << std::vector<int64_t>{2, 0, 0, 3};
+        QTest::addRow("x stride 2") << std::vector<int64_t>{1, 2} << std::vector<int64_t>{1, 1} << std::vector<int64_t>{0, 1, 1, 2};
+        QTest::addRow("strides 2, 4") << std::vector<int64_t>{2, 4} << std::vector<int64_t>{1, 2} << std::vector<int64_t>{1, 3, 2, 0};
+        QTest::addRow("x stride 3") << std::vector<int64_t>{2, 3} << std::vector<int64_t>{2, 1} << std::vector<int64_t>{1, 2, 2, 1};
     }
 
     void firstMomentsGiveTheOutputMean() {
-        // A dilated, asymmetrically padded, grouped conv: the patch means (padding as zeros) of
-        // the cheap first-moment path equal those of the full path, and sum_j w[o, j] E[x_j] is
-        // exactly the mean of output channel o (what bias correction uses).
+        // A dilated, asymmetrically padded, grouped conv (rows of 21: two lane groups and a
+        // tail): the patch means (padding as zeros) of the cheap first-moment path equal those of
+        // the full path, and sum_j w[o, j] E[x_j] is exactly the mean of output channel o (what
+        // bias correction uses).
         QFETCH(std::vector<int64_t>, strides);
         QFETCH(std::vector<int64_t>, dilations);
         QFETCH(std::vector<int64_t>, pads);
         const TensorData w = randomTensor({6, 2, 3, 2}, 1, 0.5f);
-        Graph g = singleLayer("Conv", {1, 4, 7, 9}, w,
+        Graph g = singleLayer("Conv", {1, 4, 7, 21}, w,
                               {{"group", Attribute{int64_t{2}}},
                                {"strides", Attribute{strides}},
                                {"dilations", Attribute{dilations}},
                                {"pads", Attribute{pads}}});
         auto cheap = LayerInputMoments::meansForNode(g, 0), full = LayerInputMoments::forNode(g, 0);
         QVERIFY(cheap && full);
-        const TensorData x = correlatedInput({1, 4, 7, 9}, 3);
+        const TensorData x = correlatedInput({1, 4, 7, 21}, 3);
         cheap->add(x);
         full->add(x);
         QCOMPARE(cheap->vectors(), full->vectors());

@@ -10,14 +10,22 @@ namespace autosplit {
 
 inline constexpr int kSumLanes = 8;
 
-// sum_i term(p[i]) in double, term: float -> double.
+// Lane l of `lanes` gets sum over i = l (mod kSumLanes) of term(p[i]), term: float -> double.
 template <class Term>
-double laneSum(const float* p, int64_t n, Term term) {
+void laneSums(const float* p, int64_t n, Term term, double (&lanes)[kSumLanes]) {
     double s[kSumLanes] = {};
     int64_t i = 0;
     for (; i + kSumLanes <= n; i += kSumLanes)
         for (int l = 0; l < kSumLanes; ++l) s[l] += term(p[i + l]);
     for (int l = 0; i < n; ++i, ++l) s[l] += term(p[i]);
+    for (int l = 0; l < kSumLanes; ++l) lanes[l] = s[l];
+}
+
+// sum_i term(p[i]) in double.
+template <class Term>
+double laneSum(const float* p, int64_t n, Term term) {
+    double s[kSumLanes];
+    laneSums(p, n, term, s);
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
