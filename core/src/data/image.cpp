@@ -219,23 +219,20 @@ PreprocessProfile loadPreprocessProfile(const std::string& path) { return parseP
 
 namespace {
 
-// Bilinear sample with half-pixel centres (OpenCV INTER_LINEAR / ONNX Resize half_pixel).
+// Bilinear resampling with half-pixel centres (OpenCV INTER_LINEAR / ONNX Resize half_pixel):
+// the source position of destination pixel d is (d + 0.5) * scale - 0.5 + offset, clamped.
 struct Resampler {
     const Image& img;
     float sx, sy;  // source pixels per destination pixel
     float ox, oy;  // source offset (crop)
-    float at(float dx, float dy, int c) const {
-        const float fx = std::clamp((dx + 0.5f) * sx - 0.5f + ox, 0.f, static_cast<float>(img.width - 1));
-        const float fy = std::clamp((dy + 0.5f) * sy - 0.5f + oy, 0.f, static_cast<float>(img.height - 1));
-        const int x0 = static_cast<int>(fx), y0 = static_cast<int>(fy);
-        const int x1 = std::min(x0 + 1, img.width - 1), y1 = std::min(y0 + 1, img.height - 1);
-        const float ax = fx - static_cast<float>(x0), ay = fy - static_cast<float>(y0);
-        auto px = [&](int x, int y) {
-            return static_cast<float>(img.pixels[(static_cast<size_t>(y) * img.width + x) * img.channels + c]);
-        };
-        return (1 - ay) * ((1 - ax) * px(x0, y0) + ax * px(x1, y0)) + ay * ((1 - ax) * px(x0, y1) + ax * px(x1, y1));
-    }
 };
+
+// std::round (half away from zero) for v >= 0, inlined: trunc is one instruction, the fraction
+// v - trunc(v) is exact.
+inline float roundNonNegative(float v) {
+    const float t = std::trunc(v);
+    return v - t >= 0.5f ? t + 1.f : t;
+}
 
 }  // namespace
 
@@ -294,22 +291,49 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
     if ((p.mean.size() != 1 && static_cast<int>(p.mean.size()) != C) || (p.std.size() != 1 && static_cast<int>(p.std.size()) != C))
         throw Error("'" + name + "': the profile's mean/std need 1 or " + std::to_string(C) + " values");
 
+    // The resampling coordinates depend on x or y alone: computed once per column and per row
+    // (the same expressions per pixel, so the same values).
+    struct Tap {
+        int i0, i1;
+        float a;
+    };
+    auto taps = [](int n, float scale, float offset, int size) {
+        std::vector<Tap> t(static_cast<size_t>(n));
+        for (int d = 0; d < n; ++d) {
+            const float f = std::clamp((static_cast<float>(d) + 0.5f) * scale - 0.5f + offset, 0.f, static_cast<float>(size - 1));
+            const int i0 = static_cast<int>(f);
+            t[static_cast<size_t>(d)] = {i0, std::min(i0 + 1, size - 1), f - static_cast<float>(i0)};
+        }
+        return t;
+    };
+    const std::vector<Tap> tx = taps(rw, rs.sx, rs.ox, img.width), ty = taps(rh, rs.sy, rs.oy, img.height);
     TensorData t;
     t.shape = nchw ? std::vector<int64_t>{1, C, H, W} : std::vector<int64_t>{1, H, W, C};
     t.floats.assign(static_cast<size_t>(C) * H * W, p.padValue);
+    const size_t ic = static_cast<size_t>(img.channels);
     for (int c = 0; c < C; ++c) {
         // Source channel: BGR reverses RGB; gray replicated when gray_to_rgb.
         const int sc = img.channels == 1 ? 0 : (p.channelOrder == "BGR" ? 2 - c : c);
         const float m = meanOf(c), sd = stdOf(c);
-        for (int y = 0; y < rh; ++y)
+        for (int y = 0; y < rh; ++y) {
+            const Tap& yt = ty[static_cast<size_t>(y)];
+            const auto* r0 = img.pixels.data() + static_cast<size_t>(yt.i0) * img.width * ic + sc;
+            const auto* r1 = img.pixels.data() + static_cast<size_t>(yt.i1) * img.width * ic + sc;
+            const float ay = yt.a;
             for (int x = 0; x < rw; ++x) {
+                const Tap& xt = tx[static_cast<size_t>(x)];
+                const size_t a0 = static_cast<size_t>(xt.i0) * ic, a1 = static_cast<size_t>(xt.i1) * ic;
+                const float ax = xt.a;
+                const float sample = (1 - ay) * ((1 - ax) * static_cast<float>(r0[a0]) + ax * static_cast<float>(r0[a1])) +
+                                     ay * ((1 - ax) * static_cast<float>(r1[a0]) + ax * static_cast<float>(r1[a1]));
                 // The sensor delivers 8-bit pixels at the model's size: resampled values rounded.
-                const float px = std::clamp(std::round(rs.at(static_cast<float>(x), static_cast<float>(y), sc)), 0.f, 255.f);
+                const float px = std::clamp(roundNonNegative(sample), 0.f, 255.f);
                 const float v = (px * p.scale - m) / sd;
                 const size_t idx = nchw ? (static_cast<size_t>(c) * H + (y + y0)) * W + (x + x0)
                                         : (static_cast<size_t>(y + y0) * W + (x + x0)) * C + c;
                 t.floats[idx] = v;
             }
+        }
     }
     return t;
 }
