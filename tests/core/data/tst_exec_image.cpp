@@ -191,6 +191,52 @@ private slots:
         for (float v : t.floats) QCOMPARE(v, 1.f);
     }
 
+    void bilinearMatchesTheFormula_data() {
+        QTest::addColumn<int>("sw");
+        QTest::addColumn<int>("sh");
+        QTest::addColumn<int>("dw");
+        QTest::addColumn<int>("dh");
+        QTest::addRow("upsample 7x5 -> 13x9") << 7 << 5 << 13 << 9;
+        QTest::addRow("downsample 37x23 -> 16x10") << 37 << 23 << 16 << 10;
+        QTest::addRow("same size") << 11 << 6 << 11 << 6;
+        QTest::addRow("2x downsample in x (half-way values)") << 8 << 3 << 4 << 3;
+    }
+
+    void bilinearMatchesTheFormula() {
+        // Stretch of a colour gradient, every pixel against the half-pixel bilinear formula
+        // computed here per pixel, rounded half away from zero as an 8-bit sensor would
+        // (std::round: 2.5 -> 3), BGR order.
+        QFETCH(int, sw);
+        QFETCH(int, sh);
+        QFETCH(int, dw);
+        QFETCH(int, dh);
+        Image img;  // odd steps between neighbours: a 2x downsample averages to exact halves
+        img.width = sw;
+        img.height = sh;
+        img.channels = 3;
+        img.pixels.resize(size_t(sw) * sh * 3);
+        for (int y = 0; y < sh; ++y)
+            for (int x = 0; x < sw; ++x)
+                for (int c = 0; c < 3; ++c) img.pixels[(size_t(y) * sw + x) * 3 + c] = uint8_t((x * 7 + y * 13 + c * 29) % 256);
+        PreprocessProfile p = parsePreprocessProfile(R"({"channel_order": "BGR", "scale": 1, "mean": 0, "std": 1})", "p");
+        const TensorData t = imageToTensor(img, p, {1, 3, dh, dw}, "g");
+        int halfWay = 0;
+        for (int c = 0; c < 3; ++c)
+            for (int y = 0; y < dh; ++y)
+                for (int x = 0; x < dw; ++x) {
+                    const float sx = static_cast<float>(sw) / dw, sy = static_cast<float>(sh) / dh;
+                    const float fx = std::clamp((x + 0.5f) * sx - 0.5f, 0.f, float(sw - 1));
+                    const float fy = std::clamp((y + 0.5f) * sy - 0.5f, 0.f, float(sh - 1));
+                    const int x0 = int(fx), y0 = int(fy), x1 = std::min(x0 + 1, sw - 1), y1 = std::min(y0 + 1, sh - 1);
+                    const float ax = fx - x0, ay = fy - y0;
+                    auto px = [&](int xx, int yy) { return float(img.pixels[(size_t(yy) * sw + xx) * 3 + (2 - c)]); };
+                    const float v = (1 - ay) * ((1 - ax) * px(x0, y0) + ax * px(x1, y0)) + ay * ((1 - ax) * px(x0, y1) + ax * px(x1, y1));
+                    halfWay += v - std::floor(v) == 0.5f;
+                    QCOMPARE(at(t, c, y, x), std::clamp(std::round(v), 0.f, 255.f));
+                }
+        if (sw == 2 * dw) QVERIFY(halfWay > 0);  // the rounding of exact halves is exercised
+    }
+
     void folders() {
         QTemporaryDir d;
         Graph g;
