@@ -311,6 +311,9 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
     t.shape = nchw ? std::vector<int64_t>{1, C, H, W} : std::vector<int64_t>{1, H, W, C};
     t.floats.assign(static_cast<size_t>(C) * H * W, p.padValue);
     const size_t ic = static_cast<size_t>(img.channels);
+    bool identity = rw == img.width && rh == img.height;
+    for (int x = 0; identity && x < rw; ++x) identity = tx[static_cast<size_t>(x)].i0 == x && tx[static_cast<size_t>(x)].a == 0.f;
+    for (int y = 0; identity && y < rh; ++y) identity = ty[static_cast<size_t>(y)].i0 == y && ty[static_cast<size_t>(y)].a == 0.f;
     for (int c = 0; c < C; ++c) {
         // Source channel: BGR reverses RGB; gray replicated when gray_to_rgb.
         const int sc = img.channels == 1 ? 0 : (p.channelOrder == "BGR" ? 2 - c : c);
@@ -320,6 +323,19 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
             const auto* r0 = img.pixels.data() + static_cast<size_t>(yt.i0) * img.width * ic + sc;
             const auto* r1 = img.pixels.data() + static_cast<size_t>(yt.i1) * img.width * ic + sc;
             const float ay = yt.a;
+            if (identity) {
+                // Same size, no crop: every tap is the pixel itself with weight 0 on its
+                // neighbours, so the bilinear value is the pixel exactly (and already whole).
+                float* out = nchw ? t.floats.data() + (static_cast<size_t>(c) * H + (y + y0)) * W + x0 : nullptr;
+                for (int x = 0; x < rw; ++x) {
+                    const float v = (static_cast<float>(r0[static_cast<size_t>(x) * ic]) * p.scale - m) / sd;
+                    if (out)
+                        out[x] = v;
+                    else
+                        t.floats[(static_cast<size_t>(y + y0) * W + (x + x0)) * C + c] = v;
+                }
+                continue;
+            }
             for (int x = 0; x < rw; ++x) {
                 const Tap& xt = tx[static_cast<size_t>(x)];
                 const size_t a0 = static_cast<size_t>(xt.i0) * ic, a1 = static_cast<size_t>(xt.i1) * ic;
