@@ -476,16 +476,33 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
         // 1. Merge the states that differ only in the variables that died: per masked key, the
         //    Pareto set of (peak, distortion), sorted by peak (the future of an entry depends on
         //    its key alone, so what is dominated now stays dominated).
+        //    The order is (key, peak, distortion, parent), a strict total order. The previous
+        //    step's entries come in runs of one key (sorted by peak; a few dozen entries): the
+        //    runs are sorted by (masked key, position), then the entries of the runs that now
+        //    share a key by the rest, which gives the same sequence as one sort of all entries.
+        std::vector<std::pair<uint64_t, uint32_t>> runs;  // (masked key, first entry)
+        for (size_t i = 0; i < prev.size(); ++i)
+            if (i == 0 || prev[i].key != prev[i - 1].key) runs.push_back({prev[i].key & mask, uint32_t(i)});
+        std::sort(runs.begin(), runs.end());
         std::vector<Entry> cur;
         cur.reserve(prev.size());
-        for (size_t i = 0; i < prev.size(); ++i) cur.push_back({prev[i].key & mask, prev[i].peak, prev[i].dist, int32_t(i)});
-        const auto byKeyPeak = [](const Entry& a, const Entry& b) {
-            if (a.key != b.key) return a.key < b.key;
+        const auto byPeak = [](const Entry& a, const Entry& b) {
             if (a.peak != b.peak) return a.peak < b.peak;
             if (a.dist != b.dist) return a.dist < b.dist;
             return a.parent < b.parent;  // exact ties: the same survivor in every run
         };
-        std::sort(cur.begin(), cur.end(), byKeyPeak);
+        for (size_t r0 = 0; r0 < runs.size();) {
+            size_t r1 = r0 + 1;
+            while (r1 < runs.size() && runs[r1].first == runs[r0].first) ++r1;
+            const size_t g0 = cur.size();
+            for (size_t r = r0; r < r1; ++r) {
+                const uint64_t fullKey = prev[runs[r].second].key;
+                for (size_t i = runs[r].second; i < prev.size() && prev[i].key == fullKey; ++i)
+                    cur.push_back({runs[r].first, prev[i].peak, prev[i].dist, int32_t(i)});
+            }
+            if (r1 - r0 > 1) std::sort(cur.begin() + std::ptrdiff_t(g0), cur.end(), byPeak);
+            r0 = r1;
+        }
         {
             size_t n = 0;
             for (size_t i = 0; i < cur.size(); ++i)
