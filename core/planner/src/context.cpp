@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <limits>
 
 namespace autosplit::planner {
@@ -206,6 +207,13 @@ struct ContextBuilder {
         for (const auto& r : ctx.records_)
             if (r.candidate) cands.push_back(r.position);
 
+        // Every budget, not only the grid's: the activation frontier of every candidate split in
+        // one sweep, on its own thread while the grid's allocations below run (it reads only
+        // `act` and `cands`; a cancelled or failed build waits for it in the future's destructor).
+        std::future<std::unique_ptr<WorkingSetSweep>> frontierSweep;
+        if (o.allocator == Allocator::Exact && !cands.empty())
+            frontierSweep = std::async(std::launch::async, [this, &cands] { return std::make_unique<WorkingSetSweep>(act, cands); });
+
         // Per candidate split and level: budgets.
         std::vector<int64_t> quantPrefix(size_t(N), 0), fixedPrefix(size_t(N), 0);
         for (int i = 0; i < N; ++i) {
@@ -350,13 +358,13 @@ struct ContextBuilder {
         }
         rep.exactMs = exactMs;
 
-        // Every budget, not only the grid's: the activation frontier of every candidate split
-        // (one sweep) and, with the weight frontiers above, what budgetSolutions() combines.
+        // The activation frontiers (the sweep started above) and, with the weight frontiers
+        // above, what budgetSolutions() combines.
         auto budget = std::make_shared<PlanningContext::BudgetFrontiers>();
-        if (o.allocator == Allocator::Exact && !cands.empty()) {
+        if (frontierSweep.valid()) {
             t0 = Clock::now();
             progress("activation frontiers", 0, 1);
-            budget->activations = std::make_unique<WorkingSetSweep>(act, cands);
+            budget->activations = frontierSweep.get();
             for (size_t c = 0; c < cands.size(); ++c) {
                 if (!budget->activations->exact(cands[c])) {
                     ++rep.budgetInexact;
