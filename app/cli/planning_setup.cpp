@@ -9,6 +9,7 @@
 #include "autosplit/util/errors.h"
 
 #include <chrono>
+#include <future>
 #include <iostream>
 
 namespace autosplit::cli {
@@ -163,13 +164,15 @@ PlanningSetup setupPlanning(ArgReader& args, bool quiet) {
     so.report = [quiet](const std::string& line) {
         if (!quiet) std::cerr << line << "\n";
     };
+    // The model file's SHA-256 (the plan's model identity) on a thread of its own meanwhile.
+    auto modelSha256 = std::async(std::launch::async, [path = s.modelPath] { return planner::sha256File(path); });
     so.context.progress("latency tables", 0, 2);
     auto cost = planner::CostModel::build(model.graph, edge, cloud, planner::PlanningContext::costOptions(co),
                                           measured ? &*measured : nullptr);
     so.context.progress("latency tables", 2, 2);
     planner::ModelSource src;
     src.path = s.modelPath;
-    src.sha256 = planner::sha256File(s.modelPath);
+    src.sha256 = modelSha256.get();
     src.inputBindings = bindings;
     s.session = planner::buildPlanningSession(std::move(model.graph), std::move(cost), std::move(data), std::move(src), so);
     s.ctx = s.session->context;

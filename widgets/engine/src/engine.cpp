@@ -15,6 +15,7 @@
 #include <QFileInfo>
 
 #include <algorithm>
+#include <future>
 #include <thread>
 
 
@@ -137,6 +138,8 @@ std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& m
     // The user's data folder, or seeded synthetic inputs when none is given (the CLI's default);
     // the error table is cached per model, data and bits.
     report(progress, 0.9, QStringLiteral("Reading the data"));
+    // The model file's SHA-256 (the plan's model identity) on a thread of its own meanwhile.
+    auto modelSha256 = std::async(std::launch::async, [path = model.path.toStdString()] { return planner::sha256File(path); });
     auto data = planner::loadData(model.graph, source);
     planner::SessionOptions o;
     o.context.bits = bits;
@@ -157,7 +160,7 @@ std::shared_ptr<const planner::PlanningSession> buildPlanning(const ModelData& m
     report(progress, 0.92, QStringLiteral("Equalizing activation ranges"));
     planner::ModelSource src;
     src.path = model.path.toStdString();
-    src.sha256 = planner::sha256File(src.path);
+    src.sha256 = modelSha256.get();
     for (const auto& [name, dims] : model.inputShapes)
         src.inputBindings.push_back((QString::fromStdString(name) + QLatin1Char('=') + shapeText(dims)).toStdString());
     auto session = planner::buildPlanningSession(model.graph, devices.cost, std::move(data), std::move(src), o);
