@@ -10,6 +10,10 @@
 #include <cstring>
 #include <sstream>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace autosplit {
 
 // ---------------------------------------------------------------- errors
@@ -23,9 +27,36 @@ UnsupportedError::UnsupportedError(std::string op, std::string node, const std::
 
 float roundToFloat16(float x) { return halfBitsToFloat(floatToHalfBits(x)); }
 
-void roundToFloat16(TensorData& t) {
-    for (float& v : t.floats) v = roundToFloat16(v);
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+// The processor's own conversions (F16C): round to nearest even, overflow to inf, subnormals
+// exact, as floatToHalfBits; eight values per instruction instead of a branchy call each.
+__attribute__((target("avx,f16c"))) void roundToFloat16F16c(float* p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(p + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_storeu_ps(p + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; ++i) p[i] = roundToFloat16(p[i]);
 }
+bool hasF16c() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    }();
+    return has;
+}
+}  // namespace
+#endif
+
+void roundToFloat16(float* p, size_t n) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (hasF16c()) return roundToFloat16F16c(p, n);
+#endif
+    for (size_t i = 0; i < n; ++i) p[i] = roundToFloat16(p[i]);
+}
+
+void roundToFloat16(TensorData& t) { roundToFloat16(t.floats.data(), t.floats.size()); }
 
 // ---------------------------------------------------------------- thread pool
 

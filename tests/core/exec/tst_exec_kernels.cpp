@@ -4,6 +4,7 @@
 // on values worked out by hand.
 #include "autosplit/exec/executor.h"
 #include "autosplit/exec/parallel.h"
+#include "autosplit/util/float16.h"
 #include "autosplit/util/thread_priority.h"
 #include "graph_fixtures.h"
 
@@ -12,6 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
@@ -497,6 +500,38 @@ private slots:
         QCOMPARE(roundToFloat16(1.f + 3 * std::ldexp(1.f, -11)), 1.f + std::ldexp(1.f, -9));
         QCOMPARE(roundToFloat16(std::ldexp(1.f, -24)), std::ldexp(1.f, -24));  // smallest subnormal
         QCOMPARE(roundToFloat16(std::ldexp(1.f, -26)), 0.f);
+    }
+
+    void float16RoundingOfArraysMatchesTheScalarRule() {
+        // The array path (F16C where the processor has it) against the scalar bit rule on every
+        // 2^32 / 65521-th bit pattern and the edges: ties, the overflow threshold, subnormals,
+        // signed zeros, infinities; NaN stays NaN. Lengths that leave a tail.
+        std::vector<float> x;
+        for (uint64_t b = 0; b < (uint64_t(1) << 32); b += 65521) {
+            uint32_t bits = uint32_t(b);
+            float f;
+            std::memcpy(&f, &bits, 4);
+            x.push_back(f);
+        }
+        for (float f : {0.f, -0.f, 65504.f, 65519.f, 65520.f, -65520.f, 1.f + std::ldexp(1.f, -11), 1.f + 3 * std::ldexp(1.f, -11),
+                        std::ldexp(1.f, -24), std::ldexp(1.f, -25), std::ldexp(3.f, -26), std::ldexp(1.f, -14),
+                        std::ldexp(1023.5f, -24), std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                        std::numeric_limits<float>::quiet_NaN()})
+            x.push_back(f);
+        x.push_back(0.1f);  // 65537 + 17 values: not a multiple of 8
+        std::vector<float> y = x;
+        roundToFloat16(y.data(), y.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+            const float want = halfBitsToFloat(floatToHalfBits(x[i]));
+            if (std::isnan(want)) {
+                QVERIFY2(std::isnan(y[i]), qPrintable(QString::number(i)));
+                continue;
+            }
+            uint32_t a, b;
+            std::memcpy(&a, &want, 4);
+            std::memcpy(&b, &y[i], 4);
+            QVERIFY2(a == b, qPrintable(QString("%1: %2 -> %3, want %4").arg(i).arg(double(x[i])).arg(double(y[i])).arg(double(want))));
+        }
     }
 };
 

@@ -138,6 +138,7 @@ private:
 // Round a float to the nearest float16 value (round half to even), saturating to +-inf like a
 // real float16 conversion; used for Cast to float16 and for the cloud part of a plan.
 float roundToFloat16(float x);
+void roundToFloat16(float* values, size_t n);  // in place, vectorized where the processor has F16C
 void roundToFloat16(TensorData& t);
 
 }  // namespace autosplit
