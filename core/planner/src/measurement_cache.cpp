@@ -53,8 +53,9 @@ std::string datasetHash(const Dataset& d) { return d.hash.empty() ? hashSamples(
 std::string measurementIdentity(const ErrorTable& table, const EvalData& data, const EvalOptions& o) {
     std::ostringstream s;
     // The evaluator's algorithm version: bump it whenever the same options measure differently
-    // (2: GPTQ moments from a vector budget, stored in float).
-    s << kFormat << "\nevaluator 2\nmodel " << table.modelHash << "\ncalibration " << table.dataHash << " " << table.clip << " "
+    // (2: GPTQ moments from a vector budget, stored in float; 3: each layer's GPTQ samples from a
+    // nested ladder, independent of the layers sharing its pass).
+    s << kFormat << "\nevaluator 3\nmodel " << table.modelHash << "\ncalibration " << table.dataHash << " " << table.clip << " "
       << table.errorKind << " samples " << table.samples << " bits";
     for (int b : table.bits) s << " " << b;
     // The activation parameters the plans are quantized with, as fitted: a calibration that fits

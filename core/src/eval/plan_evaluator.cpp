@@ -348,28 +348,39 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         }
         std::vector<std::unique_ptr<LayerInputMoments>> moments(batch.size());
         std::unordered_map<int, std::vector<size_t>> readers;  // input tensor -> batch slots
-        // Samples the batch needs: enough for its layer with the fewest vectors per sample to
-        // reach its budget (gptqVectorsPerRow * R), evenly spaced over the calibration set.
+        // Samples per layer: enough for its budget of gptqVectorsPerRow * R vectors, from a
+        // ladder (gptqMinSamples times a power of two, or all) whose sample sets nest: the
+        // samples of s are those of 2s at even steps, all samples contain every set. So a layer
+        // gets the same samples and vectors, and the same rounding, whatever other layers share
+        // its pass: a plan measures the same after any history of measurements.
         const int calib = calibrationSamples();
-        int samples = calib;
+        std::vector<int> layerSamples(batch.size(), calib);
         std::vector<int64_t> budget(batch.size(), 0);  // vectors per layer, 0 = all
         if (opts_.gptqVectorsPerRow > 0) {
-            samples = std::min(calib, std::max(1, opts_.gptqMinSamples));
             for (size_t k = 0; k < batch.size(); ++k) {
                 const int64_t perSample = layerVectorsPerSample(batch[k]);
                 budget[k] = opts_.gptqVectorsPerRow * LayerInputMoments::rowLengthFor(g, batch[k]);
-                if (perSample > 0)
-                    samples = static_cast<int>(std::min<int64_t>(calib, std::max<int64_t>(samples, (budget[k] + perSample - 1) / perSample)));
-                else
-                    samples = calib;  // unknown static shape: every sample, every vector
+                if (perSample <= 0) continue;  // unknown static shape: every sample, every vector
+                const int64_t need = (budget[k] + perSample - 1) / perSample;
+                int64_t sk = std::min(calib, std::max(1, opts_.gptqMinSamples));
+                while (sk < need && sk < calib) sk *= 2;
+                layerSamples[k] = static_cast<int>(std::min<int64_t>(sk, calib));
             }
         }
+        const int samples = *std::max_element(layerSamples.begin(), layerSamples.end());
+        // Pass sample i is calibration sample i * calib / samples; layer k takes those of its
+        // own set {j * calib / layerSamples[k]}, which the pass's set contains.
+        std::vector<std::vector<char>> member(batch.size(), std::vector<char>(static_cast<size_t>(calib), 0));
+        for (size_t k = 0; k < batch.size(); ++k)
+            for (int j = 0; j < layerSamples[k]; ++j) member[k][static_cast<size_t>(static_cast<int64_t>(j) * calib / layerSamples[k])] = 1;
+        auto inLayerSet = [&](size_t k, int i) { return member[k][static_cast<size_t>(static_cast<int64_t>(i) * calib / samples)] != 0; };
         for (size_t k = 0; k < batch.size(); ++k) {
             moments[k] = LayerInputMoments::forNode(g, batch[k]);
             if (!moments[k]) continue;
-            if (budget[k] > 0) moments[k]->setVectorsPerAdd((budget[k] + samples - 1) / samples);
+            if (budget[k] > 0) moments[k]->setVectorsPerAdd((budget[k] + layerSamples[k] - 1) / layerSamples[k]);
             readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
         }
+        int passSample = 0;
         RunHooks hooks;
         hooks.cancel = cancel;
         hooks.lastNode = batch.back();
@@ -380,14 +391,15 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
             auto it = readers.find(tensor);
             if (it == readers.end() || !v.isFloat()) return;
             const auto a0 = std::chrono::steady_clock::now();
-            for (size_t k : it->second) moments[k]->add(v, parallel_.get());
+            for (size_t k : it->second)
+                if (inLayerSet(k, passSample)) moments[k]->add(v, parallel_.get());
             accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
         };
         const auto pass0 = std::chrono::steady_clock::now();
         // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
         // same in every run (sample-parallel accumulation would order them by thread timing).
-        for (int i = 0; i < samples; ++i)
-            parallel_->run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(i) * calib / samples)], hooks);
+        for (passSample = 0; passSample < samples; ++passSample)
+            parallel_->run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(passSample) * calib / samples)], hooks);
         {
             std::lock_guard<std::mutex> l(profileMutex_);
             profile_.gptqSamples += samples;

@@ -87,7 +87,7 @@ private slots:
 
         // Every edge output quantized (what the planner costs, the default) against layer inputs
         // only (the experiment: affine blocks and SE gates left in a fused epilogue): the first is
-        // what a plan is measured at (0.35 points at w8a8 on these lines; 17.6 while equalization
+        // what a plan is measured at (0.00 points at w8a8 on these lines, 0.35 before GPTQ's moments stopped depending on which layers shared their pass; 17.6 while equalization
         // still scaled the constant channels of the affine blocks' Mul outputs, 2.7 while the
         // activation fit pooled every k-th value and missed the SVTR blocks' outlier channels), the
         // second bounds what fusing the vector-unit chains could win (bias correction fitted on the
@@ -99,7 +99,9 @@ private slots:
         qInfo("w8a8 Edge-Only: every edge output quantized drop %.2f [%.2f, %.2f]; layer inputs only drop %.2f",
               a8.accuracyDrop, a8.dropInterval.low, a8.dropInterval.high, l8.accuracyDrop);
         QVERIFY2(l8.accuracyDrop <= 3.0, qPrintable(QString("drop %1").arg(l8.accuracyDrop)));
-        QVERIFY(a8.accuracyDrop > l8.accuracyDrop);
+        // More quantized tensors, more output error; the character drops (0.00 and 0.59 points)
+        // are inside each other's intervals, so their order is noise and not checked.
+        QVERIFY2(a8.relativeMse > l8.relativeMse, qPrintable(QString("relative MSE %1 vs %2").arg(a8.relativeMse).arg(l8.relativeMse)));
         QVERIFY2(a8.accuracyDrop <= 1.5, qPrintable(QString("every edge output at w8a8: drop %1").arg(a8.accuracyDrop)));
         QVERIFY(a8.dropInterval.method == "bootstrap" && a8.dropInterval.low <= a8.accuracyDrop && a8.accuracyDrop <= a8.dropInterval.high);
     }

@@ -475,6 +475,45 @@ private slots:
         QCOMPARE(r4.relativeMse, mg.relativeMse);
         QCOMPARE(r6.relativeMse, gptq.evaluate(w6).relativeMse);
     }
+
+    void aPlansMeasurementDoesNotDependOnEarlierOnes() {
+        // conv (144 input vectors per sample) -> gap -> flatten -> gemm (1 per sample): alone, the
+        // conv's moments need 8 of the 16 calibration samples; prepared in one pass with the gemm
+        // (which needs all 16) it must still get the same 8, so a plan that quantizes only the
+        // conv measures the same on a fresh evaluator as after an Edge-Only measurement (the
+        // plan's cached number, its re-measurement and its exported pair then agree).
+        Graph g;
+        g.opsetVersion = 13;
+        const int x = addInput(g, "x", {1, 4, 12, 12});
+        const int a = addValue(g, "a", {1, 8, 12, 12}), d = addValue(g, "d", {1, 8, 1, 1}), e = addValue(g, "e", {1, 8}),
+                  y = addValue(g, "y", {1, 5});  // static shapes: vectors per sample known
+        Node c1 = makeNode("conv1", "Conv", {x, addWeight(g, "w1", randomTensor({8, 4, 3, 3}, 30, 0.3f))}, {a});
+        c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+        c1.activation.kind = Activation::Kind::Relu;
+        Node gap = makeNode("gap", "GlobalAveragePool", {a}, {d});
+        Node flat = makeNode("flatten", "Flatten", {d}, {e});
+        Node fc = makeNode("fc", "Gemm", {e, addWeight(g, "wfc", randomTensor({8, 5}, 31, 0.5f))}, {y});
+        g.nodes = {c1, gap, flat, fc};
+        g.inputs = {x};
+        g.outputs = {y};
+        g.rebuild();
+        EvalData data;
+        for (uint32_t s = 0; s < 16; ++s) data.calibration.samples.push_back({correlatedInput({1, 4, 12, 12}, 200 + s)});
+        for (uint32_t s = 0; s < 6; ++s) data.inputs.samples.push_back({correlatedInput({1, 4, 12, 12}, 300 + s)});
+        EvalOptions opts;
+        opts.task = EvalTask::Generic;
+        opts.biasCorrection = EvalOptions::BiasCorrection::None;
+        opts.gptqMinSamples = 2;  // the ladder 2, 4, 8, 16: the conv needs 1152 / 144 = 8
+        const PlanBits convOnly = PlanBits::uniform(g, 0, 4, 32, 32);
+        const PlanBits edgeOnly = PlanBits::uniform(g, 3, 4, 32, 32);
+        const PlanEvaluator fresh(g, data, nullptr, opts), used(g, data, nullptr, opts);
+        QVERIFY(used.evaluate(edgeOnly).relativeMse > 0);
+        const double after = used.evaluate(convOnly).relativeMse, alone = fresh.evaluate(convOnly).relativeMse;
+        qInfo("after Edge-Only %.17g, alone %.17g; GPTQ samples %lld / %lld", after, alone,
+              static_cast<long long>(used.profile().gptqSamples), static_cast<long long>(fresh.profile().gptqSamples));
+        QVERIFY(alone > 0);
+        QCOMPARE(after, alone);
+    }
 };
 
 QTEST_GUILESS_MAIN(GptqTest)
