@@ -191,8 +191,9 @@ struct EvalOptions {
     // rounding errors over that many inputs largely average out. 0 = no limit.
     int64_t gptqMaxRowLength = 2304;
     // H of a layer with rows of R weights is accumulated from about gptqVectorsPerRow * R input
-    // vectors (conv output positions at a stride, over evenly spaced calibration samples; at
-    // least gptqMinSamples samples, or all of them when fewer), not from every position of every
+    // vectors (conv output positions at a stride, over evenly spaced calibration samples: the
+    // fewest of gptqMinSamples × 2^k, or all, that reach the budget; these sets nest, so a layer's
+    // samples do not depend on the layers sharing its pass), not from every position of every
     // sample: the R x R sums cost R^2 per vector, and YOLOv3-SPP's 3x3 convs at 104^2 and 52^2
     // gave 20-40 times the vectors a well-conditioned H needs. 0 = every vector of every sample.
     int gptqVectorsPerRow = 32;
