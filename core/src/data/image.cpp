@@ -222,7 +222,6 @@ namespace {
 // Bilinear resampling with half-pixel centres (OpenCV INTER_LINEAR / ONNX Resize half_pixel):
 // the source position of destination pixel d is (d + 0.5) * scale - 0.5 + offset, clamped.
 struct Resampler {
-    const Image& img;
     float sx, sy;  // source pixels per destination pixel
     float ox, oy;  // source offset (crop)
 };
@@ -267,7 +266,7 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
 
     // Destination region [x0, x0+rw) x [y0, y0+rh) filled from the source through a resampler.
     int rw = W, rh = H, x0 = 0, y0 = 0;
-    Resampler rs{img, static_cast<float>(img.width) / W, static_cast<float>(img.height) / H, 0.f, 0.f};
+    Resampler rs{static_cast<float>(img.width) / W, static_cast<float>(img.height) / H, 0.f, 0.f};
     if (p.resize == "keep-aspect") {
         const double f = std::min(static_cast<double>(W) / img.width, static_cast<double>(H) / img.height);
         rw = std::clamp(static_cast<int>(std::ceil(img.width * f - 1e-6)), 1, W);
@@ -311,9 +310,17 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
     t.shape = nchw ? std::vector<int64_t>{1, C, H, W} : std::vector<int64_t>{1, H, W, C};
     t.floats.assign(static_cast<size_t>(C) * H * W, p.padValue);
     const size_t ic = static_cast<size_t>(img.channels);
-    bool identity = rw == img.width && rh == img.height;
-    for (int x = 0; identity && x < rw; ++x) identity = tx[static_cast<size_t>(x)].i0 == x && tx[static_cast<size_t>(x)].a == 0.f;
-    for (int y = 0; identity && y < rh; ++y) identity = ty[static_cast<size_t>(y)].i0 == y && ty[static_cast<size_t>(y)].a == 0.f;
+    // Every tap the pixel itself with weight 0 on its neighbour (same size, no offset): the
+    // bilinear value is the pixel exactly (and already whole), so it is read directly.
+    const auto isIdentity = [](const std::vector<Tap>& along) {
+        for (size_t d = 0; d < along.size(); ++d)
+            if (along[d].i0 != static_cast<int>(d) || along[d].a != 0.f) return false;
+        return true;
+    };
+    const bool identity = isIdentity(tx) && isIdentity(ty);
+    const auto index = [&](int c, int y, int x) {
+        return nchw ? (static_cast<size_t>(c) * H + (y + y0)) * W + (x + x0) : (static_cast<size_t>(y + y0) * W + (x + x0)) * C + c;
+    };
     for (int c = 0; c < C; ++c) {
         // Source channel: BGR reverses RGB; gray replicated when gray_to_rgb.
         const int sc = img.channels == 1 ? 0 : (p.channelOrder == "BGR" ? 2 - c : c);
@@ -324,16 +331,7 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
             const auto* r1 = img.pixels.data() + static_cast<size_t>(yt.i1) * img.width * ic + sc;
             const float ay = yt.a;
             if (identity) {
-                // Same size, no crop: every tap is the pixel itself with weight 0 on its
-                // neighbours, so the bilinear value is the pixel exactly (and already whole).
-                float* out = nchw ? t.floats.data() + (static_cast<size_t>(c) * H + (y + y0)) * W + x0 : nullptr;
-                for (int x = 0; x < rw; ++x) {
-                    const float v = (static_cast<float>(r0[static_cast<size_t>(x) * ic]) * p.scale - m) / sd;
-                    if (out)
-                        out[x] = v;
-                    else
-                        t.floats[(static_cast<size_t>(y + y0) * W + (x + x0)) * C + c] = v;
-                }
+                for (int x = 0; x < rw; ++x) t.floats[index(c, y, x)] = (static_cast<float>(r0[static_cast<size_t>(x) * ic]) * p.scale - m) / sd;
                 continue;
             }
             for (int x = 0; x < rw; ++x) {
@@ -344,10 +342,7 @@ TensorData imageToTensor(const Image& img, const PreprocessProfile& p, const std
                                      ay * ((1 - ax) * static_cast<float>(r1[a0]) + ax * static_cast<float>(r1[a1]));
                 // The sensor delivers 8-bit pixels at the model's size: resampled values rounded.
                 const float px = std::clamp(roundNonNegative(sample), 0.f, 255.f);
-                const float v = (px * p.scale - m) / sd;
-                const size_t idx = nchw ? (static_cast<size_t>(c) * H + (y + y0)) * W + (x + x0)
-                                        : (static_cast<size_t>(y + y0) * W + (x + x0)) * C + c;
-                t.floats[idx] = v;
+                t.floats[index(c, y, x)] = (px * p.scale - m) / sd;
             }
         }
     }
