@@ -87,6 +87,57 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
         }
     }
 }
+
+// The flattened grid: out[o] = clamp(bias + sum_t w[t] * base[offset[t] + o], lo, hi) for o in
+// [0, n), B 16-wide blocks per step, taps in order. Reads past n stay inside the planes' slack.
+template <int B>
+AUTOSPLIT_TARGET_AVX512 void polyphaseAvx512(const float* base, const int64_t* offsets, const float* w, int taps,
+                                             int64_t n, float bias, float lo, float hi, float* out) {
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi), vb = _mm512_set1_ps(bias);
+    for (int64_t o0 = 0; o0 < n; o0 += 16 * B) {
+        __m512 acc[B];
+        #pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) acc[b] = vb;
+        for (int t = 0; t < taps; ++t) {
+            const __m512 wv = _mm512_set1_ps(w[t]);
+            const float* s = base + offsets[t] + o0;
+            #pragma GCC unroll 8
+            for (int b = 0; b < B; ++b) acc[b] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(s + 16 * b), acc[b]);
+        }
+        #pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) {
+            const int64_t left = n - o0 - 16 * b;
+            if (left <= 0) break;
+            const __m512 v = _mm512_min_ps(_mm512_max_ps(acc[b], vlo), vhi);
+            if (left >= 16) _mm512_storeu_ps(out + o0 + 16 * b, v);
+            else _mm512_mask_storeu_ps(out + o0 + 16 * b, static_cast<__mmask16>((1u << left) - 1u), v);
+        }
+    }
+}
+
+AUTOSPLIT_TARGET_AVX512 void copyFloatsAvx512(float* dst, const float* src, int64_t n) {
+    for (; n >= 16; n -= 16, src += 16, dst += 16) _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
+    if (n > 0) {
+        const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
+        _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+    }
+}
+
+// src[2j] -> even[j], src[2j + 1] -> odd[j] for the n elements of src.
+AUTOSPLIT_TARGET_AVX512 void deinterleaveAvx512(const float* src, int64_t n, float* even, float* odd) {
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t j = 0; 2 * j < n; j += 16) {
+        const int64_t left = std::min<int64_t>(32, n - 2 * j);
+        const __mmask16 m1 = static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1u);
+        const __mmask16 m2 = static_cast<__mmask16>(left > 16 ? (left >= 32 ? 0xffffu : (1u << (left - 16)) - 1u) : 0u);
+        const __m512 a = _mm512_maskz_loadu_ps(m1, src + 2 * j), b = _mm512_maskz_loadu_ps(m2, src + 2 * j + 16);
+        const int64_t ne = (left + 1) / 2, no = left / 2;
+        _mm512_mask_storeu_ps(even + j, static_cast<__mmask16>(ne >= 16 ? 0xffffu : (1u << ne) - 1u), _mm512_permutex2var_ps(a, ie, b));
+        if (no > 0)
+            _mm512_mask_storeu_ps(odd + j, static_cast<__mmask16>(no >= 16 ? 0xffffu : (1u << no) - 1u), _mm512_permutex2var_ps(a, io, b));
+    }
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -111,6 +162,77 @@ void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const 
 #endif
     (void)isa;
     depthwiseGeneric(p, x, w, bias, lo, hi, y);
+}
+
+}  // namespace autosplit::exec
+
+namespace autosplit::exec {
+
+bool depthwisePolyphaseSupported(GemmIsa isa, const DepthwiseChannel& c) {
+#ifdef AUTOSPLIT_DW_X86
+    return isa == GemmIsa::Avx512 && (c.s == 1 || c.s == 2) && c.oh > 0 && c.ow > 0;
+#else
+    (void)isa;
+    (void)c;
+    return false;
+#endif
+}
+
+namespace {
+constexpr int kPolyBlocks = 4;  // 16-wide blocks per step of the flattened kernel
+}
+
+void DepthwisePhases::prepare(const DepthwiseChannel& c) {
+    c_ = c;
+    const int64_t s = c.s;
+    // The padded rows and columns the outputs read, per phase.
+    const int64_t hp = (c.oh - 1) * s + (c.kh - 1) * c.dy + 1, wp = (c.ow - 1) * s + (c.kw - 1) * c.dx + 1;
+    rows_ = (hp + s - 1) / s;
+    q_ = (wp + s - 1) / s;
+    planeSize_ = rows_ * q_;
+    n_ = c.oh * q_;
+    tapOffset_.clear();
+    int64_t maxOffset = 0;
+    for (int64_t ky = 0; ky < c.kh; ++ky)
+        for (int64_t kx = 0; kx < c.kw; ++kx) {
+            const int64_t r = ky * c.dy, col = kx * c.dx;
+            const int64_t plane = (r % s) * s + col % s;
+            tapOffset_.push_back(plane * planeSize_ + (r / s) * q_ + col / s);
+            maxOffset = std::max(maxOffset, tapOffset_.back());
+        }
+    // Slack: what the last step reads past n.
+    const int64_t step = 16 * kPolyBlocks, padded = (n_ + step - 1) / step * step;
+    storage_.assign(static_cast<size_t>(std::max(s * s * planeSize_, maxOffset + padded) + 16), 0.f);
+    if (q_ != c.ow) out_.resize(static_cast<size_t>(n_));
+}
+
+void DepthwisePhases::run(const float* x, const float* w, float bias, float lo, float hi, float* y) {
+#ifdef AUTOSPLIT_DW_X86
+    const DepthwiseChannel& c = c_;
+    float* planes = storage_.data();
+    const int64_t s = c.s, hp = (c.oh - 1) * s + (c.kh - 1) * c.dy + 1, wp = (c.ow - 1) * s + (c.kw - 1) * c.dx + 1;
+    const int64_t cols = std::min(c.w, wp - c.pl);  // input columns the outputs read
+    for (int64_t iy = 0; iy < c.h && cols > 0; ++iy) {
+        const int64_t r = iy + c.pt;
+        if (r >= hp) break;
+        const float* src = x + iy * c.w;
+        if (s == 1) {
+            copyFloatsAvx512(planes + r * q_ + c.pl, src, cols);
+        } else {
+            // Input column ix is padded column C = ix + pl: even ix to phase pl % 2, odd ix to the other.
+            float* row = planes + ((r % 2) * 2) * planeSize_ + (r / 2) * q_;
+            float* evenDst = row + (c.pl % 2) * planeSize_ + c.pl / 2;
+            float* oddDst = row + ((c.pl + 1) % 2) * planeSize_ + (c.pl + 1) / 2;
+            deinterleaveAvx512(src, cols, evenDst, oddDst);
+        }
+    }
+    float* out = q_ == c.ow ? y : out_.data();
+    polyphaseAvx512<kPolyBlocks>(planes, tapOffset_.data(), w, static_cast<int>(tapOffset_.size()), n_, bias, lo, hi, out);
+    if (out != y)
+        for (int64_t oy = 0; oy < c.oh; ++oy) copyFloatsAvx512(y + oy * c.ow, out + oy * q_, c.ow);
+#else
+    (void)x, (void)w, (void)bias, (void)lo, (void)hi, (void)y;
+#endif
 }
 
 }  // namespace autosplit::exec

@@ -6,6 +6,7 @@
 #include "sgemm_kernels.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace autosplit::exec {
 
@@ -20,5 +21,38 @@ struct DepthwisePlane {
 
 void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const float* w, float bias, float lo,
                     float hi, float* y);
+
+// One channel straight from its unpadded input plane [h, w] (top and left pads pt, pl; the
+// bottom and right pads are what the output size reads past the input). The plane is copied
+// once into zero-bordered polyphase planes, s x s of them for stride s (plane (R % s, C % s)
+// holds padded element (R, C) at (R / s) * q + C / s), so that every kernel tap reads one
+// contiguous run over the flattened output grid [oh, q] (q >= ow; columns past ow are computed
+// and dropped): 16-wide loads without masks or permutes, four accumulators per step however
+// narrow the map. Sums in the same order as depthwisePlane (bias, then taps row by row, one
+// FMA each), so both give the same bits.
+struct DepthwiseChannel {
+    int64_t h = 0, w = 0, pt = 0, pl = 0;
+    int64_t kh = 1, kw = 1, s = 1, dy = 1, dx = 1;
+    int64_t oh = 0, ow = 0;
+};
+
+// Whether depthwisePolyphase runs `c` with `isa` (AVX-512, equal strides 1 or 2).
+bool depthwisePolyphaseSupported(GemmIsa isa, const DepthwiseChannel& c);
+
+// The per-thread planes of one DepthwiseChannel geometry (zeroed once: the borders stay zero,
+// only the input's own elements are rewritten per channel).
+class DepthwisePhases {
+public:
+    // Sizes and zeroes the planes for `c` (the storage is kept from one call to the next).
+    void prepare(const DepthwiseChannel& c);
+    // y[oy * ow + ox] = clamp(bias + sum_{ky,kx} w[ky * kw + kx] * x_padded[...], lo, hi).
+    void run(const float* x, const float* w, float bias, float lo, float hi, float* y);
+
+private:
+    DepthwiseChannel c_;
+    int64_t rows_ = 0, q_ = 0, planeSize_ = 0, n_ = 0;
+    std::vector<float> storage_, out_;  // the planes (and their slack); the [oh, q] grid when q != ow
+    std::vector<int64_t> tapOffset_;    // per tap: plane start + offset into it
+};
 
 }  // namespace autosplit::exec

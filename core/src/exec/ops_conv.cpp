@@ -123,6 +123,30 @@ void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float*
     p.ldx = padded ? wp : g.in[2];
     const GemmEpilogue ep = GemmEpilogue::of(nullptr, node.activation);
     const GemmIsa isa = gemmIsa();
+    DepthwiseChannel dc;
+    dc.h = g.in[1];
+    dc.w = g.in[2];
+    dc.pt = g.pb[1];
+    dc.pl = g.pb[2];
+    dc.kh = p.kh;
+    dc.kw = p.kw;
+    dc.s = p.sx;
+    dc.dy = p.dy;
+    dc.dx = p.dx;
+    dc.oh = p.oh;
+    dc.ow = p.ow;
+    if (p.sy == p.sx && depthwisePolyphaseSupported(isa, dc)) {
+        pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
+            thread_local DepthwisePhases phases;
+            phases.prepare(dc);
+            for (int64_t ch = c0; ch < c1; ++ch) {
+                float* yc = y + ch * g.outSize();
+                phases.run(x + ch * g.inSize(), w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);
+                if (ep.post) applyActivation(*ep.post, yc, g.outSize());
+            }
+        });
+        return;
+    }
     pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
         thread_local std::vector<float> plane;
         if (padded) plane.assign(static_cast<size_t>(hp * wp), 0.f);

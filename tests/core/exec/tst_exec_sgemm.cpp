@@ -6,10 +6,12 @@
 #include "graph_fixtures.h"
 #include "exec_internal.h"
 #include "sgemm_kernels.h"
+#include "depthwise_kernels.h"
 
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -203,6 +205,83 @@ private slots:
 
     // The same Conv graph (im2col packing with padding, stride, dilation, groups) on every kernel
     // gives the same result as the portable one.
+    // The polyphase depthwise path (stride 1 and 2, from the unpadded plane) gives the same bits
+    // as the plane kernel on an explicitly zero-padded copy: every map width around the 16-wide
+    // blocks and the four-block step, odd and even sizes, asymmetric pads, 3x3 and 5x5 kernels,
+    // dilation, maps narrower than one vector. The sums run in the same order, so equality is
+    // exact; a wrong phase, offset or slack shows as a different value.
+    void depthwisePolyphaseEqualsPlaneKernel() {
+        DepthwiseChannel probe;
+        probe.s = 1;
+        probe.oh = probe.ow = 1;
+        if (!depthwisePolyphaseSupported(GemmIsa::Avx512, probe) || !gemmIsaSupported(GemmIsa::Avx512))
+            QSKIP("the polyphase path needs AVX-512");
+        struct Geo {
+            int64_t h, w, k, s, d, pt, pl, pb, pr;
+        };
+        std::vector<Geo> geos;
+        for (int64_t s : {1, 2})
+            for (int64_t k : {3, 5})
+                for (int64_t size : {1, 2, 5, 7, 8, 14, 15, 16, 17, 28, 31, 33, 56, 63, 64, 65, 97})
+                    geos.push_back({size + (s == 2 ? 1 : 0), size, k, s, 1, k / 2, k / 2, k / 2, k / 2});
+        geos.push_back({20, 23, 3, 1, 2, 2, 2, 2, 2});   // dilated
+        geos.push_back({19, 30, 3, 2, 2, 1, 2, 2, 1});   // dilated, stride 2, asymmetric pads
+        geos.push_back({12, 40, 3, 1, 1, 0, 0, 0, 0});   // no padding
+        geos.push_back({13, 41, 3, 2, 1, 0, 1, 1, 0});   // pad on one side, odd width
+        geos.push_back({9, 18, 5, 2, 1, 2, 1, 1, 2});
+        for (int64_t size : {7, 16, 33})  // 1x1: the grid is the output itself (stored in place)
+            for (int64_t s : {1, 2}) geos.push_back({size, size + 3, 1, s, 1, 0, 0, 0, 0});
+        int checked = 0;
+        for (const Geo& g : geos) {
+            const int64_t dk = (g.k - 1) * g.d + 1;
+            const int64_t oh = (g.h + g.pt + g.pb - dk) / g.s + 1, ow = (g.w + g.pl + g.pr - dk) / g.s + 1;
+            if (oh <= 0 || ow <= 0) continue;
+            const std::vector<float> x = randomVec(size_t(g.h * g.w), uint32_t(11 + checked));
+            const std::vector<float> w = randomVec(size_t(g.k * g.k), uint32_t(12 + checked));
+            // Reference: the plane kernel on the padded rows and columns the outputs read.
+            DepthwisePlane p;
+            p.kh = p.kw = g.k;
+            p.sy = p.sx = g.s;
+            p.dy = p.dx = g.d;
+            p.oh = oh;
+            p.ow = ow;
+            const int64_t hp = (oh - 1) * g.s + dk, wp = (ow - 1) * g.s + dk;
+            p.ldx = wp;
+            std::vector<float> padded(size_t(hp * wp), 0.f);
+            for (int64_t r = 0; r < hp; ++r)
+                for (int64_t c = 0; c < wp; ++c) {
+                    const int64_t iy = r - g.pt, ix = c - g.pl;
+                    if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) padded[size_t(r * wp + c)] = x[size_t(iy * g.w + ix)];
+                }
+            std::vector<float> want(size_t(oh * ow)), got(size_t(oh * ow) + 64, 12345.f);
+            depthwisePlane(GemmIsa::Avx512, p, padded.data(), w.data(), 0.25f, -0.8f, 0.9f, want.data());
+            DepthwiseChannel c;
+            c.h = g.h;
+            c.w = g.w;
+            c.pt = g.pt;
+            c.pl = g.pl;
+            c.kh = c.kw = g.k;
+            c.s = g.s;
+            c.dy = c.dx = g.d;
+            c.oh = oh;
+            c.ow = ow;
+            QVERIFY(depthwisePolyphaseSupported(GemmIsa::Avx512, c));
+            DepthwisePhases phases;
+            phases.prepare(c);
+            for (int round = 0; round < 2; ++round) {  // the second channel on the same planes
+                phases.run(x.data(), w.data(), 0.25f, -0.8f, 0.9f, got.data());
+                for (size_t i = 0; i < want.size(); ++i)
+                    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0)
+                        QFAIL(qPrintable(QString("%1x%2 k%3 s%4 d%5 pads %6,%7: y[%8] = %9, plane kernel %10")
+                                             .arg(g.h).arg(g.w).arg(g.k).arg(g.s).arg(g.d).arg(g.pt).arg(g.pl)
+                                             .arg(i).arg(double(got[i]), 0, 'g', 9).arg(double(want[i]), 0, 'g', 9)));
+                for (size_t i = want.size(); i < got.size(); ++i) QCOMPARE(got[i], 12345.f);  // nothing written past y
+            }
+            ++checked;
+        }
+        QVERIFY(checked >= 70);
+    }
+
     void convAgreesAcrossKernels() {
         struct ConvCase {
             int64_t C, K, group, kernel, stride, pad, dil, size;
