@@ -5,9 +5,11 @@
 #include "util/hasher.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -36,11 +38,33 @@ void validateSample(const Graph& g, const std::vector<TensorData>& s, const std:
     }
 }
 
-std::string hashSamples(const std::vector<std::vector<TensorData>>& samples) {
+uint64_t hashSample(const std::vector<TensorData>& sample) {
     Hasher h;
-    for (const auto& s : samples)
-        for (const auto& t : s) h.tensor(t);
+    h.i64(static_cast<int64_t>(sample.size()));
+    for (const auto& t : sample) h.tensor(t);
+    return h.h;
+}
+
+std::string combineSampleHashes(const std::vector<uint64_t>& sampleHashes) {
+    Hasher h;
+    h.str("samples");
+    h.i64(static_cast<int64_t>(sampleHashes.size()));
+    for (uint64_t v : sampleHashes) h.bytes(&v, sizeof v);
     return h.hex();
+}
+
+std::string hashSamples(const std::vector<std::vector<TensorData>>& samples) {
+    std::vector<uint64_t> hashes(samples.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        for (size_t i = next++; i < samples.size(); i = next++) hashes[i] = hashSample(samples[i]);
+    };
+    const size_t threads = std::min<size_t>(samples.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    return combineSampleHashes(hashes);
 }
 
 
@@ -87,11 +111,12 @@ Dataset loadTensorFolder(const Graph& g, const std::string& dir) {
         std::vector<TensorData> s;
         s.push_back(readTensorFile(f.string()));
         validateSample(g, s, f.string());
+        set.sampleHashes.push_back(hashSample(s));
         set.samples.push_back(std::move(s));
         set.sampleNames.push_back(f.filename().string());
     }
     set.description = dir + ": " + std::to_string(files.size()) + " tensor files";
-    set.hash = hashSamples(set.samples);
+    set.hash = combineSampleHashes(set.sampleHashes);
     return set;
 }
 
@@ -121,12 +146,14 @@ HeldOutSplit splitHeldOut(Dataset d, int calibration, int measurement, uint32_t 
         Dataset part;
         part.synthetic = d.synthetic;
         part.sensorGrid = d.sensorGrid;
+        const bool hashed = d.sampleHashes.size() == d.samples.size();
         for (int i : idx) {
             part.samples.push_back(std::move(d.samples[static_cast<size_t>(i)]));  // each sample goes to one part
             if (!d.sampleNames.empty()) part.sampleNames.push_back(d.sampleNames[static_cast<size_t>(i)]);
+            if (hashed) part.sampleHashes.push_back(d.sampleHashes[static_cast<size_t>(i)]);
         }
         part.description = d.description + ", " + what + " " + std::to_string(count) + " of " + std::to_string(n);
-        part.hash = hashSamples(part.samples);
+        part.hash = hashed ? combineSampleHashes(part.sampleHashes) : hashSamples(part.samples);
         return part;
     };
     HeldOutSplit s;

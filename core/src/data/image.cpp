@@ -382,6 +382,7 @@ Dataset loadImageFolder(const Graph& g, const std::string& dir, const Preprocess
     // Decoded and resampled on every core (files are independent); the samples keep the files'
     // order, and the first failing file in that order is the one reported.
     set.samples.resize(files.size());
+    set.sampleHashes.resize(files.size());
     std::vector<std::exception_ptr> failed(files.size());
     std::atomic<size_t> next{0};
     auto work = [&] {
@@ -390,6 +391,7 @@ Dataset loadImageFolder(const Graph& g, const std::string& dir, const Preprocess
                 std::vector<TensorData> s;
                 s.push_back(imageToTensor(readImage(files[i].string()), p, in.shape, files[i].string()));
                 validateSample(g, s, files[i].string());
+                set.sampleHashes[i] = hashSample(s);
                 set.samples[i] = std::move(s);
             } catch (...) {
                 failed[i] = std::current_exception();
@@ -408,7 +410,7 @@ Dataset loadImageFolder(const Graph& g, const std::string& dir, const Preprocess
     for (const auto& f : files) set.sampleNames.push_back(f.filename().string());
     set.description = dir + ": " + std::to_string(files.size()) + " images";
     set.sensorGrid = true;
-    set.hash = hashSamples(set.samples);
+    set.hash = combineSampleHashes(set.sampleHashes);
     return set;
 }
 

@@ -53,6 +53,32 @@ private slots:
         QVERIFY(values(splitHeldOut(d).calibration) == a);
     }
 
+    // A part's hash, combined from the per-sample hashes its loader computed, is the content hash
+    // of its samples (what calibration, equalization and the measurement cache compute when a set
+    // carries no hash), and the same when the set came without per-sample hashes.
+    void partHashesAreContentHashes() {
+        Dataset d = numbered(9);
+        const HeldOutSplit plain = splitHeldOut(d);
+        for (const auto& smp : d.samples) d.sampleHashes.push_back(hashSample(smp));
+        d.hash = combineSampleHashes(d.sampleHashes);
+        QCOMPARE(d.hash, hashSamples(d.samples));
+        const HeldOutSplit s = splitHeldOut(d);
+        for (const Dataset* part : {&s.calibration, &s.measurement}) {
+            QCOMPARE(part->sampleHashes.size(), part->samples.size());
+            QCOMPARE(part->hash, hashSamples(part->samples));
+        }
+        QCOMPARE(s.calibration.hash, plain.calibration.hash);
+        QCOMPARE(s.measurement.hash, plain.measurement.hash);
+        // Content, order and count all count.
+        Dataset other = numbered(9);
+        other.samples[3].front().floats[0] = 100.f;
+        QVERIFY(hashSamples(other.samples) != d.hash);
+        std::swap(other.samples[3], other.samples[4]);
+        other.samples[4].front().floats[0] = 3.f;
+        QVERIFY(hashSamples(other.samples) != d.hash);
+        QVERIFY(hashSamples(numbered(8).samples) != d.hash);
+    }
+
     void sizesAndCaps() {
         const Dataset d = numbered(200);
         QCOMPARE(splitHeldOut(d).calibration.samples.size(), size_t(64));

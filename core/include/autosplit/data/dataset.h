@@ -15,6 +15,7 @@ struct Dataset {
     std::string description;                       // "32 synthetic inputs (seed 1)", "DIR: 12 tensor files"
     bool synthetic = false;
     std::string hash;                              // of shapes and values (16 hex digits)
+    std::vector<uint64_t> sampleHashes;            // hashSample per sample, when the loader computed them, else empty
     std::vector<std::string> sampleNames;          // file name per sample (folders), else empty
     // The values are 8-bit sensor pixels through the preprocessing (images): the input's 8-bit
     // codes are the pixels themselves, nothing is lost sending them at 8 bits.
@@ -35,7 +36,11 @@ HeldOutSplit splitHeldOut(Dataset d, int calibration = 0, int measurement = 0, u
 // Throws Error prefixed with `what` when a sample does not fit the graph inputs (dtype, rank,
 // dims) or holds NaN/Inf.
 void validateSample(const Graph& g, const std::vector<TensorData>& sample, const std::string& what);
-// Content hash of samples (shapes and values): 16 hex digits.
+// Content hash of one sample (its tensors' shapes and values).
+uint64_t hashSample(const std::vector<TensorData>& sample);
+// The set's hash from its samples' hashes, in order: 16 hex digits.
+std::string combineSampleHashes(const std::vector<uint64_t>& sampleHashes);
+// Content hash of samples: combineSampleHashes of every hashSample (samples hashed on every core).
 std::string hashSamples(const std::vector<std::vector<TensorData>>& samples);
 
 // `count` inputs drawn from N(0, 1) (seeded): shapes must be fully known.
