@@ -252,6 +252,66 @@ private slots:
         }
     }
 
+    // The sweep's frontier points are optima: each point's options (kept when the DP is freed)
+    // reach its peak and distortion, and brute force at that peak finds no lower distortion.
+    // Its bytes give back the same frontiers and options, and damaged, truncated or foreign
+    // bytes give nothing.
+    void workingSetSweepFrontiersAreOptimaAndSurviveBytes() {
+        for (uint32_t seed : {3u, 8u}) {
+            std::mt19937 rng{seed};
+            const int steps = 7;
+            const auto p = randomWorkingSet(rng, steps);
+            std::vector<int> ends;
+            for (int s = 0; s < steps; ++s) ends.push_back(s);
+            const WorkingSetSweep sweep(p, ends);
+            int points = 0;
+            for (int e : ends) {
+                QVERIFY(sweep.exact(e));
+                for (const auto& pt : sweep.frontier(e)) {
+                    const auto choice = sweep.reconstruct(e, pt);
+                    QCOMPARE(workingSetPeak(p, choice, e), pt.peak);
+                    double d = 0;
+                    for (size_t v = 0; v < choice.size(); ++v)
+                        if (p.variables[v].segments.front().first <= e) d += p.variables[v].distortion[size_t(choice[v])];
+                    QVERIFY(std::abs(d - pt.distortion) < 1e-9 * (1 + d));
+                    QVERIFY(std::abs(bruteWorkingSet(p, pt.peak, e) - pt.distortion) < 1e-9 * (1 + d));
+                    ++points;
+                }
+            }
+            QVERIFY(points > steps);
+            const std::string key = workingSetKey(p, ends);
+            const std::string bytes = sweep.toBytes(key);
+            const auto back = WorkingSetSweep::fromBytes(bytes, key);
+            QVERIFY(back);
+            QCOMPARE(back->largestStep(), sweep.largestStep());
+            for (int e : ends) {
+                QCOMPARE(back->frontier(e).size(), sweep.frontier(e).size());
+                for (size_t k = 0; k < sweep.frontier(e).size(); ++k) {
+                    const auto& a = sweep.frontier(e)[k];
+                    const auto& b = back->frontier(e)[k];
+                    QCOMPARE(b.peak, a.peak);
+                    QCOMPARE(b.distortion, a.distortion);
+                    QCOMPARE(back->reconstruct(e, b), sweep.reconstruct(e, a));
+                }
+            }
+            QVERIFY(!WorkingSetSweep::fromBytes(bytes, workingSetKey(p, {0, 1})));  // another key
+            QVERIFY(!WorkingSetSweep::fromBytes(bytes.substr(0, bytes.size() - 1), key));
+            QVERIFY(!WorkingSetSweep::fromBytes(std::string(), key));
+            for (size_t at = 0; at < bytes.size(); at += 1 + bytes.size() / 97) {
+                std::string bad = bytes;
+                bad[at] = char(bad[at] ^ 0x20);
+                QVERIFY2(!WorkingSetSweep::fromBytes(bad, key), qPrintable(QString("byte %1 flipped").arg(at)));
+            }
+            // The key follows every input of the sweep.
+            auto q = p;
+            q.variables[2].distortion[1] *= 1.0000001;
+            QVERIFY(workingSetKey(q, ends) != key);
+            q = p;
+            q.constant[4] += 1;
+            QVERIFY(workingSetKey(q, ends) != key);
+        }
+    }
+
     void workingSetStateLimitFallsBack() {
         std::mt19937 rng(5);
         auto p = randomWorkingSet(rng, 6);

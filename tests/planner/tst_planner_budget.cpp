@@ -248,6 +248,52 @@ private slots:
               splits, budgets, between, strictlyBetter);
     }
 
+    // The activation frontiers cached in the cache folder give the same plans at every budget as
+    // a fresh sweep; a damaged cache file is swept again and rewritten, never trusted.
+    void cachedFrontiersGiveTheSamePlans() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const Graph g = smallModel();
+        const ErrorTable errors = randomErrors(g, 11);
+        auto buildWith = [&](const std::string& cache) {
+            ContextOptions o;
+            o.cacheDir = cache;
+            return PlanningContext::build(g, sim::builtinDevice("eyeriss"), sim::builtinDevice("tpu"), errors,
+                                          ModelSource{"small.onnx", std::string(64, '0'), {}}, o);
+        };
+        auto plansOf = [](const PlanningContext& ctx) {
+            std::vector<std::string> out;
+            for (int64_t m = 50; m < 6000; m += 23)
+                for (int i : ctx.budgetSolutions(m)) {
+                    const Solution& sol = ctx.solution(i);
+                    out.push_back(std::to_string(m) + ":" + std::to_string(sol.split) + ":" +
+                                  std::string(sol.weightBits.begin(), sol.weightBits.end()) + "/" +
+                                  std::string(sol.activationBits.begin(), sol.activationBits.end()));
+                }
+            return out;
+        };
+        const auto fresh = plansOf(*buildWith(std::string()));
+        QVERIFY(fresh.size() > 50);
+        const std::string cache = dir.path().toStdString();
+        QCOMPARE(plansOf(*buildWith(cache)), fresh);  // swept, written
+        const QStringList files = QDir(dir.path()).entryList({QStringLiteral("frontier-*.bin")});
+        QCOMPARE(files.size(), 1);
+        const QString file = QDir(dir.path()).filePath(files.front());
+        QCOMPARE(plansOf(*buildWith(cache)), fresh);  // read back
+        // Damaged: a flipped byte in the middle.
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::ReadWrite));
+        QByteArray bytes = f.readAll();
+        bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x41);
+        f.seek(0);
+        f.write(bytes);
+        f.close();
+        QCOMPARE(plansOf(*buildWith(cache)), fresh);
+        QFile again(file);
+        QVERIFY(again.open(QIODevice::ReadOnly));
+        QVERIFY(again.readAll() != bytes);  // rewritten
+    }
+
     void replanStaysPureAcrossBudgetQueries() {
         const Small s = small();
         Constraints c;

@@ -1,9 +1,11 @@
 #include "autosplit/planner/bit_allocation.h"
 
+#include "autosplit/planner/plan_io.h"
 #include "autosplit/util/errors.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <unordered_map>
@@ -445,10 +447,15 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
 WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o) {
     const Prepared q = prepare(p);
     const int V = int(p.variables.size());
+    variables_ = size_t(V);
     cheapest_.resize(size_t(V));
     for (int v = 0; v < V; ++v) cheapest_[size_t(v)] = cheapestDistortionOption(p.variables[size_t(v)]);
     frontiers_.resize(size_t(q.steps));
-    born_ = q.born;
+    choices_.resize(size_t(q.steps));
+    // The DP's entries per step (freed at the end: only the frontier points' options are kept).
+    std::vector<std::vector<uint64_t>> keysAt;    // per step and entry: options of the live variables
+    std::vector<std::vector<int32_t>> parentsAt;  // per step and entry: entry at the previous step
+    std::vector<std::vector<int>> slotsAt;        // per step: slot -> variable
     int maxEnd = -1;
     std::vector<bool> wanted(size_t(q.steps), false);
     for (int e : prefixEnds) {
@@ -565,9 +572,9 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
             keys[i] = kept[i].key;
             parents[i] = kept[i].parent;
         }
-        keys_.push_back(std::move(keys));
-        parents_.push_back(std::move(parents));
-        slotsAt_.push_back(slots);
+        keysAt.push_back(std::move(keys));
+        parentsAt.push_back(std::move(parents));
+        slotsAt.push_back(slots);
         largest_ = std::max(largest_, kept.size());
         reached_ = s;
         if (wanted[size_t(s)]) {
@@ -593,6 +600,23 @@ WorkingSetSweep::WorkingSetSweep(const WorkingSetProblem& p, const std::vector<i
             std::vector<Point> front;
             for (const auto& pt : pts)
                 if (front.empty() || pt.distortion < front.back().distortion) front.push_back(pt);
+            // Each point's options, walking its parents back to step 0; entry becomes its index.
+            std::vector<uint8_t>& ch = choices_[size_t(s)];
+            ch.resize(front.size() * size_t(V));
+            for (size_t k = 0; k < front.size(); ++k) {
+                uint8_t* c = ch.data() + k * size_t(V);
+                for (int v = 0; v < V; ++v) c[v] = uint8_t(cheapest_[size_t(v)]);
+                size_t idx = size_t(front[k].entry);
+                for (int t = s; t >= 0; --t) {
+                    const uint64_t key = keysAt[size_t(t)][idx];
+                    const auto& sl = slotsAt[size_t(t)];
+                    for (int v : q.born[size_t(t)])
+                        for (size_t i = 0; i < sl.size(); ++i)
+                            if (sl[i] == v) c[v] = uint8_t((key >> (i * 4)) & 0xF);
+                    idx = size_t(std::max(0, parentsAt[size_t(t)][idx]));
+                }
+                front[k].entry = int32_t(k);
+            }
             frontiers_[size_t(s)] = std::move(front);
         }
         prev = std::move(kept);
@@ -608,17 +632,135 @@ const std::vector<WorkingSetSweep::Point>& WorkingSetSweep::frontier(int prefixE
 
 std::vector<int> WorkingSetSweep::reconstruct(int prefixEnd, const Point& point) const {
     std::vector<int> choice = cheapest_;
-    if (!exact(prefixEnd) || point.entry < 0) return choice;
-    size_t idx = size_t(point.entry);
-    for (int t = prefixEnd; t >= 0; --t) {
-        const uint64_t key = keys_[size_t(t)][idx];
-        const auto& slots = slotsAt_[size_t(t)];
-        for (int v : born_[size_t(t)])
-            for (size_t sl = 0; sl < slots.size(); ++sl)
-                if (slots[sl] == v) choice[size_t(v)] = int((key >> (sl * 4)) & 0xF);
-        idx = size_t(std::max(0, parents_[size_t(t)][idx]));
-    }
+    if (!exact(prefixEnd) || point.entry < 0 || size_t(point.entry) >= frontiers_[size_t(prefixEnd)].size()) return choice;
+    const uint8_t* c = choices_[size_t(prefixEnd)].data() + size_t(point.entry) * variables_;
+    for (size_t v = 0; v < variables_; ++v) choice[v] = c[v];
     return choice;
+}
+
+namespace {
+
+constexpr const char* kSweepFormat = "autosplit-working-set-sweep v1";
+
+struct ByteWriter {
+    std::string out;
+    template <class T>
+    void put(const T& v) {
+        out.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+    void str(const std::string& s) {
+        put(uint64_t(s.size()));
+        out += s;
+    }
+};
+
+struct ByteReader {
+    const std::string& in;
+    size_t at = 0, end = 0;
+    template <class T>
+    T get() {
+        if (end - at < sizeof(T)) throw Error("working-set sweep bytes: truncated");
+        T v;
+        std::memcpy(&v, in.data() + at, sizeof v);
+        at += sizeof v;
+        return v;
+    }
+    std::string str(size_t limit) {
+        const uint64_t n = get<uint64_t>();
+        if (n > limit || end - at < n) throw Error("working-set sweep bytes: bad string");
+        std::string s = in.substr(at, size_t(n));
+        at += size_t(n);
+        return s;
+    }
+};
+
+}  // namespace
+
+std::string WorkingSetSweep::toBytes(const std::string& key) const {
+    ByteWriter w;
+    w.str(kSweepFormat);
+    w.str(key);
+    w.put(uint64_t(variables_));
+    w.put(uint64_t(frontiers_.size()));
+    w.put(int64_t(reached_));
+    w.put(uint64_t(largest_));
+    for (int c : cheapest_) w.put(uint8_t(c));
+    for (size_t s = 0; s < frontiers_.size(); ++s) {
+        w.put(uint64_t(frontiers_[s].size()));
+        for (const Point& pt : frontiers_[s]) {
+            w.put(pt.peak);
+            w.put(pt.distortion);
+        }
+        w.out.append(reinterpret_cast<const char*>(choices_[s].data()), choices_[s].size());
+    }
+    return w.out + sha256(w.out);
+}
+
+std::unique_ptr<WorkingSetSweep> WorkingSetSweep::fromBytes(const std::string& bytes, const std::string& key) {
+    constexpr size_t kDigest = 64;  // hex SHA-256
+    if (bytes.size() < kDigest || sha256(bytes.substr(0, bytes.size() - kDigest)) != bytes.substr(bytes.size() - kDigest))
+        return nullptr;
+    try {
+        ByteReader r{bytes, 0, bytes.size() - kDigest};
+        if (r.str(64) != kSweepFormat || r.str(256) != key) return nullptr;
+        std::unique_ptr<WorkingSetSweep> sw(new WorkingSetSweep());
+        const uint64_t V = r.get<uint64_t>(), steps = r.get<uint64_t>();
+        const int64_t reached = r.get<int64_t>();
+        const uint64_t largest = r.get<uint64_t>();
+        if (V > (1u << 24) || steps > (1u << 24) || reached < -1 || reached >= int64_t(steps) || r.end - r.at < V) return nullptr;
+        sw->variables_ = size_t(V);
+        sw->reached_ = int(reached);
+        sw->largest_ = size_t(largest);
+        for (uint64_t v = 0; v < V; ++v) sw->cheapest_.push_back(r.get<uint8_t>());
+        sw->frontiers_.resize(size_t(steps));
+        sw->choices_.resize(size_t(steps));
+        for (uint64_t s = 0; s < steps; ++s) {
+            const uint64_t n = r.get<uint64_t>();
+            if (n > (r.end - r.at) / 16) return nullptr;
+            auto& front = sw->frontiers_[size_t(s)];
+            for (uint64_t k = 0; k < n; ++k) {
+                Point pt;
+                pt.peak = r.get<int64_t>();
+                pt.distortion = r.get<double>();
+                pt.entry = int32_t(k);
+                // A frontier: peak ascending, distortion strictly falling.
+                if (!front.empty() && !(pt.peak >= front.back().peak && pt.distortion < front.back().distortion)) return nullptr;
+                front.push_back(pt);
+            }
+            if (n > 0 && (int64_t(s) > reached || V == 0 || (r.end - r.at) / V < n)) return nullptr;
+            sw->choices_[size_t(s)].assign(bytes.begin() + std::ptrdiff_t(r.at), bytes.begin() + std::ptrdiff_t(r.at + n * V));
+            r.at += size_t(n * V);
+        }
+        if (r.at != r.end) return nullptr;
+        return sw;
+    } catch (const Error&) {
+        return nullptr;
+    }
+}
+
+std::string workingSetKey(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o) {
+    ByteWriter w;
+    w.str(kSweepFormat);
+    w.put(uint64_t(o.maxEntries));
+    w.put(uint64_t(prefixEnds.size()));
+    for (int e : prefixEnds) w.put(int64_t(e));
+    w.put(uint64_t(p.constant.size()));
+    for (int64_t c : p.constant) w.put(c);
+    w.put(uint64_t(p.variables.size()));
+    for (const auto& v : p.variables) {
+        w.put(uint64_t(v.bits.size()));
+        for (size_t k = 0; k < v.bits.size(); ++k) {
+            w.put(int64_t(v.bits[k]));
+            w.put(k < v.distortion.size() ? v.distortion[k] : 0.0);
+        }
+        w.put(uint64_t(v.segments.size()));
+        for (const auto& sg : v.segments) {
+            w.put(int64_t(sg.first));
+            w.put(int64_t(sg.last));
+            w.put(sg.elements);
+        }
+    }
+    return sha256(w.out);
 }
 
 WorkingSetResult workingSetExact(const WorkingSetProblem& p, int64_t budget, int lastStep, const WorkingSetOptions& o) {

@@ -2,11 +2,13 @@
 
 #include "autosplit/planner/bit_allocation.h"
 #include "autosplit/quant/quantize.h"
+#include "autosplit/util/file_io.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <limits>
 
@@ -195,6 +197,28 @@ struct ContextBuilder {
         }
     }
 
+    // The activation frontiers of `cands`: from the cache when a file written for this very
+    // problem is there and intact, else swept (and cached, best effort).
+    std::unique_ptr<WorkingSetSweep> frontierOf(const std::vector<int>& cands) const {
+        if (o.cacheDir.empty()) return std::make_unique<WorkingSetSweep>(act, cands);
+        const std::string key = workingSetKey(act, cands);
+        const std::string path = o.cacheDir + "/frontier-" + key.substr(0, 32) + ".bin";
+        std::error_code ec;
+        if (std::filesystem::exists(path, ec)) {
+            try {
+                if (auto cached = WorkingSetSweep::fromBytes(readWholeFile(path), key)) return cached;
+            } catch (const std::exception&) {
+            }
+        }
+        auto sweep = std::make_unique<WorkingSetSweep>(act, cands);
+        try {
+            std::filesystem::create_directories(o.cacheDir, ec);
+            writeFileAtomically(path, sweep->toBytes(key));
+        } catch (const std::exception&) {
+        }
+        return sweep;
+    }
+
     void solutions() {
         const auto& errors = ctx.errors_;
         std::vector<double> levels;
@@ -212,7 +236,7 @@ struct ContextBuilder {
         // `act` and `cands`; a cancelled or failed build waits for it in the future's destructor).
         std::future<std::unique_ptr<WorkingSetSweep>> frontierSweep;
         if (o.allocator == Allocator::Exact && !cands.empty())
-            frontierSweep = std::async(std::launch::async, [this, &cands] { return std::make_unique<WorkingSetSweep>(act, cands); });
+            frontierSweep = std::async(std::launch::async, [this, &cands] { return frontierOf(cands); });
 
         // Per candidate split and level: budgets.
         std::vector<int64_t> quantPrefix(size_t(N), 0), fixedPrefix(size_t(N), 0);
@@ -358,6 +382,37 @@ struct ContextBuilder {
         }
         rep.exactMs = exactMs;
 
+        // The grid's solutions first: the frontier sweep above may still be running.
+        auto addSolution = [&](int p, std::vector<uint8_t> wb8, std::vector<uint8_t> ab8, std::string label, bool exact) {
+            const std::string key = solutionKey(p, wb8.data(), ab8.data(), ab8.size());
+            if (ctx.solutionIndex_.count(key)) return;
+            ctx.solutionIndex_[key] = int(ctx.solutions_.built_.size());
+            ctx.solutions_.built_.push_back(ctx.score(p, std::move(wb8), std::move(ab8), std::move(label), exact, nullptr));
+        };
+        // Combine every weight budget with every activation budget.
+        progress("scoring solutions", 0, int(cands.size()));
+        for (size_t c = 0; c < cands.size(); ++c) {
+            const int p = cands[c];
+            for (size_t wl = 0; wl < L; ++wl) {
+                if (!wFeasible[c][wl]) continue;
+                for (size_t al = 0; al < L; ++al) {
+                    const auto& ar = aRes[c][al];
+                    if (!ar.allocation.feasible) continue;
+                    if (!ar.exact) ++rep.inexactActivation;
+                    std::vector<uint8_t> abits(size_t(p) + 1);
+                    for (int i = 0; i <= p; ++i) abits[size_t(i)] = uint8_t(ctx.bits_[size_t(ar.allocation.choice[size_t(i)])]);
+                    addSolution(p, wBits[c][wl], std::move(abits), "w" + levelLabel(levels[wl]) + "a" + levelLabel(levels[al]),
+                                ar.exact && o.allocator == Allocator::Exact);
+                }
+            }
+            // Uniform assignments too: the latency-optimal point of a split is not always a
+            // distortion optimum of some budget (fewer activation bits speed layers up).
+            for (int bw : ctx.bits_)
+                for (int ba : ctx.bits_)
+                    addSolution(p, std::vector<uint8_t>(size_t(p) + 1, uint8_t(bw)), std::vector<uint8_t>(size_t(p) + 1, uint8_t(ba)),
+                                "uniform w" + std::to_string(bw) + "a" + std::to_string(ba), true);
+        }
+        progress("scoring solutions", int(cands.size()), int(cands.size()));
         // The activation frontiers (the sweep started above) and, with the weight frontiers
         // above, what budgetSolutions() combines.
         auto budget = std::make_shared<PlanningContext::BudgetFrontiers>();
@@ -399,36 +454,6 @@ struct ContextBuilder {
             progress("activation frontiers", 1, 1);
         }
 
-        auto addSolution = [&](int p, std::vector<uint8_t> wb8, std::vector<uint8_t> ab8, std::string label, bool exact) {
-            const std::string key = solutionKey(p, wb8.data(), ab8.data(), ab8.size());
-            if (ctx.solutionIndex_.count(key)) return;
-            ctx.solutionIndex_[key] = int(ctx.solutions_.built_.size());
-            ctx.solutions_.built_.push_back(ctx.score(p, std::move(wb8), std::move(ab8), std::move(label), exact, nullptr));
-        };
-        // Combine every weight budget with every activation budget.
-        progress("scoring solutions", 0, int(cands.size()));
-        for (size_t c = 0; c < cands.size(); ++c) {
-            const int p = cands[c];
-            for (size_t wl = 0; wl < L; ++wl) {
-                if (!wFeasible[c][wl]) continue;
-                for (size_t al = 0; al < L; ++al) {
-                    const auto& ar = aRes[c][al];
-                    if (!ar.allocation.feasible) continue;
-                    if (!ar.exact) ++rep.inexactActivation;
-                    std::vector<uint8_t> abits(size_t(p) + 1);
-                    for (int i = 0; i <= p; ++i) abits[size_t(i)] = uint8_t(ctx.bits_[size_t(ar.allocation.choice[size_t(i)])]);
-                    addSolution(p, wBits[c][wl], std::move(abits), "w" + levelLabel(levels[wl]) + "a" + levelLabel(levels[al]),
-                                ar.exact && o.allocator == Allocator::Exact);
-                }
-            }
-            // Uniform assignments too: the latency-optimal point of a split is not always a
-            // distortion optimum of some budget (fewer activation bits speed layers up).
-            for (int bw : ctx.bits_)
-                for (int ba : ctx.bits_)
-                    addSolution(p, std::vector<uint8_t>(size_t(p) + 1, uint8_t(bw)), std::vector<uint8_t>(size_t(p) + 1, uint8_t(ba)),
-                                "uniform w" + std::to_string(bw) + "a" + std::to_string(ba), true);
-        }
-        progress("scoring solutions", int(cands.size()), int(cands.size()));
         if (budget->activations) {
             budget->weights = std::move(sweep);
             budget->groupNode = std::move(groupNode);

@@ -128,7 +128,9 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     cancel.throwIfCancelled();
 
     t0 = Clock::now();
-    s->context = PlanningContext::build(std::move(graph), std::move(cost), std::move(table), std::move(source), o.context);
+    ContextOptions contextOptions = o.context;
+    if (contextOptions.cacheDir.empty()) contextOptions.cacheDir = o.cacheDir;
+    s->context = PlanningContext::build(std::move(graph), std::move(cost), std::move(table), std::move(source), contextOptions);
     s->contextMs = msSince(t0);
     // The evaluator refers to the context's graph and table (heap-held, stable addresses); it is
     // built on the first measurement the cache cannot answer.

@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace autosplit::planner {
@@ -123,7 +125,7 @@ public:
     struct Point {
         int64_t peak = 0;
         double distortion = 0;
-        int32_t entry = -1;  // DP entry at the prefix's last step
+        int32_t entry = -1;  // index of the point in its frontier (what reconstruct() reads)
     };
     // Sweeps steps [0, max(prefixEnds)].
     WorkingSetSweep(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o = {});
@@ -136,16 +138,25 @@ public:
     std::vector<int> reconstruct(int prefixEnd, const Point& point) const;
     size_t largestStep() const { return largest_; }  // most DP entries kept at one step
 
+    // The frontiers and their points' options as bytes, under `key` (what the sweep was built
+    // from: workingSetKey), sealed by a SHA-256 of the content; fromBytes gives null for bytes
+    // that are damaged, truncated, of another format or key, or inconsistent with themselves.
+    std::string toBytes(const std::string& key) const;
+    static std::unique_ptr<WorkingSetSweep> fromBytes(const std::string& bytes, const std::string& key);
+
 private:
+    WorkingSetSweep() = default;
     int reached_ = -1;  // last step swept exactly
-    std::vector<std::vector<uint64_t>> keys_;    // per step and entry: options of the live variables
-    std::vector<std::vector<int32_t>> parents_;  // per step and entry: entry at the previous step
-    std::vector<std::vector<int>> slotsAt_;      // per step: slot -> variable
-    std::vector<std::vector<int>> born_;         // per step
-    std::vector<int> cheapest_;                  // per variable
-    std::vector<std::vector<Point>> frontiers_;  // per step (requested ends only)
+    size_t variables_ = 0;
+    std::vector<int> cheapest_;                      // per variable
+    std::vector<std::vector<Point>> frontiers_;      // per step (requested ends only)
+    std::vector<std::vector<uint8_t>> choices_;      // per step: point k's options at [k * variables_, (k + 1) * variables_)
     size_t largest_ = 0;
 };
+
+// What a WorkingSetSweep depends on (the problem, the prefix ends, the entry limit), as a
+// SHA-256 hex digest: the sweep's cache key.
+std::string workingSetKey(const WorkingSetProblem& p, const std::vector<int>& prefixEnds, const WorkingSetOptions& o = {});
 
 // Solves one budget for every prefix end at once: result[s] is the optimum for the prefix
 // [0, s] (the constraints of a prefix are those of the full schedule up to s).

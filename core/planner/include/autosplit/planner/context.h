@@ -43,6 +43,9 @@ struct ContextOptions {
     // Budgets at the midpoints between the uniform levels too (3, 5, 7 for B = {2,4,6,8}):
     // 7 x 7 instead of 4 x 4 pairs per split.
     bool finerGrid = true;
+    // Where the activation frontiers are cached (frontier-<key>.bin, keyed by everything the
+    // sweep reads); empty: not cached.
+    std::string cacheDir;
     CancelToken cancel;
     std::function<void(const std::string& stage, int done, int total)> progress;
 };
