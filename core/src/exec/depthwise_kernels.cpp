@@ -39,6 +39,11 @@ void depthwiseGeneric(const DepthwisePlane& p, const float* x, const float* w, f
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on _mm512_maskz_loadu_ps / set1
 #endif
+// The first n lanes (n clamped to 0..16).
+AUTOSPLIT_TARGET_AVX512 inline __mmask16 firstLanes(int64_t n) {
+    return static_cast<__mmask16>(n <= 0 ? 0u : n >= 16 ? 0xffffu : (1u << n) - 1u);
+}
+
 // B 16-wide output blocks at a time (independent accumulators hide the FMA latency; B = 4 unless
 // the row is shorter, a 7- or 14-wide map would waste most lanes); strides 1 and 2 (stride 2: the
 // even elements of two masked loads, never reading past the last tap).
@@ -56,10 +61,10 @@ AUTOSPLIT_TARGET_AVX512 void depthwiseAvx512(const DepthwisePlane& p, const floa
             #pragma GCC unroll 4
             for (int b = 0; b < B; ++b) {
                 const int64_t n = std::clamp<int64_t>(p.ow - ox0 - 16 * b, 0, 16);
-                m[b] = static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
+                m[b] = firstLanes(n);
                 const int64_t need = 2 * n - 1;  // stride 2: inputs spanned by n outputs
-                m1[b] = static_cast<__mmask16>(need >= 16 ? 0xffffu : need > 0 ? (1u << need) - 1u : 0u);
-                m2[b] = static_cast<__mmask16>(need > 16 ? (1u << (need - 16)) - 1u : 0u);
+                m1[b] = firstLanes(need);
+                m2[b] = firstLanes(need - 16);
                 acc[b] = vb;
             }
             for (int64_t ky = 0; ky < p.kh; ++ky) {
@@ -109,18 +114,14 @@ AUTOSPLIT_TARGET_AVX512 void polyphaseAvx512(const float* base, const int64_t* o
             const int64_t left = n - o0 - 16 * b;
             if (left <= 0) break;
             const __m512 v = _mm512_min_ps(_mm512_max_ps(acc[b], vlo), vhi);
-            if (left >= 16) _mm512_storeu_ps(out + o0 + 16 * b, v);
-            else _mm512_mask_storeu_ps(out + o0 + 16 * b, static_cast<__mmask16>((1u << left) - 1u), v);
+            _mm512_mask_storeu_ps(out + o0 + 16 * b, firstLanes(left), v);
         }
     }
 }
 
 AUTOSPLIT_TARGET_AVX512 void copyFloatsAvx512(float* dst, const float* src, int64_t n) {
     for (; n >= 16; n -= 16, src += 16, dst += 16) _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
-    if (n > 0) {
-        const __mmask16 m = static_cast<__mmask16>((1u << n) - 1u);
-        _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
-    }
+    if (n > 0) _mm512_mask_storeu_ps(dst, firstLanes(n), _mm512_maskz_loadu_ps(firstLanes(n), src));
 }
 
 // src[2j] -> even[j], src[2j + 1] -> odd[j] for the n elements of src.
@@ -129,13 +130,10 @@ AUTOSPLIT_TARGET_AVX512 void deinterleaveAvx512(const float* src, int64_t n, flo
     const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     for (int64_t j = 0; 2 * j < n; j += 16) {
         const int64_t left = std::min<int64_t>(32, n - 2 * j);
-        const __mmask16 m1 = static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1u);
-        const __mmask16 m2 = static_cast<__mmask16>(left > 16 ? (left >= 32 ? 0xffffu : (1u << (left - 16)) - 1u) : 0u);
-        const __m512 a = _mm512_maskz_loadu_ps(m1, src + 2 * j), b = _mm512_maskz_loadu_ps(m2, src + 2 * j + 16);
-        const int64_t ne = (left + 1) / 2, no = left / 2;
-        _mm512_mask_storeu_ps(even + j, static_cast<__mmask16>(ne >= 16 ? 0xffffu : (1u << ne) - 1u), _mm512_permutex2var_ps(a, ie, b));
-        if (no > 0)
-            _mm512_mask_storeu_ps(odd + j, static_cast<__mmask16>(no >= 16 ? 0xffffu : (1u << no) - 1u), _mm512_permutex2var_ps(a, io, b));
+        const __m512 a = _mm512_maskz_loadu_ps(firstLanes(left), src + 2 * j);
+        const __m512 b = _mm512_maskz_loadu_ps(firstLanes(left - 16), src + 2 * j + 16);
+        _mm512_mask_storeu_ps(even + j, firstLanes((left + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
+        _mm512_mask_storeu_ps(odd + j, firstLanes(left / 2), _mm512_permutex2var_ps(a, io, b));
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
@@ -164,10 +162,6 @@ void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const 
     depthwiseGeneric(p, x, w, bias, lo, hi, y);
 }
 
-}  // namespace autosplit::exec
-
-namespace autosplit::exec {
-
 bool depthwisePolyphaseSupported(GemmIsa isa, const DepthwiseChannel& c) {
 #ifdef AUTOSPLIT_DW_X86
     return isa == GemmIsa::Avx512 && (c.s == 1 || c.s == 2) && c.oh > 0 && c.ow > 0;
@@ -187,9 +181,10 @@ void DepthwisePhases::prepare(const DepthwiseChannel& c) {
     const int64_t s = c.s;
     // The padded rows and columns the outputs read, per phase.
     const int64_t hp = (c.oh - 1) * s + (c.kh - 1) * c.dy + 1, wp = (c.ow - 1) * s + (c.kw - 1) * c.dx + 1;
-    rows_ = (hp + s - 1) / s;
+    hp_ = hp;
+    cols_ = std::min(c.w, wp - c.pl);  // input columns the outputs read
     q_ = (wp + s - 1) / s;
-    planeSize_ = rows_ * q_;
+    planeSize_ = (hp + s - 1) / s * q_;
     n_ = c.oh * q_;
     tapOffset_.clear();
     int64_t maxOffset = 0;
@@ -210,11 +205,10 @@ void DepthwisePhases::run(const float* x, const float* w, float bias, float lo, 
 #ifdef AUTOSPLIT_DW_X86
     const DepthwiseChannel& c = c_;
     float* planes = storage_.data();
-    const int64_t s = c.s, hp = (c.oh - 1) * s + (c.kh - 1) * c.dy + 1, wp = (c.ow - 1) * s + (c.kw - 1) * c.dx + 1;
-    const int64_t cols = std::min(c.w, wp - c.pl);  // input columns the outputs read
+    const int64_t s = c.s, cols = cols_;
     for (int64_t iy = 0; iy < c.h && cols > 0; ++iy) {
         const int64_t r = iy + c.pt;
-        if (r >= hp) break;
+        if (r >= hp_) break;
         const float* src = x + iy * c.w;
         if (s == 1) {
             copyFloatsAvx512(planes + r * q_ + c.pl, src, cols);

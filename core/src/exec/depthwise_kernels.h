@@ -50,7 +50,8 @@ public:
 
 private:
     DepthwiseChannel c_;
-    int64_t rows_ = 0, q_ = 0, planeSize_ = 0, n_ = 0;
+    int64_t hp_ = 0, cols_ = 0;  // padded rows the outputs read, input columns they read
+    int64_t q_ = 0, planeSize_ = 0, n_ = 0;
     std::vector<float> storage_, out_;  // the planes (and their slack); the [oh, q] grid when q != ow
     std::vector<int64_t> tapOffset_;    // per tap: plane start + offset into it
 };
