@@ -2,14 +2,13 @@
 
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/util/errors.h"
+#include "util/each_index.h"
 #include "util/hasher.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <random>
-#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -55,15 +54,7 @@ std::string combineSampleHashes(const std::vector<uint64_t>& sampleHashes) {
 
 std::string hashSamples(const std::vector<std::vector<TensorData>>& samples) {
     std::vector<uint64_t> hashes(samples.size());
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t i = next++; i < samples.size(); i = next++) hashes[i] = hashSample(samples[i]);
-    };
-    const size_t threads = std::min<size_t>(samples.size(), std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-    for (auto& t : pool) t.join();
+    eachIndexOnEveryCore(samples.size(), [&](size_t i) { hashes[i] = hashSample(samples[i]); });
     return combineSampleHashes(hashes);
 }
 

@@ -1,11 +1,11 @@
 #include "autosplit/data/image.h"
 
 #include "autosplit/util/errors.h"
+#include "util/each_index.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <csetjmp>
@@ -16,7 +16,6 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
-#include <thread>
 #include <unistd.h>
 
 #include <jpeglib.h>
@@ -384,27 +383,17 @@ Dataset loadImageFolder(const Graph& g, const std::string& dir, const Preprocess
     set.samples.resize(files.size());
     set.sampleHashes.resize(files.size());
     std::vector<std::exception_ptr> failed(files.size());
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        for (size_t i = next++; i < files.size(); i = next++) {
-            try {
-                std::vector<TensorData> s;
-                s.push_back(imageToTensor(readImage(files[i].string()), p, in.shape, files[i].string()));
-                validateSample(g, s, files[i].string());
-                set.sampleHashes[i] = hashSample(s);
-                set.samples[i] = std::move(s);
-            } catch (...) {
-                failed[i] = std::current_exception();
-            }
+    eachIndexOnEveryCore(files.size(), [&](size_t i) {
+        try {
+            std::vector<TensorData> s;
+            s.push_back(imageToTensor(readImage(files[i].string()), p, in.shape, files[i].string()));
+            validateSample(g, s, files[i].string());
+            set.sampleHashes[i] = hashSample(s);
+            set.samples[i] = std::move(s);
+        } catch (...) {
+            failed[i] = std::current_exception();
         }
-    };
-    {
-        const size_t threads = std::min<size_t>(files.size(), std::max(1u, std::thread::hardware_concurrency()));
-        std::vector<std::thread> pool;
-        for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
-    }
+    });
     for (const auto& e : failed)
         if (e) std::rethrow_exception(e);
     for (const auto& f : files) set.sampleNames.push_back(f.filename().string());
