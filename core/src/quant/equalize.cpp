@@ -1,6 +1,7 @@
 #include "autosplit/quant/equalize.h"
 
 #include "autosplit/exec/executor.h"
+#include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
 #include "autosplit/util/file_io.h"
 
@@ -243,37 +244,71 @@ std::pair<float, float> channelMinMax(const float* p, int64_t n) {
 }
 
 void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands) {
-    std::unordered_map<int, ChannelRanges*> rangesOf;  // scaled tensor -> its ranges
+    std::unordered_map<int, size_t> slotOf;  // scaled tensor -> slot
+    std::vector<ChannelRanges*> slots;
+    int lastNode = 0;  // the run stops at the last producer of a scaled tensor: nothing after it is read
     for (Candidate& c : cands)
-        for (size_t k = 0; k < c.scaled.size(); ++k) rangesOf.emplace(c.scaled[k], &c.ranges[k]);
-    // Per-channel ranges on the float model.
+        for (size_t k = 0; k < c.scaled.size(); ++k)
+            if (slotOf.emplace(c.scaled[k], slots.size()).second) {
+                slots.push_back(&c.ranges[k]);
+                lastNode = std::max(lastNode, g.tensors[static_cast<size_t>(c.scaled[k])].producer);
+            }
+    for (int i = 0; i < measured; ++i)
+        validateSample(g, data.samples[static_cast<size_t>(i)], "calibration sample " + std::to_string(i));
+    // Per-channel ranges on the float model, each sample's apart (whole samples in parallel on
+    // single-threaded executors), then merged in sample order: min and max give the same ranges
+    // for any thread count.
+    std::vector<std::vector<ChannelRanges>> perSample(static_cast<size_t>(measured), std::vector<ChannelRanges>(slots.size()));
+    auto measure = [&](int i, const Executor& ex) {
+        std::vector<ChannelRanges>& mine = perSample[static_cast<size_t>(i)];
+        RunHooks hooks;
+        hooks.cancel = o.cancel;
+        hooks.lastNode = lastNode;
+        hooks.onValue = [&](int, int tensor, TensorData& v) {
+            auto it = slotOf.find(tensor);
+            if (it == slotOf.end() || !v.isFloat() || v.shape.size() < 2) return;
+            ChannelRanges& r = mine[it->second];
+            const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
+            if (inner == 0) return;
+            r.lo.assign(static_cast<size_t>(C), std::numeric_limits<float>::infinity());
+            r.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
+            for (int64_t b = 0; b < outer; ++b)
+                for (int64_t ch = 0; ch < C; ++ch) {
+                    const auto [mn, mx] = channelMinMax(v.floats.data() + (b * C + ch) * inner, inner);
+                    r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], mn);
+                    r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], mx);
+                }
+        };
+        ex.run(data.samples[static_cast<size_t>(i)], hooks);
+    };
     ExecutorOptions eo;
     eo.threads = o.threads;
     const Executor ex(g, eo);
-    RunHooks hooks;
-    hooks.cancel = o.cancel;
-    hooks.onValue = [&](int, int tensor, TensorData& v) {
-        auto it = rangesOf.find(tensor);
-        if (it == rangesOf.end() || !v.isFloat() || v.shape.size() < 2) return;
-        ChannelRanges& r = *it->second;
-        const int64_t C = v.shape[1], outer = v.shape[0], inner = v.elementCount() / std::max<int64_t>(1, C * outer);
-        if (r.lo.empty()) {
-            r.lo.assign(static_cast<size_t>(C), std::numeric_limits<float>::infinity());
-            r.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
-        }
-        if (static_cast<int64_t>(r.lo.size()) != C) return;
-        if (inner == 0) return;
-        for (int64_t b = 0; b < outer; ++b)
-            for (int64_t ch = 0; ch < C; ++ch) {
-                const auto [mn, mx] = channelMinMax(v.floats.data() + (b * C + ch) * inner, inner);
-                r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], mn);
-                r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], mx);
-            }
-    };
-    for (int i = 0; i < measured; ++i) {
-        validateSample(g, data.samples[static_cast<size_t>(i)], "calibration sample " + std::to_string(i));
-        ex.run(data.samples[static_cast<size_t>(i)], hooks);
+    if (ex.threads() > 1 && measured > 1) {
+        ExecutorOptions one;
+        one.threads = 1;
+        const Executor serial(g, one);
+        parallelFor(ex, measured, [&](int i) { measure(i, serial); }, o.cancel);
+    } else {
+        for (int i = 0; i < measured; ++i) measure(i, ex);
     }
+    // The channel count is the first sample's that showed the tensor; a sample with another
+    // count is ignored for that tensor.
+    for (const auto& sample : perSample)
+        for (size_t k = 0; k < slots.size(); ++k) {
+            const ChannelRanges& s = sample[k];
+            ChannelRanges& r = *slots[k];
+            if (s.lo.empty()) continue;
+            if (r.lo.empty()) {
+                r = s;
+                continue;
+            }
+            if (r.lo.size() != s.lo.size()) continue;
+            for (size_t ch = 0; ch < r.lo.size(); ++ch) {
+                r.lo[ch] = std::min(r.lo[ch], s.lo[ch]);
+                r.hi[ch] = std::max(r.hi[ch], s.hi[ch]);
+            }
+        }
 }
 
 // The largest s for channel `ch` that keeps it inside the tensor's range [lg, hg] (its own sign

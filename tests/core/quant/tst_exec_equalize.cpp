@@ -289,6 +289,23 @@ private slots:
         QVERIFY(tailExtremes > 0);  // the last elements of a map were somewhere a channel's max
     }
 
+    // Samples are measured in parallel on single-threaded executors and their ranges merged: the
+    // rescaled graph is the same for any thread count.
+    void sameScalesForAnyThreadCount() {
+        const Dataset set = inputs(imbalancedNet(), 7);
+        std::string first;
+        for (int threads : {1, 2, 3}) {
+            Graph g = imbalancedNet();
+            EqualizeOptions o;
+            o.threads = threads;
+            QVERIFY(!equalizeActivations(g, set, o).tensors.empty());
+            const std::string h = graphHash(g);
+            if (first.empty()) first = h;
+            QCOMPARE(h, first);
+        }
+        QVERIFY(first != graphHash(imbalancedNet()));
+    }
+
     void badSamplesAreNamed() {
         Graph g = imbalancedNet();
         Dataset set = inputs(g, 2);
