@@ -116,6 +116,10 @@ std::shared_ptr<const PlanningSession> buildPlanningSession(Graph graph, std::sh
     calib.cancel = cancel;
     calib.progress = o.calibrationProgress;
     calib.sensitivitySamples = o.sensitivitySamples;
+    // The evaluator's bias correction reads the float input means of its first calibration
+    // samples: kept by this pass instead of run again.
+    if (!data.measurement.calibration.samples.empty())
+        calib.inputMeansSamples = biasMeanSamples(graph, o.eval, int(data.measurement.calibration.samples.size()));
     t0 = Clock::now();
     ErrorTable table = calibrate(graph, data.measurement.calibration, calib);
     s->calibrationFromCache = table.fromCache;

@@ -14,6 +14,7 @@
 #include <limits>
 #include <mutex>
 #include <set>
+#include <map>
 #include <thread>
 #include <unordered_map>
 
@@ -125,6 +126,25 @@ void validatePlan(const Graph& g, const PlanBits& plan) {
     }
 }
 
+int empiricalBiasSamples(const Graph& g, const EvalOptions& o, int calibrationSamples) {
+    // Peak live activations of one run: the lockstep pass holds that much per sample.
+    int64_t sampleLiveBytes = 0;
+    for (int64_t live : liveAtEachStep(tensorLifetimes(g), static_cast<int>(g.nodes.size()) - 1,
+                                       [](const TensorLifetime& l) { return l.elements; }))
+        sampleLiveBytes = std::max(sampleLiveBytes, 4 * live);
+    const int64_t fit = o.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes);
+    return std::max(1, std::min({calibrationSamples, o.empiricalBiasSamples, static_cast<int>(std::min<int64_t>(calibrationSamples, fit))}));
+}
+
+int biasMeanSamples(const Graph& g, const EvalOptions& o, int calibrationSamples) {
+    switch (o.biasCorrection) {
+    case EvalOptions::BiasCorrection::None: return 0;
+    case EvalOptions::BiasCorrection::Weight: return calibrationSamples;
+    case EvalOptions::BiasCorrection::Empirical: return empiricalBiasSamples(g, o, calibrationSamples);
+    }
+    return 0;
+}
+
 PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* table, EvalOptions opts,
                              const CancelToken& cancel)
     : graph_(g), data_(std::move(data)), opts_(std::move(opts)) {
@@ -167,11 +187,6 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
         }
     }
 
-    // Peak live activations of one run, for the lockstep pass of empirical bias correction.
-    for (int64_t live : liveAtEachStep(tensorLifetimes(g), static_cast<int>(g.nodes.size()) - 1,
-                                       [](const TensorLifetime& l) { return l.elements; }))
-        sampleLiveBytes_ = std::max(sampleLiveBytes_, 4 * live);
-
     // Bias correction needs E[x] of the input vectors of Conv/Gemm layers with a float bias.
     inputMean_.resize(g.nodes.size());
     std::unordered_map<int, std::vector<int>> meanReaders;  // tensor -> nodes
@@ -182,34 +197,62 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
             meanReaders[n.inputs[0]].push_back(static_cast<int>(i));
         }
     }
-    std::mutex meanMutex;
-    std::vector<std::unique_ptr<LayerInputMoments>> means(g.nodes.size());
     const auto t0 = std::chrono::steady_clock::now();
     // Empirical correction compares the plan's means on its lockstep samples with the float means
     // on the same samples; weight correction uses the whole set.
     const int calib = calibrationSamples();
-    empiricalSamples_ = std::max(1, std::min({calib, opts_.empiricalBiasSamples,
-                                              static_cast<int>(std::min<int64_t>(
-                                                  calib, opts_.empiricalBiasMemoryBytes / std::max<int64_t>(1, sampleLiveBytes_)))}));
+    empiricalSamples_ = empiricalBiasSamples(g, opts_, calib);
     const int meanSamples = opts_.biasCorrection == EvalOptions::BiasCorrection::Empirical ? empiricalSamples_ : calib;
-    std::function<void(int, int, TensorData&)> observe;
-    if (!meanReaders.empty()) observe = [&](int sample, int tensor, TensorData& v) {
-        auto it = meanReaders.find(tensor);
-        if (sample >= meanSamples || it == meanReaders.end() || !v.isFloat()) return;
-        for (int node : it->second) {
-            auto local = LayerInputMoments::meansForNode(g, node);
-            local->add(v);
-            std::lock_guard<std::mutex> l(meanMutex);
-            auto& acc = means[static_cast<size_t>(node)];
-            if (acc) acc->merge(*local);
-            else acc = std::move(local);
-        }
+    // The calibration pass over these very samples may have kept the means (ErrorTable::inputMeans,
+    // CalibrationOptions::inputMeansSamples): the same float runs, merged in the same order.
+    const bool meansFromTable = heldOut() && !meanReaders.empty() && table_ && table_->inputMeansSamples == meanSamples &&
+                                table_->inputMeans.size() == g.nodes.size() && !calibration().hash.empty() &&
+                                table_->dataHash == calibration().hash;
+    // Each sample's means per layer, merged in sample order as they arrive (a later sample's wait
+    // until the earlier ones are in): the same means in every run.
+    struct OrderedMeans {
+        std::unique_ptr<LayerInputMoments> sum;
+        int next = 0;  // the sample merged next
+        std::map<int, std::unique_ptr<LayerInputMoments>> waiting;
     };
+    std::vector<OrderedMeans> ordered;
+    std::mutex meanMutex;
+    std::function<void(int, int, TensorData&)> observe;
+    if (!meanReaders.empty() && !meansFromTable) {
+        ordered.resize(g.nodes.size());
+        observe = [&](int sample, int tensor, TensorData& v) {
+            auto it = meanReaders.find(tensor);
+            if (sample >= meanSamples || it == meanReaders.end() || !v.isFloat()) return;
+            for (int node : it->second) {
+                auto local = LayerInputMoments::meansForNode(g, node);
+                local->add(v);
+                std::lock_guard<std::mutex> l(meanMutex);
+                OrderedMeans& om = ordered[static_cast<size_t>(node)];
+                om.waiting.emplace(sample, std::move(local));
+                for (auto w = om.waiting.find(om.next); w != om.waiting.end(); w = om.waiting.find(++om.next)) {
+                    if (om.sum) om.sum->merge(*w->second);
+                    else om.sum = std::move(w->second);
+                    om.waiting.erase(w);
+                }
+            }
+        };
+    }
+    profile_.floatSamples = samples();
     if (heldOut()) {
         reference_ = runAll(data_.inputs, cancel);
-        if (observe) runAll(data_.calibration, cancel, observe, meanSamples);  // only the samples the means use
+        if (observe) {
+            runAll(data_.calibration, cancel, observe, meanSamples);  // only the samples the means use
+            profile_.floatSamples += meanSamples;
+        }
     } else {
         reference_ = runAll(data_.inputs, cancel, observe);
+    }
+    if (meansFromTable) {
+        for (size_t i = 0; i < g.nodes.size(); ++i)
+            if (hasCorrectableBias(g, static_cast<int>(i))) inputMean_[i] = table_->inputMeans[i];
+    } else {
+        for (size_t i = 0; i < ordered.size(); ++i)
+            if (ordered[i].sum && ordered[i].sum->vectors() > 0) inputMean_[i] = ordered[i].sum->mean();
     }
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     profile_.floatReferenceSeconds = floatSeconds_;
@@ -231,8 +274,6 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
             }
         }
     }
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-        if (means[i] && means[i]->vectors() > 0) inputMean_[i] = means[i]->mean();
 
     const TensorData& out0 = reference_.front().front();
     const std::string out0Name = g.tensors[g.outputs[0]].name;

@@ -263,85 +263,159 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     ExecutorOptions eo;
     eo.threads = threads;
     Executor ex(g, eo);
+    ExecutorOptions one;
+    one.threads = 1;
+    const Executor serial(g, one);
     std::vector<std::vector<float>> pooled(g.nodes.size());
     std::vector<double> energySum(g.nodes.size(), 0.0);
     std::vector<int64_t> energyCount(g.nodes.size(), 0);
-    size_t currentSample = 0;
     // Input-dependent energy: at fixed stratified positions of each output, the variance over
     // the calibration samples (sums of x and x^2 per position).
-    std::vector<std::vector<int64_t>> varPositions(g.nodes.size());
+    std::vector<int64_t> varElements(g.nodes.size(), -1);  // the output's size on the first sample
+    std::vector<char> varActive(g.nodes.size(), 1);         // cleared when an output changes size
     std::vector<std::vector<double>> varSum(g.nodes.size()), varSquare(g.nodes.size());
     const bool useVariance = relative && o.signal == SignalScale::Variance && data.samples.size() >= 2;
-    RunHooks hooks;
-    hooks.cancel = o.cancel;
-    // What one value feeds is split into tasks that each own their accumulators (the output's
-    // pool, variance and energy; each reader's E[x] and E[x^2]) and run on the executor's pool
-    // between nodes: the sums are those of a serial pass, for any thread count.
-    auto outputStatistics = [&](int node, const TensorData& v) {
+
+    // What one sample contributes, kept apart and merged in sample order: the merged sums are
+    // those of a serial pass over the samples, however many run at once.
+    struct SampleStats {
+        std::vector<std::vector<float>> pooled, atPositions;  // per node
+        std::vector<double> energy;
+        std::vector<int64_t> elements;  // per node, -1: not produced
+        std::vector<std::unique_ptr<LayerInputMoments>> mean, square;
+    };
+    auto outputStatistics = [&](SampleStats& st, int sample, int node, const TensorData& v) {
         const int64_t n = static_cast<int64_t>(v.floats.size());
-        table.rows[node].activationElements = n;
+        st.elements[static_cast<size_t>(node)] = n;
         const int64_t step = std::max<int64_t>(1, (n + o.samplesPerTensor - 1) / o.samplesPerTensor);
-        auto& p = pooled[node];
+        auto& p = st.pooled[static_cast<size_t>(node)];
         // One value at a seeded random offset in each window of `step` (stratified): a fixed
         // stride aliases with the layout (a [1, 40, 120] tensor at stride 2 showed the range fit
         // and D_a only its even channels, and the MSE search's own stride over the pool then only
         // every fourth, missing the transformer's outlier channels).
-        uint64_t state = (static_cast<uint64_t>(node) << 32) ^ static_cast<uint64_t>(currentSample) ^ 0x9e3779b97f4a7c15ull;
+        uint64_t state = (static_cast<uint64_t>(node) << 32) ^ static_cast<uint64_t>(sample) ^ 0x9e3779b97f4a7c15ull;
         for (int64_t k = 0; k < n; k += step) {
             const int64_t at = step == 1 ? k : std::min(n - 1, k + static_cast<int64_t>(splitmix64(state) % static_cast<uint64_t>(step)));
             p.push_back(v.floats[static_cast<size_t>(at)]);
         }
         if (useVariance) {
-            auto& pos = varPositions[static_cast<size_t>(node)];
-            if (currentSample == 0) {
-                const int64_t vstep = std::max<int64_t>(1, (n + kVariancePositions - 1) / kVariancePositions);
-                uint64_t vs = (static_cast<uint64_t>(node) << 32) ^ 0x5851f42d4c957f2dull;
-                for (int64_t k = 0; k < n; k += vstep)
-                    pos.push_back(vstep == 1 ? k : std::min(n - 1, k + static_cast<int64_t>(splitmix64(vs) % static_cast<uint64_t>(vstep))));
-                varSum[static_cast<size_t>(node)].assign(pos.size(), 0.0);
-                varSquare[static_cast<size_t>(node)].assign(pos.size(), 0.0);
-            }
-            if (!pos.empty() && pos.back() < n) {
-                auto& vsum = varSum[static_cast<size_t>(node)];
-                auto& vsq = varSquare[static_cast<size_t>(node)];
-                for (size_t k = 0; k < pos.size(); ++k) {
-                    const double x = v.floats[static_cast<size_t>(pos[k])];
-                    vsum[k] += x;
-                    vsq[k] += x * x;
-                }
-            } else {
-                pos.clear();  // the output changed size between samples: no per-position variance
-            }
+            // The positions depend only on the node and the output's size.
+            const int64_t vstep = std::max<int64_t>(1, (n + kVariancePositions - 1) / kVariancePositions);
+            uint64_t vs = (static_cast<uint64_t>(node) << 32) ^ 0x5851f42d4c957f2dull;
+            auto& at = st.atPositions[static_cast<size_t>(node)];
+            for (int64_t k = 0; k < n; k += vstep)
+                at.push_back(v.floats[static_cast<size_t>(vstep == 1 ? k : std::min(n - 1, k + static_cast<int64_t>(splitmix64(vs) % static_cast<uint64_t>(vstep))))]);
         }
-        const double e = sumOfSquares(v.floats.data(), n);
-        energySum[static_cast<size_t>(node)] += e;
-        energyCount[static_cast<size_t>(node)] += n;
+        st.energy[static_cast<size_t>(node)] = sumOfSquares(v.floats.data(), n);
     };
-    hooks.onValue = [&](int node, int tensor, TensorData& v) {
-        if (!v.isFloat()) return;
-        const bool own = node >= 0 && !g.nodes[node].outputs.empty() && g.nodes[node].outputs[0] == tensor;
-        const auto it = readers.find(tensor);
-        const int readerTasks = it == readers.end() ? 0 : 2 * static_cast<int>(it->second.size());
-        if (readerTasks == 0) {
-            if (own) outputStatistics(node, v);
-            return;
+    auto hooksFor = [&](SampleStats& st, int sample) {
+        st.pooled.resize(g.nodes.size());
+        st.atPositions.resize(g.nodes.size());
+        st.energy.assign(g.nodes.size(), 0.0);
+        st.elements.assign(g.nodes.size(), -1);
+        st.mean.resize(g.nodes.size());
+        st.square.resize(g.nodes.size());
+        for (const auto& [tensor, layers] : readers)
+            for (int reader : layers) {
+                st.mean[static_cast<size_t>(reader)] = LayerInputMoments::meansForNode(g, reader);
+                st.square[static_cast<size_t>(reader)] = LayerInputMoments::meansForNode(g, reader);
+            }
+        RunHooks hooks;
+        hooks.cancel = o.cancel;
+        // What one value feeds is split into tasks that each own their accumulators (the output's
+        // statistics; each reader's E[x] and E[x^2]); on the executor's pool when the sample runs
+        // alone, on the sample's own thread when samples run in parallel.
+        hooks.onValue = [&, sample, stats = &st](int node, int tensor, TensorData& v) {
+            SampleStats& mine = *stats;
+            if (!v.isFloat()) return;
+            const bool own = node >= 0 && !g.nodes[node].outputs.empty() && g.nodes[node].outputs[0] == tensor;
+            const auto it = readers.find(tensor);
+            const int readerTasks = it == readers.end() ? 0 : 2 * static_cast<int>(it->second.size());
+            if (readerTasks == 0) {
+                if (own) outputStatistics(mine, sample, node, v);
+                return;
+            }
+            parallelFor(ex, readerTasks + (own ? 1 : 0), [&](int task) {
+                if (task == readerTasks) return outputStatistics(mine, sample, node, v);
+                const size_t reader = static_cast<size_t>(it->second[static_cast<size_t>(task / 2)]);
+                if (task % 2 == 0)
+                    mine.mean[reader]->add(v);
+                else
+                    mine.square[reader]->addSquares(v);
+            });
+        };
+        return hooks;
+    };
+    int merged = 0;  // samples merged so far
+    auto merge = [&](SampleStats& st) {
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            if (st.elements[i] < 0) continue;
+            table.rows[i].activationElements = st.elements[i];
+            pooled[i].insert(pooled[i].end(), st.pooled[i].begin(), st.pooled[i].end());
+            energySum[i] += st.energy[i];
+            energyCount[i] += st.elements[i];
+            if (!useVariance || !varActive[i]) continue;
+            const auto& at = st.atPositions[i];
+            if (varElements[i] < 0) {
+                varElements[i] = st.elements[i];
+                varSum[i].assign(at.size(), 0.0);
+                varSquare[i].assign(at.size(), 0.0);
+            } else if (varElements[i] != st.elements[i]) {
+                varActive[i] = 0;  // the output changed size between samples: no per-position variance
+                continue;
+            }
+            for (size_t k = 0; k < at.size(); ++k) {
+                const double x = at[k];
+                varSum[i][k] += x;
+                varSquare[i][k] += x * x;
+            }
         }
-        parallelFor(ex, readerTasks + (own ? 1 : 0), [&](int task) {
-            if (task == readerTasks) return outputStatistics(node, v);
-            const size_t reader = static_cast<size_t>(it->second[static_cast<size_t>(task / 2)]);
-            if (task % 2 == 0)
-                inMean[reader]->add(v);
-            else
-                inSquare[reader]->addSquares(v);
-        });
+        for (size_t i = 0; i < g.nodes.size(); ++i) {
+            if (st.mean[i]) inMean[i]->merge(*st.mean[i]);
+            if (st.square[i]) inSquare[i]->merge(*st.square[i]);
+        }
+        if (++merged == o.inputMeansSamples && relative) {
+            table.inputMeans.resize(g.nodes.size());
+            for (size_t i = 0; i < g.nodes.size(); ++i)
+                if (inMean[i]) table.inputMeans[i] = inMean[i]->mean();
+            table.inputMeansSamples = merged;
+        }
     };
     const size_t probeSamples = relative ? std::min(data.samples.size(), static_cast<size_t>(std::max(0, o.sensitivitySamples))) : 0;
     std::vector<std::vector<TensorData>> reference(probeSamples);  // float outputs of the probe samples
-    for (size_t s = 0; s < data.samples.size(); ++s) {
-        currentSample = s;
-        RunResult res = ex.run(data.samples[s], hooks);
-        if (s < probeSamples) reference[s] = std::move(res.outputs);
-        if (o.progress) o.progress(static_cast<int>(s + 1), static_cast<int>(data.samples.size()));
+    const int total = static_cast<int>(data.samples.size());
+    auto runSample = [&](int s, const Executor& on, SampleStats& st) {
+        RunResult res = on.run(data.samples[static_cast<size_t>(s)], hooksFor(st, s));
+        if (static_cast<size_t>(s) < probeSamples) reference[static_cast<size_t>(s)] = std::move(res.outputs);
+    };
+    {
+        // Whole samples in parallel on single-threaded executors (the same values for any thread
+        // count); each finished sample waits for its predecessors and is merged in order (the
+        // progress report counts merged samples).
+        std::mutex mergeMutex;
+        std::vector<std::unique_ptr<SampleStats>> done(static_cast<size_t>(total));
+        int nextMerge = 0;
+        auto finished = [&](int s, std::unique_ptr<SampleStats> st) {
+            std::lock_guard<std::mutex> l(mergeMutex);
+            done[static_cast<size_t>(s)] = std::move(st);
+            while (nextMerge < total && done[static_cast<size_t>(nextMerge)]) {
+                merge(*done[static_cast<size_t>(nextMerge)]);
+                done[static_cast<size_t>(nextMerge)].reset();
+                ++nextMerge;
+                if (o.progress) o.progress(nextMerge, total);
+            }
+        };
+        const bool sampleParallel = ex.threads() > 1 && total > 1;
+        auto runOne = [&](int s) {
+            auto st = std::make_unique<SampleStats>();
+            runSample(s, sampleParallel ? serial : ex, *st);
+            finished(s, std::move(st));
+        };
+        if (sampleParallel) {
+            parallelFor(ex, total, runOne, o.cancel);
+        } else {
+            for (int s = 0; s < total; ++s) runOne(s);
+        }
     }
     table.floatPassSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < g.nodes.size(); ++i)
@@ -350,13 +424,13 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
     for (size_t i = 0; i < g.nodes.size(); ++i) {
         auto& r = table.rows[i];
         r.signalEnergy = r.outputEnergy;
-        if (!useVariance || varPositions[i].empty()) continue;
+        if (!useVariance || !varActive[i] || varSum[i].empty()) continue;
         double var = 0;
-        for (size_t k = 0; k < varPositions[i].size(); ++k) {
+        for (size_t k = 0; k < varSum[i].size(); ++k) {
             const double m = varSum[i][k] / samplesRun;
             var += std::max(0.0, varSquare[i][k] / samplesRun - m * m);
         }
-        var = var / static_cast<double>(varPositions[i].size()) * samplesRun / (samplesRun - 1);
+        var = var / static_cast<double>(varSum[i].size()) * samplesRun / (samplesRun - 1);
         // An output that does not depend on the input keeps its energy as the scale.
         if (var > 1e-9 * r.outputEnergy) r.signalEnergy = var;
     }
@@ -475,9 +549,6 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         int probeIndex = 0;
         for (size_t bi = 0; bi < o.bits.size(); ++bi)
             if (o.bits[bi] != 16 && std::abs(o.bits[bi] - 6) < std::abs(o.bits[size_t(probeIndex)] - 6)) probeIndex = int(bi);
-        ExecutorOptions one;
-        one.threads = 1;
-        Executor serial(g, one);
         // The graph outputs' signal over the probe samples, in the unit of the rows: elements times
         // the signal energy of the node producing the output (its E[y^2] on these samples when no
         // node row holds it).

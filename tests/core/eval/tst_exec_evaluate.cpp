@@ -93,6 +93,29 @@ Graph mapHead() {
     return g;
 }
 
+// x -> conv (bias, Relu) -> conv 3x3 (bias, Relu) -> conv 1x1 (bias) -> y, on 12x12 maps.
+Graph shiftNet() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addInput(g, "x", {1, 3, 12, 12});
+    const int a = addValue(g, "a"), b = addValue(g, "b"), y = addValue(g, "y");
+    Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {8, 3, 3, 3}, 1, 0.3f), addWeight(g, "b1", {8}, 2, 0.1f)}, {a});
+    Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {8, 8, 3, 3}, 3, 0.2f), addWeight(g, "b2", {8}, 4, 0.1f)}, {b});
+    Node c3 = node("c3", "Conv", {b, addWeight(g, "w3", {4, 8, 1, 1}, 5, 0.3f), addWeight(g, "b3", {4}, 6, 0.1f)}, {y});
+    c1.attrs["pads"] = c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    c1.activation.kind = c2.activation.kind = Activation::Kind::Relu;
+    g.nodes = {c1, c2, c3};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
+// A skewed input: most of a coarse grid's error is a shift.
+void skew(Dataset& set) {
+    for (auto& sample : set.samples)
+        for (float& v : sample.front().floats) v = v * v;
+}
+
 EvalData dataFor(const Graph& g, int n, uint32_t seed = 3) {
     EvalData d;
     d.inputs = syntheticDataset(g, n, seed);
@@ -414,25 +437,11 @@ private slots:
     }
 
     void empiricalBiasCorrectionAbsorbsActivationShift() {
-        // x -> conv (bias, Relu) -> conv 3x3 (bias, Relu) -> conv 1x1 (bias) -> y, on 12x12 maps.
         // Float weights, 2-bit activations: weight-only correction has nothing to correct (same as
         // none); the empirical one removes the mean shift (only) the coarse grid causes downstream.
-        Graph g;
-        g.opsetVersion = 13;
-        const int x = addInput(g, "x", {1, 3, 12, 12});
-        const int a = addValue(g, "a"), b = addValue(g, "b"), y = addValue(g, "y");
-        Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {8, 3, 3, 3}, 1, 0.3f), addWeight(g, "b1", {8}, 2, 0.1f)}, {a});
-        Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {8, 8, 3, 3}, 3, 0.2f), addWeight(g, "b2", {8}, 4, 0.1f)}, {b});
-        Node c3 = node("c3", "Conv", {b, addWeight(g, "w3", {4, 8, 1, 1}, 5, 0.3f), addWeight(g, "b3", {4}, 6, 0.1f)}, {y});
-        c1.attrs["pads"] = c2.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
-        c1.activation.kind = c2.activation.kind = Activation::Kind::Relu;
-        g.nodes = {c1, c2, c3};
-        g.inputs = {x};
-        g.outputs = {y};
-        g.rebuild();
+        const Graph g = shiftNet();
         auto data = dataFor(g, 16);
-        for (auto& sample : data.inputs.samples)  // a skewed input: most of the grid's error is a shift
-            for (float& v : sample.front().floats) v = v * v;
+        skew(data.inputs);
         EvalOptions none, weight, empirical;
         none.biasCorrection = EvalOptions::BiasCorrection::None;
         weight.biasCorrection = EvalOptions::BiasCorrection::Weight;
@@ -466,6 +475,50 @@ private slots:
         rw.biasCorrection = EvalOptions::BiasCorrection::Weight;
         const PlanBits ra2 = PlanBits::uniform(r, 6, 32, 2, 32);
         QCOMPARE(PlanEvaluator(r, rd, nullptr).evaluate(ra2).relativeMse, PlanEvaluator(r, rd, nullptr, rw).evaluate(ra2).relativeMse);
+    }
+
+    // Bias correction's float input means over the first calibration samples come from the
+    // calibration pass when it kept them for the same samples (ErrorTable::inputMeans): no float
+    // runs of its own over them, and the same corrections, so the same measurement to the last bit.
+    void biasMeansFromTheCalibrationPass() {
+        const Graph g = shiftNet();
+        EvalData data = dataFor(g, 6, 3);
+        skew(data.inputs);
+        data.calibration = syntheticDataset(g, 12, 7);
+        skew(data.calibration);
+        data.calibration.hash = hashSamples(data.calibration.samples);
+        for (auto mode : {EvalOptions::BiasCorrection::Empirical, EvalOptions::BiasCorrection::Weight}) {
+            EvalOptions eo;
+            eo.biasCorrection = mode;
+            eo.empiricalBiasSamples = 5;
+            const int means = biasMeanSamples(g, eo, 12);
+            QCOMPARE(means, mode == EvalOptions::BiasCorrection::Empirical ? 5 : 12);
+            CalibrationOptions co;
+            co.inputMeansSamples = means;
+            const ErrorTable kept = calibrate(g, data.calibration, co);
+            QCOMPARE(kept.inputMeansSamples, means);
+            ErrorTable plain = kept;
+            plain.inputMeans.clear();
+            plain.inputMeansSamples = 0;
+            const PlanEvaluator fromTable(g, data, &kept, eo), own(g, data, &plain, eo);
+            QCOMPARE(fromTable.profile().floatSamples, int64_t(6));
+            QCOMPARE(own.profile().floatSamples, int64_t(6 + means));
+            PlanBits a2 = PlanBits::uniform(g, 2, 32, 2, 32);
+            a2.activationBits[2] = 32;
+            const EvalMetrics m = fromTable.evaluate(a2);
+            QVERIFY(sameMetrics(m, own.evaluate(a2)));
+            EvalOptions none = eo;
+            none.biasCorrection = EvalOptions::BiasCorrection::None;
+            if (mode == EvalOptions::BiasCorrection::Empirical)  // the means are used: the shift is corrected
+                QVERIFY(m.relativeMse < PlanEvaluator(g, data, &plain, none).evaluate(a2).relativeMse);
+            // Means kept for other samples (another count, other data) are not used.
+            ErrorTable other = kept;
+            other.inputMeansSamples = means - 1;
+            QCOMPARE(PlanEvaluator(g, data, &other, eo).profile().floatSamples, int64_t(6 + means));
+            other = kept;
+            other.dataHash = "another set";
+            QCOMPARE(PlanEvaluator(g, data, &other, eo).profile().floatSamples, int64_t(6 + means));
+        }
     }
 
     void cancellation() {

@@ -40,6 +40,31 @@ Graph twoConvs() {
     g.rebuild();
     return g;
 }
+// x [1, 480, 3, 160] -> 1x1 conv 480 -> 480 + Relu -> 1x1 conv 480 -> 8: the shape of PP-OCRv4
+// rec's p2o.Conv.28, whose output the two-threaded executor sums in another order than the
+// single-threaded one.
+Graph wideConvs() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addValue(g, "x", {1, 480, 3, 160});
+    const int a = addValue(g, "a"), y = addValue(g, "y");
+    Node c1;
+    c1.name = "wide";
+    c1.op = "Conv";
+    c1.inputs = {x, addWeight(g, "w1", randomTensor({480, 480, 1, 1}, 4, 0.05f)), addWeight(g, "b1", randomTensor({480}, 5, 0.1f))};
+    c1.outputs = {a};
+    c1.activation.kind = Activation::Kind::Relu;
+    Node c2;
+    c2.name = "narrow";
+    c2.op = "Conv";
+    c2.inputs = {a, addWeight(g, "w2", randomTensor({8, 480, 1, 1}, 6, 0.05f))};
+    c2.outputs = {y};
+    g.nodes = {c1, c2};
+    g.inputs = {x};
+    g.outputs = {y};
+    g.rebuild();
+    return g;
+}
 // y = x + c (x [1, 40, 120] tokens, c per channel on the last axis), or y = x * m + c with m
 // per channel: one node whose output the test knows exactly.
 Graph affineTokens(const std::vector<float>& add, const std::vector<float>& mul = {}) {
@@ -242,6 +267,36 @@ private slots:
         one.samples = {set.samples.front()};
         const ErrorTable single = calibrate(g, one);
         QCOMPARE(single.rows[1].signalEnergy, single.rows[1].outputEnergy);
+    }
+
+    // Samples run in parallel on single-threaded executors; what each contributes is merged in
+    // sample order, so the table (pooled values, energies, per-position variances, input moments,
+    // sensitivities) is the same to the last bit for any thread count, and the progress report
+    // counts the merged samples in order.
+    void sameTableForAnyThreadCount() {
+        std::vector<float> mul(120, 0.5f), add(120, 0.f);
+        add[7] = 3.f;
+        for (const Graph& g : {twoConvs(), wideConvs(), affineTokens(add, mul)}) {
+            const auto set = syntheticDataset(g, 9, 5);
+            std::string first;
+            for (int threads : {1, 2, 3}) {
+                CalibrationOptions o;
+                o.threads = threads;
+                o.signal = SignalScale::Variance;
+                o.sensitivitySamples = 2;
+                std::vector<int> reported;
+                o.progress = [&](int done, int total) {
+                    QCOMPARE(total, 9);
+                    reported.push_back(done);
+                };
+                ErrorTable t = calibrate(g, set, o);
+                t.seconds = t.floatPassSeconds = 0;
+                const std::string json = errorTableToJson(t);
+                if (first.empty()) first = json;
+                QVERIFY2(json == first, qPrintable(QString("%1 threads").arg(threads)));
+                QCOMPARE(reported, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+            }
+        }
     }
 
     void badTensorFoldersFailClearly() {

@@ -212,6 +212,7 @@ struct RunHooks;
 // what the cold-open benchmark reports stage by stage.
 struct EvalProfile {
     double floatReferenceSeconds = 0;  // construction: float outputs and input means
+    int64_t floatSamples = 0;          // of which samples run (evaluation set + calibration means)
     double gptqSeconds = 0;            // prepareGptq: moments pass + factorizations
     double biasCorrectionSeconds = 0;  // empirical bias correction's lockstep runs
     double planRunSeconds = 0;         // the plan's runs over the evaluation samples
@@ -251,6 +252,15 @@ struct PlanDeployment {
     // Graph inputs sent as the sensor's 8-bit pixels (left as they are by the plan).
     bool sensorInput = false;
 };
+
+// Calibration samples the empirical bias correction runs in lockstep: the first
+// min(calibrationSamples, empiricalBiasSamples, what empiricalBiasMemoryBytes holds of one run's
+// peak live activations), at least 1.
+int empiricalBiasSamples(const Graph& g, const EvalOptions& o, int calibrationSamples);
+// The first this many calibration samples give the float input means bias correction compares
+// with (Empirical: the lockstep samples; Weight: all; None: 0). A calibration pass asked for them
+// (CalibrationOptions::inputMeansSamples) spares the evaluator its own float runs over them.
+int biasMeanSamples(const Graph& g, const EvalOptions& o, int calibrationSamples);
 
 class PlanEvaluator {
 public:
@@ -373,7 +383,6 @@ private:
     std::vector<std::string> floatDecoded_;
     std::optional<double> floatTop1Accuracy_, floatCharAccuracy_;
     double floatSeconds_ = 0;
-    int64_t sampleLiveBytes_ = 0;         // peak bytes of live activations in one run
     int empiricalSamples_ = 1;            // samples the empirical bias correction runs in lockstep
     std::vector<int> quantizedWeightOf_;  // per node: tensor id of its quantized weight, or -1
     std::vector<char> layerInput_;        // per tensor: read by a Conv/ConvTranspose/Gemm/MatMul

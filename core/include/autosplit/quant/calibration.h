@@ -83,6 +83,12 @@ struct ErrorTable {
     double seconds = 0;     // time to compute (not to load from the cache)
     double floatPassSeconds = 0;  // of which the float pass over the set (statistics and moments)
     bool fromCache = false;
+    // CalibrationOptions::inputMeansSamples: E[x] of every weight layer's input vector
+    // (LayerInputMoments::mean(), indexed by node; empty where none) over the first
+    // inputMeansSamples samples, from the same float pass. Not in the cache file: present only
+    // when this table was computed.
+    std::vector<std::vector<double>> inputMeans;
+    int inputMeansSamples = 0;
 
     int bitsIndex(int b) const;  // -1 when absent
 };
@@ -107,7 +113,11 @@ struct CalibrationOptions {
     int threads = 0;        // 0 = all cores
     std::string cacheDir;   // empty: no cache
     CancelToken cancel;
-    std::function<void(int done, int total)> progress;  // samples run
+    // Samples run, counted in order; called from the pass's worker threads, one call at a time.
+    std::function<void(int done, int total)> progress;
+    // > 0 (Relative / RelativeGptq): also keep the weight layers' input means over the first this
+    // many samples (ErrorTable::inputMeans), what the evaluator's bias correction compares with.
+    int inputMeansSamples = 0;
     // Values kept per tensor and input for the activation statistics (strided subsample).
     int64_t samplesPerTensor = 4096;
 };
