@@ -11,10 +11,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <set>
-#include <map>
 #include <thread>
 #include <unordered_map>
 
@@ -421,26 +422,61 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
             if (budget[k] > 0) moments[k]->setVectorsPerAdd((budget[k] + layerSamples[k] - 1) / layerSamples[k]);
             readers[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
         }
-        int passSample = 0;
-        RunHooks hooks;
-        hooks.cancel = cancel;
-        hooks.lastNode = batch.back();
-        // Of the pass: the R x R sums (hooks run between nodes, each chunk's sums as two tasks on
-        // the executor's pool).
-        double accumulateSeconds = 0;
-        hooks.onValue = [&](int, int tensor, TensorData& v) {
-            auto it = readers.find(tensor);
-            if (it == readers.end() || !v.isFloat()) return;
-            const auto a0 = std::chrono::steady_clock::now();
-            for (size_t k : it->second)
-                if (inLayerSet(k, passSample)) moments[k]->add(v, parallel_.get());
-            accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
+        // Pass sample i adds its vectors to a layer only after sample i - 1 has added its own:
+        // every layer sums its samples in pass order, so the sums, and so the rounding, are those
+        // of a serial pass. Samples run in parallel on single-threaded executors (a later sample
+        // waits at a layer for the earlier one); the same moments for any thread count.
+        const bool sampleParallel = threads_ > 1 && samples > 1;
+        std::mutex turnMutex;
+        std::condition_variable turnTaken;
+        std::vector<int> turn(batch.size(), 0);  // per layer: the pass sample whose vectors go in next
+        bool abandoned = false;                  // a sample failed: the others stop waiting
+        double accumulateSeconds = 0;            // of the pass: the R x R sums (summed over threads)
+        auto hooksFor = [&](int passSample) {
+            RunHooks hooks;
+            hooks.cancel = cancel;
+            hooks.lastNode = batch.back();
+            hooks.onValue = [&, passSample](int, int tensor, TensorData& v) {
+                auto it = readers.find(tensor);
+                if (it == readers.end() || !v.isFloat()) return;
+                for (size_t k : it->second) {
+                    {
+                        std::unique_lock<std::mutex> l(turnMutex);
+                        turnTaken.wait(l, [&] { return turn[k] == passSample || abandoned; });
+                        if (abandoned) throw Cancelled();
+                    }
+                    const auto a0 = std::chrono::steady_clock::now();
+                    // Alone, each chunk's sums run as two tasks on the executor's pool (the same sums).
+                    if (inLayerSet(k, passSample)) moments[k]->add(v, sampleParallel ? nullptr : parallel_.get());
+                    {
+                        std::lock_guard<std::mutex> l(turnMutex);
+                        accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
+                        turn[k] = passSample + 1;
+                    }
+                    turnTaken.notify_all();
+                }
+            };
+            return hooks;
+        };
+        auto runPass = [&](int passSample, const Executor& ex) {
+            try {
+                ex.run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(passSample) * calib / samples)],
+                       hooksFor(passSample));
+            } catch (...) {
+                {
+                    std::lock_guard<std::mutex> l(turnMutex);
+                    abandoned = true;
+                }
+                turnTaken.notify_all();
+                throw;
+            }
         };
         const auto pass0 = std::chrono::steady_clock::now();
-        // Samples in order on the multi-threaded executor: the sums, and so the rounding, are the
-        // same in every run (sample-parallel accumulation would order them by thread timing).
-        for (passSample = 0; passSample < samples; ++passSample)
-            parallel_->run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(passSample) * calib / samples)], hooks);
+        if (sampleParallel) {
+            parallelFor(*parallel_, samples, [&](int i) { runPass(i, *serial_); }, cancel);
+        } else {
+            for (int i = 0; i < samples; ++i) runPass(i, *parallel_);
+        }
         {
             std::lock_guard<std::mutex> l(profileMutex_);
             profile_.gptqSamples += samples;

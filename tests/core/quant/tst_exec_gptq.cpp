@@ -12,6 +12,7 @@
 
 #include <QtTest>
 
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <random>
@@ -474,6 +475,65 @@ private slots:
         t2.join();
         QCOMPARE(r4.relativeMse, mg.relativeMse);
         QCOMPARE(r6.relativeMse, gptq.evaluate(w6).relativeMse);
+    }
+
+    // The moment pass runs its samples in parallel on single-threaded executors, each layer
+    // adding its samples in pass order: a plan measures the same for any thread count, and a
+    // cancelled pass (samples waiting on each other at a layer) ends with Cancelled instead of
+    // hanging, leaving the evaluator usable.
+    void momentPassIsTheSameForAnyThreadCountAndCancels() {
+        Graph g;
+        g.opsetVersion = 13;
+        const int x = addInput(g, "x", {1, 24, 40, 40});
+        const int a = addValue(g, "a"), b = addValue(g, "b"), y = addValue(g, "y");
+        Node c1 = makeNode("conv1", "Conv", {x, addWeight(g, "w1", randomTensor({48, 24, 3, 3}, 40, 0.1f))}, {a});
+        c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+        c1.activation.kind = Activation::Kind::Relu;
+        Node c2 = makeNode("conv2", "Conv", {a, addWeight(g, "w2", randomTensor({48, 48, 1, 1}, 41, 0.2f))}, {b});
+        c2.activation.kind = Activation::Kind::Relu;
+        Node c3 = makeNode("conv3", "Conv", {b, addWeight(g, "w3", randomTensor({8, 48, 3, 3}, 42, 0.1f))}, {y});
+        c3.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+        g.nodes = {c1, c2, c3};
+        g.inputs = {x};
+        g.outputs = {y};
+        g.rebuild();
+        EvalData data;
+        for (uint32_t s = 0; s < 4; ++s) data.inputs.samples.push_back({correlatedInput({1, 24, 40, 40}, 200 + s)});
+        for (uint32_t s = 0; s < 32; ++s) data.calibration.samples.push_back({correlatedInput({1, 24, 40, 40}, 300 + s)});
+        EvalOptions opts;
+        opts.task = EvalTask::Generic;
+        opts.biasCorrection = EvalOptions::BiasCorrection::None;
+        const PlanBits w4 = PlanBits::uniform(g, 2, 4, 32, 32);
+        double first = -1;
+        for (int threads : {1, 2, 3}) {
+            opts.threads = threads;
+            const PlanEvaluator ev(g, data, nullptr, opts);
+            const double e = ev.evaluate(w4).relativeMse;
+            QCOMPARE(ev.profile().gptqPasses, 1);
+            if (first < 0) first = e;
+            QCOMPARE(e, first);
+        }
+        // Cancelled at different points of the first measurement (its moment pass): either it ends
+        // first or it throws Cancelled; then the same evaluator measures the plan as before.
+        opts.threads = 2;
+        int cancelled = 0;
+        for (int delayMs : {0, 1, 2, 4, 8, 16}) {
+            const PlanEvaluator ev(g, data, nullptr, opts);
+            CancelToken cancel;
+            std::thread stop([cancel, delayMs]() mutable {
+                std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+                cancel.cancel();
+            });
+            try {
+                ev.evaluate(w4, cancel);
+            } catch (const Cancelled&) {
+                ++cancelled;
+            }
+            stop.join();
+            QCOMPARE(ev.evaluate(w4).relativeMse, first);
+        }
+        qInfo("%d of 6 measurements cancelled", cancelled);
+        QVERIFY(cancelled > 0);
     }
 
     void aPlansMeasurementDoesNotDependOnEarlierOnes() {
