@@ -363,8 +363,8 @@ bool coldOpen(const QString& modelsDir, const QStringList& only) {
                         static_cast<long long>(f.decisionSamples), "<=", target, total <= target ? "PASS" : "MISS",
                         f.selected.c_str());
             if (measureS > 0)
-                std::printf("%-28s %5s   measuring: GPTQ %.2f s (%d float passes, %lld calibration runs: %.2f s, of which moments "
-                            "%.2f s; factorizations %.2f s), bias correction %.2f s (%lld calibration runs), plan runs %.2f s\n",
+                std::printf("%-28s %5s   measuring: GPTQ %.2f s (%d float passes, %lld calibration runs: %.2f s; moments "
+                            "%.2f s summed over threads; factorizations %.2f s), bias correction %.2f s (%lld calibration runs), plan runs %.2f s\n",
                             "", "", f.eval.gptqSeconds, f.eval.gptqPasses, static_cast<long long>(f.eval.gptqSamples),
                             f.eval.gptqPassSeconds, f.eval.gptqMomentSeconds, f.eval.gptqSeconds - f.eval.gptqPassSeconds,
                             f.eval.biasCorrectionSeconds, static_cast<long long>(f.eval.biasSamples), f.eval.planRunSeconds);

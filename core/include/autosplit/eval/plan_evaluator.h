@@ -221,7 +221,8 @@ struct EvalProfile {
     int64_t gptqSamples = 0;           // calibration samples run for GPTQ moments (per batch of layers)
     int gptqPasses = 0;                // batches of layers (one float pass each)
     double gptqPassSeconds = 0;        // of gptqSeconds: the float passes, moments included
-    double gptqMomentSeconds = 0;      // of those: accumulating the moments (the rest: factorizations)
+    double gptqMomentSeconds = 0;      // accumulating the moments, summed over the threads that did
+                                       // (samples in parallel: may exceed gptqPassSeconds)
     int evaluations = 0;
 };
 
