@@ -93,16 +93,8 @@ int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
     // Per sample and layer: the means of what the layer reads under the plan.
     std::vector<std::vector<std::unique_ptr<LayerInputMoments>>> means(static_cast<size_t>(k));
     std::vector<std::unique_ptr<ExecutorRun>> runs(static_cast<size_t>(k));
-    const bool sampleParallel = threads_ > 1 && k > 1;
-    const Executor& ex = sampleParallel ? *serial_ : *parallel_;
-    auto forK = [&](const std::function<void(int)>& f) {
-        if (sampleParallel) {
-            parallelFor(*parallel_, k, f, cancel);
-        } else {
-            for (int s = 0; s < k; ++s) f(s);
-        }
-    };
-    forK([&](int s) {
+    // Every sample's run starts on the executor forEachSample picks; the later calls pick alike.
+    forEachSample(*parallel_, *serial_, k, [&](int s, const Executor& ex) {
         auto& mine = means[static_cast<size_t>(s)];
         mine.resize(layers.size());
         for (size_t l = 0; l < layers.size(); ++l) mine[l] = LayerInputMoments::meansForNode(g, layers[l]);
@@ -114,12 +106,12 @@ int PlanEvaluator::runCorrecting(const PlanBits& plan, const RunHooks& hooks,
             for (size_t l : it->second) mine[l]->add(v);
         };
         runs[static_cast<size_t>(s)] = ex.start(calibration().samples[static_cast<size_t>(s)], std::move(h));
-    });
+    }, cancel);
     for (size_t l = 0; l < layers.size(); ++l) {
         const int layer = layers[l];
         // Every sample up to the layer's predecessor, then its bias from their means (merged in
         // sample order: the same correction in every run).
-        forK([&](int s) { runs[static_cast<size_t>(s)]->runTo(layer - 1); });
+        forEachSample(*parallel_, *serial_, k, [&](int s, const Executor&) { runs[static_cast<size_t>(s)]->runTo(layer - 1); }, cancel);
         const Node& node = g.nodes[static_cast<size_t>(layer)];
         for (int s = 1; s < k; ++s) means[0][l]->merge(*means[static_cast<size_t>(s)][l]);
         if (overrides.count(node.inputs[2])) continue;

@@ -7,13 +7,13 @@
 #include "autosplit/ir/analysis.h"
 #include "autosplit/quant/gptq.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/in_order.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -211,30 +211,21 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
                                 table_->dataHash == calibration().hash;
     // Each sample's means per layer, merged in sample order as they arrive (a later sample's wait
     // until the earlier ones are in): the same means in every run.
-    struct OrderedMeans {
-        std::unique_ptr<LayerInputMoments> sum;
-        int next = 0;  // the sample merged next
-        std::map<int, std::unique_ptr<LayerInputMoments>> waiting;
-    };
-    std::vector<OrderedMeans> ordered;
-    std::mutex meanMutex;
+    std::vector<InOrder<std::unique_ptr<LayerInputMoments>>> ordered(meanReaders.empty() || meansFromTable ? 0 : g.nodes.size());
+    std::vector<std::unique_ptr<LayerInputMoments>> meanSums(ordered.size());
     std::function<void(int, int, TensorData&)> observe;
-    if (!meanReaders.empty() && !meansFromTable) {
-        ordered.resize(g.nodes.size());
+    if (!ordered.empty()) {
         observe = [&](int sample, int tensor, TensorData& v) {
             auto it = meanReaders.find(tensor);
             if (sample >= meanSamples || it == meanReaders.end() || !v.isFloat()) return;
             for (int node : it->second) {
                 auto local = LayerInputMoments::meansForNode(g, node);
                 local->add(v);
-                std::lock_guard<std::mutex> l(meanMutex);
-                OrderedMeans& om = ordered[static_cast<size_t>(node)];
-                om.waiting.emplace(sample, std::move(local));
-                for (auto w = om.waiting.find(om.next); w != om.waiting.end(); w = om.waiting.find(++om.next)) {
-                    if (om.sum) om.sum->merge(*w->second);
-                    else om.sum = std::move(w->second);
-                    om.waiting.erase(w);
-                }
+                auto& sum = meanSums[static_cast<size_t>(node)];
+                ordered[static_cast<size_t>(node)].put(sample, std::move(local), [&sum](int, std::unique_ptr<LayerInputMoments>& m) {
+                    if (sum) sum->merge(*m);
+                    else sum = std::move(m);
+                });
             }
         };
     }
@@ -248,13 +239,12 @@ PlanEvaluator::PlanEvaluator(const Graph& g, EvalData data, const ErrorTable* ta
     } else {
         reference_ = runAll(data_.inputs, cancel, observe);
     }
-    if (meansFromTable) {
-        for (size_t i = 0; i < g.nodes.size(); ++i)
-            if (hasCorrectableBias(g, static_cast<int>(i))) inputMean_[i] = table_->inputMeans[i];
-    } else {
-        for (size_t i = 0; i < ordered.size(); ++i)
-            if (ordered[i].sum && ordered[i].sum->vectors() > 0) inputMean_[i] = ordered[i].sum->mean();
-    }
+    for (const auto& [tensor, nodes] : meanReaders)
+        for (int node : nodes) {
+            const size_t i = static_cast<size_t>(node);
+            if (meansFromTable) inputMean_[i] = table_->inputMeans[i];
+            else if (meanSums[i] && meanSums[i]->vectors() > 0) inputMean_[i] = meanSums[i]->mean();
+        }
     floatSeconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     profile_.floatReferenceSeconds = floatSeconds_;
     // Graph inputs that are not sensor pixels: static parameters per width, fitted on the pooled
@@ -426,17 +416,18 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         // every layer sums its samples in pass order, so the sums, and so the rounding, are those
         // of a serial pass. Samples run in parallel on single-threaded executors (a later sample
         // waits at a layer for the earlier one); the same moments for any thread count.
-        const bool sampleParallel = threads_ > 1 && samples > 1;
         std::mutex turnMutex;
         std::condition_variable turnTaken;
         std::vector<int> turn(batch.size(), 0);  // per layer: the pass sample whose vectors go in next
         bool abandoned = false;                  // a sample failed: the others stop waiting
         double accumulateSeconds = 0;            // of the pass: the R x R sums (summed over threads)
-        auto hooksFor = [&](int passSample) {
+        // Alone on the multi-threaded executor, each chunk's sums run as two tasks on its pool (the
+        // same sums); in parallel, on the sample's own thread.
+        auto hooksFor = [&](int passSample, const Executor* momentPool) {
             RunHooks hooks;
             hooks.cancel = cancel;
             hooks.lastNode = batch.back();
-            hooks.onValue = [&, passSample](int, int tensor, TensorData& v) {
+            hooks.onValue = [&, passSample, momentPool](int, int tensor, TensorData& v) {
                 auto it = readers.find(tensor);
                 if (it == readers.end() || !v.isFloat()) return;
                 for (size_t k : it->second) {
@@ -446,8 +437,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
                         if (abandoned) throw Cancelled();
                     }
                     const auto a0 = std::chrono::steady_clock::now();
-                    // Alone, each chunk's sums run as two tasks on the executor's pool (the same sums).
-                    if (inLayerSet(k, passSample)) moments[k]->add(v, sampleParallel ? nullptr : parallel_.get());
+                    if (inLayerSet(k, passSample)) moments[k]->add(v, momentPool);
                     {
                         std::lock_guard<std::mutex> l(turnMutex);
                         accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();
@@ -461,7 +451,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         auto runPass = [&](int passSample, const Executor& ex) {
             try {
                 ex.run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(passSample) * calib / samples)],
-                       hooksFor(passSample));
+                       hooksFor(passSample, &ex == parallel_.get() ? &ex : nullptr));
             } catch (...) {
                 {
                     std::lock_guard<std::mutex> l(turnMutex);
@@ -472,11 +462,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
             }
         };
         const auto pass0 = std::chrono::steady_clock::now();
-        if (sampleParallel) {
-            parallelFor(*parallel_, samples, [&](int i) { runPass(i, *serial_); }, cancel);
-        } else {
-            for (int i = 0; i < samples; ++i) runPass(i, *parallel_);
-        }
+        forEachSample(*parallel_, *serial_, samples, runPass, cancel);
         {
             std::lock_guard<std::mutex> l(profileMutex_);
             profile_.gptqSamples += samples;
@@ -636,13 +622,10 @@ std::vector<std::vector<TensorData>> PlanEvaluator::runAll(const Dataset& set, c
 void PlanEvaluator::runSamples(const std::vector<std::vector<TensorData>>& samples, int first, int last,
                                const std::function<RunHooks(int)>& hooksFor, std::vector<std::vector<TensorData>>& out,
                                const CancelToken& cancel) const {
-    if (threads_ > 1 && last - first > 1) {
-        // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
-        parallelFor(*parallel_, last - first, [&](int k) { out[first + k] = serial_->run(samples[first + k], hooksFor(first + k)).outputs; },
-                    cancel);
-    } else {
-        for (int i = first; i < last; ++i) out[static_cast<size_t>(i)] = parallel_->run(samples[static_cast<size_t>(i)], hooksFor(i)).outputs;
-    }
+    // Whole samples in parallel on single-threaded executors: no synchronization inside a run.
+    forEachSample(*parallel_, *serial_, last - first, [&](int k, const Executor& on) {
+        out[static_cast<size_t>(first + k)] = on.run(samples[static_cast<size_t>(first + k)], hooksFor(first + k)).outputs;
+    }, cancel);
 }
 
 std::vector<int> PlanEvaluator::appliedBits(const PlanBits& plan, const CancelToken& cancel) const {

@@ -26,4 +26,13 @@ void parallelFor(const Executor& ex, int n, const std::function<void(int)>& f, c
     cancel.throwIfCancelled();
 }
 
+void forEachSample(const Executor& pool, const Executor& serial, int n, const std::function<void(int, const Executor&)>& f,
+                   const CancelToken& cancel) {
+    if (pool.threads() > 1 && n > 1) {
+        parallelFor(pool, n, [&](int i) { f(i, serial); }, cancel);
+    } else {
+        for (int i = 0; i < n; ++i) f(i, pool);
+    }
+}
+
 }  // namespace autosplit

@@ -5,6 +5,7 @@
 #include "autosplit/exec/parallel.h"
 #include "autosplit/quant/gptq.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/in_order.h"
 #include "autosplit/util/lane_sums.h"
 
 #include <nlohmann/json.hpp>
@@ -392,30 +393,15 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
         // Whole samples in parallel on single-threaded executors (the same values for any thread
         // count); each finished sample waits for its predecessors and is merged in order (the
         // progress report counts merged samples).
-        std::mutex mergeMutex;
-        std::vector<std::unique_ptr<SampleStats>> done(static_cast<size_t>(total));
-        int nextMerge = 0;
-        auto finished = [&](int s, std::unique_ptr<SampleStats> st) {
-            std::lock_guard<std::mutex> l(mergeMutex);
-            done[static_cast<size_t>(s)] = std::move(st);
-            while (nextMerge < total && done[static_cast<size_t>(nextMerge)]) {
-                merge(*done[static_cast<size_t>(nextMerge)]);
-                done[static_cast<size_t>(nextMerge)].reset();
-                ++nextMerge;
-                if (o.progress) o.progress(nextMerge, total);
-            }
-        };
-        const bool sampleParallel = ex.threads() > 1 && total > 1;
-        auto runOne = [&](int s) {
+        InOrder<std::unique_ptr<SampleStats>> inOrder;
+        forEachSample(ex, serial, total, [&](int s, const Executor& on) {
             auto st = std::make_unique<SampleStats>();
-            runSample(s, sampleParallel ? serial : ex, *st);
-            finished(s, std::move(st));
-        };
-        if (sampleParallel) {
-            parallelFor(ex, total, runOne, o.cancel);
-        } else {
-            for (int s = 0; s < total; ++s) runOne(s);
-        }
+            runSample(s, on, *st);
+            inOrder.put(s, std::move(st), [&](int i, std::unique_ptr<SampleStats>& done) {
+                merge(*done);
+                if (o.progress) o.progress(i + 1, total);
+            });
+        }, o.cancel);
     }
     table.floatPassSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (size_t i = 0; i < g.nodes.size(); ++i)

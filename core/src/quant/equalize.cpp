@@ -284,14 +284,10 @@ void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o
     ExecutorOptions eo;
     eo.threads = o.threads;
     const Executor ex(g, eo);
-    if (ex.threads() > 1 && measured > 1) {
-        ExecutorOptions one;
-        one.threads = 1;
-        const Executor serial(g, one);
-        parallelFor(ex, measured, [&](int i) { measure(i, serial); }, o.cancel);
-    } else {
-        for (int i = 0; i < measured; ++i) measure(i, ex);
-    }
+    ExecutorOptions one;
+    one.threads = 1;
+    const Executor serial(g, one);
+    forEachSample(ex, serial, measured, measure, o.cancel);
     // The channel count is the first sample's that showed the tensor; a sample with another
     // count is ignored for that tensor.
     for (const auto& sample : perSample)
