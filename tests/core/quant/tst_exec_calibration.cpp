@@ -17,22 +17,26 @@ using namespace autosplit;
 using namespace autosplit::testing;
 
 namespace {
-Graph twoConvs() {
+// x -> conv w1 (bias, Relu; 3x3 kernels padded by 1) -> 1x1 conv to `outChannels` -> y; weights
+// and bias seeded from `seed` on.
+Graph convReluConv(std::vector<int64_t> xShape, std::vector<int64_t> w1Shape, int64_t outChannels, uint32_t seed, float wScale,
+                   float bScale) {
     Graph g;
     g.opsetVersion = 13;
-    const int x = addValue(g, "x", {1, 3, 12, 12});
+    const int x = addValue(g, "x", xShape);
     const int a = addValue(g, "a"), y = addValue(g, "y");
+    const int64_t mid = w1Shape[0], pad = (w1Shape[2] - 1) / 2;
     Node c1;
     c1.name = "conv1";
     c1.op = "Conv";
-    c1.inputs = {x, addWeight(g, "w1", randomTensor({8, 3, 3, 3}, 1, 0.3f)), addWeight(g, "b1", randomTensor({8}, 2, 0.3f))};
+    c1.inputs = {x, addWeight(g, "w1", randomTensor(w1Shape, seed, wScale)), addWeight(g, "b1", randomTensor({mid}, seed + 1, bScale))};
     c1.outputs = {a};
-    c1.attrs["pads"] = Attribute{std::vector<int64_t>{1, 1, 1, 1}};
+    if (pad > 0) c1.attrs["pads"] = Attribute{std::vector<int64_t>{pad, pad, pad, pad}};
     c1.activation.kind = Activation::Kind::Relu;
     Node c2;
     c2.name = "conv2";
     c2.op = "Conv";
-    c2.inputs = {a, addWeight(g, "w2", randomTensor({4, 8, 1, 1}, 3, 0.3f))};
+    c2.inputs = {a, addWeight(g, "w2", randomTensor({outChannels, mid, 1, 1}, seed + 2, wScale))};
     c2.outputs = {y};
     g.nodes = {c1, c2};
     g.inputs = {x};
@@ -40,31 +44,11 @@ Graph twoConvs() {
     g.rebuild();
     return g;
 }
+Graph twoConvs() { return convReluConv({1, 3, 12, 12}, {8, 3, 3, 3}, 4, 1, 0.3f, 0.3f); }
 // x [1, 480, 3, 160] -> 1x1 conv 480 -> 480 + Relu -> 1x1 conv 480 -> 8: the shape of PP-OCRv4
 // rec's p2o.Conv.28, whose output the two-threaded executor sums in another order than the
 // single-threaded one.
-Graph wideConvs() {
-    Graph g;
-    g.opsetVersion = 13;
-    const int x = addValue(g, "x", {1, 480, 3, 160});
-    const int a = addValue(g, "a"), y = addValue(g, "y");
-    Node c1;
-    c1.name = "wide";
-    c1.op = "Conv";
-    c1.inputs = {x, addWeight(g, "w1", randomTensor({480, 480, 1, 1}, 4, 0.05f)), addWeight(g, "b1", randomTensor({480}, 5, 0.1f))};
-    c1.outputs = {a};
-    c1.activation.kind = Activation::Kind::Relu;
-    Node c2;
-    c2.name = "narrow";
-    c2.op = "Conv";
-    c2.inputs = {a, addWeight(g, "w2", randomTensor({8, 480, 1, 1}, 6, 0.05f))};
-    c2.outputs = {y};
-    g.nodes = {c1, c2};
-    g.inputs = {x};
-    g.outputs = {y};
-    g.rebuild();
-    return g;
-}
+Graph wideConvs() { return convReluConv({1, 480, 3, 160}, {480, 480, 1, 1}, 8, 4, 0.05f, 0.1f); }
 // y = x + c (x [1, 40, 120] tokens, c per channel on the last axis), or y = x * m + c with m
 // per channel: one node whose output the test knows exactly.
 Graph affineTokens(const std::vector<float>& add, const std::vector<float>& mul = {}) {
