@@ -119,27 +119,99 @@ AUTOSPLIT_TARGET_AVX512 void polyphaseAvx512(const float* base, const int64_t* o
     }
 }
 
-AUTOSPLIT_TARGET_AVX512 void copyFloatsAvx512(float* dst, const float* src, int64_t n) {
-    for (; n >= 16; n -= 16, src += 16, dst += 16) _mm512_storeu_ps(dst, _mm512_loadu_ps(src));
-    if (n > 0) _mm512_mask_storeu_ps(dst, firstLanes(n), _mm512_maskz_loadu_ps(firstLanes(n), src));
-}
-
-// src[2j] -> even[j], src[2j + 1] -> odd[j] for the n elements of src.
-AUTOSPLIT_TARGET_AVX512 void deinterleaveAvx512(const float* src, int64_t n, float* even, float* odd) {
-    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (int64_t j = 0; 2 * j < n; j += 16) {
-        const int64_t left = std::min<int64_t>(32, n - 2 * j);
-        const __m512 a = _mm512_maskz_loadu_ps(firstLanes(left), src + 2 * j);
-        const __m512 b = _mm512_maskz_loadu_ps(firstLanes(left - 16), src + 2 * j + 16);
-        _mm512_mask_storeu_ps(even + j, firstLanes((left + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
-        _mm512_mask_storeu_ps(odd + j, firstLanes(left / 2), _mm512_permutex2var_ps(a, io, b));
-    }
-}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+
+#define AUTOSPLIT_TARGET_AVX2 __attribute__((target("avx2,fma")))
+
+// The first n lanes of an 8-wide vector (n clamped to 0..8), as a maskload/maskstore mask.
+AUTOSPLIT_TARGET_AVX2 inline __m256i firstLanes8(int64_t n) {
+    const int k = static_cast<int>(std::clamp<int64_t>(n, 0, 8));
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// depthwiseAvx512 with 8-wide blocks: the same sums in the same order (one FMA per tap).
+template <int SX, int B>
+AUTOSPLIT_TARGET_AVX2 void depthwiseAvx2(const DepthwisePlane& p, const float* x, const float* w, float bias, float lo,
+                                         float hi, float* y) {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vb = _mm256_set1_ps(bias);
+    for (int64_t oy = 0; oy < p.oh; ++oy) {
+        for (int64_t ox0 = 0; ox0 < p.ow; ox0 += 8 * B) {
+            __m256 acc[B];
+            __m256i m[B], m1[B], m2[B];
+            #pragma GCC unroll 8
+            for (int b = 0; b < B; ++b) {
+                const int64_t n = std::clamp<int64_t>(p.ow - ox0 - 8 * b, 0, 8);
+                m[b] = firstLanes8(n);
+                m1[b] = firstLanes8(2 * n - 1);  // stride 2: inputs spanned by n outputs
+                m2[b] = firstLanes8(2 * n - 1 - 8);
+                acc[b] = vb;
+            }
+            for (int64_t ky = 0; ky < p.kh; ++ky) {
+                const float* xr = x + (oy * p.sy + ky * p.dy) * p.ldx + ox0 * SX;
+                for (int64_t kx = 0; kx < p.kw; ++kx) {
+                    const __m256 wv = _mm256_set1_ps(w[ky * p.kw + kx]);
+                    const float* s = xr + kx * p.dx;
+                    #pragma GCC unroll 8
+                    for (int b = 0; b < B; ++b) {
+                        __m256 v;
+                        if constexpr (SX == 1) {
+                            v = _mm256_maskload_ps(s + 8 * b, m[b]);
+                        } else {
+                            // Even elements of 16 inputs: [a0 a2 b0 b2 | a4 a6 b4 b6] -> a0..a6 b0..b6.
+                            const __m256 a = _mm256_maskload_ps(s + 16 * b, m1[b]);
+                            const __m256 c = _mm256_maskload_ps(s + 16 * b + 8, m2[b]);
+                            v = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                                _mm256_castps_pd(_mm256_shuffle_ps(a, c, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                        }
+                        acc[b] = _mm256_fmadd_ps(wv, v, acc[b]);
+                    }
+                }
+            }
+            float* yr = y + oy * p.ow + ox0;
+            #pragma GCC unroll 8
+            for (int b = 0; b < B; ++b)
+                _mm256_maskstore_ps(yr + 8 * b, m[b], _mm256_min_ps(_mm256_max_ps(acc[b], vlo), vhi));
+        }
+    }
+}
+
+// polyphaseAvx512 with 8-wide blocks (B of them per step).
+template <int B>
+AUTOSPLIT_TARGET_AVX2 void polyphaseAvx2(const float* base, const int64_t* offsets, const float* w, int taps, int64_t n,
+                                         float bias, float lo, float hi, float* out) {
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vb = _mm256_set1_ps(bias);
+    for (int64_t o0 = 0; o0 < n; o0 += 8 * B) {
+        __m256 acc[B];
+        #pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) acc[b] = vb;
+        for (int t = 0; t < taps; ++t) {
+            const __m256 wv = _mm256_set1_ps(w[t]);
+            const float* s = base + offsets[t] + o0;
+            #pragma GCC unroll 8
+            for (int b = 0; b < B; ++b) acc[b] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(s + 8 * b), acc[b]);
+        }
+        #pragma GCC unroll 8
+        for (int b = 0; b < B; ++b) {
+            const int64_t left = n - o0 - 8 * b;
+            if (left <= 0) break;
+            const __m256 v = _mm256_min_ps(_mm256_max_ps(acc[b], vlo), vhi);
+            if (left >= 8) _mm256_storeu_ps(out + o0 + 8 * b, v);
+            else _mm256_maskstore_ps(out + o0 + 8 * b, firstLanes8(left), v);
+        }
+    }
+}
 #endif
+
+// src[2j] -> even[j], src[2j + 1] -> odd[j] for the n elements of src.
+void deinterleave(const float* src, int64_t n, float* even, float* odd) {
+    for (int64_t j = 0; 2 * j + 1 < n; ++j) {
+        even[j] = src[2 * j];
+        odd[j] = src[2 * j + 1];
+    }
+    if (n % 2) even[n / 2] = src[n - 1];
+}
 
 }  // namespace
 
@@ -157,6 +229,17 @@ void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const 
         if (blocks == 2) return depthwiseAvx512<2, 2>(p, x, w, bias, lo, hi, y);
         return depthwiseAvx512<2, 4>(p, x, w, bias, lo, hi, y);
     }
+    if (isa == GemmIsa::Avx2 && (p.sx == 1 || p.sx == 2)) {
+        const int64_t blocks = (p.ow + 7) / 8;
+        if (p.sx == 1) {
+            if (blocks == 1) return depthwiseAvx2<1, 1>(p, x, w, bias, lo, hi, y);
+            if (blocks == 2) return depthwiseAvx2<1, 2>(p, x, w, bias, lo, hi, y);
+            return depthwiseAvx2<1, 4>(p, x, w, bias, lo, hi, y);
+        }
+        if (blocks == 1) return depthwiseAvx2<2, 1>(p, x, w, bias, lo, hi, y);
+        if (blocks == 2) return depthwiseAvx2<2, 2>(p, x, w, bias, lo, hi, y);
+        return depthwiseAvx2<2, 4>(p, x, w, bias, lo, hi, y);
+    }
 #endif
     (void)isa;
     depthwiseGeneric(p, x, w, bias, lo, hi, y);
@@ -164,7 +247,7 @@ void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const 
 
 bool depthwisePolyphaseSupported(GemmIsa isa, const DepthwiseChannel& c) {
 #ifdef AUTOSPLIT_DW_X86
-    return isa == GemmIsa::Avx512 && (c.s == 1 || c.s == 2) && c.oh > 0 && c.ow > 0;
+    return (isa == GemmIsa::Avx512 || isa == GemmIsa::Avx2) && (c.s == 1 || c.s == 2) && c.oh > 0 && c.ow > 0;
 #else
     (void)isa;
     (void)c;
@@ -173,11 +256,13 @@ bool depthwisePolyphaseSupported(GemmIsa isa, const DepthwiseChannel& c) {
 }
 
 namespace {
-constexpr int kPolyBlocks = 4;  // 16-wide blocks per step of the flattened kernel
+// Outputs per step of the flattened kernel: 4 16-wide blocks (AVX-512) or 8 8-wide ones (AVX2).
+constexpr int kPolyStep = 64;
 }
 
-void DepthwisePhases::prepare(const DepthwiseChannel& c) {
+void DepthwisePhases::prepare(const DepthwiseChannel& c, GemmIsa isa) {
     c_ = c;
+    isa_ = isa;
     const int64_t s = c.s;
     // The padded rows and columns the outputs read, per phase.
     const int64_t hp = (c.oh - 1) * s + (c.kh - 1) * c.dy + 1, wp = (c.ow - 1) * s + (c.kw - 1) * c.dx + 1;
@@ -196,7 +281,7 @@ void DepthwisePhases::prepare(const DepthwiseChannel& c) {
             maxOffset = std::max(maxOffset, tapOffset_.back());
         }
     // Slack: what the last step reads past n.
-    const int64_t step = 16 * kPolyBlocks, padded = (n_ + step - 1) / step * step;
+    const int64_t padded = (n_ + kPolyStep - 1) / kPolyStep * kPolyStep;
     storage_.assign(static_cast<size_t>(std::max(s * s * planeSize_, maxOffset + padded) + 16), 0.f);
     if (q_ != c.ow) out_.resize(static_cast<size_t>(n_));
 }
@@ -211,19 +296,23 @@ void DepthwisePhases::run(const float* x, const float* w, float bias, float lo, 
         if (r >= hp_) break;
         const float* src = x + iy * c.w;
         if (s == 1) {
-            copyFloatsAvx512(planes + r * q_ + c.pl, src, cols);
+            std::copy(src, src + cols, planes + r * q_ + c.pl);
         } else {
             // Input column ix is padded column C = ix + pl: even ix to phase pl % 2, odd ix to the other.
             float* row = planes + ((r % 2) * 2) * planeSize_ + (r / 2) * q_;
             float* evenDst = row + (c.pl % 2) * planeSize_ + c.pl / 2;
             float* oddDst = row + ((c.pl + 1) % 2) * planeSize_ + (c.pl + 1) / 2;
-            deinterleaveAvx512(src, cols, evenDst, oddDst);
+            deinterleave(src, cols, evenDst, oddDst);
         }
     }
     float* out = q_ == c.ow ? y : out_.data();
-    polyphaseAvx512<kPolyBlocks>(planes, tapOffset_.data(), w, static_cast<int>(tapOffset_.size()), n_, bias, lo, hi, out);
+    const int taps = static_cast<int>(tapOffset_.size());
+    if (isa_ == GemmIsa::Avx512)
+        polyphaseAvx512<kPolyStep / 16>(planes, tapOffset_.data(), w, taps, n_, bias, lo, hi, out);
+    else
+        polyphaseAvx2<kPolyStep / 8>(planes, tapOffset_.data(), w, taps, n_, bias, lo, hi, out);
     if (out != y)
-        for (int64_t oy = 0; oy < c.oh; ++oy) copyFloatsAvx512(y + oy * c.ow, out + oy * q_, c.ow);
+        for (int64_t oy = 0; oy < c.oh; ++oy) std::copy(out + oy * q_, out + oy * q_ + c.ow, y + oy * c.ow);
 #else
     (void)x, (void)w, (void)bias, (void)lo, (void)hi, (void)y;
 #endif

@@ -138,7 +138,7 @@ void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float*
     if (p.sy == p.sx && depthwisePolyphaseSupported(isa, dc)) {
         pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
             thread_local DepthwisePhases phases;
-            phases.prepare(dc);
+            phases.prepare(dc, isa);
             for (int64_t ch = c0; ch < c1; ++ch) {
                 float* yc = y + ch * g.outSize();
                 phases.run(x + ch * g.inSize(), w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);

@@ -210,12 +210,19 @@ private slots:
     // blocks and the four-block step, odd and even sizes, asymmetric pads, 3x3 and 5x5 kernels,
     // dilation, maps narrower than one vector. The sums run in the same order, so equality is
     // exact; a wrong phase, offset or slack shows as a different value.
+    void depthwisePolyphaseEqualsPlaneKernel_data() {
+        QTest::addColumn<int>("isa");
+        QTest::newRow("avx512") << int(GemmIsa::Avx512);
+        QTest::newRow("avx2") << int(GemmIsa::Avx2);
+    }
     void depthwisePolyphaseEqualsPlaneKernel() {
+        QFETCH(int, isa);
+        const GemmIsa kernels = static_cast<GemmIsa>(isa);
         DepthwiseChannel probe;
         probe.s = 1;
         probe.oh = probe.ow = 1;
-        if (!depthwisePolyphaseSupported(GemmIsa::Avx512, probe) || !gemmIsaSupported(GemmIsa::Avx512))
-            QSKIP("the polyphase path needs AVX-512");
+        if (!depthwisePolyphaseSupported(kernels, probe) || !gemmIsaSupported(kernels))
+            QSKIP("this CPU cannot run the kernels of this instruction set");
         struct Geo {
             int64_t h, w, k, s, d, pt, pl, pb, pr;
         };
@@ -254,7 +261,7 @@ private slots:
                     if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) padded[size_t(r * wp + c)] = x[size_t(iy * g.w + ix)];
                 }
             std::vector<float> want(size_t(oh * ow)), got(size_t(oh * ow) + 64, 12345.f);
-            depthwisePlane(GemmIsa::Avx512, p, padded.data(), w.data(), 0.25f, -0.8f, 0.9f, want.data());
+            depthwisePlane(kernels, p, padded.data(), w.data(), 0.25f, -0.8f, 0.9f, want.data());
             DepthwiseChannel c;
             c.h = g.h;
             c.w = g.w;
@@ -265,9 +272,9 @@ private slots:
             c.dy = c.dx = g.d;
             c.oh = oh;
             c.ow = ow;
-            QVERIFY(depthwisePolyphaseSupported(GemmIsa::Avx512, c));
+            QVERIFY(depthwisePolyphaseSupported(kernels, c));
             DepthwisePhases phases;
-            phases.prepare(c);
+            phases.prepare(c, kernels);
             for (int round = 0; round < 2; ++round) {  // the second channel on the same planes
                 phases.run(x.data(), w.data(), 0.25f, -0.8f, 0.9f, got.data());
                 for (size_t i = 0; i < want.size(); ++i)
