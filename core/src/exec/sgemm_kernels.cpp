@@ -467,6 +467,42 @@ void copyRunsGeneric(const float* x, const int64_t* rowBase, int64_t kc, const R
 }
 
 #ifdef AUTOSPLIT_GEMM_X86
+// copyRunsAvx512 with 8-wide vectors (maskload/maskstore for the tail; stride 2 by shuffling
+// the even elements of two loads, never reading past the run's last element).
+AUTOSPLIT_TARGET_AVX2 void copyRunsAvx2(const float* x, const int64_t* rowBase, int64_t kc, const Run* runs,
+                                        size_t nRuns, int64_t sx, float* dst, int nr) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    auto lanes = [&](int64_t n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), iota); };
+    for (int64_t k = 0; k < kc; ++k) {
+        const float* base = x + rowBase[k];
+        float* row = dst + k * nr;
+        for (size_t i = 0; i < nRuns; ++i) {
+            const float* src = base + runs[i].src;
+            float* d = row + runs[i].dst;
+            int64_t n = runs[i].n;
+            if (sx == 1) {
+                for (; n >= 8; n -= 8, src += 8, d += 8) _mm256_storeu_ps(d, _mm256_loadu_ps(src));
+                if (n > 0) {
+                    const __m256i m = lanes(n);
+                    _mm256_maskstore_ps(d, m, _mm256_maskload_ps(src, m));
+                }
+            } else if (sx == 2) {
+                for (; n > 0; n -= 8, src += 16, d += 8) {
+                    const int64_t c = std::min<int64_t>(n, 8), need = 2 * c - 1;
+                    const __m256 a = _mm256_maskload_ps(src, lanes(need));
+                    const __m256 b = _mm256_maskload_ps(src + 8, lanes(need - 8));
+                    const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(
+                        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                    if (c == 8) _mm256_storeu_ps(d, v);
+                    else _mm256_maskstore_ps(d, lanes(c), v);
+                }
+            } else {
+                for (int64_t t = 0; t < n; ++t) d[t] = src[t * sx];
+            }
+        }
+    }
+}
+
 // Masked 16-wide copies: a run is one or two instructions instead of a short scalar loop.
 AUTOSPLIT_TARGET_AVX512 void copyRunsAvx512(const float* x, const int64_t* rowBase, int64_t kc, const Run* runs,
                                             size_t nRuns, int64_t sx, float* dst, int nr) {
@@ -617,6 +653,10 @@ void Im2colBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const B
 #ifdef AUTOSPLIT_GEMM_X86
     if (isa_ == GemmIsa::Avx512) {
         copyRunsAvx512(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
+        return;
+    }
+    if (isa_ == GemmIsa::Avx2) {
+        copyRunsAvx2(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
         return;
     }
 #endif
