@@ -212,6 +212,33 @@ AUTOSPLIT_TARGET_AVX512 void dotColumnsAvx512(const float* a, int64_t lda, int r
 #pragma GCC diagnostic pop
 #endif
 
+// dotColumnsAvx512 with 8-wide vectors (N % 8 <= kMaxDotCols).
+AUTOSPLIT_TARGET_AVX2 void dotColumnsAvx2(const float* a, int64_t lda, int rows, const float* t, int cols, int64_t kc,
+                                          float* out) {
+    const int64_t kFull = kc / 8 * 8;
+    const __m256i tailMask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kMaskTable + 8 - kc % 8));
+    for (int r = 0; r < rows; ++r) {
+        const float* ar = a + r * lda;
+        for (int c = 0; c < cols; ++c) {
+            const float* tc = t + c * kc;
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+            int64_t k = 0;
+            for (; k + 16 <= kFull; k += 16) {
+                acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + k), _mm256_loadu_ps(tc + k), acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + k + 8), _mm256_loadu_ps(tc + k + 8), acc1);
+            }
+            for (; k < kFull; k += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(ar + k), _mm256_loadu_ps(tc + k), acc0);
+            if (kc % 8)
+                acc1 = _mm256_fmadd_ps(_mm256_maskload_ps(ar + k, tailMask), _mm256_maskload_ps(tc + k, tailMask), acc1);
+            const __m256 sum = _mm256_add_ps(acc0, acc1);
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));
+            out[r * cols + c] = _mm_cvtss_f32(h);
+        }
+    }
+}
+
 #endif  // AUTOSPLIT_GEMM_X86
 
 // ---------------------------------------------------------------- kernel tables
@@ -261,7 +288,11 @@ const Config& config(GemmIsa isa) {
         c.dot = dotColumnsAvx512;
         return c;
     }();
-    static const Config avx2 = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(8, 256, 288, 1024);
+    static const Config avx2 = [] {
+        Config c = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(8, 256, 288, 1024);
+        c.dot = dotColumnsAvx2;
+        return c;
+    }();
     if (isa == GemmIsa::Avx512) return avx512;
     if (isa == GemmIsa::Avx2) return avx2;
 #endif
