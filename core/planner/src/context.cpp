@@ -9,8 +9,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <atomic>
+#include <exception>
 #include <future>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 namespace autosplit::planner {
 
@@ -308,13 +312,17 @@ struct ContextBuilder {
         double exactMs = msSince(t0);
 
         // Activations: one exact sweep per distinct budget serves every split with that budget.
+        // The budgets are independent problems, each writing only its own (split, level)
+        // slots: they are swept on every core (the frontier sweep above, when it runs, takes
+        // its share of them), the same results in any order.
         t0 = Clock::now();
         std::map<int64_t, std::vector<std::pair<size_t, size_t>>> byBudget;
         for (size_t c = 0; c < cands.size(); ++c)
             for (size_t l = 0; l < L; ++l) byBudget[actBudget[c][l]].push_back({c, l});
         std::vector<std::vector<WorkingSetResult>> aRes(cands.size(), std::vector<WorkingSetResult>(L));
-        int done = 0;
-        for (const auto& [budget, list] : byBudget) {
+        std::vector<std::pair<int64_t, const std::vector<std::pair<size_t, size_t>>*>> budgets;
+        for (const auto& [budget, list] : byBudget) budgets.push_back({budget, &list});
+        auto allocate = [&](int64_t budget, const std::vector<std::pair<size_t, size_t>>& list) {
             std::vector<int> ends;
             for (auto [c, l] : list) ends.push_back(cands[c]);
             if (o.allocator == Allocator::Exact) {
@@ -327,15 +335,46 @@ struct ContextBuilder {
                     r.exact = false;
                 }
             }
-            progress("activation allocation", ++done, int(byBudget.size()));
+        };
+        {
+            std::atomic<size_t> next{0};
+            std::atomic<int> finished{0};
+            std::mutex failMutex;
+            std::exception_ptr failure;
+            const std::thread::id caller = std::this_thread::get_id();
+            auto work = [&] {
+                try {
+                    for (size_t b; (b = next.fetch_add(1)) < budgets.size();) {
+                        if (o.cancel.cancelled()) return;
+                        allocate(budgets[b].first, *budgets[b].second);
+                        const int n = ++finished;
+                        // Reported from the calling thread only (the callback is not asked to be thread-safe).
+                        if (std::this_thread::get_id() == caller && n < int(budgets.size()))
+                            progress("activation allocation", n, int(budgets.size()));
+                    }
+                } catch (...) {
+                    std::lock_guard<std::mutex> l(failMutex);
+                    if (!failure) failure = std::current_exception();
+                    next = budgets.size();
+                }
+            };
+            const size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), budgets.size());
+            std::vector<std::thread> helpers;
+            for (size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
+            work();
+            for (auto& t : helpers) t.join();
+            if (failure) std::rethrow_exception(failure);
             o.cancel.throwIfCancelled();
+            progress("activation allocation", int(budgets.size()), int(budgets.size()));
         }
         exactMs += msSince(t0);
 
-        // The Lagrangian on the same instances: what the paper's solver would have lost.
+        // The Lagrangian on the same instances: what the paper's solver would have lost. When
+        // it is only that report (the exact allocator's answers are used), it reads the answers
+        // above and runs on its own thread beside the scoring below, joined before they move.
         auto& rep = ctx.lagrangian_;
-        if (o.compareLagrangian || o.allocator == Allocator::Lagrangian) {
-            t0 = Clock::now();
+        auto compare = [&] {
+            const auto t1 = Clock::now();
             double gapSum = 0;
             std::vector<ChoiceGroup> groups;
             size_t gi = 0;
@@ -350,7 +389,7 @@ struct ContextBuilder {
                         // Use the Lagrangian's weight answer for the solutions.
                         wFeasible[c][l] = lw.feasible;
                         if (lw.feasible) {
-                            std::vector<uint8_t> bits(size_t(cands[c]) + 1, uint8_t(maxB));
+                            std::vector<uint8_t> bits(static_cast<size_t>(cands[c]) + 1, uint8_t(maxB));
                             for (size_t k = 0; k < lw.choice.size(); ++k)
                                 bits[size_t(groupNode[k])] = uint8_t(ctx.bits_[size_t(lw.choice[k])]);
                             wBits[c][l] = std::move(bits);
@@ -377,9 +416,12 @@ struct ContextBuilder {
                 }
                 o.cancel.throwIfCancelled();
             }
-            rep.lagrangianMs = msSince(t0);
+            rep.lagrangianMs = msSince(t1);
             if (rep.instances) rep.meanRelativeGap = gapSum / rep.instances;
-        }
+        };
+        std::future<void> compared;
+        if (o.allocator == Allocator::Lagrangian) compare();
+        else if (o.compareLagrangian) compared = std::async(std::launch::async, compare);
         rep.exactMs = exactMs;
 
         // The grid's solutions first: the frontier sweep above may still be running.
@@ -454,6 +496,7 @@ struct ContextBuilder {
             progress("activation frontiers", 1, 1);
         }
 
+        if (compared.valid()) compared.get();
         if (budget->activations) {
             budget->weights = std::move(sweep);
             budget->groupNode = std::move(groupNode);
