@@ -416,6 +416,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         // every layer sums its samples in pass order, so the sums, and so the rounding, are those
         // of a serial pass. Samples run in parallel on single-threaded executors (a later sample
         // waits at a layer for the earlier one); the same moments for any thread count.
+        MomentScratch scratch;  // the chunk products' buffers, for the whole pass
         std::mutex turnMutex;
         std::condition_variable turnTaken;
         std::vector<int> turn(batch.size(), 0);  // per layer: the pass sample whose vectors go in next
@@ -437,7 +438,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
                         if (abandoned) throw Cancelled();
                     }
                     const auto a0 = std::chrono::steady_clock::now();
-                    if (inLayerSet(k, passSample)) moments[k]->add(v, momentPool);
+                    if (inLayerSet(k, passSample)) moments[k]->add(v, momentPool, &scratch);
                     {
                         std::lock_guard<std::mutex> l(turnMutex);
                         accumulateSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count();

@@ -448,13 +448,14 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 moments[k] = LayerInputMoments::forNode(g, batch[k]);
                 if (moments[k]) batchReaders[g.nodes[static_cast<size_t>(batch[k])].inputs[0]].push_back(k);
             }
+            MomentScratch scratch;
             RunHooks mh;
             mh.cancel = o.cancel;
             mh.lastNode = batch.back();
             mh.onValue = [&](int, int tensor, TensorData& v) {
                 auto it = batchReaders.find(tensor);
                 if (it == batchReaders.end() || !v.isFloat()) return;
-                for (size_t k : it->second) moments[k]->add(v, &ex);
+                for (size_t k : it->second) moments[k]->add(v, &ex, &scratch);
             };
             for (const auto& sample : data.samples) ex.run(sample, mh);
             parallelFor(ex, static_cast<int>(batch.size()), [&](int t) {

@@ -251,9 +251,30 @@ bool LayerInputMoments::addBoxSums(const TensorData& x, bool squared) {
     return true;
 }
 
-void LayerInputMoments::add(const TensorData& x, const Executor* pool) {
+std::unique_ptr<MomentScratch::Buffers> MomentScratch::take() {
+    std::lock_guard<std::mutex> l(mutex_);
+    if (free_.empty()) return std::make_unique<Buffers>();
+    auto b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+}
+
+void MomentScratch::release(std::unique_ptr<Buffers> b) {
+    std::lock_guard<std::mutex> l(mutex_);
+    free_.push_back(std::move(b));
+}
+
+void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScratch* scratch) {
     if (!x.isFloat()) throw Error("GPTQ moments need a float layer input");
-    auto accumulate = [this, pool](int64_t group, const auto& cols) {
+    // The chunk products' buffers: leased for this call (or this call's own), reused by its chunks.
+    struct Lease {
+        MomentScratch* from;
+        std::unique_ptr<MomentScratch::Buffers> b;
+        ~Lease() {
+            if (from) from->release(std::move(b));
+        }
+    } lease{scratch, scratch ? scratch->take() : std::make_unique<MomentScratch::Buffers>()};
+    auto accumulate = [this, pool, &lease](int64_t group, const auto& cols) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
@@ -262,10 +283,13 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool) {
         // A chunk of kHalvedFrom vectors or more is summed as two halves, on the pool's workers
         // when there is one: the halves depend on P only, so H is the same for any thread count.
         const int64_t p = cols.cols(), half = p >= kHalvedFrom ? p / 2 : p;
-        MatF prod[2];
+        const size_t cells = static_cast<size_t>(rows_ * rows_);
         auto part = [&](int k) {
-            prod[k] = MatF::Zero(rows_, rows_);
-            prod[k].template selfadjointView<Eigen::Lower>().rankUpdate(k == 0 ? cols.leftCols(half) : cols.rightCols(p - half));
+            std::vector<float>& buf = lease.b->prod[k];
+            if (buf.size() < cells) buf.resize(cells);
+            Eigen::Map<MatF> prod(buf.data(), rows_, rows_);
+            prod.template triangularView<Eigen::Lower>().setZero();  // rankUpdate adds into the lower triangle
+            prod.template selfadjointView<Eigen::Lower>().rankUpdate(k == 0 ? cols.leftCols(half) : cols.rightCols(p - half));
         };
         if (half == p)
             part(0);
@@ -274,8 +298,11 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool) {
         else
             part(0), part(1);
         float* h = h_[static_cast<size_t>(group)].data();
+        const float* p0 = lease.b->prod[0].data();
+        const float* p1 = lease.b->prod[1].data();
         for (int64_t r = 0; r < rows_; ++r)
-            for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += half == p ? prod[0](r, c) : prod[0](r, c) + prod[1](r, c);
+            for (int64_t c = 0; c <= r; ++c)
+                h[r * rows_ + c] += half == p ? p0[r * rows_ + c] : p0[r * rows_ + c] + p1[r * rows_ + c];
     };
     if (!conv_) {
         if (x.shape.empty() || x.shape.back() != channels_)
