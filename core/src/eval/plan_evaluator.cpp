@@ -706,11 +706,12 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
     const int n = static_cast<int>(samples.size());
     std::vector<std::vector<TensorData>> out;
     out.reserve(samples.size());
-    // Samples in chunks of a few per worker; after each chunk, the drop the whole set must reach
-    // at least (the samples not run yet counted at their best) decides a rejection early. The
-    // samples are independent runs, so the outputs are the same however they are chunked.
+    // Samples in chunks of one per worker (at least two, so that a chunk runs whole samples on
+    // single-threaded executors); after each chunk, the drop the whole set must reach at least
+    // (the samples not run yet counted at their best) decides a rejection early. The samples are
+    // independent runs, so the outputs are the same however they are chunked.
     const bool early = rejectAbove < std::numeric_limits<double>::infinity();
-    const int chunk = early ? std::max(2, 2 * threads_) : n;
+    const int chunk = early ? std::max(2, threads_) : n;
     const ProfileClock clock(*this, &EvalProfile::planRunSeconds);
     for (int first = 0; first < n; first += chunk) {
         const int last = std::min(n, first + chunk);
