@@ -233,6 +233,22 @@ private slots:
         plot.setDataOrigin(QStringLiteral("relative-l2-error on 4 held-out synthetic inputs"), true);
         QVERIFY(plot.syntheticData());
         QVERIFY(plot.syntheticBanner().contains(QLatin1String("SYNTHETIC")));
+        // The banner as drawn fits the axis rect: one line when wide, two or three lines (and
+        // smaller type if need be) in a narrow dock, never cut off at the sides.
+        for (int width : {1100, 700, 420, 330}) {
+            plot.resize(width, 320);
+            plot.setViewport(QRect(0, 0, width, 320));  // what a shown widget's resize event does
+            plot.replot();
+            const QCPItemText* banner = plot.syntheticBannerItem();
+            const QRect area = plot.axisRect()->rect();
+            const double left = banner->topLeft->pixelPosition().x(), right = banner->topRight->pixelPosition().x();
+            QVERIFY2(left >= area.left() && right <= area.right() + 1,
+                     qPrintable(QString("width %1: banner %2..%3, axis rect %4..%5").arg(width).arg(left).arg(right).arg(area.left()).arg(area.right())));
+            QCOMPARE(banner->text().contains(QLatin1Char('\n')), width < 1000);
+            QVERIFY(banner->text().contains(QLatin1String("SYNTHETIC")));
+        }
+        plot.resize(700, 320);
+        plot.setViewport(QRect(0, 0, 700, 320));
         plot.setDataOrigin(QString(), false);
         plot.setData(cands, {1, 2}, bases, 3, 2.5, 64);
 

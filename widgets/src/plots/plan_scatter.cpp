@@ -4,6 +4,7 @@
 
 #include "autosplit/widgets/palette.h"
 
+#include <QFontMetrics>
 #include <QLocale>
 #include <QPainterPath>
 
@@ -71,6 +72,7 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     syntheticText_->position->setType(QCPItemPosition::ptAxisRectRatio);
     syntheticText_->position->setCoords(0.5, 0.08);
     syntheticText_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+    syntheticText_->setTextAlignment(Qt::AlignHCenter);
     {
         QFont f = xAxis->tickLabelFont();
         f.setPointSizeF(f.pointSizeF() * 1.4);
@@ -81,6 +83,9 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     syntheticText_->setBrush(QColor(255, 245, 235, 220));
     syntheticText_->setPadding(QMargins(6, 3, 6, 3));
     syntheticText_->setVisible(false);
+    // The banner fits the axis rect whatever the window's size: once the layout of a replot is
+    // known, it breaks into two lines or takes a smaller type (see fitSyntheticBanner).
+    connect(this, &QCustomPlot::afterLayout, this, &PlanScatter::fitSyntheticBanner);
     plotLayout()->insertRow(0);
     noteText_ = new QCPTextElement(this);
     noteText_->setFont(xAxis->tickLabelFont());
@@ -112,6 +117,39 @@ void PlanScatter::setDataOrigin(const QString& origin, bool synthetic) {
     syntheticText_->setText(syntheticBanner());
     syntheticText_->setVisible(synthetic);
     rebuild();
+}
+
+void PlanScatter::fitSyntheticBanner() {
+    if (!synthetic_) return;
+    // The banner on one line, or broken after its comma, or after its colon too.
+    QStringList layouts{syntheticBanner()};
+    for (const QString& mark : {QStringLiteral(", "), QStringLiteral(": ")}) {
+        QString t = layouts.back();
+        const int at = t.indexOf(mark);
+        if (at > 0) layouts.push_back(t.replace(at + 1, 1, QLatin1Char('\n')));
+    }
+    const QMargins pad = syntheticText_->padding();
+    const int room = axisRect()->width() - pad.left() - pad.right() - 8;
+    QFont f = xAxis->tickLabelFont();
+    const double smallest = f.pointSizeF() > 0 ? f.pointSizeF() : 8.0;
+    f.setBold(true);
+    auto widest = [&f](const QString& text) {
+        const QFontMetrics fm(f);
+        int w = 0;
+        for (const QString& line : text.split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+        return w;
+    };
+    // The large type in the fewest lines that fit, else smaller type, down to the tick labels'
+    // size (below that the last layout is clipped, like every other label of a plot that small).
+    for (double size = smallest * 1.4;; size = std::max(smallest, size - 0.5)) {
+        f.setPointSizeF(size);
+        for (const QString& text : layouts)
+            if (widest(text) <= room || (size <= smallest && &text == &layouts.back())) {
+                syntheticText_->setFont(f);
+                syntheticText_->setText(text);
+                return;
+            }
+    }
 }
 
 QString PlanScatter::syntheticBanner() const {

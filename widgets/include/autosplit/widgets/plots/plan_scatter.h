@@ -60,6 +60,7 @@ public:
     QString dataOrigin() const { return dataOrigin_; }
     bool syntheticData() const { return synthetic_; }
     QString syntheticBanner() const;  // the text drawn over the plot ("" when not synthetic)
+    QCPItemText* syntheticBannerItem() const { return syntheticText_; }  // as drawn (fitted to the plot), for tests
     // Error bars drawn (one per measured candidate with an interval), for tests.
     int intervalCount() const;
     void setXAxisMode(XAxisMode mode);
@@ -79,6 +80,7 @@ protected:
 
 private:
     void rebuild();
+    void fitSyntheticBanner();  // line breaks and type size so the banner fits the axis rect
 
     QCPGraph* cands_;
     QCPGraph* measured_;
