@@ -10,6 +10,7 @@
 #include "autosplit/widgets/plots/split_profile_plot.h"
 #include "example_session.h"
 
+#include <QFontMetrics>
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QComboBox>
@@ -246,6 +247,13 @@ private slots:
                      qPrintable(QString("width %1: banner %2..%3, axis rect %4..%5").arg(width).arg(left).arg(right).arg(area.left()).arg(area.right())));
             QCOMPARE(banner->text().contains(QLatin1Char('\n')), width < 1000);
             QVERIFY(banner->text().contains(QLatin1String("SYNTHETIC")));
+            // So does the x label with its data origin, broken after the colon if need be.
+            plot.replot();  // the margins of the broken label
+            const QFontMetrics fm(plot.xAxis->labelFont());
+            for (const QString& line : plot.xAxis->label().split(QLatin1Char('\n')))
+                QVERIFY2(fm.horizontalAdvance(line) <= plot.axisRect()->width(), qPrintable(QString("width %1: '%2'").arg(width).arg(line)));
+            QVERIFY(plot.xAxis->label().remove(QLatin1Char('\n')).contains(QLatin1String("percentage points):relative-l2-error")) ||
+                    plot.xAxis->label().contains(QLatin1String("percentage points): relative-l2-error")));
         }
         plot.resize(700, 320);
         plot.setViewport(QRect(0, 0, 700, 320));

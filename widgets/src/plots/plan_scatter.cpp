@@ -84,8 +84,9 @@ PlanScatter::PlanScatter(QWidget* parent) : QCustomPlot(parent) {
     syntheticText_->setPadding(QMargins(6, 3, 6, 3));
     syntheticText_->setVisible(false);
     // The banner fits the axis rect whatever the window's size: once the layout of a replot is
-    // known, it breaks into two lines or takes a smaller type (see fitSyntheticBanner).
-    connect(this, &QCustomPlot::afterLayout, this, &PlanScatter::fitSyntheticBanner);
+    // known, it breaks into two lines or takes a smaller type (see fitSyntheticBanner); so does
+    // the x label.
+    connect(this, &QCustomPlot::afterLayout, this, &PlanScatter::fitLabels);
     plotLayout()->insertRow(0);
     noteText_ = new QCPTextElement(this);
     noteText_->setFont(xAxis->tickLabelFont());
@@ -117,6 +118,30 @@ void PlanScatter::setDataOrigin(const QString& origin, bool synthetic) {
     syntheticText_->setText(syntheticBanner());
     syntheticText_->setVisible(synthetic);
     rebuild();
+}
+
+void PlanScatter::fitLabels() {
+    fitSyntheticBanner();
+    // The x label (the long data origin under the drop axis) breaks after its colon and before
+    // its bracket when it is wider than the axis; the axis margins follow on the next layout.
+    const QString full = xLabel_;
+    QString wrapped = full;
+    const QFontMetrics fm(xAxis->labelFont());
+    const int room = axisRect()->width() - 8;
+    auto widest = [&fm](const QString& text) {
+        int w = 0;
+        for (const QString& line : text.split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+        return w;
+    };
+    for (const QString& mark : {QStringLiteral(": "), QStringLiteral(" (")}) {
+        if (widest(wrapped) <= room) break;
+        const int at = wrapped.indexOf(mark);
+        if (at > 0) wrapped.replace(at + (mark == QStringLiteral(": ") ? 1 : 0), 1, QLatin1Char('\n'));
+    }
+    if (wrapped != xAxis->label()) {
+        xAxis->setLabel(wrapped);
+        replot(rpQueuedReplot);
+    }
 }
 
 void PlanScatter::fitSyntheticBanner() {
@@ -169,11 +194,11 @@ void PlanScatter::setXAxisMode(XAxisMode mode) {
     if (mode == XAxisMode::AccuracyDrop) {
         xAxis->setScaleType(QCPAxis::stLinear);
         xAxis->setTicker(QSharedPointer<QCPAxisTicker>::create());
-        xAxis->setLabel(tr("accuracy drop (percentage points, measured)"));
+        setXLabel(tr("accuracy drop (percentage points, measured)"));
     } else {
         xAxis->setScaleType(QCPAxis::stLogarithmic);
         xAxis->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
-        xAxis->setLabel(tr("MSE proxy Σ(D_w + D_a) of the edge layers (not a drop)"));
+        setXLabel(tr("MSE proxy Σ(D_w + D_a) of the edge layers (not a drop)"));
     }
     rebuild();
 }
@@ -324,8 +349,8 @@ void PlanScatter::rebuild() {
     noteText_->setText(points_.empty() ? QString() : note.join(QStringLiteral(" · ")));
     // Where the drops come from, under the axis they are read on.
     if (dropView)
-        xAxis->setLabel(dataOrigin_.isEmpty() ? tr("accuracy drop (percentage points, measured)")
-                                              : tr("accuracy drop (percentage points): %1").arg(dataOrigin_));
+        setXLabel(dataOrigin_.isEmpty() ? tr("accuracy drop (percentage points, measured)")
+                                        : tr("accuracy drop (percentage points): %1").arg(dataOrigin_));
 
     if (dropView) {
         const double top = std::max(hi, 1.0) * 1.15;

@@ -81,6 +81,13 @@ protected:
 private:
     void rebuild();
     void fitSyntheticBanner();  // line breaks and type size so the banner fits the axis rect
+    void fitLabels();           // after each layout: the banner, and the x label broken to fit
+    void setXLabel(const QString& label) {  // kept broken as it is while the text is the same
+        if (label == xLabel_) return;
+        xLabel_ = label;
+        xAxis->setLabel(label);
+    }
+    QString xLabel_;  // the x label before fitLabels breaks it
 
     QCPGraph* cands_;
     QCPGraph* measured_;
