@@ -1,5 +1,7 @@
 #include "autosplit/data/image.h"
 
+#include "autosplit/util/file_io.h"
+
 #include "autosplit/util/errors.h"
 #include "util/each_index.h"
 
@@ -28,14 +30,6 @@ namespace autosplit {
 // ---------------------------------------------------------------- decoding
 
 namespace {
-
-std::string readFile(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot read '" + path + "'");
-    std::ostringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
 
 Image decodePng(const std::string& bytes, const std::string& name) {
     png_image png;
@@ -126,7 +120,7 @@ Image decodeImage(const std::string& bytes, const std::string& name) {
     throw Error("'" + name + "' is neither a PNG nor a JPEG image");
 }
 
-Image readImage(const std::string& path) { return decodeImage(readFile(path), path); }
+Image readImage(const std::string& path) { return decodeImage(readWholeFile(path), path); }
 
 void writePng(const std::string& path, const Image& img) {
     if ((img.channels != 1 && img.channels != 3) || img.width <= 0 || img.height <= 0 ||
@@ -212,7 +206,7 @@ PreprocessProfile parsePreprocessProfile(const std::string& text, const std::str
     return p;
 }
 
-PreprocessProfile loadPreprocessProfile(const std::string& path) { return parsePreprocessProfile(readFile(path), path); }
+PreprocessProfile loadPreprocessProfile(const std::string& path) { return parsePreprocessProfile(readWholeFile(path), path); }
 
 // ---------------------------------------------------------------- image -> tensor
 
