@@ -422,8 +422,8 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         std::vector<int> turn(batch.size(), 0);  // per layer: the pass sample whose vectors go in next
         bool abandoned = false;                  // a sample failed: the others stop waiting
         double accumulateSeconds = 0;            // of the pass: the R x R sums (summed over threads)
-        // Alone on the multi-threaded executor, each chunk's sums run as two tasks on its pool (the
-        // same sums); in parallel, on the sample's own thread.
+        // A pass of one sample leaves the pool idle: each chunk's sums run as two tasks on it (the
+        // same sums); samples in parallel sum on their own threads.
         auto hooksFor = [&](int passSample, const Executor* momentPool) {
             RunHooks hooks;
             hooks.cancel = cancel;
@@ -452,7 +452,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         auto runPass = [&](int passSample, const Executor& ex) {
             try {
                 ex.run(calibration().samples[static_cast<size_t>(static_cast<int64_t>(passSample) * calib / samples)],
-                       hooksFor(passSample, &ex == parallel_.get() ? &ex : nullptr));
+                       hooksFor(passSample, samples == 1 ? parallel_.get() : nullptr));
             } catch (...) {
                 {
                     std::lock_guard<std::mutex> l(turnMutex);

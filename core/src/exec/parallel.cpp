@@ -30,6 +30,10 @@ void forEachSample(const Executor& pool, const Executor& serial, int n, const st
                    const CancelToken& cancel) {
     if (pool.threads() > 1 && n > 1) {
         parallelFor(pool, n, [&](int i) { f(i, serial); }, cancel);
+    } else if (pool.threads() > 1) {
+        // One item: still on `serial`, so what it computes does not depend on the thread count.
+        cancel.throwIfCancelled();
+        if (n == 1) f(0, serial);
     } else {
         for (int i = 0; i < n; ++i) f(i, pool);
     }

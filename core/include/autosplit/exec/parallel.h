@@ -22,8 +22,10 @@ void parallelFor(const Executor& ex, int n, const std::function<void(int)>& f, c
 
 // The one way the passes over a data set run their samples: calls f(i, on) once for every i in
 // [0, n), whole items in parallel on `serial` (a single-threaded executor of the same graph) across
-// the workers of `pool` when it has more than one thread and n > 1, else in order on `pool` itself
-// (`on` is the executor to run item i with). Runs on `serial` compute what one thread computes.
+// the workers of `pool` when it has more than one thread (a single item too, on the calling
+// thread), else in order on `pool` itself (`on` is the executor to run item i with). Either way
+// every item computes what one thread computes, so a pass gives the same values on any number of
+// cores however its items are chunked.
 void forEachSample(const Executor& pool, const Executor& serial, int n, const std::function<void(int i, const Executor& on)>& f,
                    const CancelToken& cancel = {});
 
