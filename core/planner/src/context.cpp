@@ -2,15 +2,16 @@
 
 #include "autosplit/planner/bit_allocation.h"
 #include "autosplit/quant/quantize.h"
+#include "autosplit/util/each_index.h"
 #include "autosplit/util/file_io.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <atomic>
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <limits>
 #include <mutex>
@@ -337,35 +338,26 @@ struct ContextBuilder {
             }
         };
         {
-            std::atomic<size_t> next{0};
+            const int total = int(budgets.size());
             std::atomic<int> finished{0};
-            std::mutex failMutex;
-            std::exception_ptr failure;
+            std::vector<std::exception_ptr> failed(budgets.size());
             const std::thread::id caller = std::this_thread::get_id();
-            auto work = [&] {
+            eachIndexOnEveryCore(budgets.size(), [&](size_t b) {
+                if (o.cancel.cancelled()) return;
                 try {
-                    for (size_t b; (b = next.fetch_add(1)) < budgets.size();) {
-                        if (o.cancel.cancelled()) return;
-                        allocate(budgets[b].first, *budgets[b].second);
-                        const int n = ++finished;
-                        // Reported from the calling thread only (the callback is not asked to be thread-safe).
-                        if (std::this_thread::get_id() == caller && n < int(budgets.size()))
-                            progress("activation allocation", n, int(budgets.size()));
-                    }
+                    allocate(budgets[b].first, *budgets[b].second);
                 } catch (...) {
-                    std::lock_guard<std::mutex> l(failMutex);
-                    if (!failure) failure = std::current_exception();
-                    next = budgets.size();
+                    failed[b] = std::current_exception();
+                    return;
                 }
-            };
-            const size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), budgets.size());
-            std::vector<std::thread> helpers;
-            for (size_t t = 1; t < workers; ++t) helpers.emplace_back(work);
-            work();
-            for (auto& t : helpers) t.join();
-            if (failure) std::rethrow_exception(failure);
+                const int n = ++finished;
+                // Reported from the calling thread only (the callback is not asked to be thread-safe).
+                if (std::this_thread::get_id() == caller && n < total) progress("activation allocation", n, total);
+            });
+            for (const auto& e : failed)
+                if (e) std::rethrow_exception(e);
             o.cancel.throwIfCancelled();
-            progress("activation allocation", int(budgets.size()), int(budgets.size()));
+            progress("activation allocation", total, total);
         }
         exactMs += msSince(t0);
 

@@ -2,7 +2,7 @@
 
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/util/errors.h"
-#include "util/each_index.h"
+#include "autosplit/util/each_index.h"
 #include "util/hasher.h"
 
 #include <algorithm>

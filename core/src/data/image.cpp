@@ -3,7 +3,7 @@
 #include "autosplit/util/file_io.h"
 
 #include "autosplit/util/errors.h"
-#include "util/each_index.h"
+#include "autosplit/util/each_index.h"
 
 #include <nlohmann/json.hpp>
 
