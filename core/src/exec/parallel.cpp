@@ -28,15 +28,18 @@ void parallelFor(const Executor& ex, int n, const std::function<void(int)>& f, c
 
 void forEachSample(const Executor& pool, const Executor& serial, int n, const std::function<void(int, const Executor&)>& f,
                    const CancelToken& cancel) {
-    if (pool.threads() > 1 && n > 1) {
-        parallelFor(pool, n, [&](int i) { f(i, serial); }, cancel);
-    } else if (pool.threads() > 1) {
-        // One item: still on `serial`, so what it computes does not depend on the thread count.
-        cancel.throwIfCancelled();
-        if (n == 1) f(0, serial);
-    } else {
+    if (pool.threads() <= 1) {
         for (int i = 0; i < n; ++i) f(i, pool);
+        return;
     }
+    // Every item on `serial`, so what it computes does not depend on the thread count. A single
+    // item runs here rather than as a pool task, so that f may still hand work to the idle pool.
+    if (n == 1) {
+        cancel.throwIfCancelled();
+        f(0, serial);
+        return;
+    }
+    parallelFor(pool, n, [&](int i) { f(i, serial); }, cancel);
 }
 
 }  // namespace autosplit
