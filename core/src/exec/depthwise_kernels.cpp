@@ -4,7 +4,7 @@
 
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(AUTOSPLIT_GEMM_PORTABLE_ONLY)
 #define AUTOSPLIT_DW_X86 1
-#include <immintrin.h>
+#include "simd_avx2.h"
 #endif
 
 namespace autosplit::exec {
@@ -123,14 +123,6 @@ AUTOSPLIT_TARGET_AVX512 void polyphaseAvx512(const float* base, const int64_t* o
 #pragma GCC diagnostic pop
 #endif
 
-#define AUTOSPLIT_TARGET_AVX2 __attribute__((target("avx2,fma")))
-
-// The first n lanes of an 8-wide vector (n clamped to 0..8), as a maskload/maskstore mask.
-AUTOSPLIT_TARGET_AVX2 inline __m256i firstLanes8(int64_t n) {
-    const int k = static_cast<int>(std::clamp<int64_t>(n, 0, 8));
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // depthwiseAvx512 with 8-wide blocks: the same sums in the same order (one FMA per tap).
 template <int SX, int B>
 AUTOSPLIT_TARGET_AVX2 void depthwiseAvx2(const DepthwisePlane& p, const float* x, const float* w, float bias, float lo,
@@ -159,11 +151,7 @@ AUTOSPLIT_TARGET_AVX2 void depthwiseAvx2(const DepthwisePlane& p, const float* x
                         if constexpr (SX == 1) {
                             v = _mm256_maskload_ps(s + 8 * b, m[b]);
                         } else {
-                            // Even elements of 16 inputs: [a0 a2 b0 b2 | a4 a6 b4 b6] -> a0..a6 b0..b6.
-                            const __m256 a = _mm256_maskload_ps(s + 16 * b, m1[b]);
-                            const __m256 c = _mm256_maskload_ps(s + 16 * b + 8, m2[b]);
-                            v = _mm256_castpd_ps(_mm256_permute4x64_pd(
-                                _mm256_castps_pd(_mm256_shuffle_ps(a, c, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                            v = evenLanes8(_mm256_maskload_ps(s + 16 * b, m1[b]), _mm256_maskload_ps(s + 16 * b + 8, m2[b]));
                         }
                         acc[b] = _mm256_fmadd_ps(wv, v, acc[b]);
                     }

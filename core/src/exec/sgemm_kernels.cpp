@@ -22,7 +22,7 @@
 // AUTOSPLIT_GEMM_PORTABLE_ONLY builds only the portable kernel (as on non-x86 targets).
 #if (defined(__x86_64__) || defined(_M_X64)) && !defined(AUTOSPLIT_GEMM_PORTABLE_ONLY)
 #define AUTOSPLIT_GEMM_X86 1
-#include <immintrin.h>
+#include "simd_avx2.h"
 #endif
 
 namespace autosplit::exec {
@@ -81,7 +81,6 @@ struct GenericKernel {
 
 // ---------------------------------------------------------------- AVX2 + FMA kernel (6 x 16)
 
-#define AUTOSPLIT_TARGET_AVX2 __attribute__((target("avx2,fma")))
 constexpr int kAvx2MR = 6, kAvx2NV = 2;
 
 alignas(32) const int32_t kMaskTable[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -502,8 +501,6 @@ void copyRunsGeneric(const float* x, const int64_t* rowBase, int64_t kc, const R
 // the even elements of two loads, never reading past the run's last element).
 AUTOSPLIT_TARGET_AVX2 void copyRunsAvx2(const float* x, const int64_t* rowBase, int64_t kc, const Run* runs,
                                         size_t nRuns, int64_t sx, float* dst, int nr) {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    auto lanes = [&](int64_t n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::clamp<int64_t>(n, 0, 8))), iota); };
     for (int64_t k = 0; k < kc; ++k) {
         const float* base = x + rowBase[k];
         float* row = dst + k * nr;
@@ -514,18 +511,16 @@ AUTOSPLIT_TARGET_AVX2 void copyRunsAvx2(const float* x, const int64_t* rowBase, 
             if (sx == 1) {
                 for (; n >= 8; n -= 8, src += 8, d += 8) _mm256_storeu_ps(d, _mm256_loadu_ps(src));
                 if (n > 0) {
-                    const __m256i m = lanes(n);
+                    const __m256i m = firstLanes8(n);
                     _mm256_maskstore_ps(d, m, _mm256_maskload_ps(src, m));
                 }
             } else if (sx == 2) {
                 for (; n > 0; n -= 8, src += 16, d += 8) {
                     const int64_t c = std::min<int64_t>(n, 8), need = 2 * c - 1;
-                    const __m256 a = _mm256_maskload_ps(src, lanes(need));
-                    const __m256 b = _mm256_maskload_ps(src + 8, lanes(need - 8));
-                    const __m256 v = _mm256_castpd_ps(_mm256_permute4x64_pd(
-                        _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+                    const __m256 v = evenLanes8(_mm256_maskload_ps(src, firstLanes8(need)),
+                                                _mm256_maskload_ps(src + 8, firstLanes8(need - 8)));
                     if (c == 8) _mm256_storeu_ps(d, v);
-                    else _mm256_maskstore_ps(d, lanes(c), v);
+                    else _mm256_maskstore_ps(d, firstLanes8(c), v);
                 }
             } else {
                 for (int64_t t = 0; t < n; ++t) d[t] = src[t * sx];
