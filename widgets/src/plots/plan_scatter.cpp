@@ -120,23 +120,34 @@ void PlanScatter::setDataOrigin(const QString& origin, bool synthetic) {
     rebuild();
 }
 
+namespace {
+// Width of the widest line of `text`.
+int widestLine(const QFontMetrics& fm, const QString& text) {
+    int w = 0;
+    for (const QString& line : text.split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
+    return w;
+}
+
+// `text` with the space of `mark` (at its first occurrence, or its last with `last`) made a line
+// break; unchanged without the mark.
+QString breakAt(QString text, const QString& mark, bool last = false) {
+    const int at = last ? text.lastIndexOf(mark) : text.indexOf(mark);
+    if (at > 0) text[at + mark.indexOf(QLatin1Char(' '))] = QLatin1Char('\n');
+    return text;
+}
+}  // namespace
+
 void PlanScatter::fitLabels() {
     fitSyntheticBanner();
     // The x label (the long data origin under the drop axis) breaks after its colon and before
-    // its bracket when it is wider than the axis; the axis margins follow on the next layout.
-    const QString full = xLabel_;
-    QString wrapped = full;
+    // its last bracket when it is wider than the axis; the axis margins follow on the next layout.
     const QFontMetrics fm(xAxis->labelFont());
     const int room = axisRect()->width() - 8;
-    auto widest = [&fm](const QString& text) {
-        int w = 0;
-        for (const QString& line : text.split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
-        return w;
-    };
-    for (const QString& mark : {QStringLiteral(": "), QStringLiteral(" (")}) {
-        if (widest(wrapped) <= room) break;
-        const int at = wrapped.indexOf(mark);
-        if (at > 0) wrapped.replace(at + (mark == QStringLiteral(": ") ? 1 : 0), 1, QLatin1Char('\n'));
+    const QString afterColon = breakAt(xLabel_, QStringLiteral(": "));
+    QString wrapped = xLabel_;
+    for (const QString& layout : {xLabel_, afterColon, breakAt(afterColon, QStringLiteral(" ("), true)}) {
+        wrapped = layout;
+        if (widestLine(fm, layout) <= room) break;
     }
     if (wrapped != xAxis->label()) {
         xAxis->setLabel(wrapped);
@@ -147,29 +158,20 @@ void PlanScatter::fitLabels() {
 void PlanScatter::fitSyntheticBanner() {
     if (!synthetic_) return;
     // The banner on one line, or broken after its comma, or after its colon too.
-    QStringList layouts{syntheticBanner()};
-    for (const QString& mark : {QStringLiteral(", "), QStringLiteral(": ")}) {
-        QString t = layouts.back();
-        const int at = t.indexOf(mark);
-        if (at > 0) layouts.push_back(t.replace(at + 1, 1, QLatin1Char('\n')));
-    }
+    const QString one = syntheticBanner(), two = breakAt(one, QStringLiteral(", "));
+    const QStringList layouts{one, two, breakAt(two, QStringLiteral(": "))};
     const QMargins pad = syntheticText_->padding();
     const int room = axisRect()->width() - pad.left() - pad.right() - 8;
     QFont f = xAxis->tickLabelFont();
     const double smallest = f.pointSizeF() > 0 ? f.pointSizeF() : 8.0;
     f.setBold(true);
-    auto widest = [&f](const QString& text) {
-        const QFontMetrics fm(f);
-        int w = 0;
-        for (const QString& line : text.split(QLatin1Char('\n'))) w = std::max(w, fm.horizontalAdvance(line));
-        return w;
-    };
     // The large type in the fewest lines that fit, else smaller type, down to the tick labels'
     // size (below that the last layout is clipped, like every other label of a plot that small).
     for (double size = smallest * 1.4;; size = std::max(smallest, size - 0.5)) {
         f.setPointSizeF(size);
+        const QFontMetrics fm(f);
         for (const QString& text : layouts)
-            if (widest(text) <= room || (size <= smallest && &text == &layouts.back())) {
+            if (widestLine(fm, text) <= room || (size <= smallest && &text == &layouts.back())) {
                 syntheticText_->setFont(f);
                 syntheticText_->setText(text);
                 return;
