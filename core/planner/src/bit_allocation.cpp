@@ -8,7 +8,6 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
-#include <unordered_map>
 
 namespace autosplit::planner {
 
@@ -346,11 +345,19 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
     std::vector<std::vector<int>> slotsAt;     // per step: slot -> variable (-1 free)
     std::vector<int> slotOf(size_t(V), -1);
     std::vector<int> slots;                    // slot -> variable
-    std::vector<State> prev{{0, 0.0, -1}};
+    const std::vector<State> start{{0, 0.0, -1}};
+    std::vector<uint32_t> table;                // open addressing of step 1: entry + 1 (0: empty)
+    struct Load {
+        int shift;
+        int64_t perOption[16];  // elements x bits of each option
+    };
+    std::vector<Load> loads;
     bool overflow = false;
 
     for (int s = 0; s <= maxEnd && !overflow; ++s) {
-        // 1. Project out variables that died at s - 1 (their bits no longer matter).
+        const std::vector<State>& prev = s == 0 ? start : layers.back();
+        // 1. Project out variables that died at s - 1 (their bits no longer matter): per masked
+        //    key its cheapest state, the first one on ties, in the order the keys first appear.
         std::vector<State> cur;
         if (s > 0 && !q.dies[size_t(s - 1)].empty()) {
             uint64_t mask = ~uint64_t(0);
@@ -360,13 +367,21 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
                 slots[size_t(sl)] = -1;
                 slotOf[size_t(v)] = -1;
             }
-            std::unordered_map<uint64_t, size_t> index;
-            index.reserve(prev.size());
+            int bits = 1;
+            while ((size_t(1) << bits) < 2 * prev.size()) ++bits;
+            const size_t cap = size_t(1) << bits;
+            table.assign(cap, 0);
+            cur.reserve(prev.size());
             for (size_t i = 0; i < prev.size(); ++i) {
                 const uint64_t k = prev[i].key & mask;
-                auto [it, fresh] = index.emplace(k, cur.size());
-                if (fresh) cur.push_back({k, prev[i].cost, int32_t(i)});
-                else if (prev[i].cost < cur[it->second].cost) cur[it->second] = {k, prev[i].cost, int32_t(i)};
+                size_t h = size_t((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
+                while (table[h] != 0 && cur[table[h] - 1].key != k) h = (h + 1) & (cap - 1);
+                if (table[h] == 0) {
+                    table[h] = uint32_t(cur.size() + 1);
+                    cur.push_back({k, prev[i].cost, int32_t(i)});
+                } else if (State& c = cur[table[h] - 1]; prev[i].cost < c.cost) {
+                    c = {k, prev[i].cost, int32_t(i)};
+                }
             }
         } else {
             cur.reserve(prev.size());
@@ -392,27 +407,32 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
             cur = std::move(next);
         }
         if (overflow) break;
-        // 3. Keep the states that satisfy the budget at step s.
-        const auto& contrib = q.contrib[size_t(s)];
+        // 3. Keep the states that satisfy the budget at step s (each live variable's load per
+        //    option looked up by its slot in the key).
+        loads.clear();
+        for (const auto& [v, e] : q.contrib[size_t(s)]) {
+            Load l{slotOf[size_t(v)] * kSlotBits, {}};
+            const auto& bits = p.variables[size_t(v)].bits;
+            for (size_t k = 0; k < bits.size(); ++k) l.perOption[k] = e * bits[k];
+            loads.push_back(l);
+        }
         std::vector<State> ok;
         ok.reserve(cur.size());
         for (const auto& st : cur) {
             int64_t load = p.constant[size_t(s)];
-            for (const auto& [v, e] : contrib) {
-                const int k = int((st.key >> (slotOf[size_t(v)] * kSlotBits)) & 0xF);
-                load += e * p.variables[size_t(v)].bits[size_t(k)];
-            }
+            for (const Load& l : loads) load += l.perOption[(st.key >> l.shift) & 0xF];
             if (load <= budget) ok.push_back(st);
         }
-        layers.push_back(ok);
+        layers.push_back(std::move(ok));
         slotsAt.push_back(slots);
+        const std::vector<State>& kept = layers.back();
         // 4. Answer the prefixes that end here.
         for (int wi : wanted[size_t(s)]) {
             WorkingSetResult& r = out[size_t(wi)];
-            if (ok.empty()) continue;  // infeasible: allocation.feasible stays false
+            if (kept.empty()) continue;  // infeasible: allocation.feasible stays false
             size_t best = 0;
-            for (size_t i = 1; i < ok.size(); ++i)
-                if (ok[i].cost < ok[best].cost) best = i;
+            for (size_t i = 1; i < kept.size(); ++i)
+                if (kept[i].cost < kept[best].cost) best = i;
             std::vector<int> choice(size_t(V), -1);
             size_t idx = best;
             for (int t = s; t >= 0; --t) {
@@ -432,11 +452,10 @@ std::vector<WorkingSetResult> workingSetExactAllPrefixes(const WorkingSetProblem
                 if (choice[size_t(v)] < 0) choice[size_t(v)] = cheapestDistortionOption(p.variables[size_t(v)]);
             r.allocation.feasible = true;
             r.allocation.choice = std::move(choice);
-            r.allocation.distortion = ok[best].cost;
+            r.allocation.distortion = kept[best].cost;
             r.allocation.cost = workingSetPeak(p, r.allocation.choice, s);
         }
-        prev = std::move(ok);
-        if (prev.empty()) break;  // every longer prefix is infeasible too
+        if (kept.empty()) break;  // every longer prefix is infeasible too
     }
     if (overflow)
         for (size_t i = 0; i < prefixEnds.size(); ++i)
