@@ -1,10 +1,12 @@
 // Held-out measurement: a data set is cut into disjoint calibration and measurement parts, by a
-// seeded shuffle (sorted folders mix), with names following their samples; bad sizes fail.
+// seeded shuffle (sorted folders mix), with names following their samples; bad sizes fail. A
+// sample with NaN/Inf is refused naming its first such element.
 #include "autosplit/data/dataset.h"
 #include "autosplit/util/errors.h"
 
 #include <QtTest>
 
+#include <limits>
 #include <set>
 
 using namespace autosplit;
@@ -98,6 +100,47 @@ private slots:
             splitHeldOut(numbered(1));
         } catch (const Error& e) {
             QVERIFY(std::string(e.what()).find("at least 2 samples") != std::string::npos);
+        }
+    }
+
+    void nonFiniteSampleNamesItsFirstElement_data() {
+        QTest::addColumn<int>("at");
+        QTest::addColumn<bool>("nan");
+        QTest::addColumn<int>("also");  // a later bad element (-1: none)
+        QTest::newRow("NaN first element") << 0 << true << -1;
+        QTest::newRow("Inf inside a later block") << 4096 + 17 << false << -1;
+        QTest::newRow("NaN in the tail, Inf after") << 10000 << true << 10005;
+        QTest::newRow("-Inf last element") << 10006 << false << -1;
+        QTest::newRow("finite") << -1 << false << -1;
+    }
+    void nonFiniteSampleNamesItsFirstElement() {
+        QFETCH(int, at);
+        QFETCH(bool, nan);
+        QFETCH(int, also);
+        Graph g;
+        Tensor in;
+        in.name = "x";
+        in.shape = {1, -1};
+        in.isGraphInput = true;
+        g.tensors.push_back(in);
+        g.inputs.push_back(0);
+        TensorData t;
+        t.shape = {1, 10007};
+        t.floats.assign(10007, 0.f);
+        for (size_t k = 0; k < t.floats.size(); ++k) t.floats[k] = float(k % 97) * 1e30f - 3e31f;  // large, finite
+        const float inf = at == 10006 ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
+        if (at >= 0) t.floats[size_t(at)] = nan ? std::numeric_limits<float>::quiet_NaN() : inf;
+        if (also >= 0) t.floats[size_t(also)] = std::numeric_limits<float>::infinity();
+        if (at < 0) {
+            validateSample(g, {t}, "s.npy");
+            return;
+        }
+        try {
+            validateSample(g, {t}, "s.npy");
+            QFAIL("a non-finite sample was accepted");
+        } catch (const Error& e) {
+            const std::string want = std::string("s.npy: ") + (nan ? "NaN" : "Inf") + " at element " + std::to_string(at);
+            QCOMPARE(std::string(e.what()), want);
         }
     }
 };
