@@ -3,11 +3,11 @@
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/util/errors.h"
 #include "autosplit/util/each_index.h"
+#include "autosplit/util/finite_scan.h"
 #include "util/hasher.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -32,22 +32,8 @@ void validateSample(const Graph& g, const std::vector<TensorData>& s, const std:
             for (auto d : v.shape) got += (got.empty() ? "" : "x") + std::to_string(d);
             throw Error(what + ": shape " + got + " does not match input '" + t.name + "' (" + want + ")");
         }
-        // Blocks of exponent bits OR-reduced (vectorized), the element looked up only on a hit.
-        const float* f = v.floats.data();
-        const size_t n = v.floats.size();
-        constexpr size_t kBlock = 4096;
-        for (size_t b = 0; b < n; b += kBlock) {
-            const size_t e = std::min(n, b + kBlock);
-            uint32_t nonFinite = 0;
-            for (size_t k = b; k < e; ++k) {
-                uint32_t bits;
-                std::memcpy(&bits, f + k, sizeof bits);
-                nonFinite |= (bits & 0x7f800000u) == 0x7f800000u;
-            }
-            if (!nonFinite) continue;
-            for (size_t k = b; k < e; ++k)
-                if (!std::isfinite(f[k])) throw Error(what + ": " + (std::isnan(f[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k));
-        }
+        if (const size_t k = firstNonFinite(v.floats.data(), v.floats.size()); k < v.floats.size())
+            throw Error(what + ": " + (std::isnan(v.floats[k]) ? "NaN" : "Inf") + " at element " + std::to_string(k));
     }
 }
 

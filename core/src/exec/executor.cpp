@@ -1,5 +1,6 @@
 #include "autosplit/exec/executor.h"
 
+#include "autosplit/util/finite_scan.h"
 #include "autosplit/util/float16.h"
 #include "autosplit/util/thread_priority.h"
 #include "exec_internal.h"
@@ -471,10 +472,9 @@ void checkInput(const Tensor& t, const TensorData& v) {
                         exec::shapeStr(t.shape) + " (-1 = any)");
     }
     if (v.isFloat())
-        for (size_t i = 0; i < v.floats.size(); ++i)
-            if (!std::isfinite(v.floats[i]))
-                throw Error("input '" + t.name + "' contains " + (std::isnan(v.floats[i]) ? "NaN" : "Inf") +
-                            " at element " + std::to_string(i));
+        if (const size_t i = firstNonFinite(v.floats.data(), v.floats.size()); i < v.floats.size())
+            throw Error("input '" + t.name + "' contains " + (std::isnan(v.floats[i]) ? "NaN" : "Inf") +
+                        " at element " + std::to_string(i));
 }
 }  // namespace
 

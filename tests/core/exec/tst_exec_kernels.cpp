@@ -363,7 +363,20 @@ private slots:
         Executor ex(g);
         TensorData x = randomTensor({1, 3, 8, 8}, 9);
         x.floats[5] = NAN;
-        QVERIFY_THROWS_EXCEPTION(Error, ex({x}));
+        x.floats[150] = INFINITY;
+        try {
+            ex({x});
+            QFAIL("an input with NaN ran");
+        } catch (const Error& e) {
+            QCOMPARE(QString(e.what()), QString("input 'x' contains NaN at element 5"));
+        }
+        x.floats[5] = 0.f;
+        try {
+            ex({x});
+            QFAIL("an input with Inf ran");
+        } catch (const Error& e) {
+            QCOMPARE(QString(e.what()), QString("input 'x' contains Inf at element 150"));
+        }
         QVERIFY_THROWS_EXCEPTION(Error, ex({randomTensor({1, 3, 9, 8}, 9)}));
         QVERIFY_THROWS_EXCEPTION(Error, ex({}));
     }
