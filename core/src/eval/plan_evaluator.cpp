@@ -545,7 +545,26 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
     const ErrorTable* table = table_ && opts_.staticActivationParams ? &*table_ : nullptr;
     // Images are the sensor's 8-bit pixels (resampled pixels on the 8-bit grid): sent as they are.
     const bool sensorInput = data_.inputs.sensorGrid && plan.inputBits >= 8;
-    hooks.onValue = [&g, plan, table, split, sensorInput, applied, this](int node, int tensor, TensorData& v) {
+    // An edge node whose output is quantized with the table's static parameters: the executor
+    // applies them (in Conv's epilogue, while the tile is in cache), onValue only reports them.
+    auto staticParams = [&g, &plan, table, split, this](int node) -> const QuantParams* {
+        if (!table || node < 0 || node > split) return nullptr;
+        const int tensor = g.nodes[static_cast<size_t>(node)].outputs[0];
+        if (tensor < 0) return nullptr;
+        if (opts_.activationScope == EvalOptions::ActivationScope::LayerInputs && !layerInput_[static_cast<size_t>(tensor)] &&
+            lastConsumer_[static_cast<size_t>(tensor)] <= split)
+            return nullptr;
+        const int bits = plan.activationBits[static_cast<size_t>(node)];
+        if (bits == 16 || bits == 32) return nullptr;
+        const int bi = table->bitsIndex(bits);
+        if (bi < 0 || !(table->rows[node].activationParams[bi].scale > 0.f)) return nullptr;
+        return &table->rows[node].activationParams[bi];
+    };
+    auto grids = std::make_shared<std::vector<FakeQuantGrid>>(g.nodes.size());
+    for (int i = 0; i <= split && i < static_cast<int>(g.nodes.size()); ++i)
+        if (const QuantParams* p = staticParams(i)) (*grids)[static_cast<size_t>(i)] = p->grid();
+    hooks.outputGrids = grids.get();
+    hooks.onValue = [&g, plan, table, split, sensorInput, applied, grids, this](int node, int tensor, TensorData& v) {
         if (!v.isFloat()) return;
         int bits;
         bool unsignedRange = false;
@@ -571,13 +590,9 @@ RunHooks PlanEvaluator::planHooks(const PlanBits& plan, std::unordered_map<int, 
             bits = plan.activationBits[static_cast<size_t>(node)];
             const bool out0 = g.nodes[node].outputs[0] == tensor;
             unsignedRange = out0 && producesNonNegative(g.nodes[node]);
-            if (table && out0 && bits != 16 && bits != 32) {
-                const int bi = table->bitsIndex(bits);
-                if (bi >= 0 && table->rows[node].activationParams[bi].scale > 0.f) {
-                    fakeQuantize(v.floats.data(), static_cast<int64_t>(v.floats.size()), table->rows[node].activationParams[bi]);
-                    if (applied) applied(tensor, bits, &table->rows[node].activationParams[bi]);
-                    return;
-                }
+            if (out0 && (*grids)[static_cast<size_t>(node)].active()) {  // quantized by the executor
+                if (applied) applied(tensor, bits, &table->rows[node].activationParams[table->bitsIndex(bits)]);
+                return;
             }
         }
         if (bits == 32) return;

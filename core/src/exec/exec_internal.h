@@ -85,6 +85,9 @@ struct KernelContext {
     std::vector<const TensorData*> in;  // nullptr for omitted optional inputs
     std::vector<TensorData>& out;       // one per node output (omitted outputs stay unused)
     ThreadPool& pool;
+    // Fake quantization of out[0] after the fused activation (RunHooks::outputGrids), or null.
+    // A kernel that applies the activation (OpEntry::appliesActivation) applies this too.
+    const FakeQuantGrid* outputGrid = nullptr;
 
     const TensorData& input(size_t i) const;  // throws when missing
     bool hasInput(size_t i) const { return i < in.size() && in[i] != nullptr; }
@@ -98,7 +101,8 @@ using Checker = std::string (*)(const Graph&, const Node&);
 struct OpEntry {
     Kernel kernel = nullptr;
     Checker check = nullptr;
-    // Kernel applies the node's fused activation itself (e.g. in the GEMM epilogue).
+    // Kernel applies the node's fused activation itself (e.g. in the GEMM epilogue), and then
+    // KernelContext::outputGrid.
     bool appliesActivation = false;
 };
 
@@ -147,12 +151,16 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
 
 // Fused-activation epilogue over a range (used by kernels that apply it themselves).
 void applyActivation(const Activation& act, float* data, int64_t n);
+// The activation, then the fake quantization when grid is not null.
+void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, float* data, int64_t n);
 
 // Runs node `n` of `g` on `in` (one per input, nullptr for omitted ones): its kernel, then its
 // fused activation unless the kernel applied it. One output per node output. What ExecutorRun
 // does per node, and what constant folding (passes/constant_folding.cpp) evaluates constant
 // sub-graphs with. Throws Error naming the node when the kernel rejects its inputs.
-std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool);
+// outputGrid: KernelContext::outputGrid (null: none).
+std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool,
+                                const FakeQuantGrid* outputGrid = nullptr);
 
 }  // namespace exec
 }  // namespace autosplit

@@ -390,19 +390,26 @@ const Registry& registry() {
     return r;
 }
 
-std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool) {
+void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, float* d, int64_t n) {
+    applyActivation(act, d, n);
+    if (grid) fakeQuantizeGrid(d, n, *grid);
+}
+
+std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool,
+                                const FakeQuantGrid* outputGrid) {
     auto it = registry().find(n.op);
     if (it == registry().end()) throw UnsupportedError(n.op, n.name, "no kernel for this op");
     const OpEntry& entry = it->second;
     std::vector<TensorData> out(n.outputs.size());
-    KernelContext ctx{g, n, std::move(in), out, pool};
+    if (outputGrid && !outputGrid->active()) outputGrid = nullptr;
+    KernelContext ctx{g, n, std::move(in), out, pool, outputGrid};
     entry.kernel(ctx);
-    if (!n.activation.isNone() && !entry.appliesActivation && !out.empty()) {
-        if (!out[0].isFloat()) ctx.fail("fused activation on a non-float output");
-        float* d = out[0].floats.data();
-        const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
-        pool.parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { applyActivation(n.activation, d + b, e - b); });
-    }
+    if (entry.appliesActivation || out.empty()) return out;
+    if (!n.activation.isNone() && !out[0].isFloat()) ctx.fail("fused activation on a non-float output");
+    if (!out[0].isFloat() || (n.activation.isNone() && !outputGrid)) return out;
+    float* d = out[0].floats.data();
+    const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
+    pool.parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { applyActivationAndGrid(n.activation, outputGrid, d + b, e - b); });
     return out;
 }
 
@@ -546,7 +553,9 @@ void ExecutorRun::runTo(int node) {
         std::vector<TensorData> out;
         {
             exec::BufferCacheScope scope(ex_.buffers_.get());
-            out = exec::runNode(g, n, std::move(in), *ex_.pool_);
+            const FakeQuantGrid* grid =
+                hooks_.outputGrids && static_cast<size_t>(ni) < hooks_.outputGrids->size() ? &(*hooks_.outputGrids)[static_cast<size_t>(ni)] : nullptr;
+            out = exec::runNode(g, n, std::move(in), *ex_.pool_, grid);
         }
         for (size_t k = 0; k < n.outputs.size(); ++k) {
             const int t = n.outputs[k];

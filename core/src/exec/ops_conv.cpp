@@ -106,8 +106,8 @@ Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float
 
 // 2-D depthwise: each channel's plane zero-padded into a per-thread buffer (when the conv pads),
 // then the vectorized plane kernel with bias and clamp in its store.
-void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
-                 float* y, int64_t channels) {
+void depthwise2d(ThreadPool& pool, const Node& node, const FakeQuantGrid* grid, const Geom& g, const float* x, const float* w,
+                 const float* bias, float* y, int64_t channels) {
     DepthwisePlane p;
     p.kh = g.k[1];
     p.kw = g.k[2];
@@ -121,7 +121,7 @@ void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float*
     const int64_t hp = (p.oh - 1) * p.sy + (p.kh - 1) * p.dy + 1, wp = (p.ow - 1) * p.sx + (p.kw - 1) * p.dx + 1;
     const bool padded = g.pb[1] || g.pb[2] || hp > g.in[1] || wp > g.in[2];
     p.ldx = padded ? wp : g.in[2];
-    const GemmEpilogue ep = GemmEpilogue::of(nullptr, node.activation);
+    const GemmEpilogue ep = GemmEpilogue::of(nullptr, node.activation, grid);
     const GemmIsa isa = gemmIsa();
     DepthwiseChannel dc;
     dc.h = g.in[1];
@@ -142,7 +142,7 @@ void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float*
             for (int64_t ch = c0; ch < c1; ++ch) {
                 float* yc = y + ch * g.outSize();
                 phases.run(x + ch * g.inSize(), w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);
-                if (ep.post) applyActivation(*ep.post, yc, g.outSize());
+                if (ep.finishes()) ep.finish(yc, g.outSize());
             }
         });
         return;
@@ -164,15 +164,15 @@ void depthwise2d(ThreadPool& pool, const Node& node, const Geom& g, const float*
             }
             float* yc = y + ch * g.outSize();
             depthwisePlane(isa, p, xc, w + ch * g.kSize(), bias ? bias[ch] : 0.f, ep.lo, ep.hi, yc);
-            if (ep.post) applyActivation(*ep.post, yc, g.outSize());
+            if (ep.finishes()) ep.finish(yc, g.outSize());
         }
     });
 }
 
-void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x, const float* w, const float* bias,
-               float* y, int64_t channels) {
+void depthwise(ThreadPool& pool, const Node& node, const FakeQuantGrid* grid, const Geom& g, const float* x, const float* w,
+               const float* bias, float* y, int64_t channels) {
     if (g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 && g.pb[0] == 0)
-        return depthwise2d(pool, node, g, x, w, bias, y, channels);
+        return depthwise2d(pool, node, grid, g, x, w, bias, y, channels);
     pool.parallelFor(channels, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t ch = c0; ch < c1; ++ch) {
             const float* xc = x + ch * g.inSize();
@@ -204,7 +204,7 @@ void depthwise(ThreadPool& pool, const Node& node, const Geom& g, const float* x
                             }
                         }
                     }
-                    applyActivation(node.activation, yr, g.out[2]);
+                    applyActivationAndGrid(node.activation, grid, yr, g.out[2]);
                 }
         }
     });
@@ -258,7 +258,7 @@ void convOp(KernelContext& c) {
         const float* xn = x.floats.data() + n * C * g.inSize();
         float* yn = y.floats.data() + n * K * OSP;
         if (Cg == 1 && Kg == 1) {
-            depthwise(c.pool, c.node, g, xn, w.floats.data(), bias, yn, C);
+            depthwise(c.pool, c.node, c.outputGrid, g, xn, w.floats.data(), bias, yn, C);
             continue;
         }
         // One GEMM per group: Y_g[Kg, OSP] = W_g[Kg, rows] * im2col(X_g)[rows, OSP], bias and
@@ -268,7 +268,7 @@ void convOp(KernelContext& c) {
             const float* xg = xn + gi * Cg * g.inSize();
             const float* wg = w.floats.data() + gi * Kg * rows;
             float* yg = yn + gi * Kg * OSP;
-            const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation);
+            const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation, c.outputGrid);
             if (pointwise) {
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
             } else {
@@ -387,7 +387,7 @@ void convTransposeOp(KernelContext& c) {
                                             for (int64_t ix = 0; ix < g.in[2]; ++ix) yr[ix * sx + kx] = cx[kx * ISP + ix] + bv;
                                     }
                             }
-                        applyActivation(c.node.activation, ym, OSP);
+                        applyActivationAndGrid(c.node.activation, c.outputGrid, ym, OSP);
                     }
                 });
                 continue;
@@ -418,7 +418,7 @@ void convTransposeOp(KernelContext& c) {
                         const float bv = b->floats[gi * Mg + m];
                         for (int64_t j = 0; j < OSP; ++j) ym[j] += bv;
                     }
-                    applyActivation(c.node.activation, ym, OSP);
+                    applyActivationAndGrid(c.node.activation, c.outputGrid, ym, OSP);
                 }
             });
         }

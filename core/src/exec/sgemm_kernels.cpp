@@ -436,8 +436,8 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
                 }
             }
         }
-        if (last && j.ep.post)
-            for (int64_t i = ic; i < ic + mc; ++i) applyActivation(*j.ep.post, j.C + i * j.ldc + jc, nc);
+        if (last && j.ep.finishes())
+            for (int64_t i = ic; i < ic + mc; ++i) j.ep.finish(j.C + i * j.ldc + jc, nc);
     }
 }
 
@@ -689,9 +689,10 @@ void Im2colBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const B
     copyRunsGeneric(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
 }
 
-GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {
+GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act, const FakeQuantGrid* grid) {
     GemmEpilogue e;
     e.bias = bias;
+    e.grid = grid;
     switch (act.kind) {
     case Activation::Kind::None: break;
     case Activation::Kind::Relu: e.lo = 0.f; break;
@@ -702,6 +703,11 @@ GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act) {
     default: e.post = &act; break;
     }
     return e;
+}
+
+void GemmEpilogue::finish(float* c, int64_t n) const {
+    if (post) applyActivation(*post, c, n);
+    if (grid) fakeQuantizeGrid(c, n, *grid);
 }
 
 void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
@@ -716,7 +722,7 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
                 if (ep.bias) x += ep.bias[i];
                 c[j] = std::min(std::max(x, ep.lo), ep.hi);
             }
-            if (ep.post) applyActivation(*ep.post, c, N);
+            if (ep.finishes()) ep.finish(c, N);
         }
         return;
     }

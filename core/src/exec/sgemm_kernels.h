@@ -6,6 +6,7 @@
 #pragma once
 
 #include "autosplit/ir/graph.h"
+#include "autosplit/util/fake_quant.h"
 
 #include <cstdint>
 #include <limits>
@@ -83,9 +84,13 @@ struct GemmEpilogue {
     float lo = -std::numeric_limits<float>::infinity();
     float hi = std::numeric_limits<float>::infinity();
     const Activation* post = nullptr;
+    const FakeQuantGrid* grid = nullptr;  // after post: fake quantization (KernelContext::outputGrid)
     bool clamps() const { return lo > -std::numeric_limits<float>::infinity() || hi < std::numeric_limits<float>::infinity(); }
-    // Bias plus the node's fused activation (Relu and Clip become the clamp).
-    static GemmEpilogue of(const float* bias, const Activation& act);
+    // Bias plus the node's fused activation (Relu and Clip become the clamp), then the grid.
+    static GemmEpilogue of(const float* bias, const Activation& act, const FakeQuantGrid* grid = nullptr);
+    // What follows the clamp, over n finished values: post, then grid.
+    bool finishes() const { return post || grid; }
+    void finish(float* c, int64_t n) const;
 };
 
 // C[M,N] (=|+=) A[M,K] * B[K,N] (+ epilogue); A is read as A[i*lda + k], or A[k*lda + i] when

@@ -38,20 +38,9 @@ inline float roundHalfEven(float v) {
     return t - magic;
 }
 
-// Clamping before rounding gives the same result as after (the bounds are integers) and keeps
-// the value in the magic-number range.
-struct Fq {
-    float scale, lo, hi;
-    explicit Fq(const QuantParams& p)
-        : scale(p.scale),
-          lo(static_cast<float>(p.qmin - p.zeroPoint)),
-          hi(static_cast<float>(p.qmax - p.zeroPoint)) {}
-    float operator()(float x) const {
-        const float q = std::min(std::max(x / scale, lo), hi);
-        constexpr float magic = 12582912.0f;
-        return ((q + magic) - magic) * scale;
-    }
-};
+FakeQuantGrid gridOf(const QuantParams& p) {
+    return {p.scale, static_cast<float>(p.qmin - p.zeroPoint), static_cast<float>(p.qmax - p.zeroPoint)};
+}
 }  // namespace
 
 float QuantParams::quantize(float x) const {
@@ -59,16 +48,15 @@ float QuantParams::quantize(float x) const {
     return roundHalfEven(q) * scale;
 }
 
-void fakeQuantize(float* x, int64_t n, const QuantParams& p) {
-    const Fq f(p);
-    for (int64_t i = 0; i < n; ++i) x[i] = f(x[i]);
-}
+FakeQuantGrid QuantParams::grid() const { return gridOf(*this); }
+
+void fakeQuantize(float* x, int64_t n, const QuantParams& p) { fakeQuantizeGrid(x, n, gridOf(p)); }
 
 double quantizationMse(const float* x, int64_t n, const QuantParams& p) {
     if (n <= 0) return 0.0;
-    const Fq f(p);
+    const FakeQuantGrid f = gridOf(p);
     return laneSum(x, n, [&f](float v) {
-               const float d = v - f(v);
+               const float d = v - fakeQuantizeValue(v, f);
                return static_cast<double>(d) * d;
            }) /
            static_cast<double>(n);

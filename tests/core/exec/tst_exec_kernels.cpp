@@ -136,6 +136,54 @@ Graph convGraph(std::vector<int64_t> xs, const TensorData& w, const TensorData& 
     return g;
 }
 
+
+// x[1,8,10,10] -> dense 3x3 Conv (HardSwish fused) -> 1x1 Conv (Relu fused) -> depthwise 3x3
+// -> depthwise 3x3 stride 2 (Clip fused) -> ConvTranspose 2x2 stride 2 -> Add (a kernel without
+// an epilogue) -> y: every path of Conv's epilogue and the executor's fallback after a node.
+Graph epilogueChain() {
+    Graph g;
+    g.opsetVersion = 13;
+    const int x = addValue(g, "x", {1, 8, 10, 10});
+    g.inputs = {x};
+    int cur = x;
+    uint32_t seed = 40;
+    auto conv = [&](const std::string& op, std::vector<int64_t> wShape, int64_t group, int64_t stride, int64_t pad,
+                    Activation act) {
+        Node n;
+        n.name = op + std::to_string(g.nodes.size());
+        n.op = op;
+        const int64_t outCh = op == "Conv" ? wShape[0] : wShape[1];
+        n.inputs = {cur, addWeight(g, n.name + "_w", randomTensor(wShape, seed++)), addWeight(g, n.name + "_b", randomTensor({outCh}, seed++))};
+        n.outputs = {addValue(g, n.name + "_out")};
+        n.attrs["group"] = Attribute{group};
+        n.attrs["strides"] = ints({stride, stride});
+        if (pad) n.attrs["pads"] = ints({pad, pad, pad, pad});
+        n.activation = act;
+        g.nodes.push_back(n);
+        cur = n.outputs[0];
+    };
+    Activation hardSwish, relu, clip;
+    hardSwish.kind = Activation::Kind::HardSwish;
+    relu.kind = Activation::Kind::Relu;
+    clip.kind = Activation::Kind::Clip;
+    clip.min = -0.5f;
+    clip.max = 0.75f;
+    conv("Conv", {16, 8, 3, 3}, 1, 1, 1, hardSwish);
+    conv("Conv", {16, 16, 1, 1}, 1, 1, 0, relu);
+    conv("Conv", {16, 1, 3, 3}, 16, 1, 1, {});
+    conv("Conv", {16, 1, 3, 3}, 16, 2, 1, clip);
+    conv("ConvTranspose", {16, 8, 2, 2}, 1, 2, 0, {});
+    Node add;
+    add.name = "add";
+    add.op = "Add";
+    add.inputs = {cur, addWeight(g, "add_b", randomTensor({1, 8, 1, 1}, seed++))};
+    add.outputs = {addValue(g, "y")};
+    g.nodes.push_back(add);
+    g.outputs = add.outputs;
+    g.rebuild();
+    return g;
+}
+
 }  // namespace
 
 class KernelsTest : public QObject {
@@ -333,6 +381,46 @@ private slots:
         int negatives = 0;
         for (float v : f[0].floats) negatives += v < 0.f;
         QCOMPARE(negatives, 0);
+    }
+
+    // RunHooks::outputGrids quantizes inside Conv's epilogues (and after other nodes) to the same
+    // bits as quantizing each output in onValue after the node, on one thread and on two.
+    void outputGridsEqualQuantizingAfterTheNode() {
+        const Graph g = epilogueChain();
+        const TensorData x = randomTensor({1, 8, 10, 10}, 39, -2.f, 2.f);
+        std::vector<FakeQuantGrid> grids(g.nodes.size());
+        for (size_t i = 0; i < grids.size(); ++i) grids[i] = {0.03f + 0.01f * float(i), -7.f - float(i % 2), 7.f};
+        grids[2] = {};  // one node without a grid between two with
+        std::vector<int> all;
+        for (const Node& n : g.nodes) all.push_back(n.outputs[0]);
+        for (int threads : {1, 2}) {
+            ExecutorOptions o;
+            o.threads = threads;
+            Executor ex(g, o);
+            RunHooks fused;
+            fused.outputGrids = &grids;
+            fused.keep = all;
+            RunHooks after;
+            after.keep = all;
+            after.onValue = [&](int node, int, TensorData& v) {
+                if (node >= 0 && grids[static_cast<size_t>(node)].active())
+                    fakeQuantizeGrid(v.floats.data(), static_cast<int64_t>(v.floats.size()), grids[static_cast<size_t>(node)]);
+            };
+            RunHooks plain;
+            plain.keep = all;
+            const auto a = ex.run({x}, fused), b = ex.run({x}, after), f = ex.run({x}, plain);
+            for (size_t i = 0; i < g.nodes.size(); ++i) {
+                const int t = all[i];
+                const auto& va = a.kept.at(t).floats;
+                QVERIFY2(va == b.kept.at(t).floats, qPrintable(QString("%1 threads, node %2 (%3)").arg(threads).arg(i).arg(g.nodes[i].op.c_str())));
+                if (!grids[i].active()) continue;
+                for (float v : va) {  // on the grid, inside its range
+                    const float q = v / grids[i].scale;
+                    QVERIFY(std::fabs(q - std::nearbyint(q)) < 1e-3f && q >= grids[i].lo - 1e-3f && q <= grids[i].hi + 1e-3f);
+                }
+                QVERIFY(va != f.kept.at(t).floats);  // the grid changed the values
+            }
+        }
     }
 
     void unsupportedOpFailsUpFrontNamingNode() {

@@ -8,6 +8,7 @@
 #include "autosplit/ir/graph.h"
 #include "autosplit/util/cancel.h"
 #include "autosplit/util/errors.h"
+#include "autosplit/util/fake_quant.h"
 
 #include <functional>
 #include <memory>
@@ -46,6 +47,10 @@ struct RunHooks {
     // (node = -1), then each node output after its fused activation (node = producer index).
     // May modify the value in place (fake quantization, float16 rounding) or just observe it.
     std::function<void(int node, int tensor, TensorData& value)> onValue;
+    // Fake quantization of each node's first output (by node index; an inactive grid: none),
+    // after its fused activation and before onValue sees it. Conv applies it in its epilogue,
+    // while the tile is in cache; other ops right after the node. Float outputs only.
+    const std::vector<FakeQuantGrid>* outputGrids = nullptr;
     // Extra tensors (ids) to return besides the graph outputs, e.g. a split's cut tensors.
     std::vector<int> keep;
     // Stop after this node index (inclusive): -1 = run the whole graph. Outputs that were not

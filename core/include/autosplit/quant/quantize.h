@@ -8,6 +8,7 @@
 
 #include "autosplit/ir/graph.h"
 #include "autosplit/ir/quant_spec.h"
+#include "autosplit/util/fake_quant.h"
 
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct QuantParams {
     int32_t zeroPoint = 0;
     int32_t qmin = 0, qmax = 0;
     float quantize(float x) const;  // fake-quantized value (dequantized after rounding/clamping)
+    FakeQuantGrid grid() const;     // what fakeQuantize applies
 };
 
 struct QuantOptions {
