@@ -10,6 +10,7 @@
 #include "autosplit/util/in_order.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -707,6 +708,20 @@ std::vector<TensorData> PlanEvaluator::planValues(const PlanBits& plan, int samp
     return values;
 }
 
+struct PlanEvaluator::ScoreMemo {
+    size_t samples = 0;  // the samples folded in below, a prefix of the run's
+    // Per output (Graph::outputs order; float outputs only): its error and reference energy over
+    // those samples, each one chain in sample and element order.
+    std::vector<double> err, ref;
+    // Relative L2: per sample and output, the sample's own error and reference energy.
+    std::vector<std::vector<std::pair<double, double>>> sampleEnergy;
+    std::vector<std::string> decoded;               // CTC: the rows decoded so far
+    std::vector<std::array<int64_t, 3>> mapCounts;  // binary map: per sample tp, fp, fn
+    // Of the float reference alone over the whole set, computed when a partial score needs them.
+    std::vector<int64_t> positives;  // binary map: per sample
+    std::vector<double> refAll;      // relative L2: per output, one chain over every sample
+};
+
 EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& cancel, double rejectAbove) const {
     validatePlan(graph_, plan);
     {
@@ -728,6 +743,7 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
     const bool early = rejectAbove < std::numeric_limits<double>::infinity();
     const int chunk = early ? std::max(2, threads_) : n;
     const ProfileClock clock(*this, &EvalProfile::planRunSeconds);
+    ScoreMemo memo;  // each chunk's scoring adds only its own samples
     for (int first = 0; first < n; first += chunk) {
         const int last = std::min(n, first + chunk);
         out.resize(static_cast<size_t>(last));
@@ -737,11 +753,11 @@ EvalMetrics PlanEvaluator::evaluate(const PlanBits& plan, const CancelToken& can
             profile_.planSamples += last - first;
         }
         if (last < n && early) {
-            EvalMetrics m = scoreSamples(out);
+            EvalMetrics m = scoreSamples(out, &memo);
             if (m.dropAtLeast && *m.dropAtLeast > rejectAbove) return m;
         }
     }
-    return scoreSamples(out);
+    return scoreSamples(out, &memo);
 }
 
 EvalProfile PlanEvaluator::profile() const {
@@ -756,7 +772,8 @@ EvalMetrics PlanEvaluator::score(const std::vector<std::vector<TensorData>>& res
     return scoreSamples(result);
 }
 
-EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData>>& result) const {
+
+EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData>>& result, ScoreMemo* memo) const {
     const Graph& g = graph_;
     if (result.empty() || result.size() > data_.inputs.samples.size())
         throw Error("scoring " + std::to_string(result.size()) + " samples' outputs against " +
@@ -766,6 +783,10 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
             throw Error("scoring " + std::to_string(r.size()) + " outputs per sample, the graph has " + std::to_string(g.outputs.size()));
     const size_t total = data_.inputs.samples.size();
     const bool partial = result.size() < total;
+    ScoreMemo local;
+    ScoreMemo& mm = memo ? *memo : local;
+    if (result.size() < mm.samples) throw Error("scoring fewer samples than were scored before in the same run");
+    const bool relativeL2 = task_ != EvalTask::Classifier && task_ != EvalTask::Ctc && task_ != EvalTask::BinaryMap;
     // Rows (batch rows of output 0) of the scored samples and of the whole set.
     int64_t rows = 0, allRows = 0;
     for (size_t s = 0; s < total; ++s) (s < result.size() ? rows : allRows) += rowView(task_, reference_[s].front()).rows;
@@ -777,20 +798,36 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
     m.heldOut = heldOut();
     m.task = task_;
     m.relativeMse = -1;
-    for (size_t o = 0; o < g.outputs.size(); ++o) {
-        if (!reference_.front()[o].isFloat()) continue;
-        double err = 0, ref = 0;
-        for (size_t s = 0; s < result.size(); ++s) {
+    mm.err.resize(g.outputs.size(), 0.0);
+    mm.ref.resize(g.outputs.size(), 0.0);
+    for (size_t s = mm.samples; s < result.size(); ++s) {
+        if (relativeL2) mm.sampleEnergy.emplace_back(g.outputs.size(), std::make_pair(0.0, 0.0));
+        for (size_t o = 0; o < g.outputs.size(); ++o) {
+            if (!reference_.front()[o].isFloat()) continue;
             const auto& a = result[s][o].floats;
             const auto& b = reference_[s][o].floats;
             if (a.size() != b.size())
                 throw Error("output '" + g.tensors[g.outputs[o]].name + "' changed size under the plan");
+            double err = mm.err[o], ref = mm.ref[o];
             for (size_t k = 0; k < a.size(); ++k) {
                 const double d = static_cast<double>(a[k]) - b[k];
                 err += d * d;
                 ref += static_cast<double>(b[k]) * b[k];
             }
+            mm.err[o] = err, mm.ref[o] = ref;
+            if (!relativeL2 || !reference_[s][o].isFloat()) continue;
+            double se = 0, sr = 0;
+            for (size_t k = 0; k < a.size(); ++k) {
+                const double d = static_cast<double>(a[k]) - b[k];
+                se += d * d;
+                sr += static_cast<double>(b[k]) * b[k];
+            }
+            mm.sampleEnergy.back()[o] = {se, sr};
         }
+    }
+    for (size_t o = 0; o < g.outputs.size(); ++o) {
+        if (!reference_.front()[o].isFloat()) continue;
+        const double err = mm.err[o], ref = mm.ref[o];
         OutputMetrics om;
         om.name = g.tensors[g.outputs[o]].name;
         // A plan whose output holds NaN/Inf (a degenerate low-bit run) is infinitely wrong, not
@@ -851,12 +888,13 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
             statistic = [](const std::vector<double>& u) { return 100.0 * u[0] / u[1]; };
         }
     } else if (task_ == EvalTask::Ctc) {
-        for (const auto& s : result) {
-            const RowView v = rowView(task_, s.front());
+        for (size_t si = mm.samples; si < result.size(); ++si) {
+            const TensorData& s = result[si].front();
+            const RowView v = rowView(task_, s);
             for (int64_t r = 0; r < v.rows; ++r)
-                m.decoded.push_back(ctcGreedyDecode(s.front().floats.data() + r * v.steps * v.classes, v.steps, v.classes,
-                                                    opts_.ctcDictionary));
+                mm.decoded.push_back(ctcGreedyDecode(s.floats.data() + r * v.steps * v.classes, v.steps, v.classes, opts_.ctcDictionary));
         }
+        m.decoded = mm.decoded;
         const auto prefix = [&](const std::vector<std::string>& all) {
             return std::vector<std::string>(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(m.decoded.size()));
         };
@@ -886,7 +924,7 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
     } else if (task_ == EvalTask::BinaryMap) {
         int64_t tp = 0, fp = 0, fn = 0;
         const float thr = opts_.mapThreshold;
-        for (size_t si = 0; si < result.size(); ++si) {
+        for (size_t si = mm.samples; si < result.size(); ++si) {
             const auto& a = result[si].front().floats;
             const auto& b = reference_[si].front().floats;
             int64_t stp = 0, sfp = 0, sfn = 0;
@@ -896,14 +934,21 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
                 sfp += p && !r;
                 sfn += !p && r;
             }
+            mm.mapCounts.push_back({stp, sfp, sfn});
+        }
+        for (size_t si = 0; si < result.size(); ++si) {
+            const auto& [stp, sfp, sfn] = mm.mapCounts[si];
             tp += stp, fp += sfp, fn += sfn;
             units.push_back({double(stp), double(sfp), double(sfn)});
         }
-        for (size_t si = result.size(); si < total; ++si) {  // at best: the float map's pixels, no others
-            int64_t positives = 0;
-            for (float x : reference_[si].front().floats) positives += x > thr;
-            bestRest.push_back({double(positives), 0.0, 0.0});
-        }
+        if (partial && mm.positives.empty())
+            for (size_t si = 0; si < total; ++si) {
+                int64_t positives = 0;
+                for (float x : reference_[si].front().floats) positives += x > thr;
+                mm.positives.push_back(positives);
+            }
+        for (size_t si = result.size(); si < total; ++si)  // at best: the float map's pixels, no others
+            bestRest.push_back({double(mm.positives[si]), 0.0, 0.0});
         auto f1 = [](double t, double p, double n) { return t + p + n == 0 ? 100.0 : 100.0 * 2.0 * t / (2 * t + p + n); };
         m.mapF1 = f1(double(tp), double(fp), double(fn));
         m.accuracyDrop = 100.0 - *m.mapF1;
@@ -921,16 +966,7 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
             ++k;
         }
         for (size_t si = 0; si < result.size(); ++si) {
-            double err = 0, ref = 0;
-            if (reference_[si][worst].isFloat()) {
-                const auto& a = result[si][worst].floats;
-                const auto& b = reference_[si][worst].floats;
-                for (size_t k = 0; k < a.size(); ++k) {
-                    const double d = static_cast<double>(a[k]) - b[k];
-                    err += d * d;
-                    ref += static_cast<double>(b[k]) * b[k];
-                }
-            }
+            const auto [err, ref] = mm.sampleEnergy[si][worst];  // (0, 0) where the reference is not float
             units.push_back({std::isfinite(err) ? err : std::numeric_limits<double>::infinity(), ref});
         }
         statistic = [](const std::vector<double>& u) {
@@ -939,22 +975,21 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
         if (partial) {
             // The whole set's metric is the worst output's: at least any output's error so far over
             // its reference energy on every sample.
-            double atLeast = 0;
-            for (size_t o = 0, k = 0; o < g.outputs.size(); ++o) {
-                if (!reference_.front()[o].isFloat()) continue;
-                double ref = 0, err = 0;
-                for (size_t si = 0; si < total; ++si) {
-                    const auto& b = reference_[si][o].floats;
-                    for (size_t j = 0; j < b.size(); ++j) {
-                        ref += static_cast<double>(b[j]) * b[j];
-                        if (si < result.size()) {
-                            const double d = static_cast<double>(result[si][o].floats[j]) - b[j];
-                            err += d * d;
-                        }
-                    }
+            if (mm.refAll.empty()) {
+                mm.refAll.assign(g.outputs.size(), 0.0);
+                for (size_t o = 0; o < g.outputs.size(); ++o) {
+                    if (!reference_.front()[o].isFloat()) continue;
+                    double ref = 0;
+                    for (size_t si = 0; si < total; ++si)
+                        for (float b : reference_[si][o].floats) ref += static_cast<double>(b) * b;
+                    mm.refAll[o] = ref;
                 }
-                atLeast = std::max(atLeast, statistic({std::isfinite(err) ? err : std::numeric_limits<double>::infinity(), ref}));
-                ++k;
+            }
+            double atLeast = 0;
+            for (size_t o = 0; o < g.outputs.size(); ++o) {
+                if (!reference_.front()[o].isFloat()) continue;
+                const double err = mm.err[o];  // the scored samples' error: the same chain
+                atLeast = std::max(atLeast, statistic({std::isfinite(err) ? err : std::numeric_limits<double>::infinity(), mm.refAll[o]}));
             }
             m.dropAtLeast = atLeast;
         }
@@ -970,6 +1005,7 @@ EvalMetrics PlanEvaluator::scoreSamples(const std::vector<std::vector<TensorData
             }
         if (!sum.empty()) m.dropAtLeast = statistic(sum);
     }
+    mm.samples = result.size();
     if (task_ == EvalTask::Classifier && data_.labels.empty()) units.clear();  // its interval is Wilson's
     if (statistic && !units.empty()) m.dropInterval = bootstrapInterval(units, statistic);
     else if (m.dropInterval.method.empty()) m.dropInterval = {m.accuracyDrop, m.accuracyDrop, 0.95, "none"};

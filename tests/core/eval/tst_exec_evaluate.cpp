@@ -422,7 +422,13 @@ private slots:
                         QVERIFY2(*m.dropAtLeast > t, qPrintable(what));                            // rejected ...
                         QVERIFY2(*m.dropAtLeast <= full.accuracyDrop + 1e-9, qPrintable(what));  // ... as the full run rejects it
                     } else {
+                        // Scored chunk by chunk, each adding its samples to the sums before it: the
+                        // same figures as one scoring of the whole set, to the last bit.
                         QVERIFY2(m.samples == 16 && m.accuracyDrop == full.accuracyDrop && m.relativeMse == full.relativeMse, qPrintable(what));
+                        QVERIFY2(m.dropInterval.low == full.dropInterval.low && m.dropInterval.high == full.dropInterval.high, qPrintable(what));
+                        QCOMPARE(m.outputs.size(), full.outputs.size());
+                        for (size_t o = 0; o < m.outputs.size(); ++o) QVERIFY2(m.outputs[o].relativeMse == full.outputs[o].relativeMse, qPrintable(what));
+                        QVERIFY2(m.decoded == full.decoded, qPrintable(what));
                     }
                 }
             }

@@ -358,9 +358,14 @@ private:
     RunHooks correctedHooks(const PlanBits& plan, std::unordered_map<int, std::shared_ptr<const TensorData>>& overrides,
                             const CancelToken& cancel,
                             const std::function<void(int tensor, int bits, const QuantParams* params)>& applied = {}) const;
+    // What scoring a prefix of the samples computed per sample, kept so that scoring a longer
+    // prefix of the same run (evaluate's early rejection after every chunk) only adds the new
+    // samples; the sums run in the same order, so the metrics are the same to the last bit.
+    struct ScoreMemo;
     // score() of the first result.size() evaluation samples (all of them or fewer; with fewer,
-    // dropAtLeast bounds the whole set's drop).
-    EvalMetrics scoreSamples(const std::vector<std::vector<TensorData>>& result) const;
+    // dropAtLeast bounds the whole set's drop). memo: carried between calls on growing prefixes
+    // of one run's outputs (null: none).
+    EvalMetrics scoreSamples(const std::vector<std::vector<TensorData>>& result, ScoreMemo* memo = nullptr) const;
     // Samples [first, last) into out[first, last): whole samples in parallel on the serial
     // executor when there are threads for it, else one after the other on the parallel one.
     void runSamples(const std::vector<std::vector<TensorData>>& samples, int first, int last,
