@@ -88,8 +88,15 @@ struct KernelContext {
     // Fake quantization of out[0] after the fused activation (RunHooks::outputGrids), or null.
     // A kernel that applies the activation (OpEntry::appliesActivation) applies this too.
     const FakeQuantGrid* outputGrid = nullptr;
+    // Per input: the run's own copy of it when no later node reads it and nothing else holds it
+    // (not a weight, a graph output, a kept tensor or one shared with a fork), else null.
+    std::vector<TensorData*> spare = {};
 
     const TensorData& input(size_t i) const;  // throws when missing
+    // A float output of `shape` and `dt`: input i's storage, values and all, when it is spare and
+    // has that shape and dtype (an element-wise kernel then computes in place, reading element k
+    // before writing it; take the input's data pointers first), else new uninitialized storage.
+    TensorData reuseInput(size_t i, std::vector<int64_t> shape, DType dt);
     bool hasInput(size_t i) const { return i < in.size() && in[i] != nullptr; }
     [[noreturn]] void fail(const std::string& what) const;  // Error naming node and op
 };
@@ -159,8 +166,9 @@ void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, fl
 // does per node, and what constant folding (passes/constant_folding.cpp) evaluates constant
 // sub-graphs with. Throws Error naming the node when the kernel rejects its inputs.
 // outputGrid: KernelContext::outputGrid (null: none).
+// spare: KernelContext::spare (empty: none).
 std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool,
-                                const FakeQuantGrid* outputGrid = nullptr);
+                                const FakeQuantGrid* outputGrid = nullptr, std::vector<TensorData*> spare = {});
 
 }  // namespace exec
 }  // namespace autosplit

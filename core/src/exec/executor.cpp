@@ -194,6 +194,17 @@ const TensorData& KernelContext::input(size_t i) const {
     return *in[i];
 }
 
+TensorData KernelContext::reuseInput(size_t i, std::vector<int64_t> shape, DType dt) {
+    TensorData* s = i < spare.size() ? spare[i] : nullptr;
+    if (!s || !s->isFloat() || s->dtype != dt || s->shape != shape) return makeFloatUninit(std::move(shape), dt);
+    TensorData y;
+    y.dtype = dt;
+    y.shape = std::move(shape);
+    y.floats = std::move(s->floats);  // the same heap block: pointers taken before stay valid
+    spare[i] = nullptr;
+    return y;
+}
+
 void KernelContext::fail(const std::string& what) const {
     throw Error("node '" + node.name + "' (" + node.op + "): " + what);
 }
@@ -396,13 +407,13 @@ void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, fl
 }
 
 std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const TensorData*> in, ThreadPool& pool,
-                                const FakeQuantGrid* outputGrid) {
+                                const FakeQuantGrid* outputGrid, std::vector<TensorData*> spare) {
     auto it = registry().find(n.op);
     if (it == registry().end()) throw UnsupportedError(n.op, n.name, "no kernel for this op");
     const OpEntry& entry = it->second;
     std::vector<TensorData> out(n.outputs.size());
     if (outputGrid && !outputGrid->active()) outputGrid = nullptr;
-    KernelContext ctx{g, n, std::move(in), out, pool, outputGrid};
+    KernelContext ctx{g, n, std::move(in), out, pool, outputGrid, std::move(spare)};
     entry.kernel(ctx);
     if (entry.appliesActivation || out.empty()) return out;
     if (!n.activation.isNone() && !out[0].isFloat()) ctx.fail("fused activation on a non-float output");
@@ -550,12 +561,22 @@ void ExecutorRun::runTo(int node) {
                     throw Error("node '" + n.name + "' reads tensor '" + g.tensors[t].name + "' before it is computed");
             }
         }
+        // Inputs read last here and held only by this run: an element-wise kernel may write its
+        // output into one (exec::KernelContext::reuseInput) instead of a fresh buffer.
+        std::vector<TensorData*> spare(n.inputs.size(), nullptr);
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+            const int t = n.inputs[k];
+            if (t < 0 || !in[k] || g.tensors[t].isWeight() || pinned_[t] || ex_.lastUse_[t] != ni ||
+                values_[t].use_count() != 1 || std::count(n.inputs.begin(), n.inputs.end(), t) != 1)
+                continue;
+            spare[k] = const_cast<TensorData*>(values_[t].get());
+        }
         std::vector<TensorData> out;
         {
             exec::BufferCacheScope scope(ex_.buffers_.get());
             const FakeQuantGrid* grid =
                 hooks_.outputGrids && static_cast<size_t>(ni) < hooks_.outputGrids->size() ? &(*hooks_.outputGrids)[static_cast<size_t>(ni)] : nullptr;
-            out = exec::runNode(g, n, std::move(in), *ex_.pool_, grid);
+            out = exec::runNode(g, n, std::move(in), *ex_.pool_, grid, std::move(spare));
         }
         for (size_t k = 0; k < n.outputs.size(); ++k) {
             const int t = n.outputs[k];

@@ -23,10 +23,11 @@ template <class F>
 void unaryFloat(KernelContext& c, F f) {
     const TensorData& x = c.input(0);
     if (!x.isFloat()) c.fail("input must be float");
-    TensorData y = makeFloatUninit(x.shape, x.dtype);
     const float* src = x.floats.data();
+    const size_t count = x.floats.size();
+    TensorData y = c.reuseInput(0, x.shape, x.dtype);  // may take x's storage: src stays valid
     float* dst = y.floats.data();
-    c.pool.parallelFor(static_cast<int64_t>(x.floats.size()), kGrain, [&](int64_t b, int64_t e) {
+    c.pool.parallelFor(static_cast<int64_t>(count), kGrain, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) dst[i] = f(src[i]);
     });
     if (y.dtype == DType::Float16) roundToFloat16(y);
@@ -138,14 +139,19 @@ void binaryOp(KernelContext& c) {
     const auto outShape = broadcastShapes(c, a.shape, b.shape);
     const auto sa = broadcastStrides(a.shape, outShape.size()), sb = broadcastStrides(b.shape, outShape.size());
     if (a.isFloat()) {
-        TensorData y = makeFloatUninit(outShape, a.dtype);
         std::vector<float> bConv;
+        const float* ap = a.floats.data();
         const float* bp = b.floats.data();
         if (!b.isFloat()) {  // Pow with an integer exponent
             bConv = toFloats(b);
             bp = bConv.data();
         }
-        auto run = [&](auto f) { broadcastLoop<float, float>(c.pool, outShape, a.floats.data(), sa, bp, sb, y.floats.data(), f); };
+        // In place into an operand laid out like the output (every element is read at the index
+        // it is written to); the pointers above stay valid when its storage moves to y.
+        TensorData y = a.shape == outShape ? c.reuseInput(0, outShape, a.dtype)
+                       : b.isFloat() && b.shape == outShape ? c.reuseInput(1, outShape, a.dtype)
+                                                              : makeFloatUninit(outShape, a.dtype);
+        auto run = [&](auto f) { broadcastLoop<float, float>(c.pool, outShape, ap, sa, bp, sb, y.floats.data(), f); };
         if constexpr (op == Bin::Add) run([](float x, float z) { return x + z; });
         else if constexpr (op == Bin::Sub) run([](float x, float z) { return x - z; });
         else if constexpr (op == Bin::Mul) run([](float x, float z) { return x * z; });

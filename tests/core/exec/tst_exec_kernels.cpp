@@ -383,6 +383,54 @@ private slots:
         QCOMPARE(negatives, 0);
     }
 
+    // Element-wise kernels write into an input that dies at their node (KernelContext::
+    // reuseInput), never into one a later node, a kept tensor, a fork or the caller still reads:
+    // every value and the kept tensor equal the element-wise reference, on one and two threads
+    // and in a forked run.
+    void elementwiseInPlaceLeavesLiveTensorsAlone() {
+        using autosplit::testing::addInput;
+        using autosplit::testing::makeNode;
+        Graph g;
+        g.opsetVersion = 13;
+        const std::vector<int64_t> shape{1, 4, 40, 50}, row{1, 1, 1, 50};
+        const int x = addInput(g, "x", shape), r = addInput(g, "r", row);
+        g.inputs = {x, r};
+        const int s = addValue(g, "s"), d = addValue(g, "d"), m = addValue(g, "m"), y = addValue(g, "y"),
+                  z = addValue(g, "z"), u = addValue(g, "u");
+        g.nodes.push_back(makeNode("sig", "Sigmoid", {x}, {s}));   // x read again by "add_x2"
+        g.nodes.push_back(makeNode("twice", "Add", {s, s}, {d}));  // s read again by "mul", "sub"
+        g.nodes.push_back(makeNode("mul", "Mul", {d, s}, {m}));    // d dies here unless kept
+        g.nodes.push_back(makeNode("sub", "Sub", {m, s}, {y}));    // m dies here (shared with a fork)
+        g.nodes.push_back(makeNode("add_r", "Add", {r, y}, {z}));  // broadcast r: y, the second slot
+        g.nodes.push_back(makeNode("add_x2", "Add", {z, x}, {u}));
+        g.outputs = {u};
+        g.rebuild();
+        const TensorData xv = randomTensor(shape, 41, -3.f, 3.f), rv = randomTensor(row, 42);
+        std::vector<float> dRef(xv.floats.size()), uRef(xv.floats.size());
+        for (size_t i = 0; i < xv.floats.size(); ++i) {
+            const float sv = 1.f / (1.f + std::exp(-xv.floats[i]));
+            const float dv = sv + sv, mv = dv * sv, yv = mv - sv, zv = rv.floats[i % 50] + yv;
+            dRef[i] = dv;
+            uRef[i] = zv + xv.floats[i];
+        }
+        for (int threads : {1, 2}) {
+            const Executor ex(g, ExecutorOptions{threads});
+            const std::vector<TensorData> inputs{xv, rv};
+            RunHooks keepD;
+            keepD.keep = {d};
+            const RunResult kept = ex.run(inputs, keepD);
+            QCOMPARE(inputs[0].floats, xv.floats);  // the caller's copy
+            QCOMPARE(kept.outputs.front().floats, uRef);
+            QCOMPARE(kept.kept.at(d).floats, dRef);
+            QCOMPARE(ex(inputs).front().floats, uRef);
+            auto master = ex.start(inputs);
+            master->runTo(2);  // s and m computed, shared with the fork
+            auto fork = master->fork({});
+            QCOMPARE(fork->finish().outputs.front().floats, uRef);
+            QCOMPARE(master->finish().outputs.front().floats, uRef);
+        }
+    }
+
     // RunHooks::outputGrids quantizes inside Conv's epilogues (and after other nodes) to the same
     // bits as quantizing each output in onValue after the node, on one thread and on two.
     void outputGridsEqualQuantizingAfterTheNode() {
