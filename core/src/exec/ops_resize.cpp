@@ -46,6 +46,11 @@ struct AxisPlan {
     float roiStart = 0.f, roiEnd = 1.f;
 };
 
+// Every output reads one input element (nearest, nothing outside the input).
+bool isGather(const std::vector<Taps>& taps) {
+    return std::all_of(taps.begin(), taps.end(), [](const Taps& t) { return !t.extrapolate && t.n == 1; });
+}
+
 // One axis of a resize: out[.., j, ..] = sum_t w_t * in[.., idx_t, ..].
 TensorData resizeAxis(ThreadPool& pool, const TensorData& x, size_t axis, const std::vector<Taps>& taps,
                       float extrapolation) {
@@ -60,7 +65,7 @@ TensorData resizeAxis(ThreadPool& pool, const TensorData& x, size_t axis, const 
     if (inner == 1) {
         // The last axis: one gather per output element (a copy call per element costs several
         // times the gather itself).
-        const bool nearest = std::all_of(taps.begin(), taps.end(), [](const Taps& t) { return !t.extrapolate && t.n == 1; });
+        const bool nearest = isGather(taps);
         std::vector<int64_t> idx;
         if (nearest)
             for (const Taps& t : taps) idx.push_back(t.idx[0]);
@@ -113,6 +118,39 @@ TensorData resizeAxis(ThreadPool& pool, const TensorData& x, size_t axis, const 
     return y;
 }
 
+// Nearest on the last two axes at once (an FPN's upsampling): each output row gathers its source
+// row's columns, or copies the row above when both read the same source row, with no
+// intermediate tensor between the axes. The same values as the two axis passes.
+TensorData nearest2d(ThreadPool& pool, const TensorData& x, const std::vector<Taps>& rows, const std::vector<Taps>& cols) {
+    std::vector<int64_t> s = x.shape;
+    const size_t r = s.size();
+    const int64_t inH = s[r - 2], inW = s[r - 1], outH = static_cast<int64_t>(rows.size()), outW = static_cast<int64_t>(cols.size());
+    s[r - 2] = outH;
+    s[r - 1] = outW;
+    TensorData y = makeFloatUninit(s, x.dtype);
+    int64_t planes = 1;
+    for (size_t d = 0; d + 2 < r; ++d) planes *= s[d];
+    std::vector<int64_t> idx(static_cast<size_t>(outW));
+    for (int64_t j = 0; j < outW; ++j) idx[static_cast<size_t>(j)] = cols[static_cast<size_t>(j)].idx[0];
+    pool.parallelFor(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, outH * outW)), [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+            const float* xp = x.floats.data() + p * inH * inW;
+            float* yp = y.floats.data() + p * outH * outW;
+            for (int64_t oy = 0; oy < outH; ++oy) {
+                float* yr = yp + oy * outW;
+                const int64_t iy = rows[static_cast<size_t>(oy)].idx[0];
+                if (oy > 0 && iy == rows[static_cast<size_t>(oy - 1)].idx[0]) {
+                    std::copy(yr - outW, yr, yr);
+                    continue;
+                }
+                const float* xr = xp + iy * inW;
+                for (int64_t j = 0; j < outW; ++j) yr[j] = xr[idx[static_cast<size_t>(j)]];
+            }
+        }
+    });
+    return y;
+}
+
 void resizeImpl(KernelContext& c, bool legacy) {
     const TensorData& x = c.input(0);
     const size_t rank = x.shape.size();
@@ -140,8 +178,7 @@ void resizeImpl(KernelContext& c, bool legacy) {
     if (!sizes.empty() && sizes.size() != rank) c.fail("sizes must have " + std::to_string(rank) + " values");
     if (ct == "tf_crop_and_resize" && roi.size() != 2 * rank) c.fail("roi must have " + std::to_string(2 * rank) + " values");
 
-    TensorData cur;
-    const TensorData* src = &x;  // the input until the first axis that changes
+    std::vector<std::pair<size_t, std::vector<Taps>>> axes;  // the axes that change, in order
     for (size_t a = 0; a < rank; ++a) {
         AxisPlan p;
         p.inLen = x.shape[a];
@@ -223,6 +260,16 @@ void resizeImpl(KernelContext& c, bool legacy) {
                 t.n = 4;
             }
         }
+        axes.emplace_back(a, std::move(taps));
+    }
+    if (rank >= 2 && axes.size() == 2 && axes[0].first == rank - 2 && axes[1].first == rank - 1 &&
+        isGather(axes[0].second) && isGather(axes[1].second) && !axes[1].second.empty()) {
+        c.out[0] = nearest2d(c.pool, x, axes[0].second, axes[1].second);
+        return;
+    }
+    TensorData cur;
+    const TensorData* src = &x;  // the input until the first axis that changes
+    for (const auto& [a, taps] : axes) {
         cur = resizeAxis(c.pool, *src, a, taps, extrapolation);
         src = &cur;
     }
