@@ -270,7 +270,7 @@ void convOp(KernelContext& c) {
             float* yg = yn + gi * Kg * OSP;
             const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation, c.outputGrid);
             if (pointwise) {
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false, isa), yg, OSP, false, ep);
             } else {
                 std::vector<float> xp;
                 const Geom gp = padded ? padInput(g, xg, Cg, xp) : g;

@@ -562,6 +562,47 @@ AUTOSPLIT_TARGET_AVX512 void copyRunsAvx512(const float* x, const int64_t* rowBa
         }
     }
 }
+// Rows [0, rows) of a row-major block (row k at b + k * ld, nc columns) into `out`'s panels:
+// each panel's part of a row is one or two full vectors and a masked tail.
+AUTOSPLIT_TARGET_AVX2 void copyRowsAvx2(const float* b, int64_t ld, int64_t rows, int64_t nc, const BPanels& out) {
+    const int64_t kc = out.kc;
+    const int nr = out.nr;
+    float* dst = out.dst;
+    for (int64_t k = 0; k < rows; ++k) {
+        const float* s = b + k * ld;
+        float* row = dst + k * nr;
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t n = std::min<int64_t>(nr, nc - jr);
+            float* d = row + jr * kc;
+            int64_t t = 0;
+            for (; t + 8 <= n; t += 8) _mm256_storeu_ps(d + t, _mm256_loadu_ps(s + jr + t));
+            if (t < n) {
+                const __m256i m = firstLanes8(n - t);
+                _mm256_maskstore_ps(d + t, m, _mm256_maskload_ps(s + jr + t, m));
+            }
+        }
+    }
+}
+
+AUTOSPLIT_TARGET_AVX512 void copyRowsAvx512(const float* b, int64_t ld, int64_t rows, int64_t nc, const BPanels& out) {
+    const int64_t kc = out.kc;
+    const int nr = out.nr;
+    float* dst = out.dst;
+    for (int64_t k = 0; k < rows; ++k) {
+        const float* s = b + k * ld;
+        float* row = dst + k * nr;
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int64_t n = std::min<int64_t>(nr, nc - jr);
+            float* d = row + jr * kc;
+            int64_t t = 0;
+            for (; t + 16 <= n; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(s + jr + t));
+            if (t < n) {
+                const __mmask16 m = static_cast<__mmask16>((1u << (n - t)) - 1u);
+                _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, s + jr + t));
+            }
+        }
+    }
+}
 #endif
 
 GemmIsa detectIsa() {
@@ -617,6 +658,16 @@ void setGemmIsa(GemmIsa isa) {
 
 void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
     const int nr = out.nr;
+#ifdef AUTOSPLIT_GEMM_X86
+    if (!trans_ && isa_ == GemmIsa::Avx512) {
+        copyRowsAvx512(b_ + k0 * ld_ + j0, ld_, kc, nc, out);
+        return;
+    }
+    if (!trans_ && isa_ == GemmIsa::Avx2) {
+        copyRowsAvx2(b_ + k0 * ld_ + j0, ld_, kc, nc, out);
+        return;
+    }
+#endif
     for (int64_t k = 0; k < kc; ++k) {
         float* row = out.dst + k * nr;
         for (int64_t jr = 0; jr < nc; jr += nr) {

@@ -46,16 +46,18 @@ public:
     virtual void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const = 0;
 };
 
-// B as a row-major matrix ([K, N], leading dimension ld) or transposed ([N, K]).
+// B as a row-major matrix ([K, N], leading dimension ld) or transposed ([N, K]). Row-major rows
+// are copied into the panels with `isa`'s vectors (masked at the panel's end).
 class MatrixBSource final : public GemmBSource {
 public:
-    MatrixBSource(const float* b, int64_t ld, bool trans) : b_(b), ld_(ld), trans_(trans) {}
+    MatrixBSource(const float* b, int64_t ld, bool trans, GemmIsa isa) : b_(b), ld_(ld), trans_(trans), isa_(isa) {}
     void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override;
 
 private:
     const float* b_;
     int64_t ld_;
     bool trans_;
+    GemmIsa isa_;
 };
 
 // The im2col matrix of a convolution's input as B ([channels * kernel volume, output positions]):
