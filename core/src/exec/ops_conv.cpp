@@ -75,7 +75,7 @@ ConvGeometry convGeometry(const Geom& g) {
 
 // Copies `channels` planes of x into `dst` (a recycled buffer: one write per element, the
 // padding written as zeros) and returns the geometry of the padded input (pads 0).
-Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float>& dst) {
+Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float>& dst, ThreadPool* pool) {
     Geom p = g;
     for (int i = 0; i < 3; ++i) {
         p.in[i] = g.in[i] + g.pb[i] + g.pe[i];
@@ -83,24 +83,29 @@ Geom padInput(const Geom& g, const float* x, int64_t channels, std::vector<float
     }
     dst = takeBuffer(static_cast<size_t>(channels * p.inSize()));
     const int64_t rowLen = p.in[2], planeLen = p.in[1] * rowLen;
-    for (int64_t c = 0; c < channels; ++c)
-        for (int64_t z = 0; z < p.in[0]; ++z) {
-            float* plane = dst.data() + (c * p.in[0] + z) * planeLen;
-            const int64_t iz = z - g.pb[0];
-            if (iz < 0 || iz >= g.in[0]) {
-                std::fill(plane, plane + planeLen, 0.f);
-                continue;
+    // Channels on the pool's threads (the copy is most of a padded conv's memory traffic).
+    auto copyChannels = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c)
+            for (int64_t z = 0; z < p.in[0]; ++z) {
+                float* plane = dst.data() + (c * p.in[0] + z) * planeLen;
+                const int64_t iz = z - g.pb[0];
+                if (iz < 0 || iz >= g.in[0]) {
+                    std::fill(plane, plane + planeLen, 0.f);
+                    continue;
+                }
+                std::fill(plane, plane + g.pb[1] * rowLen, 0.f);
+                for (int64_t y = 0; y < g.in[1]; ++y) {
+                    const float* s = x + ((c * g.in[0] + iz) * g.in[1] + y) * g.in[2];
+                    float* d = plane + (y + g.pb[1]) * rowLen;
+                    std::fill(d, d + g.pb[2], 0.f);
+                    std::copy(s, s + g.in[2], d + g.pb[2]);
+                    std::fill(d + g.pb[2] + g.in[2], d + rowLen, 0.f);
+                }
+                std::fill(plane + (g.pb[1] + g.in[1]) * rowLen, plane + planeLen, 0.f);
             }
-            std::fill(plane, plane + g.pb[1] * rowLen, 0.f);
-            for (int64_t y = 0; y < g.in[1]; ++y) {
-                const float* s = x + ((c * g.in[0] + iz) * g.in[1] + y) * g.in[2];
-                float* d = plane + (y + g.pb[1]) * rowLen;
-                std::fill(d, d + g.pb[2], 0.f);
-                std::copy(s, s + g.in[2], d + g.pb[2]);
-                std::fill(d + g.pb[2] + g.in[2], d + rowLen, 0.f);
-            }
-            std::fill(plane + (g.pb[1] + g.in[1]) * rowLen, plane + planeLen, 0.f);
-        }
+    };
+    if (pool) pool->parallelFor(channels, std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.inSize())), copyChannels);
+    else copyChannels(0, channels);
     return p;
 }
 
@@ -273,7 +278,7 @@ void convOp(KernelContext& c) {
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false, isa), yg, OSP, false, ep);
             } else {
                 std::vector<float> xp;
-                const Geom gp = padded ? padInput(g, xg, Cg, xp) : g;
+                const Geom gp = padded ? padInput(g, xg, Cg, xp, pool) : g;
                 packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg, isa),
                            yg, OSP, false, ep);
                 if (padded) recycleBuffer(std::move(xp));
