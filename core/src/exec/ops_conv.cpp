@@ -275,11 +275,11 @@ void convOp(KernelContext& c) {
             float* yg = yn + gi * Kg * OSP;
             const GemmEpilogue ep = GemmEpilogue::of(bias ? bias + gi * Kg : nullptr, c.node.activation, c.outputGrid);
             if (pointwise) {
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false, isa), yg, OSP, false, ep);
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, MatrixBSource(xg, OSP, false), yg, OSP, false, ep);
             } else {
                 std::vector<float> xp;
                 const Geom gp = padded ? padInput(g, xg, Cg, xp, pool) : g;
-                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg, isa),
+                packedGemm(isa, pool, Kg, OSP, rows, wg, rows, false, Im2colBSource(convGeometry(gp), padded ? xp.data() : xg),
                            yg, OSP, false, ep);
                 if (padded) recycleBuffer(std::move(xp));
             }

@@ -52,7 +52,7 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
     }
     // Packed kernels unless one side is too thin to fill a register tile.
     if (M >= 4 && N >= 8) {
-        packedGemm(gemmIsa(), &pool, M, N, K, A, lda, transA, MatrixBSource(B, ldb, transB, gemmIsa()), C, ldc, accumulate);
+        packedGemm(gemmIsa(), &pool, M, N, K, A, lda, transA, MatrixBSource(B, ldb, transB), C, ldc, accumulate);
         return;
     }
     if (!transA && !transB)

@@ -249,6 +249,7 @@ using DotFn = void (*)(const float* a, int64_t lda, int rows, const float* t, in
 constexpr int kMaxDotCols = 4;
 
 struct Config {
+    GemmIsa isa = GemmIsa::Generic;
     int mr = 0, vw = 0, nvMax = 0;
     int64_t kc = 0, mc = 0, nc = 0;
     DotFn dot = nullptr;  // for the last N % vw <= kMaxDotCols columns (row-major A only)
@@ -268,8 +269,9 @@ void fillTable(Config& c, std::integer_sequence<int, NVs...>) {
 }
 
 template <template <int, int, bool> class K, int MR, int NVMax>
-Config makeConfig(int vw, int64_t kc, int64_t mc, int64_t nc) {
+Config makeConfig(GemmIsa isa, int vw, int64_t kc, int64_t mc, int64_t nc) {
     Config c;
+    c.isa = isa;
     c.mr = MR;
     c.vw = vw;
     c.nvMax = NVMax;
@@ -283,19 +285,19 @@ Config makeConfig(int vw, int64_t kc, int64_t mc, int64_t nc) {
 const Config& config(GemmIsa isa) {
 #ifdef AUTOSPLIT_GEMM_X86
     static const Config avx512 = [] {
-        Config c = makeConfig<Avx512Kernel, kAvx512MR, kAvx512NV>(16, 256, 480, 1024);
+        Config c = makeConfig<Avx512Kernel, kAvx512MR, kAvx512NV>(GemmIsa::Avx512, 16, 256, 480, 1024);
         c.dot = dotColumnsAvx512;
         return c;
     }();
     static const Config avx2 = [] {
-        Config c = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(8, 256, 288, 1024);
+        Config c = makeConfig<Avx2Kernel, kAvx2MR, kAvx2NV>(GemmIsa::Avx2, 8, 256, 288, 1024);
         c.dot = dotColumnsAvx2;
         return c;
     }();
     if (isa == GemmIsa::Avx512) return avx512;
     if (isa == GemmIsa::Avx2) return avx2;
 #endif
-    static const Config generic = makeConfig<GenericKernel, kGenMR, kGenNV>(kGenVW, 256, 256, 1024);
+    static const Config generic = makeConfig<GenericKernel, kGenMR, kGenNV>(GemmIsa::Generic, kGenVW, 256, 256, 1024);
     (void)isa;
     return generic;
 }
@@ -354,7 +356,7 @@ struct GemmJob {
 void packRows(const GemmJob& j, int64_t pc, int64_t kc, int64_t r0, int64_t r1, int64_t jc, int64_t nc,
               float* dst) {
     const int nr = j.cf.nr(), vw = j.cf.vw;
-    j.src.pack(r0, r1 - r0, jc, nc, BPanels{dst + (r0 - pc) * nr, kc, nr});
+    j.src.pack(r0, r1 - r0, jc, nc, BPanels{dst + (r0 - pc) * nr, kc, nr, j.cf.isa});
     if (const int64_t tail = nc % nr, pad = (vw - nc % vw) % vw; pad > 0)
         for (int64_t k = r0 - pc; k < r1 - pc; ++k) std::fill_n(dst + (nc - tail) * kc + k * nr + tail, pad, 0.f);
 }
@@ -562,48 +564,18 @@ AUTOSPLIT_TARGET_AVX512 void copyRunsAvx512(const float* x, const int64_t* rowBa
         }
     }
 }
-// Rows [0, rows) of a row-major block (row k at b + k * ld, nc columns) into `out`'s panels:
-// each panel's part of a row is one or two full vectors and a masked tail.
-AUTOSPLIT_TARGET_AVX2 void copyRowsAvx2(const float* b, int64_t ld, int64_t rows, int64_t nc, const BPanels& out) {
-    const int64_t kc = out.kc;
-    const int nr = out.nr;
-    float* dst = out.dst;
-    for (int64_t k = 0; k < rows; ++k) {
-        const float* s = b + k * ld;
-        float* row = dst + k * nr;
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            const int64_t n = std::min<int64_t>(nr, nc - jr);
-            float* d = row + jr * kc;
-            int64_t t = 0;
-            for (; t + 8 <= n; t += 8) _mm256_storeu_ps(d + t, _mm256_loadu_ps(s + jr + t));
-            if (t < n) {
-                const __m256i m = firstLanes8(n - t);
-                _mm256_maskstore_ps(d + t, m, _mm256_maskload_ps(s + jr + t, m));
-            }
-        }
-    }
-}
-
-AUTOSPLIT_TARGET_AVX512 void copyRowsAvx512(const float* b, int64_t ld, int64_t rows, int64_t nc, const BPanels& out) {
-    const int64_t kc = out.kc;
-    const int nr = out.nr;
-    float* dst = out.dst;
-    for (int64_t k = 0; k < rows; ++k) {
-        const float* s = b + k * ld;
-        float* row = dst + k * nr;
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            const int64_t n = std::min<int64_t>(nr, nc - jr);
-            float* d = row + jr * kc;
-            int64_t t = 0;
-            for (; t + 16 <= n; t += 16) _mm512_storeu_ps(d + t, _mm512_loadu_ps(s + jr + t));
-            if (t < n) {
-                const __mmask16 m = static_cast<__mmask16>((1u << (n - t)) - 1u);
-                _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, s + jr + t));
-            }
-        }
-    }
-}
 #endif
+
+// copyRuns* for `isa`.
+void copyRuns(GemmIsa isa, const float* x, const int64_t* rowBase, int64_t kc, const Run* runs, size_t nRuns, int64_t sx,
+              float* dst, int nr) {
+#ifdef AUTOSPLIT_GEMM_X86
+    if (isa == GemmIsa::Avx512) return copyRunsAvx512(x, rowBase, kc, runs, nRuns, sx, dst, nr);
+    if (isa == GemmIsa::Avx2) return copyRunsAvx2(x, rowBase, kc, runs, nRuns, sx, dst, nr);
+#endif
+    (void)isa;
+    copyRunsGeneric(x, rowBase, kc, runs, nRuns, sx, dst, nr);
+}
 
 GemmIsa detectIsa() {
     if (gemmIsaSupported(GemmIsa::Avx512)) return GemmIsa::Avx512;
@@ -658,28 +630,24 @@ void setGemmIsa(GemmIsa isa) {
 
 void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
     const int nr = out.nr;
-#ifdef AUTOSPLIT_GEMM_X86
-    if (!trans_ && isa_ == GemmIsa::Avx512) {
-        copyRowsAvx512(b_ + k0 * ld_ + j0, ld_, kc, nc, out);
+    if (!trans_) {
+        // Row k of the block is one run per panel, from b + (k0 + k) * ld + j0.
+        std::vector<Run>& runs = tlsRuns;
+        runs.clear();
+        for (int64_t jr = 0; jr < nc; jr += nr) runs.push_back({jr * out.kc, std::min<int64_t>(nr, nc - jr), jr});
+        std::vector<int64_t>& rowBase = tlsRowBase;
+        rowBase.resize(static_cast<size_t>(kc));
+        for (int64_t k = 0; k < kc; ++k) rowBase[static_cast<size_t>(k)] = (k0 + k) * ld_ + j0;
+        copyRuns(out.isa, b_, rowBase.data(), kc, runs.data(), runs.size(), 1, out.dst, nr);
         return;
     }
-    if (!trans_ && isa_ == GemmIsa::Avx2) {
-        copyRowsAvx2(b_ + k0 * ld_ + j0, ld_, kc, nc, out);
-        return;
-    }
-#endif
     for (int64_t k = 0; k < kc; ++k) {
         float* row = out.dst + k * nr;
         for (int64_t jr = 0; jr < nc; jr += nr) {
             const int64_t n = std::min<int64_t>(nr, nc - jr);
+            const float* s = b_ + (j0 + jr) * ld_ + k0 + k;
             float* d = row + jr * out.kc;
-            if (!trans_) {
-                const float* s = b_ + (k0 + k) * ld_ + j0 + jr;
-                for (int64_t t = 0; t < n; ++t) d[t] = s[t];
-            } else {
-                const float* s = b_ + (j0 + jr) * ld_ + k0 + k;
-                for (int64_t t = 0; t < n; ++t) d[t] = s[t * ld_];
-            }
+            for (int64_t t = 0; t < n; ++t) d[t] = s[t * ld_];
         }
     }
 }
@@ -727,17 +695,7 @@ void Im2colBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const B
             }
         }
     }
-#ifdef AUTOSPLIT_GEMM_X86
-    if (isa_ == GemmIsa::Avx512) {
-        copyRunsAvx512(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
-        return;
-    }
-    if (isa_ == GemmIsa::Avx2) {
-        copyRunsAvx2(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
-        return;
-    }
-#endif
-    copyRunsGeneric(x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
+    copyRuns(out.isa, x_, rowBase.data(), kc, runs.data(), runs.size(), sx, out.dst, out.nr);
 }
 
 GemmEpilogue GemmEpilogue::of(const float* bias, const Activation& act, const FakeQuantGrid* grid) {

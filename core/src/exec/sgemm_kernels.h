@@ -36,6 +36,7 @@ struct BPanels {
     float* dst;
     int64_t kc;
     int nr;
+    GemmIsa isa;  // the instruction set packedGemm runs (supported here): the one to copy with
 };
 
 // The B operand [K, N] of packedGemm: packs rows [k0, k0+kc) x columns [j0, j0+nc) into `out`
@@ -47,17 +48,16 @@ public:
 };
 
 // B as a row-major matrix ([K, N], leading dimension ld) or transposed ([N, K]). Row-major rows
-// are copied into the panels with `isa`'s vectors (masked at the panel's end).
+// are copied into the panels as one run per panel, with the im2col source's run copier.
 class MatrixBSource final : public GemmBSource {
 public:
-    MatrixBSource(const float* b, int64_t ld, bool trans, GemmIsa isa) : b_(b), ld_(ld), trans_(trans), isa_(isa) {}
+    MatrixBSource(const float* b, int64_t ld, bool trans) : b_(b), ld_(ld), trans_(trans) {}
     void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override;
 
 private:
     const float* b_;
     int64_t ld_;
     bool trans_;
-    GemmIsa isa_;
 };
 
 // The im2col matrix of a convolution's input as B ([channels * kernel volume, output positions]):
@@ -70,13 +70,12 @@ struct ConvGeometry {
 
 class Im2colBSource final : public GemmBSource {
 public:
-    Im2colBSource(const ConvGeometry& g, const float* x, GemmIsa isa) : g_(g), x_(x), isa_(isa) {}
+    Im2colBSource(const ConvGeometry& g, const float* x) : g_(g), x_(x) {}
     void pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const override;
 
 private:
     ConvGeometry g_;
     const float* x_;
-    GemmIsa isa_;
 };
 
 // Applied to the finished C tile: C = clamp(C + bias[row], lo, hi), then `post` (activations

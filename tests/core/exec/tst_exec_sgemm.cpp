@@ -54,7 +54,7 @@ void checkCase(GemmIsa isa, ThreadPool* pool, const Case& c, const GemmEpilogue&
     if (viaSgemm) {
         sgemm(*pool, c.transA, c.transB, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, C.data(), ldc, c.accumulate);
     } else {
-        packedGemm(isa, pool, c.M, c.N, c.K, A.data(), lda, c.transA, MatrixBSource(B.data(), ldb, c.transB, isa), C.data(),
+        packedGemm(isa, pool, c.M, c.N, c.K, A.data(), lda, c.transA, MatrixBSource(B.data(), ldb, c.transB), C.data(),
                    ldc, c.accumulate, ep);
     }
     for (int64_t i = 0; i < c.M; ++i) {
@@ -198,7 +198,7 @@ private slots:
     void zeroK() {
         ThreadPool one(1);
         std::vector<float> C(6, 5.f), bias = {1.f, 2.f};
-        packedGemm(gemmIsa(), &one, 2, 3, 0, nullptr, 1, false, MatrixBSource(nullptr, 3, false, gemmIsa()), C.data(), 3, false,
+        packedGemm(gemmIsa(), &one, 2, 3, 0, nullptr, 1, false, MatrixBSource(nullptr, 3, false), C.data(), 3, false,
                    GemmEpilogue::of(bias.data(), Activation{}));
         QCOMPARE(C, (std::vector<float>{1.f, 1.f, 1.f, 2.f, 2.f, 2.f}));
     }
