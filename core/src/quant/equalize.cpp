@@ -4,6 +4,7 @@
 #include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
 #include "autosplit/util/file_io.h"
+#include "autosplit/util/lane_sums.h"
 
 #include <nlohmann/json.hpp>
 
@@ -217,31 +218,6 @@ EqualizeReport equalizeActivations(Graph& g, const Dataset& data, const Equalize
 
 namespace {
 
-// Smallest and largest of p[0..n), n > 0, in 16 independent lanes (the compiler vectorizes them;
-// std::minmax_element's dependent compares do not): the same values in any order, and the hook
-// that calls it runs on the calling thread while the executor's pool waits, over every element of
-// the tensors equalization scales.
-std::pair<float, float> channelMinMax(const float* p, int64_t n) {
-    constexpr int kLanes = 16;
-    float lo[kLanes], hi[kLanes];
-    for (int l = 0; l < kLanes; ++l) lo[l] = hi[l] = p[0];
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes)
-        for (int l = 0; l < kLanes; ++l) {
-            lo[l] = p[i + l] < lo[l] ? p[i + l] : lo[l];
-            hi[l] = p[i + l] > hi[l] ? p[i + l] : hi[l];
-        }
-    float mn = lo[0], mx = hi[0];
-    for (int l = 1; l < kLanes; ++l) {
-        mn = std::min(mn, lo[l]);
-        mx = std::max(mx, hi[l]);
-    }
-    for (; i < n; ++i) {
-        mn = std::min(mn, p[i]);
-        mx = std::max(mx, p[i]);
-    }
-    return {mn, mx};
-}
 
 void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o, int measured, std::vector<Candidate>& cands) {
     std::unordered_map<int, size_t> slotOf;  // scaled tensor -> slot
@@ -274,7 +250,7 @@ void measureRanges(const Graph& g, const Dataset& data, const EqualizeOptions& o
             r.hi.assign(static_cast<size_t>(C), -std::numeric_limits<float>::infinity());
             for (int64_t b = 0; b < outer; ++b)
                 for (int64_t ch = 0; ch < C; ++ch) {
-                    const auto [mn, mx] = channelMinMax(v.floats.data() + (b * C + ch) * inner, inner);
+                    const auto [mn, mx] = laneMinMax(v.floats.data() + (b * C + ch) * inner, inner);
                     r.lo[static_cast<size_t>(ch)] = std::min(r.lo[static_cast<size_t>(ch)], mn);
                     r.hi[static_cast<size_t>(ch)] = std::max(r.hi[static_cast<size_t>(ch)], mx);
                 }

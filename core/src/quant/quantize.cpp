@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace autosplit {
 
@@ -82,28 +83,14 @@ struct Stats {
     double mean = 0, meanAbsDev = 0, stddev = 0, maxAbs = 0;
 };
 
-// The range in independent lanes (vectorizes; min and max do not depend on the order), and the
+// The range (util/lane_sums.h laneMinMax), and the
 // mean, mean absolute deviation and standard deviation only when `moments` (ACIQ clipping): those
 // are serial double sums over every element, the slowest part, and MSE, min-max and percentile
 // clipping read only the range.
 Stats stats(const float* x, int64_t n, bool moments) {
     Stats s;
     if (n <= 0) return s;
-    constexpr int L = 16;
-    float mn[L], mx[L];
-    for (int l = 0; l < L; ++l) mn[l] = mx[l] = x[0];
-    int64_t i = 0;
-    for (; i + L <= n; i += L)
-        for (int l = 0; l < L; ++l) {
-            mn[l] = std::min(mn[l], x[i + l]);
-            mx[l] = std::max(mx[l], x[i + l]);
-        }
-    for (; i < n; ++i) {
-        mn[0] = std::min(mn[0], x[i]);
-        mx[0] = std::max(mx[0], x[i]);
-    }
-    s.mn = *std::min_element(mn, mn + L);
-    s.mx = *std::max_element(mx, mx + L);
+    std::tie(s.mn, s.mx) = laneMinMax(x, n);
     s.maxAbs = std::max(std::fabs(static_cast<double>(s.mn)), std::fabs(static_cast<double>(s.mx)));
     if (!moments) return s;
     double sum = 0;
