@@ -423,7 +423,7 @@ void PlanEvaluator::prepareGptq(const PlanBits& plan, const CancelToken& cancel)
         std::vector<int> turn(batch.size(), 0);  // per layer: the pass sample whose vectors go in next
         bool abandoned = false;                  // a sample failed: the others stop waiting
         double accumulateSeconds = 0;            // of the pass: the R x R sums (summed over threads)
-        // A pass of one sample leaves the pool idle: each chunk's sums run as two tasks on it (the
+        // A pass of one sample leaves the pool idle: each chunk's sums run in row blocks on it (the
         // same sums); samples in parallel sum on their own threads.
         auto hooksFor = [&](int passSample, const Executor* momentPool) {
             RunHooks hooks;

@@ -1,5 +1,6 @@
 #include "autosplit/quant/gptq.h"
 
+#include "autosplit/exec/gram.h"
 #include "autosplit/exec/parallel.h"
 #include "autosplit/util/errors.h"
 #include "autosplit/util/lane_sums.h"
@@ -274,35 +275,22 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
             if (from) from->release(std::move(b));
         }
     } lease{scratch, scratch ? scratch->take() : std::make_unique<MomentScratch::Buffers>()};
-    auto accumulate = [this, pool, &lease](int64_t group, const auto& cols) {
+    // cols: X as R x P (P vectors at most 1024, a chunk): the chunk's products are summed apart
+    // and then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
+    // `at`, `rowStride`, `colStride`: where cols' entries are (for the Gram product).
+    auto accumulate = [this, pool, &lease](int64_t group, const auto& cols, const float* at, int64_t rowStride, int64_t colStride) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
-        // cols: R x P (float), at most 1024 vectors: the chunk's products are summed apart and
-        // then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
-        // A chunk of kHalvedFrom vectors or more is summed as two halves, on the pool's workers
-        // when there is one: the halves depend on P only, so H is the same for any thread count.
-        const int64_t p = cols.cols(), half = p >= kHalvedFrom ? p / 2 : p;
+        const int64_t p = cols.cols();
+        std::vector<float>& buf = lease.b->prod;
         const size_t cells = static_cast<size_t>(rows_ * rows_);
-        auto part = [&](int k) {
-            std::vector<float>& buf = lease.b->prod[k];
-            if (buf.size() < cells) buf.resize(cells);
-            Eigen::Map<MatF> prod(buf.data(), rows_, rows_);
-            prod.template triangularView<Eigen::Lower>().setZero();  // rankUpdate adds into the lower triangle
-            prod.template selfadjointView<Eigen::Lower>().rankUpdate(k == 0 ? cols.leftCols(half) : cols.rightCols(p - half));
-        };
-        if (half == p)
-            part(0);
-        else if (pool)
-            parallelFor(*pool, 2, part);
-        else
-            part(0), part(1);
+        if (buf.size() < cells) buf.resize(cells);
+        gramLower(pool, rows_, p, at, rowStride, colStride, buf.data(), rows_);
         float* h = h_[static_cast<size_t>(group)].data();
-        const float* p0 = lease.b->prod[0].data();
-        const float* p1 = lease.b->prod[1].data();
+        const float* prod = buf.data();
         for (int64_t r = 0; r < rows_; ++r)
-            for (int64_t c = 0; c <= r; ++c)
-                h[r * rows_ + c] += half == p ? p0[r * rows_ + c] : p0[r * rows_ + c] + p1[r * rows_ + c];
+            for (int64_t c = 0; c <= r; ++c) h[r * rows_ + c] += prod[r * rows_ + c];
     };
     if (!conv_) {
         if (x.shape.empty() || x.shape.back() != channels_)
@@ -317,7 +305,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
             // Column-major view of nv input rows, st.step rows apart = R x nv.
             Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, 0, Eigen::OuterStride<>> xs(
                 x.floats.data() + v0 * channels_, channels_, nv, Eigen::OuterStride<>(channels_ * st.step));
-            accumulate(0, xs);
+            accumulate(0, xs, xs.data(), 1, channels_ * st.step);
             kept += nv;
         }
         count_ += kept;
@@ -362,7 +350,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
                                 }
                             }
                 }
-                accumulate(gi, cols);
+                accumulate(gi, cols, cols.data(), cols.cols(), 1);
             }
     }
     count_ += x.shape[0] * kept;

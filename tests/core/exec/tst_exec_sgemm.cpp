@@ -3,6 +3,7 @@
 // accumulation, the fused bias/activation epilogue, one and two threads, and every kernel this
 // CPU can run (portable, AVX2, AVX-512). Conv runs through the executor per kernel as well.
 #include "autosplit/exec/executor.h"
+#include "autosplit/exec/gram.h"
 #include "graph_fixtures.h"
 #include "exec_internal.h"
 #include "sgemm_kernels.h"
@@ -287,6 +288,45 @@ private slots:
             ++checked;
         }
         QVERIFY(checked >= 70);
+    }
+
+    // gramLower (GPTQ's H = X X^T) on the packed SGEMM: the lower triangle against double sums,
+    // both layouts of X, sizes around its 256-row blocks; bit for bit the same on a 2-thread pool
+    // as on the calling thread; nothing written outside R x R.
+    void gramLowerMatchesReference() {
+        Graph g;  // any graph: the executor only lends its two workers
+        g.opsetVersion = 13;
+        const int in = testing::addInput(g, "x", {4}), out = testing::addValue(g, "y", {4});
+        g.nodes.push_back(testing::makeNode("relu", "Relu", {in}, {out}));
+        g.outputs = {out};
+        const Executor two(g, ExecutorOptions{2});
+        for (const auto& [R, P] : {std::pair<int64_t, int64_t>{1, 1}, {5, 17}, {256, 3}, {257, 40}, {600, 300}, {513, 1}})
+            for (const bool rowMajor : {true, false}) {
+                const int64_t rowStride = rowMajor ? P + 3 : 1, colStride = rowMajor ? 1 : R + 2;
+                const auto x = randomVec(static_cast<size_t>(rowMajor ? R * rowStride : P * colStride), 11);
+                const int64_t ldg = R + 4;
+                const float fill = -7.f;
+                std::vector<float> serial(static_cast<size_t>(R * ldg), fill), pooled = serial;
+                gramLower(nullptr, R, P, x.data(), rowStride, colStride, serial.data(), ldg);
+                gramLower(&two, R, P, x.data(), rowStride, colStride, pooled.data(), ldg);
+                QVERIFY2(serial == pooled, qPrintable(QString("R=%1 P=%2: pool changed the sums").arg(R).arg(P)));
+                for (int64_t r = 0; r < R; ++r) {
+                    for (int64_t c = R; c < ldg; ++c) QCOMPARE(serial[static_cast<size_t>(r * ldg + c)], fill);
+                    for (int64_t c = 0; c <= r; ++c) {
+                        double ref = 0, mag = 0;
+                        for (int64_t p = 0; p < P; ++p) {
+                            const double t = double(x[static_cast<size_t>(r * rowStride + p * colStride)]) *
+                                             x[static_cast<size_t>(c * rowStride + p * colStride)];
+                            ref += t;
+                            mag += std::fabs(t);
+                        }
+                        const double got = serial[static_cast<size_t>(r * ldg + c)];
+                        if (std::fabs(got - ref) > 1e-5 * (mag + 1.0))
+                            QFAIL(qPrintable(QString("R=%1 P=%2 rowMajor=%3: G[%4,%5] = %6, expected %7")
+                                                 .arg(R).arg(P).arg(rowMajor).arg(r).arg(c).arg(got).arg(ref)));
+                    }
+                }
+            }
     }
 
     void convAgreesAcrossKernels() {

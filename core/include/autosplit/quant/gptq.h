@@ -33,14 +33,14 @@ namespace autosplit {
 class Executor;
 
 // Product buffers for LayerInputMoments::add(), kept for a whole pass over many layers and
-// samples: a chunk's R x R products need two R x R float buffers, and allocating them afresh for
-// every chunk (for a 3x3 conv on 512 channels, 85 MB each) costs faulting in and zeroing pages,
+// samples: a chunk's R x R products need an R x R float buffer, and allocating it afresh for
+// every chunk (for a 3x3 conv on 512 channels, 85 MB) costs faulting in and zeroing pages,
 // about a quarter of the sums' own time. Leases are thread-safe; the buffers are freed with this
 // object (only while a pass owns one do they outlive an add()).
 class MomentScratch {
 public:
     struct Buffers {
-        std::vector<float> prod[2];
+        std::vector<float> prod;
     };
     // Buffers no other add() holds (new ones if all are taken), returned by release().
     std::unique_ptr<Buffers> take();
@@ -70,8 +70,8 @@ public:
     int64_t vectors() const { return count_; }          // input vectors accumulated
 
     // Adds the vectors of one run's input 0 of the node. Not thread-safe: use one object per
-    // thread and merge(), or serialize. With `pool`, the R x R sums of a chunk of vectors run as
-    // two tasks on its workers (the sums are the same with or without it).
+    // thread and merge(), or serialize. With `pool`, the R x R sums of a chunk of vectors run in
+    // row blocks on its workers (gramLower: the sums are the same with or without it).
     // With `scratch`, the chunk products go into buffers leased from it (the same sums).
     void add(const TensorData& input, const Executor* pool = nullptr, MomentScratch* scratch = nullptr);
     // Second moments from at most `vectors` input vectors per add() (0: all, the default): a conv
@@ -97,7 +97,6 @@ public:
 private:
     LayerInputMoments() = default;
     static std::unique_ptr<LayerInputMoments> forNode(const Graph& g, int node, bool second);
-    static constexpr int64_t kHalvedFrom = 64;  // vectors of a chunk summed as two halves
     struct ConvGeom {
         int nsp = 0;
         int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, pb[3] = {0, 0, 0},
