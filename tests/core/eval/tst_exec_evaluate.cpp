@@ -110,13 +110,13 @@ Graph shiftNet() {
     g.rebuild();
     return g;
 }
-// x [1, 480, 8, 40] -> 1x1 conv 480 -> 480 (Relu) -> 1x1 conv 480 -> 480 -> y: GEMMs wide enough
-// that the two-threaded executor splits them into other K blocks than the one-threaded one (PP-OCRv4
-// rec's 480-channel 1x1 convs at 1x80 positions are such), so its last bits differ.
+// x [1, 480, 8, 25] -> 1x1 conv 480 -> 480 (Relu) -> 1x1 conv 480 -> 480 -> y: GEMMs of 200
+// positions, which the two-threaded executor splits by row blocks over B packed in other K blocks
+// than the one-threaded one's, so its last bits differ.
 Graph wideConvs() {
     Graph g;
     g.opsetVersion = 13;
-    const int x = addInput(g, "x", {1, 480, 8, 40});
+    const int x = addInput(g, "x", {1, 480, 8, 25});
     const int a = addValue(g, "a"), y = addValue(g, "y");
     Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {480, 480, 1, 1}, 41, 0.05f), addWeight(g, "b1", {480}, 42, 0.1f)}, {a});
     c1.activation.kind = Activation::Kind::Relu;
