@@ -57,14 +57,20 @@ public:
     static constexpr size_t kMinFloats = 16384;            // smaller ones stay in malloc's bins
     static constexpr size_t kMaxBytes = size_t{256} << 20;
     // A cached vector whose capacity is at least n (and at most 2n), its size and values as
-    // given back; empty if none fits.
+    // given back; empty if none fits. Of those that fit, the one given back last: its lines are
+    // the likeliest still in cache, so the kernel writing it does not first read it from memory.
     std::vector<float> take(size_t n);
     void give(std::vector<float>&& v);
 
 private:
+    struct Entry {
+        uint64_t given;  // order of give()
+        std::vector<float> v;
+    };
     std::mutex mutex_;
-    std::multimap<size_t, std::vector<float>> free_;  // by capacity
+    std::multimap<size_t, Entry> free_;  // by capacity
     size_t bytes_ = 0;
+    uint64_t gives_ = 0;
 };
 
 // makeFloat draws from this cache on the thread that runs a node (set by ExecutorRun).

@@ -228,11 +228,13 @@ thread_local BufferCache* tlsBufferCache = nullptr;
 std::vector<float> BufferCache::take(size_t n) {
     if (n < kMinFloats) return {};
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_.lower_bound(n);
-    if (it == free_.end() || it->first > 2 * n) return {};
-    std::vector<float> v = std::move(it->second);
-    bytes_ -= it->first * sizeof(float);
-    free_.erase(it);
+    auto best = free_.end();
+    for (auto it = free_.lower_bound(n); it != free_.end() && it->first <= 2 * n; ++it)
+        if (best == free_.end() || it->second.given > best->second.given) best = it;
+    if (best == free_.end()) return {};
+    std::vector<float> v = std::move(best->second.v);
+    bytes_ -= best->first * sizeof(float);
+    free_.erase(best);
     return v;
 }
 
@@ -242,7 +244,7 @@ void BufferCache::give(std::vector<float>&& v) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (bytes_ + cap * sizeof(float) > kMaxBytes) return;  // v frees itself
     bytes_ += cap * sizeof(float);
-    free_.emplace(cap, std::move(v));
+    free_.emplace(cap, Entry{gives_++, std::move(v)});
 }
 
 BufferCacheScope::BufferCacheScope(BufferCache* cache) : saved_(tlsBufferCache) { tlsBufferCache = cache; }

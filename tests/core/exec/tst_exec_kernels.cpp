@@ -6,6 +6,7 @@
 #include "autosplit/exec/parallel.h"
 #include "autosplit/util/float16.h"
 #include "autosplit/util/thread_priority.h"
+#include "exec_internal.h"
 #include "graph_fixtures.h"
 
 #include <QtTest>
@@ -190,6 +191,34 @@ class KernelsTest : public QObject {
     Q_OBJECT
 
 private slots:
+    // The executor's buffer cache hands out, of the buffers that fit (capacity n..2n), the one
+    // given back last (the likeliest still in cache), and nothing that is too small or more than
+    // twice the request.
+    void bufferCacheTakesTheLastFittingBuffer() {
+        exec::BufferCache cache;
+        const size_t n = exec::BufferCache::kMinFloats * 4;
+        auto buffer = [](size_t cap, float mark) {
+            std::vector<float> v;
+            v.reserve(cap);
+            v.assign(1, mark);
+            return v;
+        };
+        cache.give(buffer(n, 1.f));
+        cache.give(buffer(n + 100, 2.f));
+        cache.give(buffer(n, 3.f));
+        cache.give(buffer(3 * n, 4.f));  // too large for n
+        cache.give(buffer(n / 2, 5.f));  // too small for n
+        for (float want : {3.f, 2.f, 1.f}) {
+            std::vector<float> v = cache.take(n);
+            QVERIFY(v.capacity() >= n && v.capacity() <= 2 * n);
+            QCOMPARE(v.front(), want);
+        }
+        QVERIFY(cache.take(n).empty());           // only the 3n and n/2 buffers are left
+        QCOMPARE(cache.take(2 * n).front(), 4.f); // 3n fits a request of 2n
+        QCOMPARE(cache.take(n / 2).front(), 5.f);
+        QVERIFY(cache.take(16).empty());          // below kMinFloats: never from the cache
+    }
+
     void steppedRunsMatchRun() {
         // ExecutorRun: two inputs advanced node by node in lockstep (as empirical bias correction
         // does) give what run() gives, with every value seen once; lastNode bounds runTo().
