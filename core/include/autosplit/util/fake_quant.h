@@ -23,7 +23,10 @@ inline float fakeQuantizeValue(float x, const FakeQuantGrid& g) {
     return ((q + magic) - magic) * g.scale;
 }
 
-// x[i] = fakeQuantizeValue(x[i], g) for g active, as a loop that vectorizes.
+// x[i] = fakeQuantizeValue(x[i], g) for g active, as a loop that vectorizes (16-wide on CPUs
+// with AVX-512, the same values).
 void fakeQuantizeGrid(float* x, int64_t n, const FakeQuantGrid& g);
+// The same loop built for the baseline instruction set only (tests compare the two).
+void fakeQuantizeGridBaseline(float* x, int64_t n, const FakeQuantGrid& g);
 
 }  // namespace autosplit
