@@ -103,6 +103,8 @@ const std::vector<Case>& cases() {
         // over a shared packed B (narrow), with several K blocks.
         {40, 1100, 20, false, false, false}, {100, 49, 700, false, false, true},
         {50, 150, 300, false, true, false},  {61, 200, 530, true, false, false},
+        // Narrow with a shared B too large for one K block (5000 x 160 floats): K blocks of KC.
+        {40, 150, 5000, false, false, true},
     };
     return cs;
 }
