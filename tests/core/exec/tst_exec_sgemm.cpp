@@ -160,6 +160,36 @@ private slots:
                 }
     }
 
+    // LeakyRelu applied in the kernels' store (and in the dot columns) gives what the GEMM
+    // without it followed by applyActivation (and the grid) gives, bit for bit, on every ISA.
+    void leakyReluInTheStoreEqualsApplyingItAfter() {
+        ThreadPool one(1), two(2);
+        const auto bias = randomVec(200, 9);
+        Activation leaky;
+        leaky.kind = Activation::Kind::LeakyRelu;
+        leaky.alpha = 0.1f;
+        const FakeQuantGrid grid{0.05f, -128.f, 127.f};
+        for (GemmIsa isa : runnableIsas())
+            for (ThreadPool* pool : {&one, &two})
+                for (const FakeQuantGrid* g : {static_cast<const FakeQuantGrid*>(nullptr), &grid})
+                    for (const Case& c : cases()) {
+                        const int64_t lda = c.transA ? c.M : c.K, ldb = c.transB ? c.K : c.N;
+                        const auto A = randomVec(static_cast<size_t>((c.transA ? c.K : c.M) * lda), 1);
+                        const auto B = randomVec(static_cast<size_t>((c.transB ? c.N : c.K) * ldb), 2);
+                        const MatrixBSource b(B.data(), ldb, c.transB);
+                        std::vector<float> fused(static_cast<size_t>(c.M * c.N)), after(fused.size());
+                        packedGemm(isa, pool, c.M, c.N, c.K, A.data(), lda, c.transA, b, fused.data(), c.N, false,
+                                   GemmEpilogue::of(bias.data(), leaky, g));
+                        packedGemm(isa, pool, c.M, c.N, c.K, A.data(), lda, c.transA, b, after.data(), c.N, false,
+                                   GemmEpilogue::of(bias.data(), Activation{}));
+                        applyActivation(leaky, after.data(), static_cast<int64_t>(after.size()));
+                        if (g) fakeQuantizeGrid(after.data(), static_cast<int64_t>(after.size()), *g);
+                        QVERIFY2(std::memcmp(fused.data(), after.data(), fused.size() * sizeof(float)) == 0,
+                                 qPrintable(QString("%1 M=%2 N=%3 K=%4 grid=%5").arg(gemmIsaName(isa)).arg(c.M).arg(c.N)
+                                                .arg(c.K).arg(g != nullptr)));
+                    }
+    }
+
     // applyActivation's vector loops give exactly what Activation::apply gives, element by
     // element (the exporter writes apply's float operations as ONNX nodes).
     void applyActivationEqualsApply() {
