@@ -96,17 +96,35 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
         });
         return;
     }
-    const int64_t inner = outShape[r - 1];
-    const int64_t ia = sa[r - 1], ib = sb[r - 1];
+    // Adjacent axes that both operands step through as one (the outer stride is the inner stride
+    // times its extent, which includes axes both broadcast) merge, and size-1 axes drop out: an
+    // SE block's [1, C, H, W] x [1, C, 1, 1] runs as C rows of H * W instead of C * H rows of W.
+    std::vector<int64_t> shape, ma, mb;  // merged axes, outermost first
+    for (size_t d = 0; d < r; ++d) {
+        if (outShape[d] == 1) continue;
+        if (!shape.empty() && ma.back() == sa[d] * outShape[d] && mb.back() == sb[d] * outShape[d]) {
+            shape.back() *= outShape[d];
+            ma.back() = sa[d];
+            mb.back() = sb[d];
+        } else {
+            shape.push_back(outShape[d]);
+            ma.push_back(sa[d]);
+            mb.push_back(sb[d]);
+        }
+    }
+    if (shape.empty()) shape = {1}, ma = {0}, mb = {0};
+    const size_t m = shape.size();
+    const int64_t inner = shape[m - 1];
+    const int64_t ia = ma[m - 1], ib = mb[m - 1];
     const int64_t outer = total / inner;
     pool.parallelFor(outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
-        std::vector<int64_t> idx(r, 0);
+        std::vector<int64_t> idx(m, 0);
         int64_t rem = r0, offA = 0, offB = 0;
-        for (size_t d = r - 1; d-- > 0;) {
-            idx[d] = rem % outShape[d];
-            rem /= outShape[d];
-            offA += idx[d] * sa[d];
-            offB += idx[d] * sb[d];
+        for (size_t d = m - 1; d-- > 0;) {
+            idx[d] = rem % shape[d];
+            rem /= shape[d];
+            offA += idx[d] * ma[d];
+            offB += idx[d] * mb[d];
         }
         for (int64_t row = r0; row < r1; ++row) {
             U* od = o + row * inner;
@@ -120,12 +138,12 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
                 for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[j]);
             else
                 for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[0]);
-            for (size_t d = r - 1; d-- > 0;) {  // advance the outer index
-                offA += sa[d];
-                offB += sb[d];
-                if (++idx[d] < outShape[d]) break;
-                offA -= sa[d] * outShape[d];
-                offB -= sb[d] * outShape[d];
+            for (size_t d = m - 1; d-- > 0;) {  // advance the outer index
+                offA += ma[d];
+                offB += mb[d];
+                if (++idx[d] < shape[d]) break;
+                offA -= ma[d] * shape[d];
+                offB -= mb[d] * shape[d];
                 idx[d] = 0;
             }
         }
