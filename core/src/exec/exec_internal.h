@@ -164,6 +164,9 @@ void sgemm(ThreadPool& pool, bool transA, bool transB, int64_t M, int64_t N, int
 
 // Fused-activation epilogue over a range (used by kernels that apply it themselves).
 void applyActivation(const Activation& act, float* data, int64_t n);
+// The same loops built for the baseline instruction set only (applyActivation runs them 16-wide
+// on AVX-512 CPUs; tests compare the two).
+void applyActivationBaseline(const Activation& act, float* data, int64_t n);
 // The activation, then the fake quantization when grid is not null.
 void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, float* data, int64_t n);
 

@@ -350,7 +350,11 @@ std::vector<int64_t> broadcastStrides(const std::vector<int64_t>& shape, size_t 
     return s;
 }
 
-void applyActivation(const Activation& act, float* d, int64_t n) {
+namespace {
+
+// applyActivation's loops, inlined into a baseline build (x86-64-v3: 8-wide) and an AVX-512 one
+// (16-wide): the same operations per element in both, so the same values.
+[[gnu::always_inline]] inline void activationLoops(const Activation& act, float* d, int64_t n) {
     using K = Activation::Kind;
     switch (act.kind) {
     case K::None: return;
@@ -386,6 +390,27 @@ void applyActivation(const Activation& act, float* d, int64_t n) {
         return;
     }
 }
+
+void activationBaseline(const Activation& act, float* d, int64_t n) { activationLoops(act, d, n); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void activationWide(const Activation& act, float* d, int64_t n) {
+    activationLoops(act, d, n);
+}
+#endif
+
+}  // namespace
+
+void applyActivation(const Activation& act, float* d, int64_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    if (wide) return activationWide(act, d, n);
+#endif
+    activationBaseline(act, d, n);
+}
+
+void applyActivationBaseline(const Activation& act, float* d, int64_t n) { activationBaseline(act, d, n); }
 
 const Registry& registry() {
     static const Registry r = [] {

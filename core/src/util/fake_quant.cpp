@@ -4,18 +4,19 @@ namespace autosplit {
 
 namespace {
 
-// The same loop, compiled once for the build's baseline (x86-64-v3: 8-wide) and once 16-wide for
-// AVX-512 CPUs: the same operations per element (divide, max, min, two adds, multiply), so the
-// same values bit for bit; the division is most of the cost, and 16-wide halves its count.
-#define AUTOSPLIT_FAKE_QUANT_LOOP                                                                   \
-    const FakeQuantGrid k = g; /* by value: the loop need not reload it after each store */          \
+// The loop, inlined into a build for the baseline (x86-64-v3: 8-wide) and one for AVX-512 CPUs
+// (16-wide): the same operations per element (divide, max, min, two adds, multiply), so the same
+// values bit for bit; the division is most of the cost, and 16-wide halves its count.
+[[gnu::always_inline]] inline void fakeQuantLoop(float* x, int64_t n, const FakeQuantGrid& g) {
+    const FakeQuantGrid k = g;  // by value: the loop need not reload it after each store
     for (int64_t i = 0; i < n; ++i) x[i] = fakeQuantizeValue(x[i], k);
+}
 
-void baseline(float* x, int64_t n, const FakeQuantGrid& g) { AUTOSPLIT_FAKE_QUANT_LOOP }
+void baseline(float* x, int64_t n, const FakeQuantGrid& g) { fakeQuantLoop(x, n, g); }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void wide(float* x, int64_t n, const FakeQuantGrid& g) {
-    AUTOSPLIT_FAKE_QUANT_LOOP
+    fakeQuantLoop(x, n, g);
 }
 
 bool wideSupported() {
@@ -24,8 +25,6 @@ bool wideSupported() {
     return yes;
 }
 #endif
-
-#undef AUTOSPLIT_FAKE_QUANT_LOOP
 
 }  // namespace
 
