@@ -271,8 +271,8 @@ struct Config {
     int mr = 0, vw = 0, nvMax = 0;
     // Blocking: KC rows of B per packed block when K is blocked (blockK), MC rows of A per pass
     // over a block, NC columns per packed block. NC = 128 (was 1024) packs B in blocks the
-    // kernel reads back from L2 and lets blockK take all of K: a 64-row GEMM (ResNet-50's
-    // 64-channel 3x3 conv, N = 3136, K = 576) ran 180 GFLOP/s at NC = 1024, 225 now (Zen 5).
+    // kernel reads back from L2 beside A's rows: a 64-row GEMM (ResNet-50's 64-channel 3x3 conv,
+    // N = 3136, K = 576) ran 180 GFLOP/s at NC = 1024, 213 now (Zen 5).
     int64_t kc = 0, mc = 0, nc = 0;
     DotFn dot = nullptr;  // for the last N % vw <= kMaxDotCols columns (row-major A only)
     KernelFn kern[2][kMaxMR + 1][kMaxNV + 1] = {};  // [packed A][rows][vectors]
@@ -484,17 +484,20 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
     }
 }
 
-// K block size: all of K when the block's columns (at most NC = 128, padded to panels) times K
-// stay within 768 K floats, else KC. Whole-K blocks read each row of A in one sequential run and
-// store C once, with B's panels streaming from L2: on Zen 5 a 1024^3 GEMM runs 248 GFLOP/s
-// against 222 with KC = 256 blocks, ResNet-50's 64-channel 3x3 conv 228 against 221. The rule
-// counts columns, not panels, so AVX2 (16-column panels) and AVX-512 (32) block K alike.
+// K block size: all of K for GEMMs of at most 128 columns (7x7 and 14x14 maps, a Gemm's
+// batch) whose packed B stays within 768 K floats, else KC = 256. Whole-K blocks read each row
+// of A in one sequential run and store C once. Wider GEMMs keep K blocks of 256 although whole K
+// would run them faster (1024^3: 248 against 222 GFLOP/s on Zen 5): those are the blocks ONNX
+// Runtime's SGEMM sums in (MLAS_SGEMM_STRIDEK), and summing in its order keeps the evaluator's
+// cloud outputs next to what the exported model gives under ONNX Runtime (PP-OCRv4 det split at
+// 40 %: relative L2 0.006 in K blocks of 256, 0.016 in whole K; tst_export_ort). The rule counts
+// columns, not panels, so AVX2 (16-column panels) and AVX-512 (32) block K alike.
 constexpr int64_t kWholeKFloats = int64_t{768} << 10;  // packed B of a whole-K block, at most
 
 int64_t blockK(const GemmJob& j, int64_t ncols) {
     const int nr = j.cf.nr();
     const int64_t padded = (ncols + nr - 1) / nr * nr;
-    if (padded <= 128 && j.K * padded <= kWholeKFloats) return j.K;
+    if (j.N <= 128 && j.K * padded <= kWholeKFloats) return j.K;
     return std::min<int64_t>(j.cf.kc, j.K);
 }
 
@@ -808,10 +811,10 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
     // which could start a packedGemm of its own.
     Scratch sharedBuf;
     float* shared = sharedBuf.get(static_cast<size_t>(sharedFloats));
-    // All of K in one block when the shared B stays within the same bound as a column block's
-    // (blockK): then each row block's sums are those of the one-threaded split, and C is stored
-    // once (ResNet-50's 256-channel 3x3 at 14x14 ran 1.64x faster on two threads than on one with
-    // K blocks of 256 here, 1.72x now).
+    // All of K in one block when the shared B stays within the whole-K bound (blockK's), so C is
+    // stored once: ResNet-50's 256-channel 3x3 at 14x14 ran 1.64x faster on two threads than on
+    // one with K blocks of 256 here, 1.72x now. (For more than 128 columns the one-threaded
+    // split sums in K blocks of 256: the two differ in the last bits.)
     const int64_t kb = K * panels * nr <= kWholeKFloats ? K : std::min<int64_t>(cf.kc, K);
     const int64_t chunk = kb == K ? std::min<int64_t>(cf.kc, K) : kb;  // rows per packing task
     const int64_t packTasks = (K + chunk - 1) / chunk;

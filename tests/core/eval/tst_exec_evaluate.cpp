@@ -110,18 +110,17 @@ Graph shiftNet() {
     g.rebuild();
     return g;
 }
-// x [1, 3600, 8, 25] -> 1x1 conv 3600 -> 64 (Relu) -> 1x1 conv 64 -> 64 -> y: the first GEMM's
-// 200 positions and 3600-long rows are split by the two-threaded executor into row blocks over B
-// packed in K blocks of 256, while the one-threaded one sums all of K at once, so the last bits
-// differ.
+// x [1, 480, 8, 25] -> 1x1 conv 480 -> 480 (Relu) -> 1x1 conv 480 -> 480 -> y: GEMMs of 200
+// positions, which the one-threaded executor sums in K blocks of 256 and the two-threaded one
+// (row blocks over one shared B) in one block of all 480, so their last bits differ.
 Graph wideConvs() {
     Graph g;
     g.opsetVersion = 13;
-    const int x = addInput(g, "x", {1, 3600, 8, 25});
+    const int x = addInput(g, "x", {1, 480, 8, 25});
     const int a = addValue(g, "a"), y = addValue(g, "y");
-    Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {64, 3600, 1, 1}, 41, 0.02f), addWeight(g, "b1", {64}, 42, 0.1f)}, {a});
+    Node c1 = node("c1", "Conv", {x, addWeight(g, "w1", {480, 480, 1, 1}, 41, 0.05f), addWeight(g, "b1", {480}, 42, 0.1f)}, {a});
     c1.activation.kind = Activation::Kind::Relu;
-    Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {64, 64, 1, 1}, 43, 0.1f)}, {y});
+    Node c2 = node("c2", "Conv", {a, addWeight(g, "w2", {480, 480, 1, 1}, 43, 0.05f)}, {y});
     g.nodes = {c1, c2};
     g.inputs = {x};
     g.outputs = {y};
