@@ -457,7 +457,9 @@ ErrorTable calibrate(const Graph& g, const Dataset& data, const CalibrationOptio
                 if (it == batchReaders.end() || !v.isFloat()) return;
                 for (size_t k : it->second) moments[k]->add(v, &ex, &scratch);
             };
-            for (const auto& sample : data.samples) ex.run(sample, mh);
+            // Each sample on the single-threaded executor (its activations, and so H, the same on
+            // any number of cores); the R x R sums of each chunk still run on the pool.
+            for (const auto& sample : data.samples) serial.run(sample, mh);
             parallelFor(ex, static_cast<int>(batch.size()), [&](int t) {
                 const size_t k = static_cast<size_t>(t);
                 if (!moments[k] || moments[k]->vectors() == 0) return;

@@ -2,6 +2,7 @@
 // with bits, unsigned activations after Relu, cache hit/miss by data hash, and clear errors for
 // bad tensor folders (empty, wrong shape, NaN) that leave nothing in the cache.
 #include "autosplit/data/tensor_io.h"
+#include "autosplit/exec/executor.h"
 #include "autosplit/quant/calibration.h"
 #include "autosplit/util/errors.h"
 #include "graph_fixtures.h"
@@ -45,10 +46,10 @@ Graph convReluConv(std::vector<int64_t> xShape, std::vector<int64_t> w1Shape, in
     return g;
 }
 Graph twoConvs() { return convReluConv({1, 3, 12, 12}, {8, 3, 3, 3}, 4, 1, 0.3f, 0.3f); }
-// x [1, 480, 3, 160] -> 1x1 conv 480 -> 480 + Relu -> 1x1 conv 480 -> 8: the shape of PP-OCRv4
-// rec's p2o.Conv.28, whose output the two-threaded executor sums in another order than the
-// single-threaded one.
-Graph wideConvs() { return convReluConv({1, 480, 3, 160}, {480, 480, 1, 1}, 8, 4, 0.05f, 0.1f); }
+// x [1, 480, 8, 25] -> 1x1 conv 480 -> 480 + Relu -> 1x1 conv 480 -> 8: 200 positions, which the
+// two-threaded executor sums in another order than the single-threaded one (all of K against K
+// blocks of 256).
+Graph wideConvs() { return convReluConv({1, 480, 8, 25}, {480, 480, 1, 1}, 8, 4, 0.05f, 0.1f); }
 // y = x + c (x [1, 40, 120] tokens, c per channel on the last axis), or y = x * m + c with m
 // per channel: one node whose output the test knows exactly.
 Graph affineTokens(const std::vector<float>& add, const std::vector<float>& mul = {}) {
@@ -260,11 +261,19 @@ private slots:
     void sameTableForAnyThreadCount() {
         std::vector<float> mul(120, 0.5f), add(120, 0.f);
         add[7] = 3.f;
+        {
+            const Graph g = wideConvs();
+            Executor one(g, ExecutorOptions{1}), two(g, ExecutorOptions{2});
+            const auto in = syntheticDataset(g, 1, 5).samples.front();
+            QVERIFY2(one(in)[0].floats != two(in)[0].floats, "the fixture must tell the executors apart");
+        }
+        for (const ErrorMeasure measure : {ErrorMeasure::Relative, ErrorMeasure::RelativeGptq})
         for (const Graph& g : {twoConvs(), wideConvs(), affineTokens(add, mul)}) {
             const auto set = syntheticDataset(g, 9, 5);
             std::string first;
             for (int threads : {1, 2, 3}) {
                 CalibrationOptions o;
+                o.measure = measure;
                 o.threads = threads;
                 o.signal = SignalScale::Variance;
                 o.sensitivitySamples = 2;
@@ -277,7 +286,7 @@ private slots:
                 t.seconds = t.floatPassSeconds = 0;
                 const std::string json = errorTableToJson(t);
                 if (first.empty()) first = json;
-                QVERIFY2(json == first, qPrintable(QString("%1 threads").arg(threads)));
+                QVERIFY2(json == first, qPrintable(QString("%1 threads, %2").arg(threads).arg(measure == ErrorMeasure::RelativeGptq ? "nsr-gptq" : "nsr")));
                 QCOMPARE(reported, (std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
             }
         }
