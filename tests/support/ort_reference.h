@@ -2,23 +2,30 @@
 // scripts/ort/run_ort.js): where it is installed and why it cannot run.
 #pragma once
 
+#include <QDir>
 #include <QFile>
 #include <QStandardPaths>
 #include <QString>
 
 namespace autosplit::testing {
 
-// $AUTOSPLIT_ORT_DIR, else <repo>/.cache/ort (scripts/test.sh installs it there).
+// $AUTOSPLIT_ORT_DIR, else <repo>/.cache/ort (scripts/test.sh installs it there). A relative
+// $AUTOSPLIT_ORT_DIR is taken from the repository root, where the README's commands run: ctest
+// runs each suite in its own build folder, where it would name nothing.
 inline QString ortDir() {
     const QByteArray env = qgetenv("AUTOSPLIT_ORT_DIR");
-    return env.isEmpty() ? QString(AUTOSPLIT_SOURCE_DIR "/.cache/ort") : QString::fromLocal8Bit(env);
+    if (env.isEmpty()) return QString(AUTOSPLIT_SOURCE_DIR "/.cache/ort");
+    return QDir(QStringLiteral(AUTOSPLIT_SOURCE_DIR)).absoluteFilePath(QString::fromLocal8Bit(env));
 }
 
 // The node executable, found on PATH (empty when absent).
 inline QString nodeExecutable() { return QStandardPaths::findExecutable(QStringLiteral("node")); }
 
-// Why the reference cannot run here, for QSKIP; empty when it can.
+// Why the reference cannot run here, for QSKIP; empty when it can. Also hands the resolved
+// folder to the run_ort.js processes the suite starts (they would resolve a relative one from
+// their own working directory).
 inline QString ortUnavailable() {
+    if (!qEnvironmentVariableIsEmpty("AUTOSPLIT_ORT_DIR")) qputenv("AUTOSPLIT_ORT_DIR", ortDir().toLocal8Bit());
     if (nodeExecutable().isEmpty()) return QStringLiteral("node is not installed (apt-get install nodejs)");
     if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
         return "onnxruntime-node is not installed in " + ortDir() +
