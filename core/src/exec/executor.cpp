@@ -1,5 +1,6 @@
 #include "autosplit/exec/executor.h"
 
+#include "autosplit/util/cpu_features.h"
 #include "autosplit/util/finite_scan.h"
 #include "autosplit/util/float16.h"
 #include "autosplit/util/thread_priority.h"
@@ -403,9 +404,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void activationWid
 
 void applyActivation(const Activation& act, float* d, int64_t n) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static const bool wide = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-    if (wide) return activationWide(act, d, n);
+    if (cpuHasAvx512()) return activationWide(act, d, n);
 #endif
     activationBaseline(act, d, n);
 }

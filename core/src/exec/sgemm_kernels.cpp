@@ -7,6 +7,7 @@
 // transposed A is packed, into [kc][MR] strips. Columns past N are masked on the load/store of C.
 #include "sgemm_kernels.h"
 
+#include "autosplit/util/cpu_features.h"
 #include "exec_internal.h"
 
 #include <algorithm>
@@ -270,8 +271,8 @@ struct Config {
     GemmIsa isa = GemmIsa::Generic;
     int mr = 0, vw = 0, nvMax = 0;
     // Blocking: KC rows of B per packed block when K is blocked (blockK), MC rows of A per pass
-    // over a block, NC columns per packed block. NC = 128 (was 1024) packs B in blocks the
-    // kernel reads back from L2 beside A's rows: a 64-row GEMM (ResNet-50's 64-channel 3x3 conv,
+    // over a block, NC columns per packed block. NC = 128 packs B in blocks the kernel reads
+    // back from L2 beside A's rows: a 64-row GEMM (ResNet-50's 64-channel 3x3 conv,
     // N = 3136, K = 576) ran 180 GFLOP/s at NC = 1024, 213 now (Zen 5).
     int64_t kc = 0, mc = 0, nc = 0;
     DotFn dot = nullptr;  // for the last N % vw <= kMaxDotCols columns (row-major A only)
@@ -415,6 +416,8 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
     const bool leaky = last && j.ep.post && j.ep.post->kind == Activation::Kind::LeakyRelu;
     if (leaky) flags |= kLeaky;
     const float alpha = leaky ? j.ep.post->alpha : 0.f;
+    GemmEpilogue after = j.ep;  // what is left for each finished row
+    if (leaky) after.post = nullptr;
     // A is read in place (row-major); only a transposed A is packed, per row block.
     float* aBuf = nullptr;
     if (j.transA) aBuf = tlsPanelsA.get(static_cast<size_t>(std::min<int64_t>(cf.mc, m1 - m0 + mr) * kc));
@@ -475,12 +478,8 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
                 }
             }
         }
-        if (last && (leaky ? j.ep.grid != nullptr : j.ep.finishes()))
-            for (int64_t i = ic; i < ic + mc; ++i) {
-                float* c = j.C + i * j.ldc + jc;
-                if (leaky) fakeQuantizeGrid(c, nc, *j.ep.grid);  // the activation is applied already
-                else j.ep.finish(c, nc);
-            }
+        if (last && after.finishes())
+            for (int64_t i = ic; i < ic + mc; ++i) after.finish(j.C + i * j.ldc + jc, nc);
     }
 }
 
@@ -662,9 +661,7 @@ bool gemmIsaSupported(GemmIsa isa) {
 #ifdef AUTOSPLIT_GEMM_X86
     case GemmIsa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case GemmIsa::Avx512:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("fma");
+        return cpuHasAvx512() && __builtin_cpu_supports("fma");
 #endif
     default: return false;
     }

@@ -277,8 +277,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
     } lease{scratch, scratch ? scratch->take() : std::make_unique<MomentScratch::Buffers>()};
     // cols: X as R x P (P vectors at most 1024, a chunk): the chunk's products are summed apart
     // and then added to H, so no float sum runs over more than a chunk and a few dozen chunks.
-    // `at`, `rowStride`, `colStride`: where cols' entries are (for the Gram product).
-    auto accumulate = [this, pool, &lease](int64_t group, const auto& cols, const float* at, int64_t rowStride, int64_t colStride) {
+    auto accumulate = [this, pool, &lease](int64_t group, const auto& cols) {
         double* s = sum_.data() + group * rows_;
         for (int64_t r = 0; r < rows_; ++r) s[r] += static_cast<double>(cols.row(r).sum());
         if (h_.empty()) return;
@@ -286,7 +285,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
         std::vector<float>& buf = lease.b->prod;
         const size_t cells = static_cast<size_t>(rows_ * rows_);
         if (buf.size() < cells) buf.resize(cells);
-        gramLower(pool, rows_, p, at, rowStride, colStride, buf.data(), rows_);
+        gramLower(pool, rows_, p, cols.data(), cols.rowStride(), cols.colStride(), buf.data(), rows_);
         float* h = h_[static_cast<size_t>(group)].data();
         const float* prod = buf.data();
         for (int64_t r = 0; r < rows_; ++r)
@@ -305,7 +304,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
             // Column-major view of nv input rows, st.step rows apart = R x nv.
             Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>, 0, Eigen::OuterStride<>> xs(
                 x.floats.data() + v0 * channels_, channels_, nv, Eigen::OuterStride<>(channels_ * st.step));
-            accumulate(0, xs, xs.data(), 1, channels_ * st.step);
+            accumulate(0, xs);
             kept += nv;
         }
         count_ += kept;
@@ -350,7 +349,7 @@ void LayerInputMoments::add(const TensorData& x, const Executor* pool, MomentScr
                                 }
                             }
                 }
-                accumulate(gi, cols, cols.data(), cols.cols(), 1);
+                accumulate(gi, cols);
             }
     }
     count_ += x.shape[0] * kept;

@@ -1,5 +1,7 @@
 #include "autosplit/util/fake_quant.h"
 
+#include "autosplit/util/cpu_features.h"
+
 namespace autosplit {
 
 namespace {
@@ -18,19 +20,13 @@ void baseline(float* x, int64_t n, const FakeQuantGrid& g) { fakeQuantLoop(x, n,
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void wide(float* x, int64_t n, const FakeQuantGrid& g) {
     fakeQuantLoop(x, n, g);
 }
-
-bool wideSupported() {
-    static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-    return yes;
-}
 #endif
 
 }  // namespace
 
 void fakeQuantizeGrid(float* x, int64_t n, const FakeQuantGrid& g) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (wideSupported()) return wide(x, n, g);
+    if (cpuHasAvx512()) return wide(x, n, g);
 #endif
     baseline(x, n, g);
 }
