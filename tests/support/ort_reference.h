@@ -4,6 +4,8 @@
 
 #include <QDir>
 #include <QFile>
+#include <QProcess>
+#include <QProcessEnvironment>
 #include <QStandardPaths>
 #include <QString>
 
@@ -21,11 +23,16 @@ inline QString ortDir() {
 // The node executable, found on PATH (empty when absent).
 inline QString nodeExecutable() { return QStandardPaths::findExecutable(QStringLiteral("node")); }
 
-// Why the reference cannot run here, for QSKIP; empty when it can. Also hands the resolved
-// folder to the run_ort.js processes the suite starts (they would resolve a relative one from
-// their own working directory).
+// Sets up `p` to run scripts/ort/run_ort.js with ortDir() (resolved: the script would take a
+// relative one from its own working directory).
+inline void useOrtDir(QProcess& p) {
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(QStringLiteral("AUTOSPLIT_ORT_DIR"), ortDir());
+    p.setProcessEnvironment(env);
+}
+
+// Why the reference cannot run here, for QSKIP; empty when it can.
 inline QString ortUnavailable() {
-    if (!qEnvironmentVariableIsEmpty("AUTOSPLIT_ORT_DIR")) qputenv("AUTOSPLIT_ORT_DIR", ortDir().toLocal8Bit());
     if (nodeExecutable().isEmpty()) return QStringLiteral("node is not installed (apt-get install nodejs)");
     if (!QFile::exists(ortDir() + "/node_modules/onnxruntime-node"))
         return "onnxruntime-node is not installed in " + ortDir() +

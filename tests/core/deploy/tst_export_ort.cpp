@@ -55,6 +55,7 @@ class TestExportOrt : public QObject {
         QProcess p;
         QStringList args{AUTOSPLIT_SOURCE_DIR "/scripts/ort/run_ort.js", model, "--out", outDir, "--opt-level", "disabled"};
         args += inArgs;
+        testing::useOrtDir(p);
         p.start(node_, args);
         if (!p.waitForFinished(600000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
             throw Error("onnxruntime failed on " + model.toStdString() + ": " + p.readAllStandardError().toStdString());

@@ -113,6 +113,7 @@ private slots:
         const qint64 oursMs = t.elapsed();
 
         QProcess p;
+        testing::useOrtDir(p);
         p.start(node_, {AUTOSPLIT_SOURCE_DIR "/scripts/ort/run_ort.js", model, "--in",
                         QString::fromStdString(inputName) + "=" + in, "--out", tmp.filePath("ort"), "--threads", "2",
                         "--opt-level", "disabled"});
