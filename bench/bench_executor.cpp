@@ -7,12 +7,13 @@
 // each), so a neighbour's load that comes and goes on a shared machine hits both; each figure is
 // the median over all rounds.
 //
-//   bench_executor [--threads 1,2] [--runs N] [--rounds R] [--model NAME|PATH ...] [--profile]
+//   bench_executor [--threads 1,2] [--runs N] [--rounds R] [--model NAME|PATH ...] [--profile [--top N]]
 //                  [--calibration] [--target R]
 //
 // --model picks a row set (resnet50, mobilenet_v2, ppocr_det, or a path to any .onnx with
 // static input shapes); repeat it for several. --profile adds, per model and thread count, the
-// time per op type of our executor (from the run's per-node value hook).
+// time per op type of our executor (from the run's per-node value hook) and its N slowest nodes
+// (--top, default 12).
 #include "autosplit/data/dataset.h"
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/exec/executor.h"
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
     std::vector<int> threadList{1, 2};
     int runs = 10, rounds = 3;
     bool calib = false, profile = false;
+    int top = 12;
     double target = 1.0;
     std::vector<std::string> names;
     for (int i = 1; i < argc; ++i) {
@@ -163,10 +165,11 @@ int main(int argc, char** argv) {
         else if (a == "--target" && i + 1 < argc) target = std::atof(argv[++i]);
         else if (a == "--calibration") calib = true;
         else if (a == "--profile") profile = true;
+        else if (a == "--top" && i + 1 < argc) top = std::max(0, std::atoi(argv[++i]));
         else {
             std::fprintf(stderr,
                          "usage: bench_executor [--threads 1,2] [--runs N] [--rounds R] [--model NAME|PATH ...] "
-                         "[--profile] [--calibration] [--target R]\n");
+                         "[--profile [--top N]] [--calibration] [--target R]\n");
             return 2;
         }
     }
@@ -247,7 +250,7 @@ int main(int argc, char** argv) {
                     std::vector<int> order(g.nodes.size());
                     for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
                     std::sort(order.begin(), order.end(), [&](int a, int b) { return nodeSum[a] > nodeSum[b]; });
-                    for (size_t k = 0; k < std::min<size_t>(order.size(), 12); ++k) {
+                    for (size_t k = 0; k < std::min<size_t>(order.size(), static_cast<size_t>(top)); ++k) {
                         const Node& n = g.nodes[order[k]];
                         const auto& in0 = g.tensors[n.inputs[0]].shape;
                         const auto& out0 = g.tensors[n.outputs[0]].shape;

@@ -29,8 +29,10 @@ void depthwisePlane(GemmIsa isa, const DepthwisePlane& p, const float* x, const 
 // holds padded element (R, C) at (R / s) * q + C / s), so that every kernel tap reads one
 // contiguous run over the flattened output grid [oh, q] (q >= ow; columns past ow are computed
 // and dropped): full-width loads without masks or permutes, 64 outputs per step (four 16-wide
-// accumulators, or eight 8-wide ones) however narrow the map. Sums in the same order as depthwisePlane (bias, then taps row by row, one
-// FMA each), so both give the same bits.
+// accumulators, or eight 8-wide ones) however narrow the map. Rows that fill their vectors are
+// run one by one straight into the output; narrower maps run the grid and copy its rows out.
+// Sums in the same order as depthwisePlane (bias, then taps row by row, one FMA each), so both
+// give the same bits.
 struct DepthwiseChannel {
     int64_t h = 0, w = 0, pt = 0, pl = 0;
     int64_t kh = 1, kw = 1, s = 1, dy = 1, dx = 1;
@@ -49,12 +51,15 @@ public:
     void prepare(const DepthwiseChannel& c, GemmIsa isa);
     // y[oy * ow + ox] = clamp(bias + sum_{ky,kx} w[ky * kw + kx] * x_padded[...], lo, hi).
     void run(const float* x, const float* w, float bias, float lo, float hi, float* y);
+    // Whether run() goes row by row into y (else over the grid, rows copied out when q != ow).
+    bool rowWise() const { return rowWise_; }
 
 private:
     DepthwiseChannel c_;
     GemmIsa isa_ = GemmIsa::Avx512;
     int64_t hp_ = 0, cols_ = 0;  // padded rows the outputs read, input columns they read
     int64_t q_ = 0, planeSize_ = 0, n_ = 0;
+    bool rowWise_ = false;             // one run per output row, straight into y
     std::vector<float> storage_, out_;  // the planes (and their slack); the [oh, q] grid when q != ow
     std::vector<int64_t> tapOffset_;    // per tap: plane start + offset into it
 };

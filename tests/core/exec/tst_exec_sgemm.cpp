@@ -241,7 +241,8 @@ private slots:
     // The same Conv graph (im2col packing with padding, stride, dilation, groups) on every kernel
     // gives the same result as the portable one.
     // The polyphase depthwise path (stride 1 and 2, from the unpadded plane) gives the same bits
-    // as the plane kernel on an explicitly zero-padded copy: every map width around the 16-wide
+    // as the plane kernel on an explicitly zero-padded copy, row by row and over the grid (both
+    // checked to run): every map width around the 16-wide
     // blocks and the four-block step, odd and even sizes, asymmetric pads, 3x3 and 5x5 kernels,
     // dilation, maps narrower than one vector. The sums run in the same order, so equality is
     // exact; a wrong phase, offset or slack shows as a different value.
@@ -273,7 +274,7 @@ private slots:
         geos.push_back({9, 18, 5, 2, 1, 2, 1, 1, 2});
         for (int64_t size : {7, 16, 33})  // 1x1: the grid is the output itself (stored in place)
             for (int64_t s : {1, 2}) geos.push_back({size, size + 3, 1, s, 1, 0, 0, 0, 0});
-        int checked = 0;
+        int checked = 0, rowWise = 0, grid = 0;
         for (const Geo& g : geos) {
             const int64_t dk = (g.k - 1) * g.d + 1;
             const int64_t oh = (g.h + g.pt + g.pb - dk) / g.s + 1, ow = (g.w + g.pl + g.pr - dk) / g.s + 1;
@@ -310,6 +311,7 @@ private slots:
             QVERIFY(depthwisePolyphaseSupported(kernels, c));
             DepthwisePhases phases;
             phases.prepare(c, kernels);
+            (phases.rowWise() ? rowWise : grid) += 1;
             for (int round = 0; round < 2; ++round) {  // the second channel on the same planes
                 phases.run(x.data(), w.data(), 0.25f, -0.8f, 0.9f, got.data());
                 for (size_t i = 0; i < want.size(); ++i)
@@ -322,6 +324,7 @@ private slots:
             ++checked;
         }
         QVERIFY(checked >= 70);
+        QVERIFY2(rowWise >= 10 && grid >= 10, qPrintable(QString("%1 row-wise, %2 over the grid").arg(rowWise).arg(grid)));
     }
 
     // gramLower (GPTQ's H = X X^T) on the packed SGEMM: the lower triangle against double sums,
