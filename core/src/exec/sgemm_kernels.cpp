@@ -5,6 +5,8 @@
 // panel from L1 and broadcasts A straight from its rows (conv weights: reading them is the one
 // pass over memory they need anyway, so packing them per call costs more than it saves). Only a
 // transposed A is packed, into [kc][MR] strips. Columns past N are masked on the load/store of C.
+// A row-major B under few rows of A is read in place instead of packed (readsBInPlace), but for
+// a last partial panel.
 #include "sgemm_kernels.h"
 
 #include "autosplit/util/cpu_features.h"
@@ -17,6 +19,7 @@
 #include <new>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -36,7 +39,8 @@ struct KArgs {
     int64_t kc;
     const float* a;  // packed strip [kc][MR], or row-major rows at stride lda (unpacked kernels)
     int64_t lda;
-    const float* b;  // packed panel [kc][NR]
+    const float* b;  // B's rows for the tile: a packed panel [kc][NR] (ldb = NR), or B in place
+    int64_t ldb;
     float* c;
     int64_t ldc;
     int ncols;  // valid columns in the tile, 1..NV*VW
@@ -60,7 +64,7 @@ struct GenericKernel {
         const float* a = p.a;
         const float* b = p.b;
         const int64_t rs = PackedA ? 1 : p.lda, ks = PackedA ? kGenMR : 1;
-        for (int64_t k = 0; k < p.kc; ++k, a += ks, b += kGenVW * kGenNV) {
+        for (int64_t k = 0; k < p.kc; ++k, a += ks, b += p.ldb) {
             for (int r = 0; r < R; ++r) {
                 const float av = a[r * rs];
                 for (int j = 0; j < W; ++j) acc[r][j] += av * b[j];
@@ -98,12 +102,12 @@ struct Avx2Kernel {
             for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
         const float* a = p.a;
         const float* b = p.b;
-        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda;
+        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda, ldb = p.ldb;
         #pragma GCC unroll 4
-        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx2MR : 1, b += 8 * kAvx2NV) {
+        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx2MR : 1, b += ldb) {
             __m256 bv[NV];
             #pragma GCC unroll 16
-            for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
+            for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
             #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const __m256 av = _mm256_broadcast_ss(a + r * lda);
@@ -159,11 +163,11 @@ struct Avx512Kernel {
             for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
         const float* a = p.a;
         const float* b = p.b;
-        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda;
+        const int64_t kc = p.kc, lda = PackedA ? 1 : p.lda, ldb = p.ldb;
         const float* pf = a + kPrefetchA;
         int pfLeft = R;
         #pragma GCC unroll 4
-        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx512MR : 1, b += 16 * kAvx512NV) {
+        for (int64_t k = 0; k < kc; ++k, a += PackedA ? kAvx512MR : 1, b += ldb) {
             if constexpr (!PackedA) {
                 _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T0);
                 pf += lda + 1;
@@ -171,7 +175,7 @@ struct Avx512Kernel {
             }
             __m512 bv[NV];
             #pragma GCC unroll 16
-            for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
             #pragma GCC unroll 16
             for (int r = 0; r < R; ++r) {
                 const __m512 av = _mm512_set1_ps(a[r * lda]);
@@ -401,9 +405,23 @@ int64_t stripRows(int mr, int64_t left, bool balance) {
 // 1 MB L2, half of Zen 3's 512 KB, beside the packed B block.
 constexpr int64_t kAPassBytes = int64_t{256} << 10;
 
-// C rows [m0, m1) x columns [jc, jc+nc) += the K block [pc, pc+kc) against packed B at bp; the
-// first block stores (unless accumulating), the last applies the epilogue.
-void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t m0,
+// Where the kernels read one (KC x NC) block of B: its first `inPlaceCols` columns (whole
+// panels) straight from B's rows at stride ld, the rest from panels packed at `packed`.
+struct BBlock {
+    const float* packed = nullptr;
+    const float* inPlace = nullptr;  // B[pc][jc]
+    int64_t ld = 0;
+    int64_t inPlaceCols = 0;
+    // The rows of the panel starting at block column jr, and their stride.
+    std::pair<const float*, int64_t> panel(int64_t jr, int64_t kc, int nr) const {
+        if (jr < inPlaceCols) return {inPlace + jr, ld};
+        return {packed + (jr - inPlaceCols) * kc, nr};
+    }
+};
+
+// C rows [m0, m1) x columns [jc, jc+nc) += the K block [pc, pc+kc) against B; the first block
+// stores (unless accumulating), the last applies the epilogue.
+void computeBlock(const GemmJob& j, const BBlock& bp, int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t m0,
                   int64_t m1) {
     const Config& cf = j.cf;
     const int nr = cf.nr(), mr = cf.mr, vw = cf.vw;
@@ -428,9 +446,9 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
     float dotOut[kDotRows * kMaxDotCols];
     if (dotCols > 0) {
         dotB = tlsDot.get(static_cast<size_t>(dotCols * kc));
-        const float* panel = bp + (ncMain - ncMain % nr) * kc;
+        const auto [panel, ldb] = bp.panel(ncMain - ncMain % nr, kc, nr);
         for (int c = 0; c < dotCols; ++c)
-            for (int64_t k = 0; k < kc; ++k) dotB[c * kc + k] = panel[k * nr + ncMain % nr + c];
+            for (int64_t k = 0; k < kc; ++k) dotB[c * kc + k] = panel[k * ldb + ncMain % nr + c];
     }
     // Rows of A per pass over the panels: MC, or fewer when long K blocks would make them outgrow
     // kAPassBytes (whole-K blocks: ResNet-50's 512 x 4608 weights on a 7x7 map were streamed from
@@ -445,7 +463,7 @@ void computeBlock(const GemmJob& j, const float* bp, int64_t pc, int64_t kc, int
             KArgs p;
             p.kc = kc;
             p.lda = j.lda;
-            p.b = bp + jr * kc;
+            std::tie(p.b, p.ldb) = bp.panel(jr, kc, nr);
             p.ldc = j.ldc;
             p.ncols = static_cast<int>(cnt);
             p.flags = flags;
@@ -500,19 +518,30 @@ int64_t blockK(const GemmJob& j, int64_t ncols) {
     return std::min<int64_t>(j.cf.kc, j.K);
 }
 
-// All rows x columns [n0, n1): B packed per (KC x NC) block into this thread's buffer.
+// All rows x columns [n0, n1): B packed per (KC x NC) block into this thread's buffer, or read in
+// place (readsBInPlace) but for a last partial panel.
 void gemmColumns(const GemmJob& j, int64_t n0, int64_t n1) {
     const Config& cf = j.cf;
     const int nr = cf.nr();
     const int64_t ncMax = std::min<int64_t>(cf.nc, (n1 - n0 + nr - 1) / nr * nr);
     const int64_t kb = blockK(j, ncMax);
     float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * kb));
+    const float* direct = readsBInPlace(j.M, j.src) ? j.src.inPlace() : nullptr;
     for (int64_t jc = n0; jc < n1; jc += cf.nc) {
         const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
         for (int64_t pc = 0; pc < j.K; pc += kb) {
             const int64_t kc = std::min<int64_t>(kb, j.K - pc);
-            packBlock(j, pc, kc, jc, nc, bBuf);
-            computeBlock(j, bBuf, pc, kc, jc, nc, 0, j.M);
+            BBlock block;
+            block.packed = bBuf;
+            if (direct) {
+                block.inPlace = direct + pc * j.src.inPlaceLd() + jc;
+                block.ld = j.src.inPlaceLd();
+                block.inPlaceCols = nc / nr * nr;
+                if (block.inPlaceCols < nc) packRows(j, pc, kc, pc, pc + kc, jc + block.inPlaceCols, nc - block.inPlaceCols, bBuf);
+            } else {
+                packBlock(j, pc, kc, jc, nc, bBuf);
+            }
+            computeBlock(j, block, pc, kc, jc, nc, 0, j.M);
         }
     }
 }
@@ -673,6 +702,15 @@ void setGemmIsa(GemmIsa isa) {
     if (gemmIsaSupported(isa)) isaChoice().store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
+bool readsBInPlace(int64_t M, const GemmBSource& b) {
+    if (!b.inPlace() || M >= 192) return false;
+    const int64_t bytes = b.inPlaceLd() * int64_t{4};
+    if (bytes % 64 != 0) return true;
+    int64_t lines = bytes / 64, sets = 64;
+    while (lines % 2 == 0 && sets > 1) lines /= 2, sets /= 2;  // 64 / gcd(lines, 64): the L1 sets its rows use
+    return sets >= 4;
+}
+
 void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
     const int nr = out.nr;
     if (!trans_) {
@@ -829,7 +867,7 @@ void packedGemm(GemmIsa isa, ThreadPool* pool, int64_t M, int64_t N, int64_t K, 
         for (int64_t t; (t = nextRows.fetch_add(1)) < tasks;) {
             const int64_t m0 = t * rowsPerTask, m1 = std::min(M, m0 + rowsPerTask);
             for (int64_t pc = 0; pc < K; pc += kb)
-                computeBlock(job, shared + pc * panels * nr, pc, std::min<int64_t>(kb, K - pc), 0, N, m0, m1);
+                computeBlock(job, BBlock{shared + pc * panels * nr}, pc, std::min<int64_t>(kb, K - pc), 0, N, m0, m1);
         }
     });
 }

@@ -160,6 +160,49 @@ private slots:
                 }
     }
 
+    // A row-major B read in place (readsBInPlace) gives the same bits as the same values packed
+    // (a transposed copy, which is always packed): whole panels with a partial last one, dot
+    // columns, K blocks, accumulation, the epilogue, one and two threads, every kernel; strides
+    // of a multiple of 4 KB and A of 192 rows or more are packed.
+    void bInPlaceEqualsPacked() {
+        QVERIFY(!readsBInPlace(64, MatrixBSource(nullptr, 1024, false)));  // 4 KB rows: one L1 set
+        QVERIFY(!readsBInPlace(64, MatrixBSource(nullptr, 25600, false)));
+        QVERIFY(!readsBInPlace(192, MatrixBSource(nullptr, 3136, false)));
+        QVERIFY(!readsBInPlace(64, MatrixBSource(nullptr, 3136, true)));
+        ThreadPool one(1), two(2);
+        const auto bias = randomVec(200, 21);
+        Activation leaky;
+        leaky.kind = Activation::Kind::LeakyRelu;
+        leaky.alpha = 0.1f;
+        struct Shape {
+            int64_t M, N, K, ldb;
+        };
+        int inPlace = 0;
+        for (const Shape& sh : {Shape{24, 3136, 144, 3136}, Shape{13, 32 * 9 + 1, 300, 32 * 9 + 4}, Shape{64, 32 * 8 + 17, 16, 300},
+                                Shape{5, 200, 40, 203}, Shape{191, 1000, 520, 1000}, Shape{16, 4096, 24, 4099}})
+            for (GemmIsa isa : runnableIsas())
+                for (ThreadPool* pool : {&one, &two})
+                    for (bool accumulate : {false, true}) {
+                        const auto A = randomVec(size_t(sh.M * sh.K), 22);
+                        const auto B = randomVec(size_t(sh.K * sh.ldb), 23);
+                        std::vector<float> Bt(size_t(sh.N * sh.K));
+                        for (int64_t k = 0; k < sh.K; ++k)
+                            for (int64_t j = 0; j < sh.N; ++j) Bt[size_t(j * sh.K + k)] = B[size_t(k * sh.ldb + j)];
+                        const MatrixBSource direct(B.data(), sh.ldb, false), packed(Bt.data(), sh.K, true);
+                        QVERIFY(!readsBInPlace(sh.M, packed));
+                        inPlace += readsBInPlace(sh.M, direct) ? 1 : 0;
+                        const GemmEpilogue ep = GemmEpilogue::of(bias.data(), leaky);
+                        auto got = randomVec(size_t(sh.M * sh.N), 24), want = got;
+                        packedGemm(isa, pool, sh.M, sh.N, sh.K, A.data(), sh.K, false, direct, got.data(), sh.N, accumulate, ep);
+                        packedGemm(isa, pool, sh.M, sh.N, sh.K, A.data(), sh.K, false, packed, want.data(), sh.N, accumulate, ep);
+                        if (std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) != 0)
+                            QFAIL(qPrintable(QString("%1 x %2 x %3 (ldb %4), %5, %6 thread(s), accumulate %7: in place differs from packed")
+                                                 .arg(sh.M).arg(sh.N).arg(sh.K).arg(sh.ldb).arg(gemmIsaName(isa))
+                                                 .arg(pool->size()).arg(accumulate)));
+                    }
+        QVERIFY(inPlace > 0);
+    }
+
     // LeakyRelu applied in the kernels' store (and in the dot columns) gives what the GEMM
     // without it followed by applyActivation (and the grid) gives, bit for bit, on every ISA.
     void leakyReluInTheStoreEqualsApplyingItAfter() {
