@@ -78,17 +78,23 @@ template <class T>
 void maxPoolImpl(ThreadPool& pool, const PoolGeom& g, const T* x, T* y, int64_t planes) {
     const int64_t inSize = g.in[0] * g.in[1] * g.in[2], outSize = g.out[0] * g.out[1] * g.out[2];
     if (g.d[0] == 1 && g.d[1] == 1 && g.d[2] == 1) {
-        // Separable: per output row, the max over the window's input rows (vectorizes), then
-        // over each window's columns. Same comparisons as below, so NaN is skipped the same way.
+        // Separable: per output row, the max over the window's input rows, then over each
+        // window's columns: the row padded with lowest() on both sides, one pass over the row per
+        // kernel column (vectorizes), every s-th position kept. Window elements are compared in
+        // the same order as below and padding never wins, so the result (NaN skipped, the first
+        // of equal values kept) is the same.
+        const int64_t padLeft = g.pb[2], padRight = std::max<int64_t>(0, (g.out[2] - 1) * g.s[2] + g.k[2] - g.pb[2] - g.in[2]);
+        const int64_t reach = (g.out[2] - 1) * g.s[2] + 1;  // window starts, at stride 1
         pool.parallelFor(planes, 1, [&](int64_t p0, int64_t p1) {
-            std::vector<T> colMax(static_cast<size_t>(g.in[2]));
+            std::vector<T> padded(static_cast<size_t>(padLeft + g.in[2] + padRight), std::numeric_limits<T>::lowest());
+            std::vector<T> starts(g.s[2] == 1 ? 0 : static_cast<size_t>(reach));
+            T* cm = padded.data() + padLeft;
             for (int64_t p = p0; p < p1; ++p) {
                 const T* xp = x + p * inSize;
                 T* yp = y + p * outSize;
                 for (int64_t oz = 0; oz < g.out[0]; ++oz)
                     for (int64_t oy = 0; oy < g.out[1]; ++oy) {
-                        std::fill(colMax.begin(), colMax.end(), std::numeric_limits<T>::lowest());
-                        T* cm = colMax.data();
+                        std::fill(cm, cm + g.in[2], std::numeric_limits<T>::lowest());
                         for (int64_t kz = 0; kz < g.k[0]; ++kz) {
                             const int64_t iz = oz * g.s[0] - g.pb[0] + kz;
                             if (iz < 0 || iz >= g.in[0]) continue;
@@ -100,14 +106,13 @@ void maxPoolImpl(ThreadPool& pool, const PoolGeom& g, const T* x, T* y, int64_t 
                             }
                         }
                         T* yr = yp + (oz * g.out[1] + oy) * g.out[2];
-                        for (int64_t ox = 0; ox < g.out[2]; ++ox) {
-                            T best = std::numeric_limits<T>::lowest();
-                            const int64_t ix0 = ox * g.s[2] - g.pb[2];
-                            const int64_t lo = std::max<int64_t>(0, ix0), hi = std::min<int64_t>(g.in[2], ix0 + g.k[2]);
-                            for (int64_t ix = lo; ix < hi; ++ix)
-                                if (cm[ix] > best) best = cm[ix];
-                            yr[ox] = best;
-                        }
+                        T* h = g.s[2] == 1 ? yr : starts.data();
+                        const T* win = padded.data();  // window j covers win[j, j + k)
+                        std::copy(win, win + reach, h);
+                        for (int64_t kx = 1; kx < g.k[2]; ++kx)
+                            for (int64_t j = 0; j < reach; ++j) h[j] = win[j + kx] > h[j] ? win[j + kx] : h[j];
+                        if (g.s[2] != 1)
+                            for (int64_t ox = 0; ox < g.out[2]; ++ox) yr[ox] = h[ox * g.s[2]];
                     }
             }
         });

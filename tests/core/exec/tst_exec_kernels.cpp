@@ -604,6 +604,68 @@ private slots:
         QCOMPARE(bad.load(), 0);
     }
 
+    // MaxPool's separable path (no dilation) against a scan of each window, bit for bit: kernels
+    // 1-13 (ResNet's 3x3 s2 p1, YOLOv3-SPP's 5/9/13 s1, YOLOv3-tiny's 2x2 s2), strides 1-3,
+    // symmetric and one-sided pads, ceil_mode, maps narrower than the kernel. Of equal values
+    // (+0 and -0 here) the first is kept, columns scanned top to bottom, then the columns' maxima
+    // left to right (ONNX leaves the sign of a zero maximum open; this fixes ours).
+    void maxPoolMatchesDefinition() {
+        struct P {
+            int64_t h, w, k, s, pt, pl, pb, pr;
+            bool ceil;
+        };
+        std::mt19937 rng(5);
+        std::uniform_int_distribution<int> pick(-4, 4);
+        int checked = 0;
+        for (const P& c : {P{112, 112, 3, 2, 1, 1, 1, 1, false}, P{13, 13, 5, 1, 2, 2, 2, 2, false}, P{13, 13, 9, 1, 4, 4, 4, 4, false},
+                           P{13, 13, 13, 1, 6, 6, 6, 6, false}, P{26, 26, 2, 2, 0, 0, 0, 0, false}, P{13, 13, 2, 1, 0, 0, 1, 1, false},
+                           P{17, 23, 3, 2, 0, 0, 0, 0, true}, P{10, 11, 3, 3, 1, 0, 0, 2, true}, P{5, 2, 3, 1, 1, 1, 1, 1, false},
+                           P{7, 1, 1, 1, 0, 0, 0, 0, false}, P{9, 9, 4, 2, 1, 2, 2, 1, true}}) {
+            std::vector<float> v(size_t(3 * c.h * c.w));
+            for (float& x : v) {
+                const int r = pick(rng);
+                x = r == 0 ? (rng() % 2 ? 0.f : -0.f) : 0.25f * static_cast<float>(r);  // many ties, both zeros
+            }
+            std::map<std::string, Attribute> attrs{{"kernel_shape", ints({c.k, c.k})},
+                                                   {"strides", ints({c.s, c.s})},
+                                                   {"pads", ints({c.pt, c.pl, c.pb, c.pr})}};
+            if (c.ceil) attrs["ceil_mode"] = Attribute{int64_t{1}};
+            const TensorData y = runOne("MaxPool", {floatTensor({1, 3, c.h, c.w}, v)}, attrs)[0];
+            auto outSize = [&](int64_t in, int64_t pa, int64_t pe) {
+                const int64_t span = in + pa + pe - c.k;
+                int64_t o = (c.ceil ? (span + c.s - 1) / c.s : span / c.s) + 1;
+                if (c.ceil && (o - 1) * c.s >= in + pa) --o;
+                return o;
+            };
+            const int64_t oh = outSize(c.h, c.pt, c.pb), ow = outSize(c.w, c.pl, c.pr);
+            QCOMPARE(y.shape, (std::vector<int64_t>{1, 3, oh, ow}));
+            for (int64_t p = 0; p < 3; ++p)
+                for (int64_t oy = 0; oy < oh; ++oy)
+                    for (int64_t ox = 0; ox < ow; ++ox) {
+                        float best = std::numeric_limits<float>::lowest();
+                        for (int64_t kx = 0; kx < c.k; ++kx) {
+                            const int64_t ix = ox * c.s - c.pl + kx;
+                            if (ix < 0 || ix >= c.w) continue;
+                            float column = std::numeric_limits<float>::lowest();
+                            for (int64_t ky = 0; ky < c.k; ++ky) {
+                                const int64_t iy = oy * c.s - c.pt + ky;
+                                if (iy < 0 || iy >= c.h) continue;
+                                const float x = v[size_t((p * c.h + iy) * c.w + ix)];
+                                if (x > column) column = x;
+                            }
+                            if (column > best) best = column;
+                        }
+                        const float got = y.floats[size_t((p * oh + oy) * ow + ox)];
+                        if (std::memcmp(&got, &best, sizeof(float)) != 0)
+                            QFAIL(qPrintable(QString("%1x%2 k%3 s%4: y[%5,%6,%7] = %8, the window scan %9")
+                                                 .arg(c.h).arg(c.w).arg(c.k).arg(c.s).arg(p).arg(oy).arg(ox)
+                                                 .arg(double(got)).arg(double(best))));
+                    }
+            ++checked;
+        }
+        QCOMPARE(checked, 11);
+    }
+
     void comparisonsBroadcastToBool() {
         const auto a = intTensor(DType::Int64, {2, 3}, {1, -1, 3, -1, 5, 6});
         const auto b = intTensor(DType::Int64, {3}, {1, -1, 6});
