@@ -169,6 +169,9 @@ void applyActivation(const Activation& act, float* data, int64_t n);
 void applyActivationBaseline(const Activation& act, float* data, int64_t n);
 // The activation, then the fake quantization when grid is not null.
 void applyActivationAndGrid(const Activation& act, const FakeQuantGrid* grid, float* data, int64_t n);
+// The node's fused activation, then its output grid, over all of y as a second pass (what runNode
+// does for a kernel that does not apply them itself).
+void finishFloatOutput(KernelContext& c, TensorData& y);
 
 // Runs node `n` of `g` on `in` (one per input, nullptr for omitted ones): its kernel, then its
 // fused activation unless the kernel applied it. One output per node output. What ExecutorRun

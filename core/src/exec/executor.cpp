@@ -443,11 +443,15 @@ std::vector<TensorData> runNode(const Graph& g, const Node& n, std::vector<const
     entry.kernel(ctx);
     if (entry.appliesActivation || out.empty()) return out;
     if (!n.activation.isNone() && !out[0].isFloat()) ctx.fail("fused activation on a non-float output");
-    if (!out[0].isFloat() || (n.activation.isNone() && !outputGrid)) return out;
-    float* d = out[0].floats.data();
-    const int64_t cnt = static_cast<int64_t>(out[0].floats.size());
-    pool.parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { applyActivationAndGrid(n.activation, outputGrid, d + b, e - b); });
+    if (out[0].isFloat()) finishFloatOutput(ctx, out[0]);
     return out;
+}
+
+void finishFloatOutput(KernelContext& c, TensorData& y) {
+    if (c.node.activation.isNone() && !c.outputGrid) return;
+    float* d = y.floats.data();
+    const int64_t cnt = static_cast<int64_t>(y.floats.size());
+    c.pool.parallelFor(cnt, 16384, [&](int64_t b, int64_t e) { applyActivationAndGrid(c.node.activation, c.outputGrid, d + b, e - b); });
 }
 
 }  // namespace exec

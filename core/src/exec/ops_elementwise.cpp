@@ -75,14 +75,18 @@ void identityOp(KernelContext& c) { c.out[0] = c.input(0); }
 
 enum class Bin { Add, Sub, Mul, Div, Pow };
 
+// o = f(a, b) with numpy broadcasting; `finish` (may be empty), when given, runs over each
+// finished piece of o while it is in cache (a fused activation and fake quantization).
 template <class T, class U, class F>
 void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const T* a, const std::vector<int64_t>& sa,
-                   const T* b, const std::vector<int64_t>& sb, U* o, F f) {
+                   const T* b, const std::vector<int64_t>& sb, U* o, F f,
+                   const std::function<void(U*, int64_t)>& finish = {}) {
     const size_t r = outShape.size();
     const int64_t total = numel(outShape);
     if (total == 0) return;
     if (r == 0) {
         o[0] = f(a[0], b[0]);
+        if (finish) finish(o, 1);
         return;
     }
     // Both operands laid out like the output (size-1 dims aside): one flat loop, no per-row
@@ -92,7 +96,11 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
     for (size_t d = 0; d < r && flat; ++d) flat = outShape[d] == 1 || (sa[d] == cs[d] && sb[d] == cs[d]);
     if (flat) {
         pool.parallelFor(total, kGrain, [&](int64_t i0, int64_t i1) {
-            for (int64_t i = i0; i < i1; ++i) o[i] = f(a[i], b[i]);
+            for (int64_t c0 = i0; c0 < i1; c0 += kGrain) {  // pieces of kGrain: finished while in L2
+                const int64_t c1 = std::min(i1, c0 + kGrain);
+                for (int64_t i = c0; i < c1; ++i) o[i] = f(a[i], b[i]);
+                if (finish) finish(o + c0, c1 - c0);
+            }
         });
         return;
     }
@@ -126,6 +134,7 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
             offA += idx[d] * ma[d];
             offB += idx[d] * mb[d];
         }
+        int64_t done = r0;  // rows before it are finished
         for (int64_t row = r0; row < r1; ++row) {
             U* od = o + row * inner;
             const T* pa = a + offA;
@@ -138,6 +147,10 @@ void broadcastLoop(ThreadPool& pool, const std::vector<int64_t>& outShape, const
                 for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[j]);
             else
                 for (int64_t j = 0; j < inner; ++j) od[j] = f(pa[0], pb[0]);
+            if (finish && ((row + 1 - done) * inner >= kGrain || row + 1 == r1)) {  // rows finished as pieces of >= kGrain
+                finish(o + done * inner, (row + 1 - done) * inner);
+                done = row + 1;
+            }
             for (size_t d = m - 1; d-- > 0;) {  // advance the outer index
                 offA += ma[d];
                 offB += mb[d];
@@ -169,16 +182,25 @@ void binaryOp(KernelContext& c) {
         TensorData y = a.shape == outShape ? c.reuseInput(0, outShape, a.dtype)
                        : b.isFloat() && b.shape == outShape ? c.reuseInput(1, outShape, a.dtype)
                                                               : makeFloatUninit(outShape, a.dtype);
-        auto run = [&](auto f) { broadcastLoop<float, float>(c.pool, outShape, ap, sa, bp, sb, y.floats.data(), f); };
+        // The node's fused activation and output grid (the registry's appliesActivation) over each
+        // finished piece; a float16 output gets them after its rounding, as one pass.
+        const bool fused = y.dtype != DType::Float16 && (!c.node.activation.isNone() || c.outputGrid);
+        std::function<void(float*, int64_t)> finish;
+        if (fused) finish = [&c](float* d, int64_t n) { applyActivationAndGrid(c.node.activation, c.outputGrid, d, n); };
+        auto run = [&](auto f) { broadcastLoop<float, float>(c.pool, outShape, ap, sa, bp, sb, y.floats.data(), f, finish); };
         if constexpr (op == Bin::Add) run([](float x, float z) { return x + z; });
         else if constexpr (op == Bin::Sub) run([](float x, float z) { return x - z; });
         else if constexpr (op == Bin::Mul) run([](float x, float z) { return x * z; });
         else if constexpr (op == Bin::Div) run([](float x, float z) { return x / z; });
         else run([](float x, float z) { return z == 2.f ? x * x : std::pow(x, z); });
-        if (y.dtype == DType::Float16) roundToFloat16(y);
+        if (y.dtype == DType::Float16) {
+            roundToFloat16(y);
+            finishFloatOutput(c, y);
+        }
         c.out[0] = std::move(y);
         return;
     }
+    if (!c.node.activation.isNone()) c.fail("fused activation on a non-float output");
     TensorData y = makeInt(outShape, a.dtype);
     if (!b.isFloat()) {
         auto run = [&](auto f) { broadcastLoop<int64_t, int64_t>(c.pool, outShape, a.ints.data(), sa, b.ints.data(), sb, y.ints.data(), f); };
@@ -408,11 +430,11 @@ void registerElementwiseOps(Registry& r) {
     r["Neg"] = {negOp, nullptr, false};
     r["Abs"] = {absOp, nullptr, false};
     r["Identity"] = {identityOp, nullptr, false};
-    r["Add"] = {binaryOp<Bin::Add>, checkBinary, false};
-    r["Sub"] = {binaryOp<Bin::Sub>, checkBinary, false};
-    r["Mul"] = {binaryOp<Bin::Mul>, checkBinary, false};
-    r["Div"] = {binaryOp<Bin::Div>, checkBinary, false};
-    r["Pow"] = {binaryOp<Bin::Pow>, checkBinary, false};
+    r["Add"] = {binaryOp<Bin::Add>, checkBinary, true};
+    r["Sub"] = {binaryOp<Bin::Sub>, checkBinary, true};
+    r["Mul"] = {binaryOp<Bin::Mul>, checkBinary, true};
+    r["Div"] = {binaryOp<Bin::Div>, checkBinary, true};
+    r["Pow"] = {binaryOp<Bin::Pow>, checkBinary, true};
     r["Equal"] = {compareOp<Cmp::Equal>, checkCompare, false};
     r["Less"] = {compareOp<Cmp::Less>, checkCompare, false};
     r["Greater"] = {compareOp<Cmp::Greater>, checkCompare, false};

@@ -139,8 +139,10 @@ Graph convGraph(std::vector<int64_t> xs, const TensorData& w, const TensorData& 
 
 
 // x[1,8,10,10] -> dense 3x3 Conv (HardSwish fused) -> 1x1 Conv (Relu fused) -> depthwise 3x3
-// -> depthwise 3x3 stride 2 (Clip fused) -> ConvTranspose 2x2 stride 2 -> Add (a kernel without
-// an epilogue) -> y: every path of Conv's epilogue and the executor's fallback after a node.
+// -> depthwise 3x3 stride 2 (Clip fused) -> ConvTranspose 2x2 stride 2 -> Add of a [1,8,1,1]
+// constant (Relu fused: broadcast rows) -> Mul by itself (flat) -> Sigmoid (a kernel that leaves
+// the grid to the executor) -> y: every path of Conv's epilogue, of the binary ops' fused finish
+// and the executor's fallback after a node.
 Graph epilogueChain() {
     Graph g;
     g.opsetVersion = 13;
@@ -178,9 +180,22 @@ Graph epilogueChain() {
     add.name = "add";
     add.op = "Add";
     add.inputs = {cur, addWeight(g, "add_b", randomTensor({1, 8, 1, 1}, seed++))};
-    add.outputs = {addValue(g, "y")};
+    add.outputs = {addValue(g, "add_out")};
+    add.activation = relu;
     g.nodes.push_back(add);
-    g.outputs = add.outputs;
+    Node mul;
+    mul.name = "mul";
+    mul.op = "Mul";
+    mul.inputs = {add.outputs[0], add.outputs[0]};
+    mul.outputs = {addValue(g, "mul_out")};
+    g.nodes.push_back(mul);
+    Node sig;
+    sig.name = "sig";
+    sig.op = "Sigmoid";
+    sig.inputs = {mul.outputs[0]};
+    sig.outputs = {addValue(g, "y")};
+    g.nodes.push_back(sig);
+    g.outputs = sig.outputs;
     g.rebuild();
     return g;
 }
@@ -498,6 +513,48 @@ private slots:
                 QVERIFY(va != f.kept.at(t).floats);  // the grid changed the values
             }
         }
+    }
+
+    // The binary ops apply their fused activation and output grid to each finished piece (flat
+    // pieces of 16384 values, broadcast rows grouped to as many): the same values as the op
+    // without them followed by the activation and the grid over the whole output, on one and two
+    // threads, for long and short rows and pieces that end inside a row group.
+    void binaryOpsFinishPiecesLikeOnePass() {
+        struct Shapes {
+            std::vector<int64_t> a, b;
+        };
+        Activation hardSwish;
+        hardSwish.kind = Activation::Kind::HardSwish;
+        const FakeQuantGrid grid{0.05f, -40.f, 40.f};
+        uint32_t seed = 70;
+        for (const Shapes& sh : {Shapes{{1, 32, 64, 64}, {1, 32, 64, 64}}, Shapes{{1, 48, 37, 41}, {1, 48, 1, 1}},
+                                 Shapes{{1, 1000, 7}, {1, 1000, 1}}, Shapes{{3, 1, 5}, {1, 4, 5}}})
+            for (const char* op : {"Add", "Mul"})
+                for (int threads : {1, 2}) {
+                    Graph g;
+                    g.opsetVersion = 13;
+                    const int a = addValue(g, "a", sh.a), b = addValue(g, "b", sh.b);
+                    g.inputs = {a, b};
+                    Node n = autosplit::testing::makeNode("bin", op, {a, b}, {addValue(g, "y")});
+                    n.activation = hardSwish;
+                    g.nodes.push_back(n);
+                    g.outputs = n.outputs;
+                    g.rebuild();
+                    Graph plainGraph = g;
+                    plainGraph.nodes[0].activation = {};
+                    const TensorData xa = randomTensor(sh.a, seed++, -4.f, 4.f), xb = randomTensor(sh.b, seed++, -4.f, 4.f);
+                    ExecutorOptions o;
+                    o.threads = threads;
+                    std::vector<FakeQuantGrid> grids{grid};
+                    RunHooks hooks;
+                    hooks.outputGrids = &grids;
+                    const TensorData got = Executor(g, o).run({xa, xb}, hooks).outputs[0];
+                    TensorData want = Executor(plainGraph, o)({xa, xb})[0];
+                    exec::applyActivation(hardSwish, want.floats.data(), static_cast<int64_t>(want.floats.size()));
+                    fakeQuantizeGrid(want.floats.data(), static_cast<int64_t>(want.floats.size()), grid);
+                    QCOMPARE(got.shape, want.shape);
+                    QVERIFY2(got.floats == want.floats, qPrintable(QString("%1, %2 values, %3 thread(s)").arg(op).arg(want.floats.size()).arg(threads)));
+                }
     }
 
     void unsupportedOpFailsUpFrontNamingNode() {
