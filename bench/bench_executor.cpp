@@ -12,8 +12,9 @@
 //
 // --model picks a row set (resnet50, mobilenet_v2, ppocr_det, or a path to any .onnx with
 // static input shapes); repeat it for several. --profile adds, per model and thread count, the
-// time per op type of our executor (from the run's per-node value hook) and its N slowest nodes
-// (--top, default 12).
+// time per op kind of our executor (from the run's per-node value hook) beside ONNX Runtime's
+// (its profiler, run_ort.js --profile), and our N slowest nodes (--top, default 12) each beside
+// ORT's node of the same kind and output shape.
 #include "autosplit/data/dataset.h"
 #include "autosplit/data/tensor_io.h"
 #include "autosplit/exec/executor.h"
@@ -25,12 +26,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <unistd.h>
@@ -97,6 +100,33 @@ std::vector<double> ortRuns(const ModelSpec& m, const std::string& inputName, co
         if (*p == ',') ++p;
     }
     return r;
+}
+
+// ORT's kernel time per run under its profiler (run_ort.js --profile): by node kind and per node
+// (kind, output shape as 1x96x112x112, in execution order).
+struct OrtProfile {
+    std::map<std::string, double> byKind;
+    std::vector<std::tuple<std::string, std::string, double>> nodes;
+};
+
+OrtProfile ortProfile(const ModelSpec& m, const std::string& inputName, const std::string& npy, int threads, int runs,
+                      std::string& error) {
+    const std::string script = std::string(AUTOSPLIT_SOURCE_DIR) + "/scripts/ort/run_ort.js";
+    const std::string out = capture("node '" + script + "' '" + m.path + "' --in '" + inputName + "=" + npy +
+                                    "' --threads " + std::to_string(threads) + " --bench " + std::to_string(runs) +
+                                    " --profile 2>&1");
+    OrtProfile p;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream f(line);
+        std::string tag, kind, shape;
+        double ms = 0;
+        if (!(f >> tag)) continue;
+        if (tag == "#kind" && (f >> kind >> ms)) p.byKind[kind] += ms;
+        else if (tag == "#node" && (f >> kind >> shape >> ms)) p.nodes.emplace_back(kind, shape, ms);
+    }
+    if (p.byKind.empty()) error = out.empty() ? "node failed" : out.substr(0, 300);
+    return p;
 }
 
 // The op type, with Conv split into depthwise, pointwise (1x1) and spatial kernels.
@@ -243,10 +273,42 @@ int main(int argc, char** argv) {
                         total += t;
                     }
                     std::sort(byTime.rbegin(), byTime.rend());
-                    std::printf("profile %s, %d thread(s), mean of %d runs, %.1f ms in kernels:", m.label.c_str(), threads,
-                                pr, total);
-                    for (const auto& [t, op] : byTime) std::printf("  %s %.2f", op.c_str(), t);
-                    std::printf("\n");
+                    std::string ortError;
+                    const OrtProfile op = ortProfile(m, in.name, npy, threads, 20, ortError);
+                    double ortTotal = 0;
+                    for (const auto& [kind, t] : op.byKind) ortTotal += t;
+                    std::printf("profile %s, %d thread(s): kernel time per run, ours (mean of %d runs) and ONNX Runtime's "
+                                "(its profiler, mean of 20 runs)\n",
+                                m.label.c_str(), threads, pr);
+                    std::printf("    %-18s %8s %8s %7s\n", "kind", "ours ms", "ORT ms", "ratio");
+                    std::map<std::string, double> ortLeft = op.byKind;
+                    for (const auto& [t, kind] : byTime) {
+                        const auto it = ortLeft.find(kind);
+                        if (it == ortLeft.end()) {
+                            std::printf("    %-18s %8.2f %8s %7s\n", kind.c_str(), t, "-", "-");
+                            continue;
+                        }
+                        std::printf("    %-18s %8.2f %8.2f %7.2f\n", kind.c_str(), t, it->second, it->second > 0 ? t / it->second : 0.0);
+                        ortLeft.erase(it);
+                    }
+                    for (const auto& [kind, t] : ortLeft) std::printf("    %-18s %8s %8.2f %7s\n", kind.c_str(), "-", t, "-");
+                    if (!ortError.empty()) std::printf("    ONNX Runtime's profile failed: %s\n", ortError.c_str());
+                    std::printf("    %-18s %8.2f %8.2f %7.2f\n", "total", total, ortTotal, ortTotal > 0 ? total / ortTotal : 0.0);
+                    // Each of our nodes against ORT's next node of the same kind and output shape: none
+                    // where ORT fused it into another (a residual Add into its Conv) or ran it in
+                    // another form.
+                    std::map<std::pair<std::string, std::string>, std::deque<double>> ortQueue;
+                    for (const auto& [kind, shape, t] : op.nodes) ortQueue[{kind, shape}].push_back(t);
+                    std::vector<double> ortOf(g.nodes.size(), -1.0);
+                    for (size_t k = 0; k < g.nodes.size(); ++k) {
+                        std::string so;
+                        for (auto dim : g.tensors[g.nodes[k].outputs[0]].shape) so += (so.empty() ? "" : "x") + std::to_string(dim);
+                        auto& q = ortQueue[{opKind(g, g.nodes[k]), so}];
+                        if (!q.empty()) {
+                            ortOf[k] = q.front();
+                            q.pop_front();
+                        }
+                    }
                     std::vector<int> order(g.nodes.size());
                     for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int>(k);
                     std::sort(order.begin(), order.end(), [&](int a, int b) { return nodeSum[a] > nodeSum[b]; });
@@ -260,8 +322,10 @@ int main(int argc, char** argv) {
                         std::string si, so;
                         for (auto dim : in0) si += (si.empty() ? "" : "x") + std::to_string(dim);
                         for (auto dim : out0) so += (so.empty() ? "" : "x") + std::to_string(dim);
-                        std::printf("    %6.2f ms  %-16s %s -> %s  w %s s%lld\n", nodeSum[order[k]], opKind(g, n).c_str(),
-                                    si.c_str(), so.c_str(), w.empty() ? "-" : w.c_str(),
+                        char ortMs[32] = "     -";
+                        if (ortOf[order[k]] >= 0) std::snprintf(ortMs, sizeof ortMs, "%6.2f", ortOf[order[k]]);
+                        std::printf("    %6.2f ms  ORT %s  %-16s %s -> %s  w %s s%lld\n", nodeSum[order[k]], ortMs,
+                                    opKind(g, n).c_str(), si.c_str(), so.c_str(), w.empty() ? "-" : w.c_str(),
                                     static_cast<long long>(n.attrInts("strides").empty() ? 1 : n.attrInts("strides")[0]));
                     }
                 }

@@ -3,7 +3,7 @@
 //
 //   node scripts/ort/run_ort.js MODEL.onnx --out DIR [--in NAME=FILE.npy ...] [--threads N]
 //                                [--bench RUNS] [--warmup RUNS] [--opt-level disabled|basic|extended|all]
-//                                [--as NAME=uint8 ...]
+//                                [--as NAME=uint8 ...] [--profile]
 //
 // --opt-level (default all) sets ORT's graph optimizations. The correctness check uses
 // `disabled`: ORT's fusions at `basic` and above change YOLOv3-tiny's output by 1.2e-3
@@ -11,6 +11,11 @@
 // executor to 1e-7.
 // --as NAME=uint8 feeds an int64 .npy to a uint8 model input (the exported cloud halves read the
 // edge's uint8 codes; values outside 0..255 are an error).
+// --profile (with --bench) runs the timed runs under ORT's profiler and prints, before the summary,
+// its kernel time per run by node kind (Conv split into Conv(1x1), Conv(depthwise) and Conv(kxk)
+// by the weight's shape, as bench_executor does) and per node:
+//   #kind KIND MS
+//   #node KIND OUTPUT_SHAPE MS        (shape as 1x96x112x112, nodes in execution order)
 // Inputs are .npy files (float32 or int64, C order). Outputs are written as DIR/output_K.npy in
 // the model's output order; a JSON summary goes to stdout:
 //   {"ort":"1.30.0","threads":N,"outputs":[{"name":..,"file":..,"shape":[..]}],"ms":[..]}
@@ -91,13 +96,55 @@ function writeNpy(file, tensor) {
   fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), data]));
 }
 
+// The kind of a profiled node: its op, Conv split by its weight's shape [O, I / group, k...].
+function nodeKind(op, inputShapes) {
+  if (!op.endsWith('Conv') || inputShapes.length < 2 || inputShapes[1].length < 3) return op;
+  const x = inputShapes[0], w = inputShapes[1];
+  const k = w.slice(2).reduce((a, b) => a * b, 1);
+  if (w[1] === 1 && x.length >= 2 && w[0] === x[1] && w[0] > 1) return 'Conv(depthwise)';
+  return k === 1 ? 'Conv(1x1)' : 'Conv(kxk)';
+}
+
+// Ends the session's profiling and prints the mean kernel time per run of the last `runs` runs
+// by kind and by node; removes ORT's profile file.
+function printProfile(session, prefix, runs) {
+  session.endProfiling();
+  const dir = path.dirname(prefix);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)) && f.endsWith('.json'));
+  if (files.length === 0) fail('ORT wrote no profile');
+  const events = JSON.parse(fs.readFileSync(path.join(dir, files[0]), 'utf8'));
+  for (const f of files) fs.unlinkSync(path.join(dir, f));
+  const byNode = new Map();  // node name -> {kind, shape, durations}
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args) continue;
+    let n = byNode.get(e.name);
+    if (!n) {
+      const shapes = (e.args.input_type_shape || []).map((t) => Object.values(t)[0] || []);
+      const out = (e.args.output_type_shape || []).map((t) => Object.values(t)[0] || [])[0] || [];
+      n = { kind: nodeKind(e.args.op_name || '?', shapes), shape: out.join('x') || '-', us: [] };
+      byNode.set(e.name, n);
+    }
+    n.us.push(e.dur);
+  }
+  const kinds = new Map();
+  const lines = [];
+  for (const n of byNode.values()) {
+    const last = n.us.slice(-runs);
+    const ms = last.reduce((a, b) => a + b, 0) / last.length / 1000;
+    kinds.set(n.kind, (kinds.get(n.kind) || 0) + ms);
+    lines.push(`#node ${n.kind} ${n.shape} ${ms.toFixed(4)}`);
+  }
+  for (const [k, ms] of kinds) process.stdout.write(`#kind ${k} ${ms.toFixed(4)}\n`);
+  for (const l of lines) process.stdout.write(l + '\n');
+}
+
 async function main() {
   const args = process.argv.slice(2);
   if (args.length === 0 || args.includes('--help')) {
     process.stdout.write('usage: run_ort.js MODEL.onnx --out DIR [--in NAME=FILE.npy ...] [--threads N] [--bench RUNS] [--warmup RUNS] [--opt-level LEVEL]\n');
     process.exit(args.length === 0 ? 2 : 0);
   }
-  let model = null, out = null, threads = 0, bench = 0, warmup = 2, level = 'all';
+  let model = null, out = null, threads = 0, bench = 0, warmup = 2, level = 'all', profile = false;
   const inputs = {};
   const as = {};
   for (let i = 0; i < args.length; ++i) {
@@ -108,6 +155,7 @@ async function main() {
     else if (a === '--bench') bench = Number(next());
     else if (a === '--warmup') warmup = Number(next());
     else if (a === '--opt-level') level = next();
+    else if (a === '--profile') profile = true;
     else if (a === '--as') {
       const v = next();
       const eq = v.indexOf('=');
@@ -127,6 +175,12 @@ async function main() {
   if (!['disabled', 'basic', 'extended', 'all'].includes(level)) fail(`--opt-level: ${level}`, 2);
   const opts = { graphOptimizationLevel: level, executionMode: 'sequential', interOpNumThreads: 1 };
   if (threads > 0) opts.intraOpNumThreads = threads;
+  const profilePrefix = path.join(require('os').tmpdir(), `autosplit-ort-profile-${process.pid}`);
+  if (profile) {
+    if (bench <= 0) fail('--profile needs --bench RUNS', 2);
+    opts.enableProfiling = true;
+    opts.profileFilePrefix = profilePrefix;
+  }
   const session = await ort.InferenceSession.create(model, opts);
   const feeds = {};
   for (const name of session.inputNames) {
@@ -152,6 +206,7 @@ async function main() {
     results = await session.run(feeds);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  if (profile) printProfile(session, profilePrefix, bench);
   const summary = { ort: ortVersion(), threads, optLevel: level, outputs: [], ms };
   if (out) {
     fs.mkdirSync(out, { recursive: true });
