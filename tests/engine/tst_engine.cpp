@@ -301,8 +301,17 @@ private slots:
         QVERIFY(loadSync(e, QStringLiteral(AUTOSPLIT_EXAMPLE_MODEL)));
         QTRY_VERIFY_WITH_TIMEOUT(!e.isPlanning(), kTimeout);
         QTRY_VERIFY_WITH_TIMEOUT(e.estimates() && e.estimates()->plans, kTimeout);
-        QVERIFY2(!e.estimates()->plans->final(), "the example's default request should need a measurement");
         QTRY_VERIFY_WITH_TIMEOUT(e.estimates()->measured, kTimeout);
+        // The first plans delivered were not final: the request needed a measurement. (Not the
+        // engine's current estimate: on a fast machine the measurements may all be done by the
+        // time the test looks.)
+        std::shared_ptr<const SplitEstimates> first;
+        for (const auto& args : estimates) {
+            first = args.at(0).value<std::shared_ptr<const SplitEstimates>>();
+            if (first && first->plans) break;
+        }
+        QVERIFY(first && first->plans);
+        QVERIFY2(!first->plans->final(), "the example's default request should need a measurement");
         // The selections between measurements arrived as they were taken, for the same request.
         const auto final = e.estimates();
         QVERIFY2(final->plans->measured >= 2, "the example should need several measurements");
