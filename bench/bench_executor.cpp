@@ -77,13 +77,19 @@ ModelSpec knownModel(const std::string& name) {
     return {std::filesystem::path(name).stem().string(), name, {}};
 }
 
+// What run_ort.js prints for `runs` timed runs of the model on the .npy input (after its own
+// warm-up), `extra` options appended; stderr included.
+std::string runOrt(const ModelSpec& m, const std::string& inputName, const std::string& npy, int threads, int runs,
+                   const std::string& extra = {}) {
+    const std::string script = std::string(AUTOSPLIT_SOURCE_DIR) + "/scripts/ort/run_ort.js";
+    return capture("node '" + script + "' '" + m.path + "' --in '" + inputName + "=" + npy + "' --threads " +
+                   std::to_string(threads) + " --bench " + std::to_string(runs) + extra + " 2>&1");
+}
+
 // ORT's per-run milliseconds for `runs` runs (after its own warm-up), or an error text.
 std::vector<double> ortRuns(const ModelSpec& m, const std::string& inputName, const std::string& npy, int threads,
                             int runs, std::string& error) {
-    const std::string script = std::string(AUTOSPLIT_SOURCE_DIR) + "/scripts/ort/run_ort.js";
-    const std::string out = capture("node '" + script + "' '" + m.path + "' --in '" + inputName + "=" + npy +
-                                    "' --threads " + std::to_string(threads) + " --bench " + std::to_string(runs) +
-                                    " 2>&1");
+    const std::string out = runOrt(m, inputName, npy, threads, runs);
     // The summary is one JSON line: pull out "ms":[...] without a JSON dependency here.
     const auto pos = out.find("\"ms\":[");
     std::vector<double> r;
@@ -111,10 +117,7 @@ struct OrtProfile {
 
 OrtProfile ortProfile(const ModelSpec& m, const std::string& inputName, const std::string& npy, int threads, int runs,
                       std::string& error) {
-    const std::string script = std::string(AUTOSPLIT_SOURCE_DIR) + "/scripts/ort/run_ort.js";
-    const std::string out = capture("node '" + script + "' '" + m.path + "' --in '" + inputName + "=" + npy +
-                                    "' --threads " + std::to_string(threads) + " --bench " + std::to_string(runs) +
-                                    " --profile 2>&1");
+    const std::string out = runOrt(m, inputName, npy, threads, runs, " --profile");
     OrtProfile p;
     std::istringstream lines(out);
     for (std::string line; std::getline(lines, line);) {

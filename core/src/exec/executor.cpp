@@ -392,8 +392,6 @@ namespace {
     }
 }
 
-void activationBaseline(const Activation& act, float* d, int64_t n) { activationLoops(act, d, n); }
-
 #if defined(__x86_64__) && defined(__GNUC__)
 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw"))) void activationWide(const Activation& act, float* d, int64_t n) {
     activationLoops(act, d, n);
@@ -406,10 +404,10 @@ void applyActivation(const Activation& act, float* d, int64_t n) {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (cpuHasAvx512()) return activationWide(act, d, n);
 #endif
-    activationBaseline(act, d, n);
+    activationLoops(act, d, n);
 }
 
-void applyActivationBaseline(const Activation& act, float* d, int64_t n) { activationBaseline(act, d, n); }
+void applyActivationBaseline(const Activation& act, float* d, int64_t n) { activationLoops(act, d, n); }
 
 const Registry& registry() {
     static const Registry r = [] {

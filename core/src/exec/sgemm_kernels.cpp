@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <numeric>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -527,6 +528,7 @@ void gemmColumns(const GemmJob& j, int64_t n0, int64_t n1) {
     const int64_t kb = blockK(j, ncMax);
     float* bBuf = tlsPanelsB.get(static_cast<size_t>(ncMax * kb));
     const float* direct = readsBInPlace(j.M, j.src) ? j.src.inPlace() : nullptr;
+    const int64_t ld = direct ? j.src.inPlaceLd() : 0;
     for (int64_t jc = n0; jc < n1; jc += cf.nc) {
         const int64_t nc = std::min<int64_t>(cf.nc, n1 - jc);
         for (int64_t pc = 0; pc < j.K; pc += kb) {
@@ -534,8 +536,8 @@ void gemmColumns(const GemmJob& j, int64_t n0, int64_t n1) {
             BBlock block;
             block.packed = bBuf;
             if (direct) {
-                block.inPlace = direct + pc * j.src.inPlaceLd() + jc;
-                block.ld = j.src.inPlaceLd();
+                block.inPlace = direct + pc * ld + jc;
+                block.ld = ld;
                 block.inPlaceCols = nc / nr * nr;
                 if (block.inPlaceCols < nc) packRows(j, pc, kc, pc, pc + kc, jc + block.inPlaceCols, nc - block.inPlaceCols, bBuf);
             } else {
@@ -706,9 +708,7 @@ bool readsBInPlace(int64_t M, const GemmBSource& b) {
     if (!b.inPlace() || M >= 192) return false;
     const int64_t bytes = b.inPlaceLd() * int64_t{4};
     if (bytes % 64 != 0) return true;
-    int64_t lines = bytes / 64, sets = 64;
-    while (lines % 2 == 0 && sets > 1) lines /= 2, sets /= 2;  // 64 / gcd(lines, 64): the L1 sets its rows use
-    return sets >= 4;
+    return 64 / std::gcd(bytes / 64, int64_t{64}) >= 4;  // the L1 sets the rows use
 }
 
 void MatrixBSource::pack(int64_t k0, int64_t kc, int64_t j0, int64_t nc, const BPanels& out) const {
